@@ -1,0 +1,78 @@
+package agentrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"consulx/httpapi"
+	"consulx/node"
+)
+
+// Running is an agent with its listeners.
+type Running struct {
+	Agent    *node.Agent
+	HTTPAddr string
+	logger   hclog.Logger
+	httpSrv  *http.Server
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+// Start starts the agent and its HTTP API.
+func Start(cfg *node.Config, logger hclog.Logger) (*Running, error) {
+	a, err := node.New(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	r := &Running{Agent: a, logger: logger, done: make(chan struct{})}
+	if cfg.Ports.HTTP >= 0 {
+		addr := net.JoinHostPort(cfg.ClientAddr, strconv.Itoa(cfg.Ports.HTTP))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			a.Shutdown()
+			return nil, fmt.Errorf("listen for HTTP on %s: %w (is another agent running? set -http-port)", addr, err)
+		}
+		r.HTTPAddr = ln.Addr().String()
+		h := httpapi.New(a, logger, func() { r.Shutdown() })
+		r.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+		go func() {
+			if err := r.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("HTTP server stopped", "error", err)
+			}
+		}()
+		logger.Named("agent").Info("started HTTP server", "address", r.HTTPAddr)
+	}
+	return r, nil
+}
+
+// Done is closed when the agent has stopped, including after an API leave.
+func (r *Running) Done() <-chan struct{} { return r.done }
+
+// Leave leaves gracefully, then shuts down.
+func (r *Running) Leave() error {
+	err := r.Agent.Leave()
+	r.Shutdown()
+	return err
+}
+
+// Shutdown stops listeners and the agent without leaving.
+func (r *Running) Shutdown() {
+	r.stopOnce.Do(func() {
+		if r.httpSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = r.httpSrv.Shutdown(ctx)
+			cancel()
+			_ = r.httpSrv.Close()
+		}
+		r.Agent.Shutdown()
+		close(r.done)
+	})
+}

@@ -1,0 +1,184 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultAddr is the agent address from CONSULX_HTTP_ADDR, then
+// CONSUL_HTTP_ADDR, then 127.0.0.1:8500.
+func DefaultAddr() string {
+	for _, k := range []string{"CONSULX_HTTP_ADDR", "CONSUL_HTTP_ADDR"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return "127.0.0.1:8500"
+}
+
+// DefaultToken is the ACL token from CONSULX_HTTP_TOKEN or CONSUL_HTTP_TOKEN.
+func DefaultToken() string {
+	for _, k := range []string{"CONSULX_HTTP_TOKEN", "CONSUL_HTTP_TOKEN"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Client talks to one agent.
+type Client struct {
+	base  string
+	Token string
+	http  *http.Client
+}
+
+// NewClient returns a client for addr ("host:port" or a URL).
+func NewClient(addr string) *Client {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	return &Client{base: strings.TrimRight(addr, "/"), Token: DefaultToken(), http: &http.Client{Transport: tr}}
+}
+
+// Addr returns the agent base URL.
+func (c *Client) Addr() string { return c.base }
+
+// StatusError is a non-2xx answer from the agent.
+type StatusError struct {
+	Code int
+	Body string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("Unexpected response code: %d (%s)", e.Code, strings.TrimSpace(e.Body))
+}
+
+// IsNotFound reports a 404.
+func IsNotFound(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Code == http.StatusNotFound
+}
+
+// QueryOptions are the read parameters shared by read endpoints.
+type QueryOptions struct {
+	Datacenter string
+	Stale      bool
+	Consistent bool
+	WaitIndex  uint64
+	WaitTime   time.Duration
+}
+
+func (q *QueryOptions) apply(v url.Values) {
+	if q == nil {
+		return
+	}
+	if q.Datacenter != "" {
+		v.Set("dc", q.Datacenter)
+	}
+	if q.Stale {
+		v.Set("stale", "")
+	}
+	if q.Consistent {
+		v.Set("consistent", "")
+	}
+	if q.WaitIndex > 0 {
+		v.Set("index", strconv.FormatUint(q.WaitIndex, 10))
+	}
+	if q.WaitTime > 0 {
+		v.Set("wait", q.WaitTime.String())
+	}
+}
+
+// QueryMeta carries the X-Consul-* headers of a read.
+type QueryMeta struct {
+	LastIndex   uint64
+	KnownLeader bool
+	LastContact time.Duration
+}
+
+func parseMeta(h http.Header) *QueryMeta {
+	m := &QueryMeta{}
+	m.LastIndex, _ = strconv.ParseUint(h.Get("X-Consul-Index"), 10, 64)
+	m.KnownLeader = h.Get("X-Consul-KnownLeader") == "true"
+	ms, _ := strconv.ParseInt(h.Get("X-Consul-LastContact"), 10, 64)
+	m.LastContact = time.Duration(ms) * time.Millisecond
+	return m
+}
+
+// do sends a request; a 404 is returned as a StatusError with the response
+// headers still parsed into meta.
+func (c *Client) do(ctx context.Context, method, path string, params url.Values, body io.Reader) ([]byte, *QueryMeta, error) {
+	u := c.base + path
+	if len(params) > 0 {
+		u += "?" + strings.ReplaceAll(params.Encode(), "=&", "&")
+		u = strings.TrimSuffix(u, "=")
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Token != "" {
+		req.Header.Set("X-Consul-Token", c.Token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	meta := parseMeta(resp.Header)
+	if resp.StatusCode/100 != 2 {
+		return data, meta, &StatusError{Code: resp.StatusCode, Body: string(data)}
+	}
+	return data, meta, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, params url.Values, out any) (*QueryMeta, error) {
+	data, meta, err := c.do(ctx, http.MethodGet, path, params, nil)
+	if err != nil {
+		return meta, err
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return meta, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return meta, nil
+}
+
+func (c *Client) put(ctx context.Context, path string, params url.Values, body []byte) ([]byte, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	data, _, err := c.do(ctx, http.MethodPut, path, params, r)
+	return data, err
+}
+
+// Leader returns the leader's RPC address, "" when there is none.
+func (c *Client) Leader(ctx context.Context) (string, error) {
+	var s string
+	_, err := c.getJSON(ctx, "/v1/status/leader", nil, &s)
+	return s, err
+}
+
+// Peers returns the Raft peers' addresses.
+func (c *Client) Peers(ctx context.Context) ([]string, error) {
+	var s []string
+	_, err := c.getJSON(ctx, "/v1/status/peers", nil, &s)
+	return s, err
+}

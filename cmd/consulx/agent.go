@@ -1,0 +1,185 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"consulx/agentrun"
+	"consulx/node"
+)
+
+// agentFlags maps Consul's agent flags onto a FileConfig overlay, so flags
+// merge over config files with the same code.
+func agentFlags(fs *flag.FlagSet, fc *node.FileConfig, files, dirs *stringList, dev, headless *bool) func() {
+	var (
+		server, bootstrap, ui                                    bool
+		expect, httpPort, dnsPort, lanPort, wanPort, srvPort     int
+		dc, dataDir, nodeName, bind, advertise, client, logLevel string
+		retryInterval                                            time.Duration
+		join, retryJoin, joinWAN, retryJoinWAN                   stringList
+	)
+	fs.BoolVar(dev, "dev", false, "Development mode: a single in-memory server on 127.0.0.1")
+	fs.BoolVar(headless, "headless", false, "Log to stderr instead of opening the console")
+	fs.BoolVar(&server, "server", false, "Run in server mode (Raft)")
+	fs.BoolVar(&bootstrap, "bootstrap", false, "Bootstrap a single server (same as -bootstrap-expect 1)")
+	fs.BoolVar(&ui, "ui", false, "Accepted for compatibility; consulx has a terminal console instead")
+	fs.IntVar(&expect, "bootstrap-expect", 0, "Servers to wait for before bootstrapping Raft")
+	fs.StringVar(&dc, "datacenter", "", "Datacenter of the agent (default dc1)")
+	fs.StringVar(&dataDir, "data-dir", "", "Directory for Raft data, the node ID and gossip snapshots")
+	fs.StringVar(&nodeName, "node", "", "Name of this node (default hostname)")
+	fs.StringVar(&bind, "bind", "", "Address to bind gossip and server RPC to (default 0.0.0.0)")
+	fs.StringVar(&advertise, "advertise", "", "Address to advertise to other agents")
+	fs.StringVar(&client, "client", "", "Address for HTTP and DNS (default 127.0.0.1)")
+	fs.StringVar(&logLevel, "log-level", "", "Log level: trace, debug, info, warn, err")
+	fs.DurationVar(&retryInterval, "retry-interval", 0, "Time between -retry-join attempts (default 30s)")
+	fs.Var(&join, "join", "Address to join at start (repeatable)")
+	fs.Var(&retryJoin, "retry-join", "Address to join, retrying until it succeeds (repeatable)")
+	fs.Var(&joinWAN, "join-wan", "WAN address to join at start (repeatable, servers)")
+	fs.Var(&retryJoinWAN, "retry-join-wan", "WAN address to join with retries (repeatable, servers)")
+	fs.Var(files, "config-file", "JSON config file (repeatable)")
+	fs.Var(dirs, "config-dir", "Directory of *.json config files (repeatable)")
+	fs.IntVar(&httpPort, "http-port", 0, "HTTP API port (default 8500)")
+	fs.IntVar(&dnsPort, "dns-port", 0, "DNS port (default 8600)")
+	fs.IntVar(&lanPort, "serf-lan-port", 0, "LAN gossip port (default 8301)")
+	fs.IntVar(&wanPort, "serf-wan-port", 0, "WAN gossip port (default 8302)")
+	fs.IntVar(&srvPort, "server-port", 0, "Server RPC and Raft port (default 8300)")
+	// The returned func copies the flags the user actually set into fc.
+	return func() {
+		ports := &struct{ http, dns, lan, wan, srv *int }{}
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "server":
+				fc.Server = &server
+			case "bootstrap":
+				if bootstrap {
+					one := 1
+					fc.BootstrapExpect = &one
+				}
+			case "bootstrap-expect":
+				fc.BootstrapExpect = &expect
+			case "datacenter":
+				fc.Datacenter = &dc
+			case "data-dir":
+				fc.DataDir = &dataDir
+			case "node":
+				fc.NodeName = &nodeName
+			case "bind":
+				fc.BindAddr = &bind
+			case "advertise":
+				fc.AdvertiseAddr = &advertise
+			case "client":
+				fc.ClientAddr = &client
+			case "log-level":
+				fc.LogLevel = &logLevel
+			case "http-port":
+				ports.http = &httpPort
+			case "dns-port":
+				ports.dns = &dnsPort
+			case "serf-lan-port":
+				ports.lan = &lanPort
+			case "serf-wan-port":
+				ports.wan = &wanPort
+			case "server-port":
+				ports.srv = &srvPort
+			}
+		})
+		fc.StartJoin = join
+		fc.RetryJoin = retryJoin
+		fc.RetryJoinWAN = append(joinWAN, retryJoinWAN...)
+		if retryInterval > 0 {
+			d := node.Duration(retryInterval)
+			fc.RetryInterval = &d
+		}
+		fc.SetPorts(ports.http, ports.dns, ports.lan, ports.wan, ports.srv)
+	}
+}
+
+// buildConfig resolves defaults < config files < flags.
+func buildConfig(args []string, env *cliEnv) (cfg *node.Config, headless bool, code int, ok bool) {
+	fs := newFlagSet("agent", env)
+	var flagCfg node.FileConfig
+	var files, dirs stringList
+	var dev bool
+	collect := agentFlags(fs, &flagCfg, &files, &dirs, &dev, &headless)
+	if ok, code := parseFlags(fs, args); !ok {
+		return nil, false, code, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "agent: unexpected argument %q (flags start with -)\n", fs.Arg(0))
+		return nil, false, 1, false
+	}
+	collect()
+	sources, err := node.LoadConfigSources(files, dirs)
+	if err != nil {
+		fmt.Fprintln(env.stderr, err)
+		return nil, false, 1, false
+	}
+	sources = append(sources, &flagCfg)
+	cfg = node.DefaultConfig()
+	cfg.Dev = dev
+	leaveSet, skipSet := false, false
+	for _, s := range sources {
+		cfg.Merge(s)
+		leaveSet = leaveSet || s.LeaveOnTerminate != nil
+		skipSet = skipSet || s.SkipLeaveOnIntr != nil
+	}
+	if err := cfg.Finalize(leaveSet, skipSet); err != nil {
+		fmt.Fprintln(env.stderr, err)
+		return nil, false, 1, false
+	}
+	return cfg, headless, 0, true
+}
+
+func runAgent(args []string, env *cliEnv) int {
+	cfg, _, code, ok := buildConfig(args, env)
+	if !ok {
+		return code
+	}
+	// The console arrives with its own issue; until then every agent is
+	// headless and logs to stderr.
+	logger := hclog.New(&hclog.LoggerOptions{
+		Level:  hclog.LevelFromString(strings.ToLower(cfg.LogLevel)),
+		Output: env.stderr,
+	})
+	if cfg.Dev {
+		logger.Warn("dev mode: a single in-memory server; nothing is persisted")
+	}
+	r, err := agentrun.Start(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "==> Error starting agent: %v\n", err)
+		return 1
+	}
+	sigCh := make(chan os.Signal, 2)
+	signal.Notify(sigCh, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigCh)
+	select {
+	case <-r.Done():
+		return 0
+	case sig := <-sigCh:
+		leave := (sig == syscall.SIGTERM && cfg.LeaveOnTerminate) || (sig == os.Interrupt && !cfg.SkipLeaveOnInterrupt)
+		logger.Info("caught signal", "signal", sig.String(), "graceful_leave", leave)
+		done := make(chan struct{})
+		go func() {
+			if leave {
+				_ = r.Leave()
+			} else {
+				r.Shutdown()
+			}
+			close(done)
+		}()
+		select {
+		case <-done:
+			return 0
+		case <-sigCh:
+			logger.Warn("second signal: exiting without a graceful leave")
+			return 1
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package httpapi
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"consulx/node"
+	"consulx/store"
+)
+
+// kvEntryJSON is Consul's KVPair wire shape: Value is base64 (or null when
+// empty) and Session is omitted unless a lock is held.
+type kvEntryJSON struct {
+	LockIndex   uint64
+	Key         string
+	Flags       uint64
+	Value       []byte
+	CreateIndex uint64
+	ModifyIndex uint64
+	Session     string `json:",omitempty"`
+}
+
+func (h *Handler) kv(w http.ResponseWriter, r *http.Request) {
+	key := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/v1/kv"), "/")
+	var err error
+	switch r.Method {
+	case http.MethodGet:
+		err = h.kvGet(w, r, key)
+	case http.MethodPut:
+		err = h.kvPut(w, r, key)
+	case http.MethodDelete:
+		err = h.kvDelete(w, r, key)
+	default:
+		allowed(w, r, []string{"GET", "PUT", "DELETE"})
+		return
+	}
+	if err != nil {
+		writeError(w, err)
+	}
+}
+
+func has(r *http.Request, name string) bool {
+	_, ok := r.URL.Query()[name]
+	return ok
+}
+
+// checkDC refuses other datacenters until the WAN hop exists, with Consul's text.
+func (h *Handler) checkDC(dc string) error {
+	if dc != "" && dc != h.agent.Config().Datacenter {
+		return fmt.Errorf("No path to datacenter")
+	}
+	return nil
+}
+
+func (h *Handler) kvGet(w http.ResponseWriter, r *http.Request, key string) error {
+	opts, err := queryOptions(r)
+	if err != nil {
+		return err
+	}
+	if _, _, err := blockingParams(r); err != nil {
+		return err
+	}
+	if err := h.checkDC(opts.Datacenter); err != nil {
+		return err
+	}
+	req := &node.KVReadRequest{Key: key, Mode: "get", QueryOptions: opts}
+	switch {
+	case has(r, "keys"):
+		req.Mode = "keys"
+		req.Separator = r.URL.Query().Get("separator")
+		if req.Separator == "" {
+			req.Separator = r.URL.Query().Get("seperator") // Consul's historic spelling
+		}
+	case has(r, "recurse"):
+		req.Mode = "list"
+	case key == "":
+		return badRequest("Missing key name")
+	}
+	out, err := h.agent.KVRead(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	setMeta(w, out.QueryMeta)
+	switch req.Mode {
+	case "keys":
+		if len(out.Keys) == 0 {
+			if key != "" {
+				w.WriteHeader(http.StatusNotFound)
+				return nil
+			}
+			out.Keys = []string{}
+		}
+		writeJSON(w, r, out.Keys)
+		return nil
+	}
+	if len(out.Entries) == 0 {
+		w.WriteHeader(http.StatusNotFound)
+		return nil
+	}
+	if req.Mode == "get" && has(r, "raw") {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Security-Policy", "sandbox")
+		_, _ = w.Write(out.Entries[0].Value)
+		return nil
+	}
+	ents := make([]kvEntryJSON, len(out.Entries))
+	for i, e := range out.Entries {
+		ents[i] = kvEntryJSON{LockIndex: e.LockIndex, Key: e.Key, Flags: e.Flags, Value: e.Value,
+			CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex, Session: e.Session}
+	}
+	writeJSON(w, r, ents)
+	return nil
+}
+
+func parseUintParam(r *http.Request, name string) (uint64, bool, error) {
+	v, ok := r.URL.Query()[name]
+	if !ok {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseUint(v[0], 10, 64)
+	if err != nil {
+		return 0, true, badRequest("Invalid %s: %q is not an unsigned integer", name, v[0])
+	}
+	return n, true, nil
+}
+
+// readValue reads a KV body, refusing (with Consul's 413 text) anything
+// over the configured limit before any of it is stored.
+func (h *Handler) readValue(r *http.Request) ([]byte, error) {
+	limit := int64(h.agent.Config().KVMaxValueSize)
+	if r.ContentLength > limit {
+		return nil, tooLarge(r.ContentLength, limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, badRequest("Failed to read request body: %v", err)
+	}
+	if int64(len(b)) > limit {
+		n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
+		return nil, tooLarge(int64(len(b))+n, limit)
+	}
+	return b, nil
+}
+
+func tooLarge(n, limit int64) error {
+	return &statusError{code: http.StatusRequestEntityTooLarge,
+		msg: fmt.Sprintf("Request body(%d bytes) too large, max size: %d bytes. See https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size.", n, limit)}
+}
+
+func (h *Handler) kvPut(w http.ResponseWriter, r *http.Request, key string) error {
+	if key == "" {
+		return badRequest("Missing key name")
+	}
+	if err := h.checkDC(r.URL.Query().Get("dc")); err != nil {
+		return err
+	}
+	n := 0
+	for _, f := range []string{"cas", "acquire", "release"} {
+		if has(r, f) {
+			n++
+		}
+	}
+	if n > 1 {
+		return badRequest("Conflicting flags: %s", r.URL.RawQuery)
+	}
+	flags, _, err := parseUintParam(r, "flags")
+	if err != nil {
+		return err
+	}
+	casIdx, isCAS, err := parseUintParam(r, "cas")
+	if err != nil {
+		return err
+	}
+	if has(r, "acquire") || has(r, "release") {
+		// No session can exist before sessions are implemented, so every
+		// lock operation names an unknown session — Consul's answer too.
+		id := r.URL.Query().Get("acquire") + r.URL.Query().Get("release")
+		return fmt.Errorf("invalid session %q", id)
+	}
+	val, err := h.readValue(r)
+	if err != nil {
+		return err
+	}
+	op := store.KVSet
+	if isCAS {
+		op = store.KVCAS
+	}
+	if len(val) == 0 {
+		val = nil
+	}
+	out, err := h.agent.KVApply(r.Context(), &node.KVWriteRequest{Request: store.KVRequest{Op: op,
+		Entry: store.KVEntry{Key: key, Value: val, Flags: flags, ModifyIndex: casIdx}}})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, r, out.Ok)
+	return nil
+}
+
+func (h *Handler) kvDelete(w http.ResponseWriter, r *http.Request, key string) error {
+	if err := h.checkDC(r.URL.Query().Get("dc")); err != nil {
+		return err
+	}
+	recurse := has(r, "recurse")
+	if recurse && has(r, "cas") {
+		return badRequest("Conflicting flags: %s", r.URL.RawQuery)
+	}
+	if key == "" && !recurse {
+		return badRequest("Missing key name")
+	}
+	casIdx, isCAS, err := parseUintParam(r, "cas")
+	if err != nil {
+		return err
+	}
+	op := store.KVDelete
+	switch {
+	case recurse:
+		op = store.KVDeleteTree
+	case isCAS:
+		op = store.KVDeleteCAS
+	}
+	out, err := h.agent.KVApply(r.Context(), &node.KVWriteRequest{Request: store.KVRequest{Op: op,
+		Entry: store.KVEntry{Key: key, ModifyIndex: casIdx}}})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, r, out.Ok)
+	return nil
+}

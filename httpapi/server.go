@@ -1,0 +1,290 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"consulx/node"
+)
+
+// Handler is the HTTP API of one agent.
+type Handler struct {
+	agent  *node.Agent
+	logger hclog.Logger
+	mux    *http.ServeMux
+	// onLeave is called after a successful /v1/agent/leave, to stop the process.
+	onLeave func()
+}
+
+// New builds the API handler. onLeave runs after the agent left via the API.
+func New(agent *node.Agent, logger hclog.Logger, onLeave func()) *Handler {
+	h := &Handler{agent: agent, logger: logger.Named("http"), mux: http.NewServeMux(), onLeave: onLeave}
+	h.routes()
+	return h
+}
+
+func (h *Handler) routes() {
+	h.handle("/v1/status/leader", []string{"GET"}, h.statusLeader)
+	h.handle("/v1/status/peers", []string{"GET"}, h.statusPeers)
+	h.handle("/v1/agent/self", []string{"GET"}, h.agentSelf)
+	h.handle("/v1/agent/members", []string{"GET"}, h.agentMembers)
+	h.handle("/v1/agent/join/", []string{"PUT"}, h.agentJoin)
+	h.handle("/v1/agent/leave", []string{"PUT"}, h.agentLeave)
+	h.handle("/v1/agent/force-leave/", []string{"PUT"}, h.agentForceLeave)
+	h.handle("/v1/operator/raft/configuration", []string{"GET"}, h.raftConfiguration)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			_, _ = io.WriteString(w, "Consul Agent (consulx)")
+			return
+		}
+		http.NotFound(w, r)
+	})
+}
+
+// handlerFunc returns a value to encode as JSON (nil for an empty body).
+type handlerFunc func(w http.ResponseWriter, r *http.Request) (any, error)
+
+func (h *Handler) handle(pattern string, methods []string, fn handlerFunc) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if !allowed(w, r, methods) {
+			return
+		}
+		out, err := fn(w, r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if out != nil {
+			writeJSON(w, r, out)
+		}
+	})
+}
+
+func allowed(w http.ResponseWriter, r *http.Request, methods []string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	http.Error(w, fmt.Sprintf("method %s not allowed", r.Method), http.StatusMethodNotAllowed)
+	return false
+}
+
+// ServeHTTP routes KV outside the mux: ServeMux cleans paths ("a//b"
+// redirects), but KV keys are opaque and must reach us untouched.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			// A panic is a bug; log it loudly, answer 500, keep serving.
+			h.logger.Error("panic in HTTP handler", "path", r.URL.Path, "panic", v)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
+	}()
+	if strings.HasPrefix(r.URL.Path, "/v1/kv/") || r.URL.Path == "/v1/kv" {
+		h.kv(w, r)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// statusError carries an explicit HTTP status.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &statusError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	var se *statusError
+	var bad *node.BadRequestError
+	switch {
+	case errors.As(err, &se):
+		code = se.code
+	case errors.As(err, &bad):
+		code = http.StatusBadRequest
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, err.Error())
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	var b []byte
+	var err error
+	if _, ok := r.URL.Query()["pretty"]; ok {
+		b, err = json.MarshalIndent(v, "", "    ")
+		b = append(b, '\n')
+	} else {
+		b, err = json.Marshal(v)
+	}
+	if err != nil {
+		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	_, _ = w.Write(b)
+}
+
+// queryOptions reads the consistency flags shared by every read endpoint.
+func queryOptions(r *http.Request) (node.QueryOptions, error) {
+	q := r.URL.Query()
+	_, stale := q["stale"]
+	_, consistent := q["consistent"]
+	var o node.QueryOptions
+	switch {
+	case stale && consistent:
+		return o, badRequest("Cannot specify ?stale with ?consistent, conflicting semantics.")
+	case stale:
+		o.Consistency = node.ModeStale
+	case consistent:
+		o.Consistency = node.ModeConsistent
+	}
+	o.Datacenter = q.Get("dc")
+	return o, nil
+}
+
+// blockingParams validates ?index and ?wait the way Consul does.
+func blockingParams(r *http.Request) (index uint64, wait time.Duration, err error) {
+	q := r.URL.Query()
+	if v := q.Get("index"); v != "" {
+		if index, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return 0, 0, badRequest("Invalid index")
+		}
+	}
+	if v := q.Get("wait"); v != "" {
+		if wait, err = time.ParseDuration(v); err != nil {
+			return 0, 0, badRequest("Invalid wait time")
+		}
+	}
+	return index, wait, nil
+}
+
+func setMeta(w http.ResponseWriter, m node.QueryMeta) {
+	idx := m.Index
+	if idx < 1 {
+		// Clients treat index 0 as "no blocking" and would hot-loop.
+		idx = 1
+	}
+	w.Header().Set("X-Consul-Index", strconv.FormatUint(idx, 10))
+	w.Header().Set("X-Consul-KnownLeader", strconv.FormatBool(m.KnownLeader))
+	w.Header().Set("X-Consul-LastContact", strconv.FormatInt(m.LastContact.Milliseconds(), 10))
+}
+
+func (h *Handler) statusLeader(w http.ResponseWriter, r *http.Request) (any, error) {
+	return h.agent.StatusLeader(r.Context())
+}
+
+func (h *Handler) statusPeers(w http.ResponseWriter, r *http.Request) (any, error) {
+	return h.agent.StatusPeers(r.Context())
+}
+
+func (h *Handler) raftConfiguration(w http.ResponseWriter, r *http.Request) (any, error) {
+	opts, err := queryOptions(r)
+	if err != nil {
+		return nil, err
+	}
+	out, err := h.agent.RaftConfiguration(r.Context(), opts)
+	if err != nil {
+		return nil, err
+	}
+	setMeta(w, out.QueryMeta)
+	return struct {
+		Servers []node.RaftServer
+		Index   uint64
+	}{out.Servers, out.Index}, nil
+}
+
+func (h *Handler) agentSelf(w http.ResponseWriter, r *http.Request) (any, error) {
+	cfg := h.agent.Config()
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	return map[string]any{
+		"Config": map[string]any{
+			"Datacenter":        cfg.Datacenter,
+			"PrimaryDatacenter": cfg.Datacenter,
+			"NodeName":          cfg.NodeName,
+			"NodeID":            h.agent.NodeID(),
+			"Revision":          "consulx",
+			"Server":            h.agent.IsServer(),
+			"Version":           node.Version,
+		},
+		"DebugConfig": map[string]any{
+			"Datacenter": cfg.Datacenter, "NodeName": cfg.NodeName, "ServerMode": cfg.Server,
+			"BootstrapExpect": cfg.BootstrapExpect, "DataDir": cfg.DataDir, "ClientAddrs": []string{cfg.ClientAddr},
+			"DevMode": cfg.Dev, "DisableRemoteExec": cfg.DisableRemoteExec, "EnableScriptChecks": cfg.EnableScriptChecks,
+		},
+		"Coord":  nil,
+		"Member": h.agent.LocalMember(),
+		"Stats":  h.agent.Stats(ctx),
+		"Meta":   map[string]string{},
+	}, nil
+}
+
+// truthy reads a boolean query flag that Consul requires a value for
+// (wan=1, wan=true); a bare ?wan is false, as in Consul.
+func truthy(r *http.Request, name string) bool {
+	v, ok := r.URL.Query()[name]
+	if !ok {
+		return false
+	}
+	b, err := strconv.ParseBool(v[0])
+	return err == nil && b
+}
+
+func (h *Handler) agentMembers(w http.ResponseWriter, r *http.Request) (any, error) {
+	wan := truthy(r, "wan")
+	if wan && r.URL.Query().Get("segment") != "" {
+		return nil, badRequest("Cannot provide a segment with wan=true")
+	}
+	ms := h.agent.Members(wan)
+	if ms == nil {
+		return json.RawMessage("null"), nil
+	}
+	return ms, nil
+}
+
+func (h *Handler) agentJoin(w http.ResponseWriter, r *http.Request) (any, error) {
+	addr := strings.TrimPrefix(r.URL.Path, "/v1/agent/join/")
+	if addr == "" {
+		return nil, badRequest("Missing address to join")
+	}
+	if _, err := h.agent.Join([]string{addr}, truthy(r, "wan")); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+func (h *Handler) agentLeave(w http.ResponseWriter, r *http.Request) (any, error) {
+	if err := h.agent.Leave(); err != nil {
+		return nil, err
+	}
+	if h.onLeave != nil {
+		go h.onLeave()
+	}
+	return nil, nil
+}
+
+func (h *Handler) agentForceLeave(w http.ResponseWriter, r *http.Request) (any, error) {
+	name := strings.TrimPrefix(r.URL.Path, "/v1/agent/force-leave/")
+	if name == "" {
+		return nil, badRequest("Missing node name")
+	}
+	_, prune := r.URL.Query()["prune"]
+	return nil, h.agent.ForceLeave(name, prune, truthy(r, "wan"))
+}

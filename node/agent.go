@@ -1,0 +1,372 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	sockaddr "github.com/hashicorp/go-sockaddr"
+	"github.com/hashicorp/go-uuid"
+	"github.com/hashicorp/serf/serf"
+)
+
+// Version is the consulx build version shown in members' Build column.
+const Version = "0.1.0"
+
+// Agent is one consulx agent, client or server.
+type Agent struct {
+	cfg       *Config
+	logger    hclog.Logger
+	nodeID    string
+	advertise net.IP
+	lan       *serf.Serf
+	wan       *serf.Serf // servers only
+	srv       *server    // nil on client agents
+	pool      *rpcPool
+
+	started      time.Time
+	shutdownCh   chan struct{}
+	shutdownOnce sync.Once
+	leaveOnce    sync.Once
+	wg           sync.WaitGroup
+}
+
+// New starts an agent: gossip, and on servers Raft and the RPC port. The
+// caller adds the HTTP and DNS listeners (package agentrun does).
+func New(cfg *Config, logger hclog.Logger) (a *Agent, err error) {
+	a = &Agent{cfg: cfg, logger: logger.Named("agent"), pool: newRPCPool(), shutdownCh: make(chan struct{}), started: time.Now()}
+	defer func() {
+		if err != nil {
+			a.Shutdown()
+		}
+	}()
+	if a.nodeID, err = loadNodeID(cfg); err != nil {
+		return nil, err
+	}
+	if a.advertise, err = advertiseIP(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Server {
+		if err := a.startServer(&net.TCPAddr{IP: a.advertise, Port: cfg.Ports.Server}); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.startGossip(); err != nil {
+		return nil, err
+	}
+	if a.srv != nil {
+		a.srv.start()
+	}
+	if len(cfg.StartJoin) > 0 {
+		n, err := a.lan.Join(cfg.StartJoin, true)
+		if err != nil && n == 0 {
+			return nil, fmt.Errorf("start_join: %w", err)
+		}
+		a.logger.Info("(LAN) joined", "number_of_nodes", n)
+	}
+	if len(cfg.RetryJoin) > 0 {
+		a.wg.Add(1)
+		go a.retryJoin(cfg.RetryJoin)
+	}
+	a.logger.Info("consulx agent running", "node", cfg.NodeName, "datacenter", cfg.Datacenter, "server", cfg.Server, "node_id", a.nodeID)
+	return a, nil
+}
+
+func loadNodeID(cfg *Config) (string, error) {
+	if cfg.Dev || cfg.DataDir == "" {
+		return uuid.GenerateUUID()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return "", fmt.Errorf("create data_dir: %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, "node-id")
+	if b, err := os.ReadFile(path); err == nil {
+		id := strings.TrimSpace(string(b))
+		if _, err := uuid.ParseUUID(id); err != nil {
+			return "", fmt.Errorf("node ID in %s is not a UUID: %v", path, err)
+		}
+		return id, nil
+	}
+	id, err := uuid.GenerateUUID()
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(id), 0o600); err != nil {
+		return "", fmt.Errorf("persist node ID: %w", err)
+	}
+	return id, nil
+}
+
+func advertiseIP(cfg *Config) (net.IP, error) {
+	addr := cfg.AdvertiseAddr
+	if addr == "" && cfg.BindAddr != "0.0.0.0" && cfg.BindAddr != "::" {
+		addr = cfg.BindAddr
+	}
+	if addr == "" {
+		ip, err := sockaddr.GetPrivateIP()
+		if err != nil || ip == "" {
+			return nil, fmt.Errorf("no private IP address found to advertise; set -bind or -advertise")
+		}
+		addr = ip
+	}
+	ip := net.ParseIP(addr)
+	if ip == nil {
+		return nil, fmt.Errorf("advertise address %q is not an IP address", addr)
+	}
+	return ip, nil
+}
+
+// NodeID returns the persisted node UUID.
+func (a *Agent) NodeID() string { return a.nodeID }
+
+// Config returns the agent's configuration (read only).
+func (a *Agent) Config() *Config { return a.cfg }
+
+// IsServer reports whether this agent runs Raft.
+func (a *Agent) IsServer() bool { return a.srv != nil }
+
+// ShutdownCh is closed once the agent has stopped.
+func (a *Agent) ShutdownCh() <-chan struct{} { return a.shutdownCh }
+
+func (a *Agent) retryJoin(addrs []string) {
+	defer a.wg.Done()
+	for attempt := 1; ; attempt++ {
+		n, err := a.lan.Join(addrs, true)
+		if n > 0 {
+			a.logger.Info("(LAN) joined", "number_of_nodes", n)
+			return
+		}
+		a.logger.Warn("(LAN) join failed, retrying", "attempt", attempt, "error", err, "retry_interval", a.cfg.RetryInterval)
+		select {
+		case <-a.shutdownCh:
+			return
+		case <-time.After(a.cfg.RetryInterval):
+		}
+	}
+}
+
+// Join joins the LAN pool (or WAN, on servers) through the given addresses.
+func (a *Agent) Join(addrs []string, wan bool) (int, error) {
+	pool := a.lan
+	if wan {
+		if a.wan == nil {
+			return 0, &BadRequestError{Msg: "WAN join is only possible on a server agent"}
+		}
+		pool = a.wan
+	}
+	n, err := pool.Join(addrs, true)
+	if n > 0 {
+		a.logger.Info("joined", "wan", wan, "number_of_nodes", n)
+	}
+	return n, err
+}
+
+// ForceLeave moves a failed member to left (or removes it with prune).
+func (a *Agent) ForceLeave(node string, prune, wan bool) error {
+	pool := a.lan
+	if wan {
+		if a.wan == nil {
+			return &BadRequestError{Msg: "WAN force-leave is only possible on a server agent"}
+		}
+		pool = a.wan
+	}
+	found := false
+	for _, m := range pool.Members() {
+		if m.Name == node {
+			found = true
+		}
+	}
+	if !found {
+		return &BadRequestError{Msg: fmt.Sprintf("agent: No node found with name '%s'", node)}
+	}
+	if prune {
+		return pool.RemoveFailedNodePrune(node)
+	}
+	return pool.RemoveFailedNode(node)
+}
+
+// Leave leaves the cluster gracefully: a server gives up its Raft seat,
+// then the agent announces its departure over gossip. Shutdown follows.
+func (a *Agent) Leave() error {
+	var err error
+	a.leaveOnce.Do(func() {
+		a.logger.Info("requesting graceful leave")
+		waitRemoval := a.srv != nil && a.srv.leave()
+		if a.wan != nil {
+			if e := a.wan.Leave(); e != nil {
+				a.logger.Warn("WAN leave failed", "error", e)
+			}
+		}
+		if err = a.lan.Leave(); err != nil {
+			a.logger.Error("LAN leave failed", "error", err)
+		}
+		if waitRemoval {
+			a.srv.waitRemoved(5 * time.Second)
+		}
+		a.logger.Info("graceful leave complete")
+	})
+	return err
+}
+
+// Shutdown stops the agent without leaving: peers will see it as failed.
+func (a *Agent) Shutdown() {
+	a.shutdownOnce.Do(func() {
+		a.logger.Info("shutting down")
+		close(a.shutdownCh)
+		if a.lan != nil {
+			_ = a.lan.Shutdown()
+		}
+		if a.wan != nil {
+			_ = a.wan.Shutdown()
+		}
+		if a.srv != nil {
+			a.srv.shutdown()
+		}
+		a.wg.Wait()
+		a.pool.close()
+	})
+}
+
+// serverInfo is what gossip tells about a server of our datacenter.
+type serverInfo struct {
+	name, id, addr string
+	expect         int
+}
+
+func (a *Agent) parseServer(m serf.Member) (serverInfo, bool) {
+	if m.Tags["role"] != "consul" || m.Tags["dc"] != a.cfg.Datacenter {
+		return serverInfo{}, false
+	}
+	port, err := strconv.Atoi(m.Tags["port"])
+	if err != nil {
+		return serverInfo{}, false
+	}
+	expect, _ := strconv.Atoi(m.Tags["expect"])
+	return serverInfo{name: m.Name, id: m.Tags["id"], addr: net.JoinHostPort(m.Addr.String(), strconv.Itoa(port)), expect: expect}, true
+}
+
+// pickServer returns a random alive server of our datacenter not yet tried.
+func (a *Agent) pickServer(tried map[string]bool) string {
+	var cands []string
+	for _, m := range a.lan.Members() {
+		if m.Status != serf.StatusAlive {
+			continue
+		}
+		if info, ok := a.parseServer(m); ok && !tried[info.addr] {
+			cands = append(cands, info.addr)
+		}
+	}
+	if len(cands) == 0 {
+		return ""
+	}
+	return cands[rand.IntN(len(cands))]
+}
+
+func (a *Agent) nodeNameByID(id string) string {
+	if id == a.nodeID {
+		return a.cfg.NodeName
+	}
+	for _, m := range a.lan.Members() {
+		if m.Tags["id"] == id {
+			return m.Name
+		}
+	}
+	return "(unknown)"
+}
+
+// Member is a gossip member in Consul's /v1/agent/members shape.
+type Member struct {
+	Name        string
+	Addr        string
+	Port        uint16
+	Tags        map[string]string
+	Status      int
+	ProtocolMin uint8
+	ProtocolMax uint8
+	ProtocolCur uint8
+	DelegateMin uint8
+	DelegateMax uint8
+	DelegateCur uint8
+}
+
+func toMember(m serf.Member) Member {
+	return Member{Name: m.Name, Addr: m.Addr.String(), Port: m.Port, Tags: m.Tags, Status: int(m.Status),
+		ProtocolMin: m.ProtocolMin, ProtocolMax: m.ProtocolMax, ProtocolCur: m.ProtocolCur,
+		DelegateMin: m.DelegateMin, DelegateMax: m.DelegateMax, DelegateCur: m.DelegateCur}
+}
+
+// Members lists the LAN pool, or the WAN pool (nil on a client agent).
+func (a *Agent) Members(wan bool) []Member {
+	pool := a.lan
+	if wan {
+		if a.wan == nil {
+			return nil
+		}
+		pool = a.wan
+	}
+	ms := pool.Members()
+	out := make([]Member, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, toMember(m))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// LocalMember is this agent in the LAN pool.
+func (a *Agent) LocalMember() Member { return toMember(a.lan.LocalMember()) }
+
+// Stats returns `consul info` sections: section → key → value.
+func (a *Agent) Stats(ctx context.Context) map[string]map[string]string {
+	leaderAddr := ""
+	if addr, err := a.StatusLeader(ctx); err == nil {
+		leaderAddr = addr
+	}
+	out := map[string]map[string]string{
+		"agent": {"check_monitors": "0", "check_ttls": "0", "checks": "0", "services": "0"},
+		"build": {"version": Version, "revision": "", "prerelease": ""},
+		"consul": {
+			"server":        strconv.FormatBool(a.srv != nil),
+			"known_servers": strconv.Itoa(a.countServers()),
+			"leader_addr":   leaderAddr,
+		},
+		"runtime": {
+			"arch": runtime.GOARCH, "os": runtime.GOOS, "version": runtime.Version(),
+			"goroutines": strconv.Itoa(runtime.NumGoroutine()), "max_procs": strconv.Itoa(runtime.GOMAXPROCS(0)),
+			"cpu_count": strconv.Itoa(runtime.NumCPU()),
+		},
+		"serf_lan": a.lan.Stats(),
+	}
+	if a.srv != nil {
+		st := a.srv.raft.Stats()
+		out["raft"] = st
+		out["consul"]["leader"] = strconv.FormatBool(st["state"] == "Leader")
+		out["consul"]["bootstrap"] = strconv.FormatBool(a.cfg.BootstrapExpect == 1)
+		out["consul"]["known_datacenters"] = "1"
+		delete(out["consul"], "known_servers")
+	}
+	if a.wan != nil {
+		out["serf_wan"] = a.wan.Stats()
+	}
+	return out
+}
+
+func (a *Agent) countServers() int {
+	n := 0
+	for _, m := range a.lan.Members() {
+		if _, ok := a.parseServer(m); ok && m.Status == serf.StatusAlive {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,406 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Ports are the listeners of an agent; -1 disables one where Consul allows it.
+type Ports struct {
+	HTTP, HTTPS, DNS, SerfLAN, SerfWAN, Server, GRPC, GRPCTLS int
+}
+
+// Config is the agent's resolved configuration: defaults, then config files,
+// then flags.
+type Config struct {
+	Datacenter      string
+	NodeName        string
+	DataDir         string
+	Dev             bool
+	Server          bool
+	BootstrapExpect int
+	BindAddr        string
+	AdvertiseAddr   string
+	ClientAddr      string
+	Ports           Ports
+	StartJoin       []string
+	RetryJoin       []string
+	RetryInterval   time.Duration
+	RetryJoinWAN    []string
+	LogLevel        string
+	// LeaveOnTerminate and SkipLeaveOnInterrupt follow Consul: clients leave
+	// on SIGTERM and SIGINT, servers keep their Raft seat on both.
+	LeaveOnTerminate     bool
+	SkipLeaveOnInterrupt bool
+	DisableUpdateCheck   bool
+	DisableRemoteExec    bool
+	EnableScriptChecks   bool
+	RaftMultiplier       int
+	// RPCHoldTimeout is how long a write or default read waits for a leader
+	// before failing with "No cluster leader".
+	RPCHoldTimeout time.Duration
+	// KVMaxValueSize is limits.kv_max_value_size.
+	KVMaxValueSize int
+	// HTTPMaxConnsPerClient is limits.http_max_conns_per_client.
+	HTTPMaxConnsPerClient int
+	// Extra holds keys of features that later code consumes (service,
+	// services, acl, dns_config, ...), kept verbatim per key.
+	Extra map[string][]json.RawMessage
+	// Timing tightens gossip and Raft for tests on one machine.
+	Timing Timing
+}
+
+// Timing holds the protocol timings; the zero value means production LAN.
+type Timing struct {
+	// FastGossip uses memberlist's loopback profile with short probes so
+	// failures are detected within about a second.
+	FastGossip bool
+}
+
+// DefaultConfig returns Consul's defaults, with our faster Raft timing.
+func DefaultConfig() *Config {
+	host, _ := os.Hostname()
+	return &Config{
+		Datacenter:            "dc1",
+		NodeName:              host,
+		BindAddr:              "0.0.0.0",
+		ClientAddr:            "127.0.0.1",
+		Ports:                 Ports{HTTP: 8500, HTTPS: -1, DNS: 8600, SerfLAN: 8301, SerfWAN: 8302, Server: 8300, GRPC: -1, GRPCTLS: -1},
+		RetryInterval:         30 * time.Second,
+		LogLevel:              "INFO",
+		DisableRemoteExec:     true,
+		RaftMultiplier:        1,
+		RPCHoldTimeout:        2 * time.Second,
+		KVMaxValueSize:        512 * 1024,
+		HTTPMaxConnsPerClient: 200,
+	}
+}
+
+// Duration decodes Consul's "30s" strings; like Consul, a bare number
+// without a unit is refused.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New(`want a duration string such as "30s"`)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// FileConfig is one configuration source (a file, or the command line) in
+// Consul's JSON key spelling. Nil fields were not set by that source.
+type FileConfig struct {
+	Datacenter         *string   `json:"datacenter"`
+	NodeName           *string   `json:"node_name"`
+	DataDir            *string   `json:"data_dir"`
+	Server             *bool     `json:"server"`
+	BootstrapExpect    *int      `json:"bootstrap_expect"`
+	BindAddr           *string   `json:"bind_addr"`
+	AdvertiseAddr      *string   `json:"advertise_addr"`
+	ClientAddr         *string   `json:"client_addr"`
+	LogLevel           *string   `json:"log_level"`
+	Ports              *ports    `json:"ports"`
+	RetryJoin          []string  `json:"retry_join"`
+	RetryJoinWAN       []string  `json:"retry_join_wan"`
+	RetryInterval      *Duration `json:"retry_interval"`
+	StartJoin          []string  `json:"start_join"`
+	LeaveOnTerminate   *bool     `json:"leave_on_terminate"`
+	SkipLeaveOnIntr    *bool     `json:"skip_leave_on_interrupt"`
+	DisableUpdateCheck *bool     `json:"disable_update_check"`
+	DisableRemoteExec  *bool     `json:"disable_remote_exec"`
+	EnableScriptChecks *bool     `json:"enable_script_checks"`
+	Performance        *struct {
+		RaftMultiplier *int      `json:"raft_multiplier"`
+		RPCHoldTimeout *Duration `json:"rpc_hold_timeout"`
+		LeaveDrainTime *Duration `json:"leave_drain_time"`
+	} `json:"performance"`
+	Limits *struct {
+		KVMaxValueSize        *int `json:"kv_max_value_size"`
+		HTTPMaxConnsPerClient *int `json:"http_max_conns_per_client"`
+	} `json:"limits"`
+	// Keys consumed by later features: accepted and kept verbatim.
+	Service          json.RawMessage `json:"service"`
+	Services         json.RawMessage `json:"services"`
+	Check            json.RawMessage `json:"check"`
+	Checks           json.RawMessage `json:"checks"`
+	ACL              json.RawMessage `json:"acl"`
+	DNSConfig        json.RawMessage `json:"dns_config"`
+	Encrypt          json.RawMessage `json:"encrypt"`
+	PrimaryDC        json.RawMessage `json:"primary_datacenter"`
+	Recursors        json.RawMessage `json:"recursors"`
+	Domain           json.RawMessage `json:"domain"`
+	UI               json.RawMessage `json:"ui"`
+	UIConfig         json.RawMessage `json:"ui_config"`
+	Watches          json.RawMessage `json:"watches"`
+	NodeMeta         json.RawMessage `json:"node_meta"`
+	Addresses        json.RawMessage `json:"addresses"`
+	Telemetry        json.RawMessage `json:"telemetry"`
+	AdvertiseAddrWAN json.RawMessage `json:"advertise_addr_wan"`
+	StartJoinWAN     json.RawMessage `json:"start_join_wan"`
+	RejoinAfterLeave json.RawMessage `json:"rejoin_after_leave"`
+	LocalScriptChk   json.RawMessage `json:"enable_local_script_checks"`
+	SessionTTLMin    json.RawMessage `json:"session_ttl_min"`
+	DefaultQueryTime json.RawMessage `json:"default_query_time"`
+	MaxQueryTime     json.RawMessage `json:"max_query_time"`
+	ReconnectTimeout json.RawMessage `json:"reconnect_timeout"`
+	Bootstrap        json.RawMessage `json:"bootstrap"`
+	ACLDatacenter    json.RawMessage `json:"acl_datacenter"`
+	HTTPConfig       json.RawMessage `json:"http_config"`
+	Connect          json.RawMessage `json:"connect"`
+}
+
+type ports struct {
+	HTTP    *int `json:"http"`
+	HTTPS   *int `json:"https"`
+	DNS     *int `json:"dns"`
+	SerfLAN *int `json:"serf_lan"`
+	SerfWAN *int `json:"serf_wan"`
+	Server  *int `json:"server"`
+	GRPC    *int `json:"grpc"`
+	GRPCTLS *int `json:"grpc_tls"`
+}
+
+// SetPorts sets the ports given on the command line (nil: not given).
+func (fc *FileConfig) SetPorts(http, dns, serfLAN, serfWAN, server *int) {
+	if http == nil && dns == nil && serfLAN == nil && serfWAN == nil && server == nil {
+		return
+	}
+	if fc.Ports == nil {
+		fc.Ports = &ports{}
+	}
+	fc.Ports.HTTP, fc.Ports.DNS, fc.Ports.SerfLAN, fc.Ports.SerfWAN, fc.Ports.Server = http, dns, serfLAN, serfWAN, server
+}
+
+// ParseConfigFile decodes one JSON config source. Unknown keys and values
+// of the wrong type are one-line errors naming the source and the key.
+func ParseConfigFile(name string, r io.Reader) (*FileConfig, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var fc FileConfig
+	if err := dec.Decode(&fc); err != nil {
+		return nil, configError(name, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("config: %s: trailing data after the JSON object", name)
+	}
+	return &fc, nil
+}
+
+func configError(name string, err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var synErr *json.SyntaxError
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "json: unknown field "):
+		return fmt.Errorf("config: %s: unknown key %s", name, strings.TrimPrefix(msg, "json: unknown field "))
+	case errors.As(err, &typeErr):
+		return fmt.Errorf("config: %s: bad value for %q: want %s", name, typeErr.Field, typeErr.Type)
+	case errors.As(err, &synErr):
+		return fmt.Errorf("config: %s: invalid JSON at byte %d: %v", name, synErr.Offset, synErr)
+	case err == io.EOF:
+		return fmt.Errorf("config: %s: empty file, want a JSON object", name)
+	}
+	// Errors from our own UnmarshalJSON carry no field name in the error
+	// type; the json package prefixes them with the Go path.
+	return fmt.Errorf("config: %s: %v", name, strings.TrimPrefix(msg, "json: "))
+}
+
+// LoadConfigSources reads -config-file and -config-dir sources in order:
+// each dir contributes its *.json files in lexical order.
+func LoadConfigSources(files, dirs []string) ([]*FileConfig, error) {
+	var paths []string
+	paths = append(paths, files...)
+	for _, d := range dirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return nil, fmt.Errorf("config: read dir %s: %w", d, err)
+		}
+		var names []string
+		for _, e := range entries {
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".json") {
+				names = append(names, filepath.Join(d, e.Name()))
+			}
+		}
+		sort.Strings(names)
+		paths = append(paths, names...)
+	}
+	var out []*FileConfig
+	for _, p := range paths {
+		if !strings.HasSuffix(p, ".json") {
+			return nil, fmt.Errorf("config: %s: only .json config files are supported", p)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		fc, err := ParseConfigFile(p, f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fc)
+	}
+	return out, nil
+}
+
+func setStr(dst *string, src *string) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+func setInt(dst *int, src *int) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+func setBool(dst *bool, src *bool) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+// Merge applies one source over c. Lists such as retry_join append, as in
+// Consul; scalars override.
+func (c *Config) Merge(fc *FileConfig) {
+	setStr(&c.Datacenter, fc.Datacenter)
+	setStr(&c.NodeName, fc.NodeName)
+	setStr(&c.DataDir, fc.DataDir)
+	setBool(&c.Server, fc.Server)
+	setInt(&c.BootstrapExpect, fc.BootstrapExpect)
+	setStr(&c.BindAddr, fc.BindAddr)
+	setStr(&c.AdvertiseAddr, fc.AdvertiseAddr)
+	setStr(&c.ClientAddr, fc.ClientAddr)
+	setStr(&c.LogLevel, fc.LogLevel)
+	if p := fc.Ports; p != nil {
+		setInt(&c.Ports.HTTP, p.HTTP)
+		setInt(&c.Ports.HTTPS, p.HTTPS)
+		setInt(&c.Ports.DNS, p.DNS)
+		setInt(&c.Ports.SerfLAN, p.SerfLAN)
+		setInt(&c.Ports.SerfWAN, p.SerfWAN)
+		setInt(&c.Ports.Server, p.Server)
+		setInt(&c.Ports.GRPC, p.GRPC)
+		setInt(&c.Ports.GRPCTLS, p.GRPCTLS)
+	}
+	c.RetryJoin = append(c.RetryJoin, fc.RetryJoin...)
+	c.RetryJoinWAN = append(c.RetryJoinWAN, fc.RetryJoinWAN...)
+	c.StartJoin = append(c.StartJoin, fc.StartJoin...)
+	if fc.RetryInterval != nil {
+		c.RetryInterval = time.Duration(*fc.RetryInterval)
+	}
+	setBool(&c.LeaveOnTerminate, fc.LeaveOnTerminate)
+	setBool(&c.SkipLeaveOnInterrupt, fc.SkipLeaveOnIntr)
+	setBool(&c.DisableUpdateCheck, fc.DisableUpdateCheck)
+	setBool(&c.DisableRemoteExec, fc.DisableRemoteExec)
+	setBool(&c.EnableScriptChecks, fc.EnableScriptChecks)
+	if p := fc.Performance; p != nil {
+		setInt(&c.RaftMultiplier, p.RaftMultiplier)
+		if p.RPCHoldTimeout != nil {
+			c.RPCHoldTimeout = time.Duration(*p.RPCHoldTimeout)
+		}
+	}
+	if l := fc.Limits; l != nil {
+		setInt(&c.KVMaxValueSize, l.KVMaxValueSize)
+		setInt(&c.HTTPMaxConnsPerClient, l.HTTPMaxConnsPerClient)
+	}
+	extra := map[string]json.RawMessage{
+		"service": fc.Service, "services": fc.Services, "check": fc.Check, "checks": fc.Checks,
+		"acl": fc.ACL, "dns_config": fc.DNSConfig, "encrypt": fc.Encrypt,
+		"primary_datacenter": fc.PrimaryDC, "recursors": fc.Recursors, "domain": fc.Domain,
+		"ui": fc.UI, "ui_config": fc.UIConfig, "watches": fc.Watches, "node_meta": fc.NodeMeta,
+		"addresses": fc.Addresses, "telemetry": fc.Telemetry, "advertise_addr_wan": fc.AdvertiseAddrWAN,
+		"start_join_wan": fc.StartJoinWAN, "rejoin_after_leave": fc.RejoinAfterLeave,
+		"enable_local_script_checks": fc.LocalScriptChk, "session_ttl_min": fc.SessionTTLMin,
+		"default_query_time": fc.DefaultQueryTime, "max_query_time": fc.MaxQueryTime,
+		"reconnect_timeout": fc.ReconnectTimeout, "bootstrap": fc.Bootstrap,
+		"acl_datacenter": fc.ACLDatacenter, "http_config": fc.HTTPConfig, "connect": fc.Connect,
+	}
+	for k, v := range extra {
+		if len(v) == 0 {
+			continue
+		}
+		if c.Extra == nil {
+			c.Extra = map[string][]json.RawMessage{}
+		}
+		c.Extra[k] = append(c.Extra[k], v)
+	}
+}
+
+// Finalize fills derived defaults and checks the whole configuration.
+// leaveSet/skipSet tell whether a source set those keys, since their
+// defaults depend on the server role.
+func (c *Config) Finalize(leaveSet, skipSet bool) error {
+	if c.Dev {
+		c.Server = true
+		if c.BootstrapExpect == 0 {
+			c.BootstrapExpect = 1
+		}
+		if c.BindAddr == "0.0.0.0" {
+			c.BindAddr = "127.0.0.1"
+		}
+		c.DisableRemoteExec = false
+	}
+	if !leaveSet {
+		c.LeaveOnTerminate = !c.Server
+	}
+	if !skipSet {
+		c.SkipLeaveOnInterrupt = c.Server
+	}
+	var errs []string
+	if c.NodeName == "" {
+		errs = append(errs, "node name is empty: set -node or node_name")
+	}
+	if c.Datacenter == "" {
+		errs = append(errs, "datacenter is empty")
+	}
+	for _, r := range c.Datacenter {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			errs = append(errs, fmt.Sprintf("datacenter %q: use lower-case letters, digits, '-' and '_'", c.Datacenter))
+			break
+		}
+	}
+	if c.DataDir == "" && !c.Dev {
+		errs = append(errs, "data_dir is required: set -data-dir (or use -dev)")
+	}
+	if c.BootstrapExpect < 0 {
+		errs = append(errs, "bootstrap_expect cannot be negative")
+	}
+	if c.BootstrapExpect > 0 && !c.Server {
+		errs = append(errs, "bootstrap_expect requires server mode (-server)")
+	}
+	if c.RaftMultiplier < 1 || c.RaftMultiplier > 10 {
+		errs = append(errs, fmt.Sprintf("performance.raft_multiplier must be between 1 and 10, got %d", c.RaftMultiplier))
+	}
+	if c.KVMaxValueSize <= 0 {
+		errs = append(errs, "limits.kv_max_value_size must be positive")
+	}
+	for name, p := range map[string]int{"http": c.Ports.HTTP, "dns": c.Ports.DNS, "serf_lan": c.Ports.SerfLAN, "serf_wan": c.Ports.SerfWAN, "server": c.Ports.Server} {
+		if p < -1 || p > 65535 || (p == -1 && (name == "serf_lan" || name == "server")) {
+			errs = append(errs, fmt.Sprintf("ports.%s: invalid port %d", name, p))
+		}
+	}
+	switch strings.ToUpper(c.LogLevel) {
+	case "TRACE", "DEBUG", "INFO", "WARN", "ERR", "ERROR":
+	default:
+		errs = append(errs, fmt.Sprintf("log_level %q: use trace, debug, info, warn or err", c.LogLevel))
+	}
+	sort.Strings(errs)
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/serf/serf"
+)
+
+// tags are the gossip metadata other agents route by: role, datacenter,
+// build and protocol, and on servers the RPC port and bootstrap_expect.
+func (a *Agent) tags() map[string]string {
+	t := map[string]string{
+		"role":    "node",
+		"dc":      a.cfg.Datacenter,
+		"build":   Version + ":consulx",
+		"vsn":     "2",
+		"vsn_min": "2",
+		"vsn_max": "3",
+		"id":      a.nodeID,
+		"segment": "",
+	}
+	if a.cfg.Server {
+		t["role"] = "consul"
+		t["port"] = strconv.Itoa(a.cfg.Ports.Server)
+		t["raft_vsn"] = "3"
+		if a.cfg.BootstrapExpect == 1 {
+			t["bootstrap"] = "1"
+		} else if a.cfg.BootstrapExpect > 1 {
+			t["expect"] = strconv.Itoa(a.cfg.BootstrapExpect)
+		}
+		if a.cfg.Ports.SerfWAN > 0 {
+			t["wan_join_port"] = strconv.Itoa(a.cfg.Ports.SerfWAN)
+		}
+	}
+	return t
+}
+
+func (a *Agent) serfConfig(name string, port int, wan bool, events chan serf.Event) (*serf.Config, error) {
+	conf := serf.DefaultConfig()
+	conf.NodeName = name
+	conf.Tags = a.tags()
+	conf.EventCh = events
+	std := a.logger.Named("serf").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	conf.Logger = std
+	conf.ReconnectTimeout = 72 * time.Hour
+	var ml *memberlist.Config
+	switch {
+	case a.cfg.Timing.FastGossip:
+		ml = memberlist.DefaultLocalConfig()
+		ml.ProbeInterval = 200 * time.Millisecond
+		ml.ProbeTimeout = 100 * time.Millisecond
+		ml.SuspicionMult = 2
+		ml.SuspicionMaxTimeoutMult = 2
+		ml.GossipInterval = 50 * time.Millisecond
+		ml.PushPullInterval = 5 * time.Second
+		conf.LeavePropagateDelay = 300 * time.Millisecond
+		conf.ReapInterval = time.Second
+	case wan:
+		ml = memberlist.DefaultWANConfig()
+	default:
+		ml = memberlist.DefaultLANConfig()
+	}
+	ml.Name = name
+	ml.BindAddr = a.cfg.BindAddr
+	ml.BindPort = port
+	ml.AdvertiseAddr = a.advertise.String()
+	ml.AdvertisePort = port
+	ml.Logger = std
+	conf.MemberlistConfig = ml
+	if !a.cfg.Dev && a.cfg.DataDir != "" {
+		file := "local.snapshot"
+		if wan {
+			file = "remote.snapshot"
+		}
+		dir := filepath.Join(a.cfg.DataDir, "serf")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create serf dir: %w", err)
+		}
+		// The snapshot lets a restarted agent find its peers again.
+		conf.SnapshotPath = filepath.Join(dir, file)
+	}
+	return conf, nil
+}
+
+func (a *Agent) startGossip() error {
+	lanEvents := make(chan serf.Event, 256)
+	conf, err := a.serfConfig(a.cfg.NodeName, a.cfg.Ports.SerfLAN, false, lanEvents)
+	if err != nil {
+		return err
+	}
+	a.lan, err = serf.Create(conf)
+	if err != nil {
+		return fmt.Errorf("start LAN gossip on port %d: %w (set -serf-lan-port)", a.cfg.Ports.SerfLAN, err)
+	}
+	a.wg.Add(1)
+	go a.handleEvents(lanEvents, "LAN")
+	if a.cfg.Server && a.cfg.Ports.SerfWAN > 0 {
+		wanEvents := make(chan serf.Event, 256)
+		conf, err := a.serfConfig(a.cfg.NodeName+"."+a.cfg.Datacenter, a.cfg.Ports.SerfWAN, true, wanEvents)
+		if err != nil {
+			return err
+		}
+		a.wan, err = serf.Create(conf)
+		if err != nil {
+			return fmt.Errorf("start WAN gossip on port %d: %w (set -serf-wan-port, or -1 to disable)", a.cfg.Ports.SerfWAN, err)
+		}
+		a.wg.Add(1)
+		go a.handleEvents(wanEvents, "WAN")
+	}
+	return nil
+}
+
+// handleEvents logs membership changes and lets the server half react.
+func (a *Agent) handleEvents(ch chan serf.Event, pool string) {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-a.shutdownCh:
+			return
+		case ev := <-ch:
+			me, ok := ev.(serf.MemberEvent)
+			if !ok {
+				continue
+			}
+			for _, m := range me.Members {
+				switch me.Type {
+				case serf.EventMemberJoin:
+					a.logger.Info(fmt.Sprintf("(%s) member joined, marking health alive", pool), "member", m.Name, "addr", m.Addr.String())
+				case serf.EventMemberFailed:
+					a.logger.Warn(fmt.Sprintf("(%s) member failed, marking health critical", pool), "member", m.Name)
+				case serf.EventMemberLeave:
+					a.logger.Info(fmt.Sprintf("(%s) member left", pool), "member", m.Name)
+				case serf.EventMemberReap:
+					a.logger.Info(fmt.Sprintf("(%s) member reaped", pool), "member", m.Name)
+				}
+			}
+			if pool == "LAN" && a.srv != nil {
+				a.srv.triggerReconcile()
+			}
+		}
+	}
+}

@@ -1,0 +1,255 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// The server port carries two protocols, told apart by the first byte of
+// each connection (as Consul does): Raft's transport and our internal RPC.
+const (
+	rpcRaft     byte = 0x01
+	rpcInternal byte = 0x02
+)
+
+// Errors that cross the RPC boundary by name, so a client agent reports the
+// same text a server would.
+var (
+	ErrNoLeader  = errors.New("No cluster leader")
+	ErrNoServers = errors.New("No known Consul servers")
+)
+
+// BadRequestError marks input that is wrong regardless of cluster state; the
+// HTTP layer answers it with a 400.
+type BadRequestError struct{ Msg string }
+
+func (e *BadRequestError) Error() string { return e.Msg }
+
+// muxListener accepts on the server port and routes each connection by its
+// first byte.
+type muxListener struct {
+	ln        net.Listener
+	advertise net.Addr
+	raftCh    chan net.Conn
+	rpcCh     chan net.Conn
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newMuxListener(ln net.Listener, advertise net.Addr) *muxListener {
+	m := &muxListener{ln: ln, advertise: advertise, raftCh: make(chan net.Conn, 16), rpcCh: make(chan net.Conn, 16), done: make(chan struct{})}
+	go m.acceptLoop()
+	return m
+}
+
+func (m *muxListener) acceptLoop() {
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			select {
+			case <-m.done:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		go m.route(c)
+	}
+}
+
+func (m *muxListener) route(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var b [1]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil {
+		c.Close()
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	var ch chan net.Conn
+	switch b[0] {
+	case rpcRaft:
+		ch = m.raftCh
+	case rpcInternal:
+		ch = m.rpcCh
+	default:
+		c.Close()
+		return
+	}
+	select {
+	case ch <- c:
+	case <-m.done:
+		c.Close()
+	}
+}
+
+func (m *muxListener) Close() error {
+	m.closeOnce.Do(func() { close(m.done) })
+	return m.ln.Close()
+}
+
+// chanListener is a net.Listener fed by the mux.
+type chanListener struct {
+	m  *muxListener
+	ch chan net.Conn
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.m.done:
+		return nil, net.ErrClosed
+	}
+}
+func (l *chanListener) Close() error   { return nil }
+func (l *chanListener) Addr() net.Addr { return l.m.advertise }
+
+// raftLayer is raft's StreamLayer on the shared port.
+type raftLayer struct{ chanListener }
+
+func (l *raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", string(addr), timeout)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Write([]byte{rpcRaft}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialError marks a failure to reach a server at all, the one RPC failure
+// after which retrying a write elsewhere cannot apply it twice.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// rpcPool keeps pooled HTTP/1.1 connections to servers' internal RPC.
+type rpcPool struct{ client *http.Client }
+
+func newRPCPool() *rpcPool {
+	d := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, &dialError{err}
+			}
+			if _, err := c.Write([]byte{rpcInternal}); err != nil {
+				c.Close()
+				return nil, &dialError{err}
+			}
+			return c, nil
+		},
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     2 * time.Minute,
+		DisableCompression:  true,
+	}
+	return &rpcPool{client: &http.Client{Transport: tr}}
+}
+
+func (p *rpcPool) close() { p.client.CloseIdleConnections() }
+
+// rpcErrorHeader carries the kind of an application error across the wire.
+const rpcErrorHeader = "X-Consulx-Error"
+
+// call invokes method on the server at addr.
+func (p *rpcPool) call(ctx context.Context, addr, method string, args, reply any) error {
+	body, err := json.Marshal(args)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", method, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/rpc/"+method, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		var de *dialError
+		if errors.As(err, &de) {
+			return de
+		}
+		return fmt.Errorf("rpc error making call: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("rpc error making call: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg := string(data)
+		switch resp.Header.Get(rpcErrorHeader) {
+		case "no-leader":
+			return ErrNoLeader
+		case "bad-request":
+			return &BadRequestError{Msg: msg}
+		}
+		return errors.New(msg)
+	}
+	return json.Unmarshal(data, reply)
+}
+
+// rpcHandler decodes a request body and runs one endpoint.
+type rpcHandler func(ctx context.Context, body []byte) (any, error)
+
+func register[A any, R any](m map[string]rpcHandler, name string, fn func(context.Context, *A) (*R, error)) {
+	m[name] = func(ctx context.Context, body []byte) (any, error) {
+		var a A
+		if err := json.Unmarshal(body, &a); err != nil {
+			return nil, &BadRequestError{Msg: fmt.Sprintf("decode %s: %v", name, err)}
+		}
+		return fn(ctx, &a)
+	}
+}
+
+// serveRPC answers internal RPCs arriving on the mux.
+func serveRPC(ln net.Listener, handlers map[string]rpcHandler) *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /rpc/{method}", func(w http.ResponseWriter, r *http.Request) {
+		h, ok := handlers[r.PathValue("method")]
+		if !ok {
+			http.Error(w, "unknown RPC method", http.StatusNotFound)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		out, err := h(r.Context(), body)
+		if err != nil {
+			var bad *BadRequestError
+			switch {
+			case errors.Is(err, ErrNoLeader):
+				w.Header().Set(rpcErrorHeader, "no-leader")
+			case errors.As(err, &bad):
+				w.Header().Set(rpcErrorHeader, "bad-request")
+			}
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv
+}

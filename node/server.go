@@ -1,0 +1,392 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/serf/serf"
+
+	"consulx/store"
+)
+
+// Raft timing at raft_multiplier 1. Consul's production floor is a 1 s
+// heartbeat; on a LAN a leader that misses 300 ms of heartbeats is gone, so
+// failover can finish well within a second.
+const (
+	baseHeartbeatTimeout = 300 * time.Millisecond
+	baseElectionTimeout  = 300 * time.Millisecond
+	baseLeaderLease      = 150 * time.Millisecond
+)
+
+// server is the Raft half of a server agent.
+type server struct {
+	a      *Agent
+	logger hclog.Logger
+	raft   *raft.Raft
+	store  *store.Store
+	trans  *raft.NetworkTransport
+	mux    *muxListener
+	rpcSrv *http.Server
+	// closers release the log store and snapshot store on shutdown.
+	closers []func() error
+
+	logs   raft.LogStore
+	stable raft.StableStore
+	snaps  raft.SnapshotStore
+
+	// ready is set once this leader has applied everything committed before
+	// its term (a barrier); until then it does not serve reads.
+	ready        atomic.Bool
+	bootstrapped atomic.Bool
+	// everKnewLeader gates local stale reads: a server that never heard a
+	// leader has nothing trustworthy to serve.
+	everKnewLeader atomic.Bool
+	reconcileCh    chan struct{}
+	wg             sync.WaitGroup
+	done           chan struct{}
+}
+
+func (a *Agent) startServer(advertise *net.TCPAddr) error {
+	cfg := a.cfg
+	s := &server{a: a, logger: a.logger.Named("server"), reconcileCh: make(chan struct{}, 1), done: make(chan struct{})}
+	st, err := store.New()
+	if err != nil {
+		return err
+	}
+	s.store = st
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, fmt.Sprint(cfg.Ports.Server)))
+	if err != nil {
+		return fmt.Errorf("listen on server port %d: %w (is another agent running? set -server-port)", cfg.Ports.Server, err)
+	}
+	s.mux = newMuxListener(ln, advertise)
+	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:                &raftLayer{chanListener{m: s.mux, ch: s.mux.raftCh}},
+		MaxPool:               3,
+		Timeout:               5 * time.Second,
+		Logger:                a.logger.Named("raft-net"),
+		MaxRPCsInFlight:       64,
+		ServerAddressProvider: nil,
+	})
+
+	if cfg.Dev {
+		mem := raft.NewInmemStore()
+		s.logs, s.stable, s.snaps = mem, mem, raft.NewInmemSnapshotStore()
+	} else {
+		dir := filepath.Join(cfg.DataDir, "raft")
+		if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o700); err != nil {
+			return fmt.Errorf("create raft dir: %w", err)
+		}
+		w, err := wal.Open(filepath.Join(dir, "wal"), wal.WithLogger(a.logger.Named("wal")))
+		if err != nil {
+			return fmt.Errorf("open raft log in %s: %w", dir, err)
+		}
+		s.closers = append(s.closers, w.Close)
+		snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, a.logger.Named("snapshot"))
+		if err != nil {
+			return fmt.Errorf("open raft snapshots: %w", err)
+		}
+		s.logs, s.stable, s.snaps = w, w, snaps
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(a.nodeID)
+	rc.Logger = a.logger.Named("raft")
+	m := time.Duration(cfg.RaftMultiplier)
+	rc.HeartbeatTimeout = baseHeartbeatTimeout * m
+	rc.ElectionTimeout = baseElectionTimeout * m
+	rc.LeaderLeaseTimeout = baseLeaderLease * m
+	rc.CommitTimeout = 5 * time.Millisecond
+	rc.MaxAppendEntries = 256
+	rc.BatchApplyCh = true
+	rc.SnapshotThreshold = 16384
+	rc.SnapshotInterval = 30 * time.Second
+	rc.TrailingLogs = 10240
+	r, err := raft.NewRaft(rc, st.FSM(), s.logs, s.stable, s.snaps, s.trans)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	s.raft = r
+	if idx := r.LastIndex(); idx > 0 {
+		s.bootstrapped.Store(true)
+		s.logger.Info("raft state restored from data_dir", "last_index", idx)
+	}
+
+	handlers := map[string]rpcHandler{}
+	register(handlers, "KV.Apply", s.kvApply)
+	register(handlers, "KV.Read", s.kvRead)
+	register(handlers, "Status.Leader", s.statusLeader)
+	register(handlers, "Status.Peers", s.statusPeers)
+	register(handlers, "Status.RaftState", s.raftState)
+	register(handlers, "Operator.RaftConfiguration", s.raftConfiguration)
+	s.rpcSrv = serveRPC(&chanListener{m: s.mux, ch: s.mux.rpcCh}, handlers)
+
+	a.srv = s
+	return nil
+}
+
+// start runs the leader duties; it needs the gossip pool, so it is called
+// once gossip is up.
+func (s *server) start() {
+	if s.a.cfg.Dev || s.a.cfg.BootstrapExpect == 1 {
+		s.bootstrapSelf()
+	}
+	s.wg.Add(2)
+	go s.leaderLoop()
+	go s.observeLeader()
+}
+
+func (s *server) bootstrapSelf() {
+	if s.bootstrapped.Load() {
+		return
+	}
+	conf := raft.Configuration{Servers: []raft.Server{{ID: raft.ServerID(s.a.nodeID), Address: s.trans.LocalAddr()}}}
+	if err := s.raft.BootstrapCluster(conf).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		s.logger.Error("bootstrap failed", "error", err)
+		return
+	}
+	s.bootstrapped.Store(true)
+}
+
+// maybeBootstrap implements bootstrap_expect: once N servers of this
+// datacenter see each other, all of them bootstrap with the same
+// configuration. It never runs on a server that has Raft state, nor when any
+// peer already has some (that peer's leader will add us instead).
+func (s *server) maybeBootstrap() {
+	expect := s.a.cfg.BootstrapExpect
+	if expect < 2 || s.bootstrapped.Load() {
+		return
+	}
+	var servers []serverInfo
+	for _, m := range s.a.lan.Members() {
+		info, ok := s.a.parseServer(m)
+		if !ok || m.Status != serf.StatusAlive {
+			continue
+		}
+		if info.expect != 0 && info.expect != expect {
+			s.logger.Error("member has a conflicting bootstrap_expect value; all servers should agree", "member", m.Name, "expect", info.expect)
+			return
+		}
+		servers = append(servers, info)
+	}
+	if len(servers) < expect {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		if srv.id == s.a.nodeID {
+			continue
+		}
+		var st RaftStateResponse
+		if err := s.a.pool.call(ctx, srv.addr, "Status.RaftState", &StatusRequest{}, &st); err != nil {
+			s.logger.Debug("cannot ask peer for raft state yet; will retry", "peer", srv.name, "error", err)
+			return
+		}
+		if st.LastIndex > 0 {
+			s.logger.Info("existing raft peers found; not bootstrapping, the leader will add this server", "peer", srv.name)
+			s.bootstrapped.Store(true)
+			return
+		}
+	}
+	var conf raft.Configuration
+	var addrs []string
+	for _, srv := range servers {
+		conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(srv.id), Address: raft.ServerAddress(srv.addr)})
+		addrs = append(addrs, srv.addr)
+	}
+	s.logger.Info("found expected number of peers, attempting bootstrap", "peers", strings.Join(addrs, ","))
+	if err := s.raft.BootstrapCluster(conf).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		s.logger.Error("bootstrap failed", "error", err)
+		return
+	}
+	s.bootstrapped.Store(true)
+}
+
+// triggerReconcile asks the leader loop to compare gossip and Raft membership.
+func (s *server) triggerReconcile() {
+	select {
+	case s.reconcileCh <- struct{}{}:
+	default:
+	}
+}
+
+// leaderLoop runs leader duties: establish readiness, then keep Raft
+// membership in line with gossip.
+func (s *server) leaderLoop() {
+	defer s.wg.Done()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	leaderCh := s.raft.LeaderCh()
+	isLeader := false
+	for {
+		select {
+		case <-s.done:
+			return
+		case l := <-leaderCh:
+			isLeader = l
+			if !l {
+				s.ready.Store(false)
+				s.logger.Info("cluster leadership lost")
+				continue
+			}
+			if err := s.raft.Barrier(10 * time.Second).Error(); err != nil {
+				s.logger.Error("barrier after election failed", "error", err)
+				continue
+			}
+			s.ready.Store(true)
+			s.logger.Info("cluster leadership acquired")
+			s.reconcile()
+		case <-s.reconcileCh:
+			if !isLeader {
+				s.maybeBootstrap()
+				continue
+			}
+			s.reconcile()
+		case <-tick.C:
+			if isLeader {
+				s.reconcile()
+			} else {
+				s.maybeBootstrap()
+			}
+		}
+	}
+}
+
+// reconcile adds alive servers that are missing from Raft as voters and
+// removes servers that left gracefully. Failed servers keep their seat: they
+// may come back, and removing them would shrink the quorum under us.
+func (s *server) reconcile() {
+	if s.raft.State() != raft.Leader {
+		return
+	}
+	fut := s.raft.GetConfiguration()
+	if err := fut.Error(); err != nil {
+		return
+	}
+	inRaft := map[raft.ServerID]raft.ServerAddress{}
+	for _, srv := range fut.Configuration().Servers {
+		inRaft[srv.ID] = srv.Address
+	}
+	for _, m := range s.a.lan.Members() {
+		info, ok := s.a.parseServer(m)
+		if !ok {
+			continue
+		}
+		id := raft.ServerID(info.id)
+		addr, present := inRaft[id]
+		switch m.Status {
+		case serf.StatusAlive:
+			if present && addr == raft.ServerAddress(info.addr) {
+				continue
+			}
+			s.logger.Info("adding server", "node", m.Name, "addr", info.addr)
+			if err := s.raft.AddVoter(id, raft.ServerAddress(info.addr), 0, 5*time.Second).Error(); err != nil {
+				s.logger.Error("failed to add raft peer", "node", m.Name, "error", err)
+			}
+		case serf.StatusLeft:
+			if !present || info.id == s.a.nodeID {
+				continue
+			}
+			s.logger.Info("removing server that left", "node", m.Name, "addr", info.addr)
+			if err := s.raft.RemoveServer(id, 0, 5*time.Second).Error(); err != nil {
+				s.logger.Error("failed to remove raft peer", "node", m.Name, "error", err)
+			}
+		}
+	}
+}
+
+// observeLeader logs leader changes the way Consul operators grep for them.
+func (s *server) observeLeader() {
+	defer s.wg.Done()
+	ch := make(chan raft.Observation, 16)
+	obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	s.raft.RegisterObserver(obs)
+	defer s.raft.DeregisterObserver(obs)
+	for {
+		select {
+		case <-s.done:
+			return
+		case o := <-ch:
+			lo := o.Data.(raft.LeaderObservation)
+			if lo.LeaderID == "" {
+				continue
+			}
+			s.everKnewLeader.Store(true)
+			s.logger.Info("New leader elected", "payload", s.a.nodeNameByID(string(lo.LeaderID)))
+		}
+	}
+}
+
+// leave removes this server from Raft before it leaves gossip, so the
+// remaining servers keep a quorum that matches the live set. It reports
+// whether the caller must wait for the leader to remove us (a follower).
+func (s *server) leave() (waitForRemoval bool) {
+	fut := s.raft.GetConfiguration()
+	if err := fut.Error(); err != nil {
+		return false
+	}
+	if len(fut.Configuration().Servers) <= 1 {
+		return false
+	}
+	if s.raft.State() == raft.Leader {
+		if err := s.raft.RemoveServer(raft.ServerID(s.a.nodeID), 0, 5*time.Second).Error(); err != nil {
+			s.logger.Error("failed to remove ourself as raft peer", "error", err)
+		}
+		return false
+	}
+	return true
+}
+
+// waitRemoved waits (bounded) until the leader has dropped us from Raft
+// after our gossip leave.
+func (s *server) waitRemoved(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		fut := s.raft.GetConfiguration()
+		if fut.Error() != nil {
+			return
+		}
+		found := false
+		for _, srv := range fut.Configuration().Servers {
+			if srv.ID == raft.ServerID(s.a.nodeID) {
+				found = true
+			}
+		}
+		if !found {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.logger.Warn("timed out waiting to be removed from the raft configuration")
+}
+
+func (s *server) shutdown() {
+	close(s.done)
+	s.wg.Wait()
+	if err := s.raft.Shutdown().Error(); err != nil {
+		s.logger.Error("raft shutdown", "error", err)
+	}
+	_ = s.trans.Close()
+	_ = s.rpcSrv.Close()
+	_ = s.mux.Close()
+	for _, c := range s.closers {
+		_ = c()
+	}
+	_ = s.store.Close()
+}

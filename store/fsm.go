@@ -1,0 +1,184 @@
+package store
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/hashicorp/raft"
+	"github.com/tidwall/buntdb"
+)
+
+// FSM adapts Store to hashicorp/raft. It implements raft.BatchingFSM so a
+// batch of committed entries is applied in one buntdb transaction.
+type FSM struct{ s *Store }
+
+// FSM returns the raft state machine backed by this store.
+func (s *Store) FSM() *FSM { return &FSM{s: s} }
+
+var _ raft.BatchingFSM = (*FSM)(nil)
+
+// Apply applies one committed entry.
+func (f *FSM) Apply(l *raft.Log) interface{} {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries in order, in one transaction.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	out := make([]interface{}, len(logs))
+	var touched []string
+	s := f.s
+	s.mu.RLock()
+	err := s.db.Update(func(tx *buntdb.Tx) error {
+		var maxKV uint64
+		for i, l := range logs {
+			if l.Type != raft.LogCommand || len(l.Data) == 0 {
+				continue
+			}
+			res, keys := applyCommand(tx, l)
+			out[i] = res
+			if len(keys) > 0 {
+				touched = append(touched, keys...)
+				maxKV = l.Index
+			}
+		}
+		if maxKV > 0 {
+			_, _, err := tx.Set(kvIndexKey, strconv.FormatUint(maxKV, 10), nil)
+			return err
+		}
+		return nil
+	})
+	s.mu.RUnlock()
+	if err != nil {
+		// A failing in-memory transaction means the state is unusable; every
+		// entry of the batch reports it rather than pretending success.
+		for i := range out {
+			out[i] = ApplyResult{Err: fmt.Sprintf("apply: %v", err)}
+		}
+		return out
+	}
+	s.watches.notify(touched)
+	return out
+}
+
+func applyCommand(tx *buntdb.Tx, l *raft.Log) (ApplyResult, []string) {
+	switch CommandType(l.Data[0]) {
+	case KVCommand:
+		var req KVRequest
+		if err := json.Unmarshal(l.Data[1:], &req); err != nil {
+			return ApplyResult{Err: fmt.Sprintf("decode KV command: %v", err)}, nil
+		}
+		ok, keys, err := applyKV(tx, l.Index, &req)
+		if err != nil {
+			return ApplyResult{Err: err.Error()}, nil
+		}
+		return ApplyResult{Ok: ok}, keys
+	default:
+		// An unknown type comes from a newer version; refusing it keeps
+		// every server's state identical rather than guessing.
+		return ApplyResult{Err: fmt.Sprintf("unknown command type %d", l.Data[0])}, nil
+	}
+}
+
+// snapshotMagic starts every FSM snapshot so a foreign file is refused.
+const snapshotMagic = "consulx-fsm-v1\n"
+
+type fsmSnapshot struct{ items [][2]string }
+
+// Snapshot captures the state. buntdb strings are immutable, so copying the
+// string headers is a consistent point-in-time copy that costs no value
+// copies; Persist then writes it while Apply continues.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	snap := &fsmSnapshot{}
+	err := f.s.view(func(tx *buntdb.Tx) error {
+		return tx.Ascend("", func(k, v string) bool {
+			snap.items = append(snap.items, [2]string{k, v})
+			return true
+		})
+	})
+	return snap, err
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := writeItems(sink, s.items); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {}
+
+func writeItems(w io.Writer, items [][2]string) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	if _, err := bw.WriteString(snapshotMagic); err != nil {
+		return err
+	}
+	var hdr [2 * binary.MaxVarintLen64]byte
+	for _, it := range items {
+		n := binary.PutUvarint(hdr[:], uint64(len(it[0])))
+		n += binary.PutUvarint(hdr[n:], uint64(len(it[1])))
+		if _, err := bw.Write(hdr[:n]); err != nil {
+			return err
+		}
+		if _, err := bw.WriteString(it[0]); err != nil {
+			return err
+		}
+		if _, err := bw.WriteString(it[1]); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// Restore replaces the whole state with a snapshot and wakes every watcher.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	db, err := openMemDB()
+	if err != nil {
+		return err
+	}
+	br := bufio.NewReaderSize(rc, 1<<16)
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
+		db.Close()
+		return errors.New("restore: not a consulx state snapshot")
+	}
+	err = db.Update(func(tx *buntdb.Tx) error {
+		for {
+			kl, err := binary.ReadUvarint(br)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			vl, err := binary.ReadUvarint(br)
+			if err != nil {
+				return err
+			}
+			buf := make([]byte, kl+vl)
+			if _, err := io.ReadFull(br, buf); err != nil {
+				return err
+			}
+			if _, _, err := tx.Set(string(buf[:kl]), string(buf[kl:]), nil); err != nil {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("restore: %w", err)
+	}
+	f.s.mu.Lock()
+	old := f.s.db
+	f.s.db = db
+	f.s.mu.Unlock()
+	old.Close()
+	f.s.watches.notifyAll()
+	return nil
+}

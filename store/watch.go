@@ -1,0 +1,96 @@
+package store
+
+import (
+	"strings"
+	"sync"
+)
+
+// Watches wakes blocked readers when the keys they read change. A writer
+// touching one key wakes only the watchers of that key and of the prefixes
+// containing it, so idle watchers elsewhere cost nothing per write.
+type Watches struct {
+	mu       sync.Mutex
+	exact    map[string]map[chan struct{}]struct{}
+	prefixes map[string]map[chan struct{}]struct{}
+}
+
+// NewWatches returns an empty watch set.
+func NewWatches() *Watches {
+	return &Watches{
+		exact:    map[string]map[chan struct{}]struct{}{},
+		prefixes: map[string]map[chan struct{}]struct{}{},
+
+	}
+}
+
+// WatchKey returns a channel closed when key changes; stop releases it.
+func (w *Watches) WatchKey(key string) (ch <-chan struct{}, stop func()) {
+	return w.add(w.exact, key)
+}
+
+// WatchPrefix returns a channel closed when any key under prefix changes.
+// The empty prefix watches everything.
+func (w *Watches) WatchPrefix(prefix string) (ch <-chan struct{}, stop func()) {
+	return w.add(w.prefixes, prefix)
+}
+
+func (w *Watches) add(m map[string]map[chan struct{}]struct{}, k string) (<-chan struct{}, func()) {
+	c := make(chan struct{})
+	w.mu.Lock()
+	set := m[k]
+	if set == nil {
+		set = map[chan struct{}]struct{}{}
+		m[k] = set
+	}
+	set[c] = struct{}{}
+	w.mu.Unlock()
+	return c, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if set, ok := m[k]; ok {
+			delete(set, c)
+			if len(set) == 0 {
+				delete(m, k)
+			}
+		}
+	}
+}
+
+// notify wakes the watchers of the touched keys.
+func (w *Watches) notify(keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, k := range keys {
+		w.fire(w.exact, k)
+	}
+	for p := range w.prefixes {
+		for _, k := range keys {
+			if strings.HasPrefix(k, p) {
+				w.fire(w.prefixes, p)
+				break
+			}
+		}
+	}
+}
+
+// notifyAll wakes every watcher, used after a snapshot restore.
+func (w *Watches) notifyAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k := range w.exact {
+		w.fire(w.exact, k)
+	}
+	for k := range w.prefixes {
+		w.fire(w.prefixes, k)
+	}
+}
+
+func (w *Watches) fire(m map[string]map[chan struct{}]struct{}, k string) {
+	for c := range m[k] {
+		close(c)
+	}
+	delete(m, k)
+}
