@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/serf/serf"
 
 	"consulx/store"
@@ -89,11 +90,15 @@ func (a *Agent) startServer(advertise *net.TCPAddr) error {
 		if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o700); err != nil {
 			return fmt.Errorf("create raft dir: %w", err)
 		}
-		w, err := wal.Open(filepath.Join(dir, "wal"), wal.WithLogger(a.logger.Named("wal")))
+		// raft-wal's Close leaves its metadata DB open (and flock-ed), so we
+		// own that DB to be able to reopen the log in the same process.
+		meta := &metadb.BoltMetaDB{}
+		w, err := wal.Open(filepath.Join(dir, "wal"), wal.WithLogger(a.logger.Named("wal")), wal.WithMetaStore(meta))
 		if err != nil {
+			_ = meta.Close()
 			return fmt.Errorf("open raft log in %s: %w", dir, err)
 		}
-		s.closers = append(s.closers, w.Close)
+		s.closers = append(s.closers, w.Close, meta.Close)
 		snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, a.logger.Named("snapshot"))
 		if err != nil {
 			return fmt.Errorf("open raft snapshots: %w", err)
@@ -382,9 +387,11 @@ func (s *server) shutdown() {
 	if err := s.raft.Shutdown().Error(); err != nil {
 		s.logger.Error("raft shutdown", "error", err)
 	}
+	// Closing the mux first ends the channel listeners' Accept, which
+	// http.Server.Close waits for.
+	_ = s.mux.Close()
 	_ = s.trans.Close()
 	_ = s.rpcSrv.Close()
-	_ = s.mux.Close()
 	for _, c := range s.closers {
 		_ = c()
 	}

@@ -84,6 +84,10 @@ func applyCommand(tx *buntdb.Tx, l *raft.Log) (ApplyResult, []string) {
 	}
 }
 
+// maxRecord bounds one key or value in a snapshot; Raft entries are far
+// smaller, so anything larger is corruption.
+const maxRecord = 64 << 20
+
 // snapshotMagic starts every FSM snapshot so a foreign file is refused.
 const snapshotMagic = "consulx-fsm-v1\n"
 
@@ -160,6 +164,11 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 			vl, err := binary.ReadUvarint(br)
 			if err != nil {
 				return err
+			}
+			// Lengths come from a file: bound them before allocating, so a
+			// corrupt snapshot is an error, not a crash.
+			if kl > maxRecord || vl > maxRecord {
+				return fmt.Errorf("record length %d/%d exceeds %d bytes: corrupt snapshot", kl, vl, maxRecord)
 			}
 			buf := make([]byte, kl+vl)
 			if _, err := io.ReadFull(br, buf); err != nil {

@@ -19,7 +19,6 @@ func NewWatches() *Watches {
 	return &Watches{
 		exact:    map[string]map[chan struct{}]struct{}{},
 		prefixes: map[string]map[chan struct{}]struct{}{},
-
 	}
 }
 

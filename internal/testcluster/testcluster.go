@@ -1,0 +1,251 @@
+package testcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"consulx/agentrun"
+	"consulx/api"
+	"consulx/node"
+)
+
+// portMu serialises port picking inside one test binary.
+var portMu sync.Mutex
+
+// FreePorts returns n ports free for both TCP and UDP on 127.0.0.1
+// (gossip needs both on the same number).
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	portMu.Lock()
+	defer portMu.Unlock()
+	var out []int
+	var hold []net.Listener
+	var holdUDP []net.PacketConn
+	defer func() {
+		for _, l := range hold {
+			l.Close()
+		}
+		for _, p := range holdUDP {
+			p.Close()
+		}
+	}()
+	for attempts := 0; len(out) < n && attempts < 100*n; attempts++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			continue
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			l.Close()
+			continue
+		}
+		hold, holdUDP = append(hold, l), append(holdUDP, u)
+		out = append(out, port)
+	}
+	if len(out) < n {
+		t.Fatalf("could not find %d free ports", n)
+	}
+	return out
+}
+
+// Agent is one running test agent.
+type Agent struct {
+	Name    string
+	Config  *node.Config
+	Running *agentrun.Running
+	LogPath string
+	t       testing.TB
+}
+
+// HTTPAddr is the agent's HTTP API address.
+func (a *Agent) HTTPAddr() string { return a.Running.HTTPAddr }
+
+// Client is a consulx API client for the agent.
+func (a *Agent) Client() *api.Client { return api.NewClient(a.HTTPAddr()) }
+
+// SerfAddr is the LAN gossip address others join.
+func (a *Agent) SerfAddr() string { return fmt.Sprintf("127.0.0.1:%d", a.Config.Ports.SerfLAN) }
+
+// Stopped reports whether the agent has been shut down.
+func (a *Agent) Stopped() bool {
+	select {
+	case <-a.Running.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// Config returns a configuration for a test agent named name with its own
+// ports and data dir under the test's temp dir.
+func Config(t testing.TB, name string, server bool, expect int) *node.Config {
+	p := FreePorts(t, 5)
+	cfg := node.DefaultConfig()
+	cfg.NodeName = name
+	cfg.Server = server
+	cfg.BootstrapExpect = expect
+	cfg.BindAddr = "127.0.0.1"
+	cfg.ClientAddr = "127.0.0.1"
+	cfg.DataDir = filepath.Join(t.TempDir(), name)
+	cfg.Ports = node.Ports{HTTP: p[0], DNS: p[1], SerfLAN: p[2], SerfWAN: p[3], Server: p[4], HTTPS: -1, GRPC: -1, GRPCTLS: -1}
+	cfg.RetryInterval = 200 * time.Millisecond
+	cfg.Timing.FastGossip = true
+	if err := cfg.Finalize(false, false); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// Start starts an agent from cfg; it is shut down when the test ends.
+func Start(t testing.TB, cfg *node.Config) *Agent {
+	t.Helper()
+	a := &Agent{Name: cfg.NodeName, Config: cfg, t: t}
+	a.start()
+	t.Cleanup(func() {
+		a.Running.Shutdown()
+		if t.Failed() {
+			dumpLog(t, a)
+		}
+	})
+	return a
+}
+
+func (a *Agent) start() {
+	a.t.Helper()
+	if err := os.MkdirAll(filepath.Dir(a.Config.DataDir), 0o700); err != nil {
+		a.t.Fatal(err)
+	}
+	a.LogPath = a.Config.DataDir + ".log"
+	f, err := os.OpenFile(a.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.t.Cleanup(func() { f.Close() })
+	logger := hclog.New(&hclog.LoggerOptions{Name: a.Name, Level: hclog.Debug, Output: f})
+	r, err := agentrun.Start(a.Config, logger)
+	if err != nil {
+		a.t.Fatalf("start agent %s: %v", a.Name, err)
+	}
+	a.Running = r
+}
+
+// Restart starts a stopped agent again with the same config and data dir.
+func (a *Agent) Restart() {
+	a.t.Helper()
+	if !a.Stopped() {
+		a.Running.Shutdown()
+	}
+	a.start()
+}
+
+func dumpLog(t testing.TB, a *Agent) {
+	b, err := os.ReadFile(a.LogPath)
+	if err != nil {
+		return
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) > 60 {
+		lines = lines[len(lines)-60:]
+	}
+	t.Logf("last log lines of %s:\n%s", a.Name, strings.Join(lines, "\n"))
+}
+
+// Cluster is a set of agents joined into one LAN pool.
+type Cluster struct {
+	t       testing.TB
+	Servers []*Agent
+	Clients []*Agent
+}
+
+// StartCluster starts servers (bootstrap_expect = servers) and clients,
+// joins them and waits for a leader that every server agrees on.
+func StartCluster(t testing.TB, servers, clients int) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t}
+	for i := 0; i < servers; i++ {
+		c.Servers = append(c.Servers, Start(t, Config(t, fmt.Sprintf("server-%d", i+1), true, servers)))
+	}
+	for i := 0; i < clients; i++ {
+		c.Clients = append(c.Clients, Start(t, Config(t, fmt.Sprintf("client-%d", i+1), false, 0)))
+	}
+	first := c.Servers[0]
+	for _, a := range c.All()[1:] {
+		if _, err := a.Running.Agent.Join([]string{first.SerfAddr()}, false); err != nil {
+			t.Fatalf("join %s: %v", a.Name, err)
+		}
+	}
+	c.WaitLeader(15 * time.Second)
+	return c
+}
+
+// All returns servers then clients.
+func (c *Cluster) All() []*Agent { return append(append([]*Agent{}, c.Servers...), c.Clients...) }
+
+// Leader waits until the running servers agree on one leader and returns it.
+func (c *Cluster) WaitLeader(timeout time.Duration) *Agent {
+	c.t.Helper()
+	var leader *Agent
+	Eventually(c.t, timeout, func() error {
+		leader = nil
+		var addr string
+		for _, s := range c.Servers {
+			if s.Stopped() {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			l, err := s.Client().Leader(ctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			if l == "" {
+				return fmt.Errorf("%s knows no leader", s.Name)
+			}
+			if addr != "" && l != addr {
+				return fmt.Errorf("servers disagree on the leader: %s vs %s", addr, l)
+			}
+			addr = l
+		}
+		for _, s := range c.Servers {
+			if !s.Stopped() && fmt.Sprintf("127.0.0.1:%d", s.Config.Ports.Server) == addr {
+				leader = s
+			}
+		}
+		if leader == nil {
+			return fmt.Errorf("leader %s is not a running server", addr)
+		}
+		return nil
+	})
+	return leader
+}
+
+// Eventually retries fn every 25 ms until it returns nil or timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for {
+		if err = fn(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("condition not met within %s: %v", timeout, err)
+}
+
+// ErrNotYet is a convenience for Eventually conditions.
+var ErrNotYet = errors.New("not yet")
