@@ -43,8 +43,8 @@ type Agent struct {
 
 // New starts an agent: gossip, and on servers Raft and the RPC port. The
 // caller adds the HTTP and DNS listeners (package agentrun does).
-func New(cfg *Config, logger hclog.Logger) (a *Agent, err error) {
-	a = &Agent{cfg: cfg, logger: logger.Named("agent"), pool: newRPCPool(), shutdownCh: make(chan struct{}), started: time.Now()}
+func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
+	a := &Agent{cfg: cfg, logger: logger.Named("agent"), pool: newRPCPool(), shutdownCh: make(chan struct{}), started: time.Now()}
 	defer func() {
 		if err != nil {
 			a.Shutdown()

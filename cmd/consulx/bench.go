@@ -28,6 +28,7 @@ func runBench(args []string, env *cliEnv) int {
 	size := fs.Int("size", 128, "Value size in bytes (kv-put)")
 	keys := fs.Int("keys", 1000, "Number of distinct keys")
 	prefix := fs.String("prefix", "bench/", "Key prefix")
+	duration := fs.Duration("duration", 0, "Run for this long instead of -total operations")
 	stale := fs.Bool("stale", false, "kv-get: read with ?stale")
 	consistent := fs.Bool("consistent", false, "kv-get: read with ?consistent")
 	if ok, code := parseFlags(fs, args[1:]); !ok {
@@ -57,6 +58,16 @@ func runBench(args []string, env *cliEnv) int {
 	q := &api.QueryOptions{Stale: *stale, Consistent: *consistent}
 	var next atomic.Int64
 	var errs atomic.Int64
+	// done records completion times so the longest gap without any
+	// successful operation (e.g. across a leader kill) can be reported.
+	var doneMu sync.Mutex
+	var done []time.Time
+	limit := int64(*total)
+	var deadline time.Time
+	if *duration > 0 {
+		limit = 1 << 62
+		deadline = time.Now().Add(*duration)
+	}
 	lat := make([][]time.Duration, *clients)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -66,7 +77,7 @@ func runBench(args []string, env *cliEnv) int {
 			defer wg.Done()
 			c := cs[w%len(cs)]
 			r := rand.New(rand.NewPCG(uint64(w), 7))
-			for next.Add(1) <= int64(*total) {
+			for next.Add(1) <= limit && (deadline.IsZero() || time.Now().Before(deadline)) {
 				key := fmt.Sprintf("%s%d", *prefix, r.IntN(*keys))
 				t0 := time.Now()
 				var err error
@@ -79,7 +90,11 @@ func runBench(args []string, env *cliEnv) int {
 					errs.Add(1)
 					continue
 				}
-				lat[w] = append(lat[w], time.Since(t0))
+				end := time.Now()
+				lat[w] = append(lat[w], end.Sub(t0))
+				doneMu.Lock()
+				done = append(done, end)
+				doneMu.Unlock()
 			}
 		}(w)
 	}
@@ -99,7 +114,13 @@ func runBench(args []string, env *cliEnv) int {
 	fmt.Fprintf(env.stdout, "%s: %d ops, %d errors, %d clients, %d B values in %s\n", mode, len(all), errs.Load(), *clients, *size, elapsed.Round(time.Millisecond))
 	fmt.Fprintf(env.stdout, "throughput: %.0f ops/s\n", float64(len(all))/elapsed.Seconds())
 	fmt.Fprintf(env.stdout, "latency: p50 %s  p90 %s  p99 %s  max %s\n", pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), pct(1).Round(10*time.Microsecond))
-	if errs.Load() > 0 {
+	sort.Slice(done, func(i, j int) bool { return done[i].Before(done[j]) })
+	var gap time.Duration
+	for i := 1; i < len(done); i++ {
+		gap = max(gap, done[i].Sub(done[i-1]))
+	}
+	fmt.Fprintf(env.stdout, "longest gap between completed operations: %s\n", gap.Round(time.Millisecond))
+	if errs.Load() > 0 && *duration == 0 {
 		return 1
 	}
 	return 0
