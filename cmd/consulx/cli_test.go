@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"consulx/internal/testcluster"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// runCLI runs a consulx command in-process against addr.
+func runCLI(t *testing.T, addr, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &cliEnv{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb}
+	full := append([]string{args[0]}, args[1:]...)
+	if addr != "" {
+		// Subcommand flags come after the subcommand (and after "get" etc.).
+		n := 1
+		if args[0] == "kv" || args[0] == "operator" {
+			n = 2
+			if args[0] == "operator" {
+				n = 3
+			}
+		}
+		full = append(append(append([]string{}, args[:n]...), "-http-addr", addr), args[n:]...)
+	}
+	code = run(full, env)
+	return out.String(), errb.String(), code
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s mismatch\n--- want\n%s\n--- got\n%s", name, want, got)
+	}
+}
+
+func TestCLIAgainstCluster(t *testing.T) {
+	c := testcluster.StartCluster(t, 1, 1)
+	srv, cl := c.Servers[0], c.Clients[0]
+	addr := cl.HTTPAddr()
+	// Ports are random; give them fixed same-width names so columns line up
+	// exactly as they would with real ports.
+	norm := strings.NewReplacer(
+		fmt.Sprintf(":%d", srv.Config.Ports.SerfLAN), ":LAN01",
+		fmt.Sprintf(":%d", cl.Config.Ports.SerfLAN), ":LAN02",
+		fmt.Sprintf(":%d", srv.Config.Ports.Server), ":RPC01",
+		srv.Running.Agent.NodeID(), "SERVER-NODE-ID-000000000000000000000",
+	)
+	testcluster.Eventually(t, 5*time.Second, func() error {
+		out, _, _ := runCLI(t, addr, "", "members")
+		if strings.Count(out, "alive") != 2 {
+			return fmt.Errorf("members:\n%s", out)
+		}
+		return nil
+	})
+
+	t.Run("members", func(t *testing.T) {
+		out, errOut, code := runCLI(t, addr, "", "members")
+		if code != 0 || errOut != "" {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+		golden(t, "members", norm.Replace(out))
+	})
+	t.Run("members status filter with no match exits 2", func(t *testing.T) {
+		out, _, code := runCLI(t, addr, "", "members", "-status=failed")
+		if code != 2 || out != "" {
+			t.Fatalf("exit %d, out %q; want exit 2 and no output", code, out)
+		}
+		out, _, code = runCLI(t, addr, "", "members", "-status=alive")
+		if code != 0 || strings.Count(out, "\n") != 3 {
+			t.Fatalf("-status=alive: exit %d\n%s", code, out)
+		}
+	})
+	t.Run("members -wan on a client exits 2", func(t *testing.T) {
+		out, _, code := runCLI(t, addr, "", "members", "-wan")
+		if code != 2 || out != "" {
+			t.Fatalf("exit %d, out %q", code, out)
+		}
+	})
+	t.Run("members -detailed", func(t *testing.T) {
+		out, _, code := runCLI(t, addr, "", "members", "-detailed")
+		if code != 0 || !strings.HasPrefix(out, "Node ") || !strings.Contains(out, "role=consul") || !strings.Contains(out, "role=node") {
+			t.Fatalf("exit %d\n%s", code, out)
+		}
+	})
+	t.Run("list-peers", func(t *testing.T) {
+		out, _, code := runCLI(t, addr, "", "operator", "raft", "list-peers")
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		golden(t, "list-peers", norm.Replace(out))
+	})
+	t.Run("kv", func(t *testing.T) {
+		steps := []struct {
+			args   []string
+			stdin  string
+			stdout string
+			stderr string
+			code   int
+		}{
+			{[]string{"kv", "put", "web/a", "alpha"}, "", "Success! Data written to: web/a\n", "", 0},
+			{[]string{"kv", "put", "-flags", "7", "web/b", "-"}, "from stdin", "Success! Data written to: web/b\n", "", 0},
+			{[]string{"kv", "put", "-base64", "web/sub/c", "Z2FtbWE="}, "", "Success! Data written to: web/sub/c\n", "", 0},
+			{[]string{"kv", "get", "web/a"}, "", "alpha\n", "", 0},
+			{[]string{"kv", "get", "web/b"}, "", "from stdin\n", "", 0},
+			{[]string{"kv", "get", "-recurse", "web/"}, "", "web/a:alpha\nweb/b:from stdin\nweb/sub/c:gamma\n", "", 0},
+			{[]string{"kv", "get", "-keys", "web/"}, "", "web/a\nweb/b\nweb/sub/\n", "", 0},
+			{[]string{"kv", "get", "-keys", "-separator=", "web/"}, "", "web/a\nweb/b\nweb/sub/c\n", "", 0},
+			{[]string{"kv", "get", "-base64", "web/a"}, "", "YWxwaGE=\n", "", 0},
+			{[]string{"kv", "get", "nope"}, "", "", "Error! No key exists at: nope\n", 1},
+			{[]string{"kv", "get"}, "", "", "Error! Missing KEY argument\n", 1},
+			{[]string{"kv", "get", "-recurse", "absent/"}, "", "", "", 0},
+			{[]string{"kv", "put", "-cas", "-modify-index", "1", "web/a", "x"}, "", "", "Error! Did not write to web/a: CAS failed\n", 1},
+			{[]string{"kv", "put", "-modify-index", "1", "web/a", "x"}, "", "", "Cannot specify -modify-index without -cas!\n", 1},
+			{[]string{"kv", "delete", "-cas", "-recurse", "web/"}, "", "", "Cannot specify both -cas and -recurse!\n", 1},
+			{[]string{"kv", "delete", "web/a"}, "", "Success! Deleted key: web/a\n", "", 0},
+			{[]string{"kv", "delete", "-recurse", "web/"}, "", "Success! Deleted keys with prefix: web/\n", "", 0},
+			{[]string{"kv", "get", "-recurse", "web/"}, "", "", "", 0},
+		}
+		for _, s := range steps {
+			out, errOut, code := runCLI(t, addr, s.stdin, s.args...)
+			if out != s.stdout || errOut != s.stderr || code != s.code {
+				t.Errorf("consulx %s\n got: exit %d stdout %q stderr %q\nwant: exit %d stdout %q stderr %q",
+					strings.Join(s.args, " "), code, out, errOut, s.code, s.stdout, s.stderr)
+			}
+		}
+	})
+	t.Run("kv get -detailed", func(t *testing.T) {
+		runCLI(t, addr, "", "kv", "put", "-flags", "42", "detail/key", "value")
+		p, _, err := cl.Client().KVGet(context.Background(), "detail/key", nil)
+		if err != nil || p == nil {
+			t.Fatal(err)
+		}
+		out, _, code := runCLI(t, addr, "", "kv", "get", "-detailed", "detail/key")
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		out = strings.ReplaceAll(out, fmt.Sprint(p.ModifyIndex), "IDX")
+		golden(t, "kv-get-detailed", out)
+	})
+	t.Run("info", func(t *testing.T) {
+		out, _, code := runCLI(t, srv.HTTPAddr(), "", "info")
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		for _, sec := range []string{"agent:\n", "build:\n", "consul:\n", "raft:\n", "runtime:\n", "serf_lan:\n", "serf_wan:\n", "\tstate = Leader\n", "\tleader = true\n"} {
+			if !strings.Contains(out, sec) {
+				t.Errorf("info lacks %q:\n%s", sec, out)
+			}
+		}
+	})
+	t.Run("join, force-leave and leave errors", func(t *testing.T) {
+		_, errOut, code := runCLI(t, addr, "", "join", "127.0.0.1:1")
+		if code != 1 || !strings.Contains(errOut, "Error joining address '127.0.0.1:1'") || !strings.Contains(errOut, "Failed to join any nodes.") {
+			t.Fatalf("join bad addr: exit %d stderr %q", code, errOut)
+		}
+		out, _, code := runCLI(t, addr, "", "join", srv.SerfAddr())
+		if code != 0 || out != "Successfully joined cluster by contacting 1 nodes.\n" {
+			t.Fatalf("join: exit %d out %q", code, out)
+		}
+		_, errOut, code = runCLI(t, addr, "", "force-leave")
+		if code != 1 || errOut != "A single node name must be specified to force leave.\n" {
+			t.Fatalf("force-leave no args: %d %q", code, errOut)
+		}
+		_, errOut, code = runCLI(t, addr, "", "force-leave", "ghost")
+		if code != 1 || !strings.HasPrefix(errOut, "Error force leaving: ") {
+			t.Fatalf("force-leave ghost: %d %q", code, errOut)
+		}
+	})
+	t.Run("agent unreachable", func(t *testing.T) {
+		_, errOut, code := runCLI(t, "127.0.0.1:1", "", "members")
+		if code != 1 || !strings.HasPrefix(errOut, "Error connecting to Consul agent: ") {
+			t.Fatalf("exit %d stderr %q", code, errOut)
+		}
+	})
+	t.Run("bad flag", func(t *testing.T) {
+		_, errOut, code := runCLI(t, addr, "", "members", "-bogus")
+		if code != 1 || !strings.Contains(errOut, "flag provided but not defined: -bogus") {
+			t.Fatalf("exit %d stderr %q", code, errOut)
+		}
+	})
+	t.Run("leave", func(t *testing.T) {
+		out, _, code := runCLI(t, addr, "", "leave")
+		if code != 0 || out != "Graceful leave complete\n" {
+			t.Fatalf("leave: %d %q", code, out)
+		}
+		select {
+		case <-cl.Running.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("agent did not stop after leave")
+		}
+	})
+}
+
+func TestCLIEnvAddress(t *testing.T) {
+	for _, k := range []string{"CONSUL_HTTP_ADDR", "CONSULX_HTTP_ADDR"} {
+		t.Run(k, func(t *testing.T) {
+			t.Setenv("CONSUL_HTTP_ADDR", "")
+			t.Setenv("CONSULX_HTTP_ADDR", "")
+			t.Setenv(k, "127.0.0.1:1")
+			_, errOut, code := runCLI(t, "", "", "members")
+			if code != 1 || !strings.Contains(errOut, "127.0.0.1:1") {
+				t.Fatalf("%s not honoured: exit %d stderr %q", k, code, errOut)
+			}
+		})
+	}
+}
