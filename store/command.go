@@ -12,6 +12,10 @@ type CommandType uint8
 const (
 	// KVCommand carries a KVRequest.
 	KVCommand CommandType = 1
+	// SessionCommand carries a SessionRequest.
+	SessionCommand CommandType = 2
+	// TxnCommand carries a TxnRequest.
+	TxnCommand CommandType = 3
 )
 
 // KVOp names a KV write verb; the names match Consul's txn verbs.
@@ -23,7 +27,25 @@ const (
 	KVDelete     KVOp = "delete"
 	KVDeleteCAS  KVOp = "delete-cas"
 	KVDeleteTree KVOp = "delete-tree"
+	KVLock       KVOp = "lock"
+	KVUnlock     KVOp = "unlock"
+	// Read and check verbs, valid inside transactions only.
+	KVGet            KVOp = "get"
+	KVGetOrEmpty     KVOp = "get-or-empty"
+	KVGetTree        KVOp = "get-tree"
+	KVCheckIndex     KVOp = "check-index"
+	KVCheckSession   KVOp = "check-session"
+	KVCheckNotExists KVOp = "check-not-exists"
 )
+
+// IsRead reports whether the verb only reads or checks.
+func (op KVOp) IsRead() bool {
+	switch op {
+	case KVGet, KVGetOrEmpty, KVGetTree, KVCheckIndex, KVCheckSession, KVCheckNotExists:
+		return true
+	}
+	return false
+}
 
 // KVRequest is one KV write. For cas and delete-cas, Entry.ModifyIndex holds
 // the index the caller expects.
@@ -35,11 +57,18 @@ type KVRequest struct {
 // Validate rejects requests that must never reach the log.
 func (r *KVRequest) Validate() error {
 	switch r.Op {
-	case KVSet, KVCAS, KVDelete, KVDeleteCAS:
+	case KVSet, KVCAS, KVDelete, KVDeleteCAS, KVGet, KVGetOrEmpty, KVCheckIndex, KVCheckNotExists:
 		if r.Entry.Key == "" {
 			return fmt.Errorf("Missing key name")
 		}
-	case KVDeleteTree:
+	case KVLock, KVUnlock, KVCheckSession:
+		if r.Entry.Key == "" {
+			return fmt.Errorf("Missing key name")
+		}
+		if r.Entry.Session == "" && r.Op != KVCheckSession {
+			return fmt.Errorf("Missing session")
+		}
+	case KVDeleteTree, KVGetTree:
 	default:
 		return fmt.Errorf("unknown KV operation %q", r.Op)
 	}
@@ -52,6 +81,8 @@ type ApplyResult struct {
 	Ok bool
 	// Err is set when the command was rejected by the state machine.
 	Err string
+	// Txn holds a transaction's outcome.
+	Txn *TxnResult
 }
 
 // EncodeCommand frames a typed command for raft.Apply.

@@ -30,25 +30,38 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 // ApplyBatch applies committed entries in order, in one transaction.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	out := make([]interface{}, len(logs))
-	var touched []string
 	s := f.s
+	w := &wtx{}
 	s.mu.RLock()
 	err := s.db.Update(func(tx *buntdb.Tx) error {
-		var maxKV uint64
+		w.tx = tx
+		var maxKV, maxSess uint64
 		for i, l := range logs {
 			if l.Type != raft.LogCommand || len(l.Data) == 0 {
 				continue
 			}
-			res, keys := applyCommand(tx, l)
-			out[i] = res
-			if len(keys) > 0 {
-				touched = append(touched, keys...)
+			nTouched, sessBefore := len(w.touched), w.sessionsChanged
+			w.sessionsChanged = false
+			out[i] = s.applyCommand(w, l)
+			if len(w.touched) > nTouched {
 				maxKV = l.Index
 			}
+			if w.sessionsChanged {
+				maxSess = l.Index
+			}
+			w.sessionsChanged = w.sessionsChanged || sessBefore
+			// The undo log only serves rollbacks inside one command.
+			w.undo = w.undo[:0]
 		}
 		if maxKV > 0 {
-			_, _, err := tx.Set(kvIndexKey, strconv.FormatUint(maxKV, 10), nil)
-			return err
+			if _, _, err := tx.Set(kvIndexKey, strconv.FormatUint(maxKV, 10), nil); err != nil {
+				return err
+			}
+		}
+		if maxSess > 0 {
+			if _, _, err := tx.Set(sessionIndexKey, strconv.FormatUint(maxSess, 10), nil); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -61,27 +74,81 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 		return out
 	}
-	s.watches.notify(touched)
+	s.watches.notify(w.touched)
+	if w.sessionsChanged {
+		s.watches.notifySessions()
+	}
 	return out
 }
 
-func applyCommand(tx *buntdb.Tx, l *raft.Log) (ApplyResult, []string) {
+// applyCommand applies one entry. A rejected command must leave no trace,
+// so any partial change it made is rolled back here.
+func (s *Store) applyCommand(w *wtx, l *raft.Log) ApplyResult {
+	u, t, sc := w.mark()
+	res := s.decodeAndApply(w, l)
+	if res.Err != "" {
+		w.rollback(u, t, sc)
+	}
+	return res
+}
+
+func (s *Store) decodeAndApply(w *wtx, l *raft.Log) ApplyResult {
+	body := l.Data[1:]
 	switch CommandType(l.Data[0]) {
 	case KVCommand:
 		var req KVRequest
-		if err := json.Unmarshal(l.Data[1:], &req); err != nil {
-			return ApplyResult{Err: fmt.Sprintf("decode KV command: %v", err)}, nil
+		if err := json.Unmarshal(body, &req); err != nil {
+			return ApplyResult{Err: fmt.Sprintf("decode KV command: %v", err)}
 		}
-		ok, keys, err := applyKV(tx, l.Index, &req)
+		if req.Op.IsRead() {
+			return ApplyResult{Err: fmt.Sprintf("%s is only valid in a transaction", req.Op)}
+		}
+		ok, _, err := applyKV(w, l.Index, &req)
 		if err != nil {
-			return ApplyResult{Err: err.Error()}, nil
+			return ApplyResult{Err: err.Error()}
 		}
-		return ApplyResult{Ok: ok}, keys
+		return ApplyResult{Ok: ok}
+	case SessionCommand:
+		var req SessionRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return ApplyResult{Err: fmt.Sprintf("decode session command: %v", err)}
+		}
+		ok, err := s.applySession(w, l.Index, &req)
+		if err != nil {
+			return ApplyResult{Err: err.Error()}
+		}
+		return ApplyResult{Ok: ok}
+	case TxnCommand:
+		var req TxnRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return ApplyResult{Err: fmt.Sprintf("decode txn command: %v", err)}
+		}
+		res := applyTxn(w, l.Index, &req)
+		return ApplyResult{Ok: len(res.Errors) == 0, Txn: res}
 	default:
 		// An unknown type comes from a newer version; refusing it keeps
 		// every server's state identical rather than guessing.
-		return ApplyResult{Err: fmt.Sprintf("unknown command type %d", l.Data[0])}, nil
+		return ApplyResult{Err: fmt.Sprintf("unknown command type %d", l.Data[0])}
 	}
+}
+
+// ReadTxn runs a read-only transaction against the current state without
+// going through Raft; nothing it does is kept.
+func (s *Store) ReadTxn(req *TxnRequest) (*TxnResult, uint64, error) {
+	var res *TxnResult
+	var idx uint64
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	errRollback := fmt.Errorf("rollback")
+	err := s.db.Update(func(tx *buntdb.Tx) error {
+		idx = getUint(tx, kvIndexKey)
+		res = applyTxn(&wtx{tx: tx}, idx, req)
+		return errRollback
+	})
+	if err != errRollback {
+		return nil, 0, err
+	}
+	return res, idx, nil
 }
 
 // maxRecord bounds one key or value in a snapshot; Raft entries are far

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tidwall/buntdb"
 )
@@ -15,6 +16,9 @@ const (
 	kvPrefix   = "k:" // live KV entries
 	tombPrefix = "t:" // tombstones: deleted key -> index of the delete
 	kvIndexKey = "m:kvs"
+	// lockPrefix indexes held locks: l:<session>\x00<key>, so invalidating
+	// a session touches only its keys.
+	lockPrefix = "l:"
 )
 
 // Store holds the FSM state. Reads may run concurrently with Apply.
@@ -24,6 +28,9 @@ type Store struct {
 	db *buntdb.DB
 	// watches wakes blocking readers of the keys each commit touched.
 	watches *Watches
+
+	delayMu   sync.Mutex
+	lockDelay map[string]time.Time
 }
 
 // New returns an empty in-memory store.
@@ -199,24 +206,130 @@ func (s *Store) KVKeys(prefix, sep string) ([]string, uint64, error) {
 	return out, idx, err
 }
 
-// applyKV performs one KV write at raft index idx inside tx and reports the
-// keys it changed (for watchers) and Consul's boolean result.
-func applyKV(tx *buntdb.Tx, idx uint64, req *KVRequest) (ok bool, touched []string, err error) {
+// readEntry loads the current entry for key, nil when absent.
+func readEntry(w *wtx, key string) (*KVEntry, error) {
+	v, ok := w.get(kvPrefix + key)
+	if !ok {
+		return nil, nil
+	}
+	e, err := decodeEntry(key, v)
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+func lockKey(session, key string) string { return lockPrefix + session + "\x00" + key }
+
+// putEntry stores e and keeps the session→held-keys index in step.
+func putEntry(w *wtx, old, e *KVEntry) error {
+	if old != nil && old.Session != "" && old.Session != e.Session {
+		if err := w.del(lockKey(old.Session, e.Key)); err != nil {
+			return err
+		}
+	}
+	if e.Session != "" && (old == nil || old.Session != e.Session) {
+		if err := w.set(lockKey(e.Session, e.Key), ""); err != nil {
+			return err
+		}
+	}
+	if err := w.set(kvPrefix+e.Key, e.encode()); err != nil {
+		return err
+	}
+	if err := w.del(tombPrefix + e.Key); err != nil {
+		return err
+	}
+	w.touched = append(w.touched, e.Key)
+	return nil
+}
+
+func deleteEntry(w *wtx, idx uint64, e *KVEntry) error {
+	if e.Session != "" {
+		if err := w.del(lockKey(e.Session, e.Key)); err != nil {
+			return err
+		}
+	}
+	if err := w.del(kvPrefix + e.Key); err != nil {
+		return err
+	}
+	w.touched = append(w.touched, e.Key)
+	return w.set(tombPrefix+e.Key, strconv.FormatUint(idx, 10))
+}
+
+// applyKV performs one KV operation at raft index idx and returns Consul's
+// boolean result. Read-type operations (used by transactions) return the
+// entries they read.
+func applyKV(w *wtx, idx uint64, req *KVRequest) (ok bool, read []KVEntry, err error) {
 	if err := req.Validate(); err != nil {
 		return false, nil, err
 	}
 	e := req.Entry
-	var existing *KVEntry
-	if req.Op != KVDeleteTree {
-		if v, err := tx.Get(kvPrefix + e.Key); err == nil {
-			ex, err := decodeEntry(e.Key, v)
+	if req.Op == KVDeleteTree || req.Op == KVGetTree {
+		var ents []KVEntry
+		var derr error
+		err := ascendPrefix(w.tx, kvPrefix, e.Key, func(k, v string) bool {
+			ent, err := decodeEntry(k, v)
 			if err != nil {
+				derr = err
+				return false
+			}
+			ents = append(ents, ent)
+			return true
+		})
+		if err == nil {
+			err = derr
+		}
+		if err != nil {
+			return false, nil, err
+		}
+		if req.Op == KVGetTree {
+			return true, ents, nil
+		}
+		for i := range ents {
+			if err := deleteEntry(w, idx, &ents[i]); err != nil {
 				return false, nil, err
 			}
-			existing = &ex
 		}
+		return true, nil, nil
+	}
+	existing, err := readEntry(w, e.Key)
+	if err != nil {
+		return false, nil, err
+	}
+	newEntry := func() *KVEntry {
+		nv := &KVEntry{Key: e.Key, Value: e.Value, Flags: e.Flags, CreateIndex: idx, ModifyIndex: idx}
+		if existing != nil {
+			// Locks are advisory: a plain write keeps the holder and count.
+			nv.CreateIndex, nv.LockIndex, nv.Session = existing.CreateIndex, existing.LockIndex, existing.Session
+		}
+		return nv
 	}
 	switch req.Op {
+	case KVGet:
+		if existing == nil {
+			return false, nil, fmt.Errorf("key %q doesn't exist", e.Key)
+		}
+		return true, []KVEntry{*existing}, nil
+	case KVGetOrEmpty:
+		if existing == nil {
+			return true, nil, nil
+		}
+		return true, []KVEntry{*existing}, nil
+	case KVCheckIndex:
+		if existing == nil || existing.ModifyIndex != e.ModifyIndex {
+			return false, nil, fmt.Errorf("current modify index %d != %d", modifyIndexOf(existing), e.ModifyIndex)
+		}
+		return true, nil, nil
+	case KVCheckSession:
+		if existing == nil || existing.Session != e.Session {
+			return false, nil, fmt.Errorf("current session %q != %q", sessionOf(existing), e.Session)
+		}
+		return true, nil, nil
+	case KVCheckNotExists:
+		if existing != nil {
+			return false, nil, fmt.Errorf("key %q exists", e.Key)
+		}
+		return true, nil, nil
 	case KVCAS:
 		if e.ModifyIndex == 0 && existing != nil {
 			return false, nil, nil
@@ -224,18 +337,29 @@ func applyKV(tx *buntdb.Tx, idx uint64, req *KVRequest) (ok bool, touched []stri
 		if e.ModifyIndex != 0 && (existing == nil || existing.ModifyIndex != e.ModifyIndex) {
 			return false, nil, nil
 		}
-		fallthrough
+		return true, nil, putEntry(w, existing, newEntry())
 	case KVSet:
-		nv := KVEntry{Key: e.Key, Value: e.Value, Flags: e.Flags, CreateIndex: idx, ModifyIndex: idx}
-		if existing != nil {
-			// Locks are advisory: a plain write keeps the holder and count.
-			nv.CreateIndex, nv.LockIndex, nv.Session = existing.CreateIndex, existing.LockIndex, existing.Session
+		return true, nil, putEntry(w, existing, newEntry())
+	case KVLock:
+		if _, ok := w.get(sessionPrefix + e.Session); !ok {
+			return false, nil, fmt.Errorf("invalid session %q", e.Session)
 		}
-		if _, _, err := tx.Set(kvPrefix+e.Key, nv.encode(), nil); err != nil {
-			return false, nil, err
+		nv := newEntry()
+		if existing != nil && existing.Session != "" && existing.Session != e.Session {
+			return false, nil, nil
 		}
-		_, _ = tx.Delete(tombPrefix + e.Key)
-		return true, []string{e.Key}, nil
+		if existing == nil || existing.Session != e.Session {
+			nv.LockIndex++
+		}
+		nv.Session = e.Session
+		return true, nil, putEntry(w, existing, nv)
+	case KVUnlock:
+		if existing == nil || existing.Session != e.Session {
+			return false, nil, nil
+		}
+		nv := newEntry()
+		nv.Session = ""
+		return true, nil, putEntry(w, existing, nv)
 	case KVDeleteCAS:
 		if existing == nil {
 			return true, nil, nil // Consul's quirk: nothing to delete counts as success
@@ -243,35 +367,26 @@ func applyKV(tx *buntdb.Tx, idx uint64, req *KVRequest) (ok bool, touched []stri
 		if e.ModifyIndex == 0 || existing.ModifyIndex != e.ModifyIndex {
 			return false, nil, nil
 		}
-		fallthrough
+		return true, nil, deleteEntry(w, idx, existing)
 	case KVDelete:
 		if existing == nil {
 			return true, nil, nil
 		}
-		return true, []string{e.Key}, deleteKey(tx, idx, e.Key)
-	case KVDeleteTree:
-		var keys []string
-		err := ascendPrefix(tx, kvPrefix, e.Key, func(k, _ string) bool {
-			keys = append(keys, k)
-			return true
-		})
-		if err != nil {
-			return false, nil, err
-		}
-		for _, k := range keys {
-			if err := deleteKey(tx, idx, k); err != nil {
-				return false, nil, err
-			}
-		}
-		return true, keys, nil
+		return true, nil, deleteEntry(w, idx, existing)
 	}
 	return false, nil, fmt.Errorf("unknown KV operation %q", req.Op)
 }
 
-func deleteKey(tx *buntdb.Tx, idx uint64, key string) error {
-	if _, err := tx.Delete(kvPrefix + key); err != nil && err != buntdb.ErrNotFound {
-		return err
+func modifyIndexOf(e *KVEntry) uint64 {
+	if e == nil {
+		return 0
 	}
-	_, _, err := tx.Set(tombPrefix+key, strconv.FormatUint(idx, 10), nil)
-	return err
+	return e.ModifyIndex
+}
+
+func sessionOf(e *KVEntry) string {
+	if e == nil {
+		return ""
+	}
+	return e.Session
 }

@@ -12,6 +12,7 @@ type Watches struct {
 	mu       sync.Mutex
 	exact    map[string]map[chan struct{}]struct{}
 	prefixes map[string]map[chan struct{}]struct{}
+	sessions map[chan struct{}]struct{}
 }
 
 // NewWatches returns an empty watch set.
@@ -19,6 +20,7 @@ func NewWatches() *Watches {
 	return &Watches{
 		exact:    map[string]map[chan struct{}]struct{}{},
 		prefixes: map[string]map[chan struct{}]struct{}{},
+		sessions: map[chan struct{}]struct{}{},
 	}
 }
 
@@ -55,6 +57,28 @@ func (w *Watches) add(m map[string]map[chan struct{}]struct{}, k string) (<-chan
 	}
 }
 
+// WatchSessions returns a channel closed when any session changes.
+func (w *Watches) WatchSessions() (<-chan struct{}, func()) {
+	c := make(chan struct{})
+	w.mu.Lock()
+	w.sessions[c] = struct{}{}
+	w.mu.Unlock()
+	return c, func() {
+		w.mu.Lock()
+		delete(w.sessions, c)
+		w.mu.Unlock()
+	}
+}
+
+func (w *Watches) notifySessions() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for c := range w.sessions {
+		close(c)
+		delete(w.sessions, c)
+	}
+}
+
 // notify wakes the watchers of the touched keys.
 func (w *Watches) notify(keys []string) {
 	if len(keys) == 0 {
@@ -84,6 +108,10 @@ func (w *Watches) notifyAll() {
 	}
 	for k := range w.prefixes {
 		w.fire(w.prefixes, k)
+	}
+	for c := range w.sessions {
+		close(c)
+		delete(w.sessions, c)
 	}
 }
 
