@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -88,13 +89,16 @@ func DefaultConfig() *Config {
 type Duration time.Duration
 
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	// An UnmarshalTypeError gets the key path filled in by encoding/json,
+	// so the operator learns which key is wrong.
+	bad := &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Duration]()}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New(`want a duration string such as "30s"`)
+		return bad
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("invalid duration %q", s)
+		return bad
 	}
 	*d = Duration(v)
 	return nil
@@ -193,7 +197,7 @@ func ParseConfigFile(name string, r io.Reader) (*FileConfig, error) {
 	if err := dec.Decode(&fc); err != nil {
 		return nil, configError(name, err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("config: %s: trailing data after the JSON object", name)
 	}
 	return &fc, nil
@@ -206,6 +210,10 @@ func configError(name string, err error) error {
 	switch {
 	case strings.HasPrefix(msg, "json: unknown field "):
 		return fmt.Errorf("config: %s: unknown key %s", name, strings.TrimPrefix(msg, "json: unknown field "))
+	case errors.As(err, &typeErr) && typeErr.Type == reflect.TypeFor[Duration]():
+		return fmt.Errorf("config: %s: bad value for %q: want a duration string such as \"30s\", got %s", name, typeErr.Field, typeErr.Value)
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return fmt.Errorf("config: %s: want a JSON object of config keys", name)
 	case errors.As(err, &typeErr):
 		return fmt.Errorf("config: %s: bad value for %q: want %s", name, typeErr.Field, typeErr.Type)
 	case errors.As(err, &synErr):
@@ -213,8 +221,6 @@ func configError(name string, err error) error {
 	case err == io.EOF:
 		return fmt.Errorf("config: %s: empty file, want a JSON object", name)
 	}
-	// Errors from our own UnmarshalJSON carry no field name in the error
-	// type; the json package prefixes them with the Go path.
 	return fmt.Errorf("config: %s: %v", name, strings.TrimPrefix(msg, "json: "))
 }
 

@@ -16,10 +16,11 @@ const holdPoll = 10 * time.Millisecond
 
 // onLeader runs local on the leader, forwarding the call to the leader when
 // this server is a follower. With no leader it waits up to the hold
-// timeout, then fails with ErrNoLeader.
+// timeout, then fails with ErrNoLeader. The hold bounds only the wait for a
+// leader: a blocking query may then run for as long as it asked.
 func (s *server) onLeader(ctx context.Context, method string, args, reply any, write bool, local func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.a.cfg.RPCHoldTimeout)
-	defer cancel()
+	hold := time.NewTimer(s.a.cfg.RPCHoldTimeout)
+	defer hold.Stop()
 	for {
 		var err error
 		if s.raft.State() == raft.Leader {
@@ -40,6 +41,8 @@ func (s *server) onLeader(ctx context.Context, method string, args, reply any, w
 		}
 		select {
 		case <-ctx.Done():
+			return ctx.Err()
+		case <-hold.C:
 			return ErrNoLeader
 		case <-time.After(holdPoll):
 		}
@@ -122,25 +125,34 @@ func (s *server) kvApply(ctx context.Context, req *KVWriteRequest) (*KVWriteResp
 func (s *server) kvRead(ctx context.Context, req *KVReadRequest) (*KVReadResponse, error) {
 	var out KVReadResponse
 	err := s.read(ctx, "KV.Read", req.QueryOptions, req, &out, func() error {
-		var idx uint64
-		var err error
-		out = KVReadResponse{}
-		switch req.Mode {
-		case "get":
-			var e *store.KVEntry
-			e, idx, err = s.store.KVGet(req.Key)
-			if e != nil {
-				out.Entries = []store.KVEntry{*e}
+		return s.blocking(ctx, req.QueryOptions, func() (uint64, <-chan struct{}, func(), error) {
+			var idx uint64
+			var err error
+			var ch <-chan struct{}
+			var stop func()
+			out = KVReadResponse{}
+			// The watch is taken before the read, so a write landing in
+			// between still wakes us.
+			switch req.Mode {
+			case "get":
+				ch, stop = s.store.Watches().WatchKey(req.Key)
+				var e *store.KVEntry
+				e, idx, err = s.store.KVGet(req.Key)
+				if e != nil {
+					out.Entries = []store.KVEntry{*e}
+				}
+			case "list":
+				ch, stop = s.store.Watches().WatchPrefix(req.Key)
+				out.Entries, idx, err = s.store.KVList(req.Key)
+			case "keys":
+				ch, stop = s.store.Watches().WatchPrefix(req.Key)
+				out.Keys, idx, err = s.store.KVKeys(req.Key, req.Separator)
+			default:
+				return 0, nil, func() {}, &BadRequestError{Msg: fmt.Sprintf("unknown KV read mode %q", req.Mode)}
 			}
-		case "list":
-			out.Entries, idx, err = s.store.KVList(req.Key)
-		case "keys":
-			out.Keys, idx, err = s.store.KVKeys(req.Key, req.Separator)
-		default:
-			return &BadRequestError{Msg: fmt.Sprintf("unknown KV read mode %q", req.Mode)}
-		}
-		out.QueryMeta = s.meta(idx)
-		return err
+			out.QueryMeta = s.meta(idx)
+			return idx, ch, stop, err
+		})
 	})
 	return &out, err
 }
@@ -198,8 +210,6 @@ func callServer[A any, R any](ctx context.Context, a *Agent, method string, args
 	if a.srv != nil {
 		return local(a.srv)(ctx, args)
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.RPCHoldTimeout+5*time.Second)
-	defer cancel()
 	var lastErr error = ErrNoServers
 	tried := map[string]bool{}
 	for {

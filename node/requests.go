@@ -16,6 +16,10 @@ const (
 // QueryOptions travel with every read.
 type QueryOptions struct {
 	Consistency string
+	// MinIndex > 0 makes the read a blocking query: it returns once the
+	// result's index passes MinIndex or MaxWait elapses.
+	MinIndex uint64
+	MaxWait  time.Duration
 	// Datacenter is reserved for the ?dc= hop: one more forward, not a rewrite.
 	Datacenter string
 }

@@ -1,0 +1,69 @@
+package node
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// Blocking query limits, as Consul's default_query_time / max_query_time.
+const (
+	defaultQueryTime = 5 * time.Minute
+	maxQueryTime     = 10 * time.Minute
+	// jitterFraction spreads wake-ups of watchers that all timed out at once.
+	jitterFraction = 16
+)
+
+// blockingWait is the time a blocking query may wait: wait clamped to the
+// maximum (the default when absent), plus up to 1/16 of it as jitter.
+func blockingWait(wait time.Duration) time.Duration {
+	if wait <= 0 {
+		wait = defaultQueryTime
+	}
+	wait = min(wait, maxQueryTime)
+	return wait + rand.N(wait/jitterFraction+1)
+}
+
+// queryFn runs a read once, returning its index and a channel that closes
+// when what it read changes (stop releases the watch).
+type queryFn func() (index uint64, changed <-chan struct{}, stop func(), err error)
+
+// blocking runs query, and for a blocking request (MinIndex > 0) runs it
+// again each time its data changes until the index passes MinIndex or the
+// wait expires. A timed-out query returns the current result with 200.
+func (s *server) blocking(ctx context.Context, opts QueryOptions, query queryFn) error {
+	idx, ch, stop, err := query()
+	if err != nil || opts.MinIndex == 0 || idx != opts.MinIndex {
+		// Also returns when the index went backwards (a snapshot restore):
+		// clients then reset, as Consul's rules ask.
+		stop()
+		return err
+	}
+	timer := time.NewTimer(blockingWait(opts.MaxWait))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ch:
+		case <-timer.C:
+			stop()
+			return nil
+		case <-ctx.Done():
+			stop()
+			return ctx.Err()
+		case <-s.done:
+			stop()
+			return ErrNoLeader
+		}
+		stop()
+		if opts.Consistency == ModeConsistent {
+			if err := s.raft.VerifyLeader().Error(); err != nil {
+				return err
+			}
+		}
+		idx, ch, stop, err = query()
+		if err != nil || idx != opts.MinIndex {
+			stop()
+			return err
+		}
+	}
+}
