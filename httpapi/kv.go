@@ -23,6 +23,11 @@ type kvEntryJSON struct {
 	Session     string `json:",omitempty"`
 }
 
+func toEntryJSON(e store.KVEntry) kvEntryJSON {
+	return kvEntryJSON{LockIndex: e.LockIndex, Key: e.Key, Flags: e.Flags, Value: e.Value,
+		CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex, Session: e.Session}
+}
+
 func (h *Handler) kv(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/v1/kv"), "/")
 	var err error
@@ -56,11 +61,8 @@ func (h *Handler) checkDC(dc string) error {
 }
 
 func (h *Handler) kvGet(w http.ResponseWriter, r *http.Request, key string) error {
-	opts, err := queryOptions(r)
+	opts, err := readOptions(r)
 	if err != nil {
-		return err
-	}
-	if _, _, err := blockingParams(r); err != nil {
 		return err
 	}
 	if err := h.checkDC(opts.Datacenter); err != nil {
@@ -109,8 +111,7 @@ func (h *Handler) kvGet(w http.ResponseWriter, r *http.Request, key string) erro
 	}
 	ents := make([]kvEntryJSON, len(out.Entries))
 	for i, e := range out.Entries {
-		ents[i] = kvEntryJSON{LockIndex: e.LockIndex, Key: e.Key, Flags: e.Flags, Value: e.Value,
-			CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex, Session: e.Session}
+		ents[i] = toEntryJSON(e)
 	}
 	writeJSON(w, r, ents)
 	return nil
@@ -131,7 +132,11 @@ func parseUintParam(r *http.Request, name string) (uint64, bool, error) {
 // readValue reads a KV body, refusing (with Consul's 413 text) anything
 // over the configured limit before any of it is stored.
 func (h *Handler) readValue(r *http.Request) ([]byte, error) {
-	limit := int64(h.agent.Config().KVMaxValueSize)
+	return readBody(r, int64(h.agent.Config().KVMaxValueSize))
+}
+
+// readBody reads a request body of at most limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, tooLarge(r.ContentLength, limit)
 	}
@@ -140,6 +145,7 @@ func (h *Handler) readValue(r *http.Request) ([]byte, error) {
 		return nil, badRequest("Failed to read request body: %v", err)
 	}
 	if int64(len(b)) > limit {
+		// Drain (bounded) so the error can name the real size.
 		n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
 		return nil, tooLarge(int64(len(b))+n, limit)
 	}
@@ -175,25 +181,27 @@ func (h *Handler) kvPut(w http.ResponseWriter, r *http.Request, key string) erro
 	if err != nil {
 		return err
 	}
-	if has(r, "acquire") || has(r, "release") {
-		// No session can exist before sessions are implemented, so every
-		// lock operation names an unknown session — Consul's answer too.
-		id := r.URL.Query().Get("acquire") + r.URL.Query().Get("release")
-		return fmt.Errorf("invalid session %q", id)
-	}
 	val, err := h.readValue(r)
 	if err != nil {
 		return err
 	}
-	op := store.KVSet
-	if isCAS {
+	op, session := store.KVSet, ""
+	switch {
+	case isCAS:
 		op = store.KVCAS
+	case has(r, "acquire"):
+		op, session = store.KVLock, r.URL.Query().Get("acquire")
+	case has(r, "release"):
+		op, session = store.KVUnlock, r.URL.Query().Get("release")
+	}
+	if (op == store.KVLock || op == store.KVUnlock) && session == "" {
+		return badRequest("Missing session")
 	}
 	if len(val) == 0 {
 		val = nil
 	}
 	out, err := h.agent.KVApply(r.Context(), &node.KVWriteRequest{Request: store.KVRequest{Op: op,
-		Entry: store.KVEntry{Key: key, Value: val, Flags: flags, ModifyIndex: casIdx}}})
+		Entry: store.KVEntry{Key: key, Value: val, Flags: flags, ModifyIndex: casIdx, Session: session}}})
 	if err != nil {
 		return err
 	}

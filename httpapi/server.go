@@ -41,6 +41,13 @@ func (h *Handler) routes() {
 	h.handle("/v1/agent/leave", []string{"PUT"}, h.agentLeave)
 	h.handle("/v1/agent/force-leave/", []string{"PUT"}, h.agentForceLeave)
 	h.handle("/v1/operator/raft/configuration", []string{"GET"}, h.raftConfiguration)
+	h.handle("/v1/session/create", []string{"PUT"}, h.sessionCreate)
+	h.handle("/v1/session/destroy/", []string{"PUT"}, h.sessionDestroy)
+	h.handle("/v1/session/renew/", []string{"PUT"}, h.sessionRenew)
+	h.handle("/v1/session/info/", []string{"GET"}, h.sessionRead("/v1/session/info/"))
+	h.handle("/v1/session/node/", []string{"GET"}, h.sessionRead("/v1/session/node/"))
+	h.handle("/v1/session/list", []string{"GET"}, h.sessionRead(""))
+	h.handle("/v1/txn", []string{"PUT"}, h.txn)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			_, _ = io.WriteString(w, "Consul Agent (consulx)")
@@ -113,11 +120,14 @@ func writeError(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
 	var se *statusError
 	var bad *node.BadRequestError
+	var nf *node.NotFoundError
 	switch {
 	case errors.As(err, &se):
 		code = se.code
 	case errors.As(err, &bad):
 		code = http.StatusBadRequest
+	case errors.As(err, &nf):
+		code = http.StatusNotFound
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)
@@ -174,6 +184,18 @@ func blockingParams(r *http.Request) (index uint64, wait time.Duration, err erro
 	}
 	return index, wait, nil
 }
+
+// readOptions is queryOptions plus the blocking parameters.
+func readOptions(r *http.Request) (node.QueryOptions, error) {
+	o, err := queryOptions(r)
+	if err != nil {
+		return o, err
+	}
+	o.MinIndex, o.MaxWait, err = blockingParams(r)
+	return o, err
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
 
 func setMeta(w http.ResponseWriter, m node.QueryMeta) {
 	idx := m.Index

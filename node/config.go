@@ -47,6 +47,8 @@ type Config struct {
 	// RPCHoldTimeout is how long a write or default read waits for a leader
 	// before failing with "No cluster leader".
 	RPCHoldTimeout time.Duration
+	// SessionTTLMin is session_ttl_min: the shortest TTL a session may ask for.
+	SessionTTLMin time.Duration
 	// KVMaxValueSize is limits.kv_max_value_size.
 	KVMaxValueSize int
 	// HTTPMaxConnsPerClient is limits.http_max_conns_per_client.
@@ -80,6 +82,7 @@ func DefaultConfig() *Config {
 		RaftMultiplier:        1,
 		RPCHoldTimeout:        2 * time.Second,
 		KVMaxValueSize:        512 * 1024,
+		SessionTTLMin:         10 * time.Second,
 		HTTPMaxConnsPerClient: 200,
 	}
 }
@@ -156,7 +159,7 @@ type FileConfig struct {
 	StartJoinWAN     json.RawMessage `json:"start_join_wan"`
 	RejoinAfterLeave json.RawMessage `json:"rejoin_after_leave"`
 	LocalScriptChk   json.RawMessage `json:"enable_local_script_checks"`
-	SessionTTLMin    json.RawMessage `json:"session_ttl_min"`
+	SessionTTLMin    *Duration       `json:"session_ttl_min"`
 	DefaultQueryTime json.RawMessage `json:"default_query_time"`
 	MaxQueryTime     json.RawMessage `json:"max_query_time"`
 	ReconnectTimeout json.RawMessage `json:"reconnect_timeout"`
@@ -319,6 +322,9 @@ func (c *Config) Merge(fc *FileConfig) {
 			c.RPCHoldTimeout = time.Duration(*p.RPCHoldTimeout)
 		}
 	}
+	if fc.SessionTTLMin != nil {
+		c.SessionTTLMin = time.Duration(*fc.SessionTTLMin)
+	}
 	if l := fc.Limits; l != nil {
 		setInt(&c.KVMaxValueSize, l.KVMaxValueSize)
 		setInt(&c.HTTPMaxConnsPerClient, l.HTTPMaxConnsPerClient)
@@ -330,7 +336,7 @@ func (c *Config) Merge(fc *FileConfig) {
 		"ui": fc.UI, "ui_config": fc.UIConfig, "watches": fc.Watches, "node_meta": fc.NodeMeta,
 		"addresses": fc.Addresses, "telemetry": fc.Telemetry, "advertise_addr_wan": fc.AdvertiseAddrWAN,
 		"start_join_wan": fc.StartJoinWAN, "rejoin_after_leave": fc.RejoinAfterLeave,
-		"enable_local_script_checks": fc.LocalScriptChk, "session_ttl_min": fc.SessionTTLMin,
+		"enable_local_script_checks": fc.LocalScriptChk,
 		"default_query_time": fc.DefaultQueryTime, "max_query_time": fc.MaxQueryTime,
 		"reconnect_timeout": fc.ReconnectTimeout, "bootstrap": fc.Bootstrap,
 		"acl_datacenter": fc.ACLDatacenter, "http_config": fc.HTTPConfig, "connect": fc.Connect,

@@ -235,7 +235,6 @@ func TestParseLaterFeatureKeysKeptInExtra(t *testing.T) {
 		{"start_join_wan", `["1.2.3.4"]`},
 		{"rejoin_after_leave", `true`},
 		{"enable_local_script_checks", `true`},
-		{"session_ttl_min", `"10s"`},
 		{"default_query_time", `"300s"`},
 		{"max_query_time", `"600s"`},
 		{"reconnect_timeout", `"72h"`},

@@ -109,6 +109,15 @@ func (s *server) kvApply(ctx context.Context, req *KVWriteRequest) (*KVWriteResp
 	}
 	var out KVWriteResponse
 	err := s.onLeader(ctx, "KV.Apply", req, &out, true, func() error {
+		if req.Request.Op == store.KVLock {
+			// Lock-delay is judged by the leader's clock before the log,
+			// as in Consul; a refused acquire is a plain false.
+			if until := s.store.KVLockDelay(req.Request.Entry.Key); time.Now().Before(until) {
+				s.logger.Warn("rejecting lock due to lock-delay", "key", req.Request.Entry.Key, "until", until.Format(time.RFC3339Nano))
+				out = KVWriteResponse{Ok: false, Index: s.store.KVIndex()}
+				return nil
+			}
+		}
 		res, idx, err := s.apply(store.KVCommand, &req.Request)
 		if err != nil {
 			return err

@@ -35,6 +35,11 @@ type BadRequestError struct{ Msg string }
 
 func (e *BadRequestError) Error() string { return e.Msg }
 
+// NotFoundError is answered with a 404.
+type NotFoundError struct{ Msg string }
+
+func (e *NotFoundError) Error() string { return e.Msg }
+
 // muxListener accepts on the server port and routes each connection by its
 // first byte.
 type muxListener struct {
@@ -200,6 +205,8 @@ func (p *rpcPool) call(ctx context.Context, addr, method string, args, reply any
 			return ErrNoLeader
 		case "bad-request":
 			return &BadRequestError{Msg: msg}
+		case "not-found":
+			return &NotFoundError{Msg: msg}
 		}
 		return errors.New(msg)
 	}
@@ -236,7 +243,10 @@ func serveRPC(ln net.Listener, handlers map[string]rpcHandler) *http.Server {
 		out, err := h(r.Context(), body)
 		if err != nil {
 			var bad *BadRequestError
+			var nf *NotFoundError
 			switch {
+			case errors.As(err, &nf):
+				w.Header().Set(rpcErrorHeader, "not-found")
 			case errors.Is(err, ErrNoLeader):
 				w.Header().Set(rpcErrorHeader, "no-leader")
 			case errors.As(err, &bad):

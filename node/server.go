@@ -55,6 +55,7 @@ type server struct {
 	// leader has nothing trustworthy to serve.
 	everKnewLeader atomic.Bool
 	reconcileCh    chan struct{}
+	sessionTimers  sessionTimers
 	wg             sync.WaitGroup
 	done           chan struct{}
 }
@@ -136,6 +137,10 @@ func (a *Agent) startServer(advertise *net.TCPAddr) error {
 	register(handlers, "Status.Peers", s.statusPeers)
 	register(handlers, "Status.RaftState", s.raftState)
 	register(handlers, "Operator.RaftConfiguration", s.raftConfiguration)
+	register(handlers, "Session.Apply", s.sessionApply)
+	register(handlers, "Session.Renew", s.sessionRenew)
+	register(handlers, "Session.Read", s.sessionRead)
+	register(handlers, "Txn.Apply", s.txnApply)
 	s.rpcSrv = serveRPC(&chanListener{m: s.mux, ch: s.mux.rpcCh}, handlers)
 
 	a.srv = s
@@ -244,6 +249,7 @@ func (s *server) leaderLoop() {
 			isLeader = l
 			if !l {
 				s.ready.Store(false)
+				s.sessionTimers.clearAll()
 				s.logger.Info("cluster leadership lost")
 				continue
 			}
@@ -253,6 +259,7 @@ func (s *server) leaderLoop() {
 			}
 			s.ready.Store(true)
 			s.logger.Info("cluster leadership acquired")
+			s.startSessionTimers()
 			s.reconcile()
 		case <-s.reconcileCh:
 			if !isLeader {
@@ -277,6 +284,7 @@ func (s *server) reconcile() {
 	if s.raft.State() != raft.Leader {
 		return
 	}
+	s.invalidateSessionsOfDeadNodes()
 	fut := s.raft.GetConfiguration()
 	if err := fut.Error(); err != nil {
 		return
@@ -384,6 +392,7 @@ func (s *server) waitRemoved(limit time.Duration) {
 func (s *server) shutdown() {
 	close(s.done)
 	s.wg.Wait()
+	s.sessionTimers.clearAll()
 	if err := s.raft.Shutdown().Error(); err != nil {
 		s.logger.Error("raft shutdown", "error", err)
 	}

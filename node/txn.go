@@ -1,0 +1,63 @@
+package node
+
+import (
+	"context"
+	"errors"
+
+	"consulx/store"
+)
+
+// TxnRequest is PUT /v1/txn.
+type TxnRequest struct {
+	Ops []store.KVRequest
+	QueryOptions
+}
+
+// TxnResponse carries the outcome and, for read-only transactions, the
+// read metadata.
+type TxnResponse struct {
+	Result store.TxnResult
+	Index  uint64
+	QueryMeta
+}
+
+func (s *server) txnApply(ctx context.Context, req *TxnRequest) (*TxnResponse, error) {
+	readOnly := true
+	for i := range req.Ops {
+		if err := req.Ops[i].Validate(); err != nil {
+			return nil, &BadRequestError{Msg: err.Error()}
+		}
+		readOnly = readOnly && req.Ops[i].Op.IsRead()
+	}
+	var out TxnResponse
+	if readOnly {
+		// Read-only transactions behave like reads: consistency modes
+		// apply and nothing goes through Raft.
+		err := s.read(ctx, "Txn.Apply", req.QueryOptions, req, &out, func() error {
+			res, idx, err := s.store.ReadTxn(&store.TxnRequest{Ops: req.Ops})
+			if err != nil {
+				return err
+			}
+			out = TxnResponse{Result: *res, Index: idx, QueryMeta: s.meta(idx)}
+			return nil
+		})
+		return &out, err
+	}
+	err := s.onLeader(ctx, "Txn.Apply", req, &out, true, func() error {
+		res, idx, err := s.apply(store.TxnCommand, &store.TxnRequest{Ops: req.Ops})
+		if err != nil {
+			return err
+		}
+		if res.Err != "" {
+			return errors.New(res.Err)
+		}
+		out = TxnResponse{Result: *res.Txn, Index: idx, QueryMeta: s.meta(idx)}
+		return nil
+	})
+	return &out, err
+}
+
+// Txn runs an atomic transaction.
+func (a *Agent) Txn(ctx context.Context, req *TxnRequest) (*TxnResponse, error) {
+	return callServer(ctx, a, "Txn.Apply", req, func(s *server) func(context.Context, *TxnRequest) (*TxnResponse, error) { return s.txnApply })
+}
