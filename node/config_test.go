@@ -203,7 +203,7 @@ func TestParseAllKeysTogether(t *testing.T) {
 		LeaveOnTerminate: true, SkipLeaveOnInterrupt: false,
 		DisableUpdateCheck: true, DisableRemoteExec: false, EnableScriptChecks: true,
 		RaftMultiplier: 2, RPCHoldTimeout: 3 * time.Second,
-		KVMaxValueSize: 1024, HTTPMaxConnsPerClient: 10,
+		KVMaxValueSize: 1024, HTTPMaxConnsPerClient: 10, SessionTTLMin: 10 * time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("resolved config:\n got %+v\nwant %+v", c, want)
