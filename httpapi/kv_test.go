@@ -698,7 +698,7 @@ func TestKVBadRequestsStoreNothing(t *testing.T) {
 	k.mustPut(t, "seed/b", []byte("b"), "")
 
 	const conflict = "Conflicting flags: "
-	const spaceBug = "kv.go:154-157 kvPut only rejects an empty key; a key with a leading or trailing space " +
+	const spaceBug = "kv.go:160-163 kvPut only rejects an empty key; a key with a leading or trailing space " +
 		"is stored (200 \"true\") instead of being refused with 400 and nothing stored (Appendix D item 1)"
 	cases := []struct {
 		name     string
@@ -1158,9 +1158,6 @@ func TestKVOfficialClient(t *testing.T) {
 
 // TestKVBlockingGet is §1.11's last checklist item.
 func TestKVBlockingGet(t *testing.T) {
-	t.Skip("BUG: kv.go:63 kvGet validates ?index/?wait with blockingParams but discards both values " +
-		"and never blocks: GET ?index=<current>&wait=1s returns at once (~0s) instead of after about " +
-		"1-1.06s, and a concurrent PUT cannot wake it (§1.9, §1.11)")
 	t.Parallel()
 	k := startKV(t)
 	k.mustPut(t, "block/key", []byte("v1"), "")
@@ -1215,6 +1212,62 @@ func TestKVBlockingGet(t *testing.T) {
 		var es []entry
 		if err := json.Unmarshal([]byte(res.r.body), &es); err != nil || len(es) != 1 || string(es[0].Value) != "v2" {
 			t.Errorf("body %q, want the new value v2", res.r.body)
+		}
+	})
+}
+
+// TestKVLockedKeyShape checks the fields that only appear while a lock is
+// held, and that a plain PUT on a locked key keeps the holder (§1.3, §1.4).
+func TestKVLockedKeyShape(t *testing.T) {
+	t.Parallel()
+	k := startKV(t)
+	sid, _, err := k.api.Session().Create(&consul.SessionEntry{Name: "kv-test", TTL: "60s"}, nil)
+	if err != nil {
+		t.Fatalf("session create: %v", err)
+	}
+	ok, _, err := k.api.KV().Acquire(&consul.KVPair{Key: "lock/k", Value: []byte("held"), Session: sid}, nil)
+	if err != nil || !ok {
+		t.Fatalf("acquire = %v, %v", ok, err)
+	}
+	cases := []struct {
+		name    string
+		write   func(t *testing.T)
+		wantVal string
+	}{
+		{"after acquire", func(*testing.T) {}, "held"},
+		{"plain PUT keeps the holder", func(t *testing.T) { k.mustPut(t, "lock/k", []byte("plain"), "") }, "plain"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.write(t)
+			r := k.do(t, http.MethodGet, kvPath("lock/k"), nil)
+			if r.code != 200 {
+				t.Fatalf("GET = %d %q", r.code, r.body)
+			}
+			var raw []map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(r.body), &raw); err != nil || len(raw) != 1 {
+				t.Fatalf("body %q (%v)", r.body, err)
+			}
+			if got := string(raw[0]["Session"]); got != strconv.Quote(sid) {
+				t.Errorf("Session = %s, want %q", got, sid)
+			}
+			e, _ := k.get(t, "lock/k")
+			if e.LockIndex != 1 || string(e.Value) != tc.wantVal {
+				t.Errorf("LockIndex %d Value %q, want 1 %q", e.LockIndex, e.Value, tc.wantVal)
+			}
+		})
+	}
+	t.Run("release drops Session but keeps LockIndex", func(t *testing.T) {
+		ok, _, err := k.api.KV().Release(&consul.KVPair{Key: "lock/k", Session: sid}, nil)
+		if err != nil || !ok {
+			t.Fatalf("release = %v, %v", ok, err)
+		}
+		r := k.do(t, http.MethodGet, kvPath("lock/k"), nil)
+		if strings.Contains(r.body, `"Session"`) {
+			t.Errorf("body %q still has a Session field", r.body)
+		}
+		if e, _ := k.get(t, "lock/k"); e.LockIndex != 1 {
+			t.Errorf("LockIndex = %d, want 1 (never reset by release)", e.LockIndex)
 		}
 	})
 }

@@ -28,12 +28,15 @@ func blockingWait(wait time.Duration) time.Duration {
 // when what it read changes (stop releases the watch).
 type queryFn func() (index uint64, changed <-chan struct{}, stop func(), err error)
 
+// atLeastOne mirrors the header rule: index 0 is reported (and compared) as 1.
+func atLeastOne(i uint64) uint64 { return max(i, 1) }
+
 // blocking runs query, and for a blocking request (MinIndex > 0) runs it
 // again each time its data changes until the index passes MinIndex or the
 // wait expires. A timed-out query returns the current result with 200.
 func (s *server) blocking(ctx context.Context, opts QueryOptions, query queryFn) error {
 	idx, ch, stop, err := query()
-	if err != nil || opts.MinIndex == 0 || idx != opts.MinIndex {
+	if err != nil || opts.MinIndex == 0 || atLeastOne(idx) != opts.MinIndex {
 		// Also returns when the index went backwards (a snapshot restore):
 		// clients then reset, as Consul's rules ask.
 		stop()
@@ -61,7 +64,7 @@ func (s *server) blocking(ctx context.Context, opts QueryOptions, query queryFn)
 			}
 		}
 		idx, ch, stop, err = query()
-		if err != nil || idx != opts.MinIndex {
+		if err != nil || atLeastOne(idx) != opts.MinIndex {
 			stop()
 			return err
 		}

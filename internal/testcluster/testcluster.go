@@ -189,6 +189,11 @@ func StartCluster(t testing.TB, servers, clients int) *Cluster {
 	return c
 }
 
+// Of wraps already started agents as a cluster (for WaitLeader and friends).
+func Of(t testing.TB, servers, clients []*Agent) *Cluster {
+	return &Cluster{t: t, Servers: servers, Clients: clients}
+}
+
 // All returns servers then clients.
 func (c *Cluster) All() []*Agent { return append(append([]*Agent{}, c.Servers...), c.Clients...) }
 

@@ -1,0 +1,306 @@
+package agentrun_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	consul "github.com/hashicorp/consul/api"
+
+	"consulx/internal/testcluster"
+)
+
+// singleServer starts one server with a 1 s session_ttl_min so TTL tests
+// stay short.
+func singleServer(t *testing.T) *testcluster.Agent {
+	cfg := testcluster.Config(t, "solo", true, 1)
+	cfg.SessionTTLMin = time.Second
+	a := testcluster.Start(t, cfg)
+	testcluster.Of(t, []*testcluster.Agent{a}, nil).WaitLeader(10 * time.Second)
+	return a
+}
+
+func TestBlockingQueryWakesOnCreateAndTimesOut(t *testing.T) {
+	a := singleServer(t)
+	kv := official(t, a).KV()
+	_, meta, err := kv.Get("watched/key", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	type result struct {
+		p    *consul.KVPair
+		meta *consul.QueryMeta
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, m, err := kv.Get("watched/key", &consul.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 30 * time.Second})
+		done <- result{p, m, err}
+	}()
+	// A write to another key must not wake it.
+	time.Sleep(200 * time.Millisecond)
+	if _, err := kv.Put(&consul.KVPair{Key: "other/key", Value: []byte("x")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("watcher woke on an unrelated write: %+v", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if _, err := kv.Put(&consul.KVPair{Key: "watched/key", Value: []byte("hello")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil || r.p == nil || string(r.p.Value) != "hello" || r.meta.LastIndex <= meta.LastIndex {
+			t.Fatalf("woke with %+v", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("watcher on a missing key did not wake when it was created")
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatal("took too long")
+	}
+	// wait expiry returns the same index with 200.
+	p, m1, _ := kv.Get("watched/key", nil)
+	t0 := time.Now()
+	p2, m2, err := kv.Get("watched/key", &consul.QueryOptions{WaitIndex: m1.LastIndex, WaitTime: 500 * time.Millisecond})
+	if err != nil || m2.LastIndex != m1.LastIndex || string(p2.Value) != string(p.Value) {
+		t.Fatalf("timed-out blocking read: %v %v %v", p2, m2, err)
+	}
+	if el := time.Since(t0); el < 450*time.Millisecond {
+		t.Fatalf("blocking read returned after %s, before its wait", el)
+	}
+	// A recurse watch wakes on a write under its prefix.
+	_, lm, _ := kv.List("watched/", nil)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		_, _ = kv.Put(&consul.KVPair{Key: "watched/second", Value: []byte("2")}, nil)
+	}()
+	ps, lm2, err := kv.List("watched/", &consul.QueryOptions{WaitIndex: lm.LastIndex, WaitTime: 10 * time.Second})
+	if err != nil || len(ps) != 2 || lm2.LastIndex <= lm.LastIndex {
+		t.Fatalf("prefix watch: %d entries, index %d->%d, %v", len(ps), lm.LastIndex, lm2.LastIndex, err)
+	}
+}
+
+func TestLocksWithOfficialClient(t *testing.T) {
+	a := singleServer(t)
+	c1, c2 := official(t, a), official(t, a)
+	l1, err := c1.LockKey("service/leader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost1, err := l1.Lock(nil)
+	if err != nil || lost1 == nil {
+		t.Fatalf("first lock: %v", err)
+	}
+	p, _, _ := c1.KV().Get("service/leader", nil)
+	if p == nil || p.Session == "" || p.LockIndex != 1 {
+		t.Fatalf("held lock entry = %+v", p)
+	}
+	// A second contender cannot take it while it is held.
+	l2, _ := c2.LockOpts(&consul.LockOptions{Key: "service/leader", LockTryOnce: true, LockWaitTime: 300 * time.Millisecond})
+	if ch, err := l2.Lock(nil); ch != nil || err != nil {
+		t.Fatalf("second lock while held: ch=%v err=%v", ch, err)
+	}
+	// After an explicit unlock (a release, so no lock-delay) it can.
+	if err := l1.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	l3, _ := c2.LockKey("service/leader")
+	stop := make(chan struct{})
+	time.AfterFunc(10*time.Second, func() { close(stop) })
+	if ch, err := l3.Lock(stop); ch == nil || err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	p, _, _ = c1.KV().Get("service/leader", nil)
+	if p.LockIndex != 2 {
+		t.Fatalf("LockIndex after second acquisition = %d, want 2", p.LockIndex)
+	}
+	_ = l3.Unlock()
+	_ = l3.Destroy()
+}
+
+func TestSemaphoreWithOfficialClient(t *testing.T) {
+	a := singleServer(t)
+	var holding, maxHolding atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := official(t, a).SemaphorePrefix("sem/jobs", 2)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			stop := make(chan struct{})
+			time.AfterFunc(20*time.Second, func() { close(stop) })
+			ch, err := s.Acquire(stop)
+			if err != nil || ch == nil {
+				t.Errorf("acquire: %v", err)
+				return
+			}
+			n := holding.Add(1)
+			for {
+				m := maxHolding.Load()
+				if n <= m || maxHolding.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(300 * time.Millisecond)
+			holding.Add(-1)
+			if err := s.Release(); err != nil {
+				t.Errorf("release: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if m := maxHolding.Load(); m != 2 {
+		t.Fatalf("at most %d holders at once, want exactly 2 (limit)", m)
+	}
+}
+
+func TestSessionTTLExpiresAtTwiceTTLAndLockDelayApplies(t *testing.T) {
+	a := singleServer(t)
+	c := official(t, a)
+	id, _, err := c.Session().Create(&consul.SessionEntry{TTL: "1s", LockDelay: 2 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, _, err := c.KV().Acquire(&consul.KVPair{Key: "ttl/lock", Value: []byte("mine"), Session: id}, nil)
+	if err != nil || !ok {
+		t.Fatalf("acquire: %v %v", ok, err)
+	}
+	created := time.Now()
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		p, _, err := c.KV().Get("ttl/lock", nil)
+		if err != nil {
+			return err
+		}
+		if p.Session != "" {
+			return fmt.Errorf("still held")
+		}
+		return nil
+	})
+	if el := time.Since(created); el < time.Second {
+		t.Fatalf("session expired after %s, before its TTL", el)
+	}
+	info, _, _ := c.Session().Info(id, nil)
+	if info != nil {
+		t.Fatalf("expired session still listed: %+v", info)
+	}
+	// Lock-delay: a new session cannot take the key for LockDelay.
+	id2, _, err := c.Session().Create(&consul.SessionEntry{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, _, err = c.KV().Acquire(&consul.KVPair{Key: "ttl/lock", Session: id2}, nil)
+	if err != nil || ok {
+		t.Fatalf("acquire during lock-delay = %v, %v; want false", ok, err)
+	}
+	testcluster.Eventually(t, 5*time.Second, func() error {
+		ok, _, err := c.KV().Acquire(&consul.KVPair{Key: "ttl/lock", Session: id2}, nil)
+		if err != nil || !ok {
+			return fmt.Errorf("acquire after lock-delay: %v %v", ok, err)
+		}
+		return nil
+	})
+	// Renew of an unknown session is a 404 with Consul's text.
+	req, _ := http.NewRequest(http.MethodPut, "http://"+a.HTTPAddr()+"/v1/session/renew/00000000-0000-0000-0000-000000000000", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("renew unknown: %d", resp.StatusCode)
+	}
+}
+
+func TestSessionDiesWithItsNode(t *testing.T) {
+	c := testcluster.StartCluster(t, 1, 1)
+	cl := official(t, c.Clients[0])
+	id, _, err := cl.Session().Create(&consul.SessionEntry{Behavior: consul.SessionBehaviorDelete}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	se, _, _ := cl.Session().Info(id, nil)
+	if se == nil || se.Node != "client-1" {
+		t.Fatalf("session = %+v, want node client-1", se)
+	}
+	if ok, _, err := cl.KV().Acquire(&consul.KVPair{Key: "ephemeral", Session: id}, nil); !ok || err != nil {
+		t.Fatalf("acquire: %v %v", ok, err)
+	}
+	c.Clients[0].Running.Shutdown()
+	srv := official(t, c.Servers[0])
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		p, _, err := srv.KV().Get("ephemeral", nil)
+		if err != nil || p != nil {
+			return fmt.Errorf("key of a dead node's delete-session still there: %v %v", p, err)
+		}
+		return nil
+	})
+}
+
+func TestTxnIsAtomic(t *testing.T) {
+	a := singleServer(t)
+	c := official(t, a)
+	if _, err := c.KV().Put(&consul.KVPair{Key: "txn/existing", Value: []byte("old")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The third op fails (key exists), so nothing of the first two stays.
+	ok, resp, _, err := c.Txn().Txn(consul.TxnOps{
+		{KV: &consul.KVTxnOp{Verb: consul.KVSet, Key: "txn/a", Value: []byte("1")}},
+		{KV: &consul.KVTxnOp{Verb: consul.KVDelete, Key: "txn/existing"}},
+		{KV: &consul.KVTxnOp{Verb: consul.KVCheckNotExists, Key: "txn/existing"}},
+		{KV: &consul.KVTxnOp{Verb: consul.KVCAS, Key: "txn/existing", Index: 1}},
+	}, nil)
+	if err != nil || ok || len(resp.Errors) != 1 || resp.Errors[0].OpIndex != 3 {
+		t.Fatalf("txn with a stale cas: ok=%v resp=%+v err=%v", ok, resp, err)
+	}
+	if p, _, _ := c.KV().Get("txn/a", nil); p != nil {
+		t.Fatal("rolled-back txn left txn/a behind")
+	}
+	if p, _, _ := c.KV().Get("txn/existing", nil); p == nil || string(p.Value) != "old" {
+		t.Fatalf("rolled-back txn changed txn/existing: %+v", p)
+	}
+	ok, resp, _, err = c.Txn().Txn(consul.TxnOps{
+		{KV: &consul.KVTxnOp{Verb: consul.KVSet, Key: "txn/a", Value: []byte("1")}},
+		{KV: &consul.KVTxnOp{Verb: consul.KVSet, Key: "txn/b", Value: []byte("2")}},
+		{KV: &consul.KVTxnOp{Verb: consul.KVGet, Key: "txn/existing"}},
+	}, nil)
+	if err != nil || !ok || len(resp.Results) != 3 {
+		t.Fatalf("txn: ok=%v resp=%+v err=%v", ok, resp, err)
+	}
+	if resp.Results[0].KV.Value != nil || string(resp.Results[2].KV.Value) != "old" {
+		t.Fatalf("txn results: writes must hide values, gets show them: %+v %+v", resp.Results[0].KV, resp.Results[2].KV)
+	}
+	if resp.Results[0].KV.ModifyIndex != resp.Results[1].KV.ModifyIndex {
+		t.Fatal("both writes of one txn must share one index")
+	}
+	// Read-only txn, malformed body.
+	ok, resp, _, err = c.Txn().Txn(consul.TxnOps{{KV: &consul.KVTxnOp{Verb: consul.KVGetTree, Key: "txn/"}}}, nil)
+	if err != nil || !ok || len(resp.Results) != 3 {
+		t.Fatalf("read-only txn: %v %+v %v", ok, resp, err)
+	}
+	for _, body := range []string{`{`, `[{"KV":{"Verb":"explode","Key":"k"}}]`, `[{"KV":{"Verb":"set"}}]`} {
+		req, _ := http.NewRequest(http.MethodPut, "http://"+a.HTTPAddr()+"/v1/txn", bytes.NewBufferString(body))
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 400 {
+			t.Errorf("txn body %s: status %d, want 400", body, r.StatusCode)
+		}
+	}
+	var raw []json.RawMessage
+	_ = raw
+}
