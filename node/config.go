@@ -337,7 +337,7 @@ func (c *Config) Merge(fc *FileConfig) {
 		"addresses": fc.Addresses, "telemetry": fc.Telemetry, "advertise_addr_wan": fc.AdvertiseAddrWAN,
 		"start_join_wan": fc.StartJoinWAN, "rejoin_after_leave": fc.RejoinAfterLeave,
 		"enable_local_script_checks": fc.LocalScriptChk,
-		"default_query_time": fc.DefaultQueryTime, "max_query_time": fc.MaxQueryTime,
+		"default_query_time":         fc.DefaultQueryTime, "max_query_time": fc.MaxQueryTime,
 		"reconnect_timeout": fc.ReconnectTimeout, "bootstrap": fc.Bootstrap,
 		"acl_datacenter": fc.ACLDatacenter, "http_config": fc.HTTPConfig, "connect": fc.Connect,
 	}

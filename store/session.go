@@ -210,4 +210,3 @@ func (s *Store) SessionList(node string) ([]Session, uint64, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, idx, err
 }
-
