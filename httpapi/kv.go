@@ -161,6 +161,10 @@ func (h *Handler) kvPut(w http.ResponseWriter, r *http.Request, key string) erro
 	if key == "" {
 		return badRequest("Missing key name")
 	}
+	if strings.TrimSpace(key) != key {
+		// Consul 1.22 answers these with a 500; it is the client's mistake.
+		return badRequest("Invalid key %q: leading or trailing whitespace", key)
+	}
 	if err := h.checkDC(r.URL.Query().Get("dc")); err != nil {
 		return err
 	}

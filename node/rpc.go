@@ -199,18 +199,43 @@ func (p *rpcPool) call(ctx context.Context, addr, method string, args, reply any
 		return fmt.Errorf("rpc error making call: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		msg := string(data)
-		switch resp.Header.Get(rpcErrorHeader) {
-		case "no-leader":
-			return ErrNoLeader
-		case "bad-request":
-			return &BadRequestError{Msg: msg}
-		case "not-found":
-			return &NotFoundError{Msg: msg}
-		}
-		return errors.New(msg)
+		return rpcErrorFrom(resp.Header, string(data))
 	}
 	return json.Unmarshal(data, reply)
+}
+
+// rpcErrorFrom rebuilds a typed error from an RPC error reply.
+func rpcErrorFrom(h http.Header, msg string) error {
+	switch h.Get(rpcErrorHeader) {
+	case "no-leader":
+		return ErrNoLeader
+	case "bad-request":
+		return &BadRequestError{Msg: msg}
+	case "not-found":
+		return &NotFoundError{Msg: msg}
+	}
+	return errors.New(msg)
+}
+
+func decodeRPCError(resp *http.Response) error {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return rpcErrorFrom(resp.Header, string(data))
+}
+
+// writeRPCError answers an RPC with err, keeping its kind.
+func writeRPCError(w http.ResponseWriter, err error) {
+	var bad *BadRequestError
+	var nf *NotFoundError
+	switch {
+	case errors.Is(err, ErrNoLeader):
+		w.Header().Set(rpcErrorHeader, "no-leader")
+	case errors.As(err, &bad):
+		w.Header().Set(rpcErrorHeader, "bad-request")
+	case errors.As(err, &nf):
+		w.Header().Set(rpcErrorHeader, "not-found")
+	}
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = io.WriteString(w, err.Error())
 }
 
 // rpcHandler decodes a request body and runs one endpoint.
@@ -227,8 +252,16 @@ func register[A any, R any](m map[string]rpcHandler, name string, fn func(contex
 }
 
 // serveRPC answers internal RPCs arriving on the mux.
-func serveRPC(ln net.Listener, handlers map[string]rpcHandler) *http.Server {
+func serveRPC(ln net.Listener, handlers map[string]rpcHandler, raw map[string]http.HandlerFunc) *http.Server {
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /raw/{name}", func(w http.ResponseWriter, r *http.Request) {
+		h, ok := raw[r.PathValue("name")]
+		if !ok {
+			http.Error(w, "unknown raw RPC", http.StatusNotFound)
+			return
+		}
+		h(w, r)
+	})
 	mux.HandleFunc("POST /rpc/{method}", func(w http.ResponseWriter, r *http.Request) {
 		h, ok := handlers[r.PathValue("method")]
 		if !ok {
@@ -242,18 +275,7 @@ func serveRPC(ln net.Listener, handlers map[string]rpcHandler) *http.Server {
 		}
 		out, err := h(r.Context(), body)
 		if err != nil {
-			var bad *BadRequestError
-			var nf *NotFoundError
-			switch {
-			case errors.As(err, &nf):
-				w.Header().Set(rpcErrorHeader, "not-found")
-			case errors.Is(err, ErrNoLeader):
-				w.Header().Set(rpcErrorHeader, "no-leader")
-			case errors.As(err, &bad):
-				w.Header().Set(rpcErrorHeader, "bad-request")
-			}
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = io.WriteString(w, err.Error())
+			writeRPCError(w, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -141,7 +141,7 @@ func (a *Agent) startServer(advertise *net.TCPAddr) error {
 	register(handlers, "Session.Renew", s.sessionRenew)
 	register(handlers, "Session.Read", s.sessionRead)
 	register(handlers, "Txn.Apply", s.txnApply)
-	s.rpcSrv = serveRPC(&chanListener{m: s.mux, ch: s.mux.rpcCh}, handlers)
+	s.rpcSrv = serveRPC(&chanListener{m: s.mux, ch: s.mux.rpcCh}, handlers, s.rawHandlers())
 
 	a.srv = s
 	return nil

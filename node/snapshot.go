@@ -1,0 +1,319 @@
+package node
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// A snapshot archive is a gzipped tar of meta.json (the Raft snapshot
+// metadata), state.bin (the FSM state) and SHA256SUMS over both, so a
+// damaged or foreign file is refused before anything is restored.
+
+// SnapshotMeta is what `snapshot inspect` shows.
+type SnapshotMeta struct {
+	ID      string
+	Size    int64
+	Index   uint64
+	Term    uint64
+	Version int
+}
+
+// maxSnapshotState bounds the state read from an archive on restore.
+const maxSnapshotState = 8 << 30
+
+// writeArchive streams meta and state into w as the archive format.
+func writeArchive(w io.Writer, meta *raft.SnapshotMeta, state io.Reader) error {
+	gz := gzip.NewWriter(w)
+	tw := tar.NewWriter(gz)
+	metaJSON, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	add := func(name string, size int64, r io.Reader) (string, error) {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: size, ModTime: now}); err != nil {
+			return "", err
+		}
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(tw, h), r)
+		if err != nil {
+			return "", err
+		}
+		if n != size {
+			return "", fmt.Errorf("snapshot %s: wrote %d bytes, expected %d", name, n, size)
+		}
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
+	metaSum, err := add("meta.json", int64(len(metaJSON)), strings.NewReader(string(metaJSON)))
+	if err != nil {
+		return err
+	}
+	stateSum, err := add("state.bin", meta.Size, state)
+	if err != nil {
+		return err
+	}
+	sums := fmt.Sprintf("%s  meta.json\n%s  state.bin\n", metaSum, stateSum)
+	if _, err := add("SHA256SUMS", int64(len(sums)), strings.NewReader(sums)); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return gz.Close()
+}
+
+// ReadArchive verifies an archive and returns its metadata and the state,
+// spooled to a temporary file (the caller closes and removes it).
+func ReadArchive(r io.Reader) (*raft.SnapshotMeta, *os.File, error) {
+	gz, err := gzip.NewReader(bufio.NewReader(r))
+	if err != nil {
+		return nil, nil, fmt.Errorf("not a consulx snapshot archive: %w", err)
+	}
+	tr := tar.NewReader(gz)
+	var meta raft.SnapshotMeta
+	var metaSum, stateSum, sums string
+	state, err := os.CreateTemp("", "consulx-snapshot-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*raft.SnapshotMeta, *os.File, error) {
+		state.Close()
+		os.Remove(state.Name())
+		return nil, nil, err
+	}
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fail(fmt.Errorf("read snapshot archive: %w", err))
+		}
+		h := sha256.New()
+		switch hdr.Name {
+		case "meta.json":
+			b, err := io.ReadAll(io.TeeReader(io.LimitReader(tr, 1<<20), h))
+			if err != nil {
+				return fail(err)
+			}
+			if err := json.Unmarshal(b, &meta); err != nil {
+				return fail(fmt.Errorf("snapshot meta.json: %w", err))
+			}
+			metaSum = hex.EncodeToString(h.Sum(nil))
+		case "state.bin":
+			if _, err := io.Copy(io.MultiWriter(state, h), io.LimitReader(tr, maxSnapshotState)); err != nil {
+				return fail(err)
+			}
+			stateSum = hex.EncodeToString(h.Sum(nil))
+		case "SHA256SUMS":
+			b, err := io.ReadAll(io.LimitReader(tr, 4096))
+			if err != nil {
+				return fail(err)
+			}
+			sums = string(b)
+		default:
+			return fail(fmt.Errorf("unexpected file %q in snapshot archive", hdr.Name))
+		}
+	}
+	if metaSum == "" || stateSum == "" || sums == "" {
+		return fail(errors.New("snapshot archive is incomplete (want meta.json, state.bin and SHA256SUMS)"))
+	}
+	if want := fmt.Sprintf("%s  meta.json\n%s  state.bin\n", metaSum, stateSum); sums != want {
+		return fail(errors.New("snapshot archive checksum mismatch: the file is damaged"))
+	}
+	if _, err := state.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	st, err := state.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	meta.Size = st.Size()
+	return &meta, state, nil
+}
+
+// InspectArchive returns the metadata of a verified archive.
+func InspectArchive(r io.Reader) (*SnapshotMeta, error) {
+	meta, f, err := ReadArchive(r)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return &SnapshotMeta{ID: meta.ID, Size: meta.Size, Index: meta.Index, Term: meta.Term, Version: int(meta.Version)}, nil
+}
+
+// saveLocal takes a snapshot on this server and streams it as an archive.
+func (s *server) saveLocal(w io.Writer) (uint64, error) {
+	fut := s.raft.Snapshot()
+	var meta *raft.SnapshotMeta
+	var rc io.ReadCloser
+	err := fut.Error()
+	switch {
+	case err == nil:
+		meta, rc, err = fut.Open()
+	case errors.Is(err, raft.ErrNothingNewToSnapshot):
+		// Nothing changed since the last snapshot: that one is current.
+		var list []*raft.SnapshotMeta
+		if list, err = s.snaps.List(); err == nil && len(list) > 0 {
+			meta, rc, err = s.snaps.Open(list[0].ID)
+		} else if err == nil {
+			err = errors.New("no snapshot available yet")
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("take snapshot: %w", err)
+	}
+	defer rc.Close()
+	return meta.Index, writeArchive(w, meta, rc)
+}
+
+// restoreLocal restores an archive into the cluster (leader only).
+func (s *server) restoreLocal(r io.Reader) error {
+	meta, state, err := ReadArchive(r)
+	if err != nil {
+		return &BadRequestError{Msg: err.Error()}
+	}
+	defer os.Remove(state.Name())
+	defer state.Close()
+	if err := s.raft.Restore(meta, state, time.Minute); err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	s.logger.Info("snapshot restored", "index", meta.Index, "size", meta.Size)
+	// Sessions from the snapshot need fresh TTL timers on this leader.
+	s.startSessionTimers()
+	return nil
+}
+
+// rawHandlers serve the streaming snapshot RPCs that JSON cannot carry.
+func (s *server) rawHandlers() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"snapshot-save": func(w http.ResponseWriter, r *http.Request) {
+			s.a.snapshotSaveHTTP(w, r, r.URL.Query().Get("stale") == "1")
+		},
+		"snapshot-restore": func(w http.ResponseWriter, r *http.Request) {
+			if err := s.a.SnapshotRestore(r.Context(), r.Body); err != nil {
+				writeRPCError(w, err)
+			}
+		},
+	}
+}
+
+// snapshotSaveHTTP answers a save, from this server or a forward. The
+// archive is spooled first so a failure is an error status, not a
+// truncated file.
+func (a *Agent) snapshotSaveHTTP(w http.ResponseWriter, r *http.Request, stale bool) {
+	f, err := os.CreateTemp("", "consulx-save-*")
+	if err != nil {
+		writeRPCError(w, err)
+		return
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	idx, err := a.SnapshotSave(r.Context(), stale, f)
+	if err != nil {
+		writeRPCError(w, err)
+		return
+	}
+	size, _ := f.Seek(0, io.SeekCurrent)
+	_, _ = f.Seek(0, io.SeekStart)
+	w.Header().Set("Content-Type", "application/x-gzip")
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	w.Header().Set("X-Consul-Index", strconv.FormatUint(idx, 10))
+	_, _ = io.Copy(w, f)
+}
+
+// rawCall posts to a server's raw RPC and returns the response on success.
+func (a *Agent) rawCall(ctx context.Context, addr, name, query string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/raw/"+name+query, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := a.pool.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, decodeRPCError(resp)
+	}
+	return resp, nil
+}
+
+// snapshotTarget says where a snapshot request must run: here (nil
+// error, empty addr) or on addr.
+func (a *Agent) snapshotTarget(needLeader bool) (string, error) {
+	if a.srv == nil {
+		addr := a.pickServer(map[string]bool{})
+		if addr == "" {
+			return "", ErrNoServers
+		}
+		return addr, nil
+	}
+	if !needLeader || a.srv.raft.State() == raft.Leader {
+		return "", nil
+	}
+	addr, _ := a.srv.raft.LeaderWithID()
+	if addr == "" {
+		return "", ErrNoLeader
+	}
+	return string(addr), nil
+}
+
+// SnapshotSave writes an archive of the current state to w and returns
+// its index. Without stale it is taken on the leader.
+func (a *Agent) SnapshotSave(ctx context.Context, stale bool, w io.Writer) (uint64, error) {
+	addr, err := a.snapshotTarget(!stale)
+	if err != nil {
+		return 0, err
+	}
+	if addr == "" {
+		return a.srv.saveLocal(w)
+	}
+	q := ""
+	if stale {
+		q = "?stale=1"
+	}
+	resp, err := a.rawCall(ctx, addr, "snapshot-save", q, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	idx, _ := strconv.ParseUint(resp.Header.Get("X-Consul-Index"), 10, 64)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return 0, err
+	}
+	return idx, nil
+}
+
+// SnapshotRestore replaces the cluster state with an archive (on the leader).
+func (a *Agent) SnapshotRestore(ctx context.Context, r io.Reader) error {
+	addr, err := a.snapshotTarget(true)
+	if err != nil {
+		return err
+	}
+	if addr == "" {
+		return a.srv.restoreLocal(r)
+	}
+	resp, err := a.rawCall(ctx, addr, "snapshot-restore", "", r)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
