@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -120,6 +121,68 @@ func (c *Client) KVDeleteTree(ctx context.Context, prefix string) (bool, error) 
 
 func (c *Client) del(ctx context.Context, key string, params url.Values) (bool, error) {
 	data, _, err := c.do(ctx, http.MethodDelete, "/v1/kv/"+escapeKey(key), params, nil)
+	if err != nil {
+		return false, err
+	}
+	return boolBody(data)
+}
+
+// SnapshotSave streams a snapshot archive of the cluster state into w and
+// returns its index.
+func (c *Client) SnapshotSave(ctx context.Context, stale bool, w io.Writer) (uint64, error) {
+	u := c.base + "/v1/snapshot"
+	if stale {
+		u += "?stale"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	if c.Token != "" {
+		req.Header.Set("X-Consul-Token", c.Token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return 0, &StatusError{Code: resp.StatusCode, Body: string(b)}
+	}
+	idx, _ := strconv.ParseUint(resp.Header.Get("X-Consul-Index"), 10, 64)
+	_, err = io.Copy(w, resp.Body)
+	return idx, err
+}
+
+// SnapshotRestore replaces the cluster state with the archive read from r.
+func (c *Client) SnapshotRestore(ctx context.Context, r io.Reader) error {
+	_, _, err := c.do(ctx, http.MethodPut, "/v1/snapshot", nil, r)
+	return err
+}
+
+// KVAcquire writes p and takes its lock for p.Session; false when held
+// by another session or in lock-delay.
+func (c *Client) KVAcquire(ctx context.Context, p *KVPair) (bool, error) {
+	return c.lockOp(ctx, "acquire", p)
+}
+
+// KVRelease writes p and releases the lock held by p.Session.
+func (c *Client) KVRelease(ctx context.Context, p *KVPair) (bool, error) {
+	return c.lockOp(ctx, "release", p)
+}
+
+func (c *Client) lockOp(ctx context.Context, op string, p *KVPair) (bool, error) {
+	params := url.Values{}
+	params.Set(op, p.Session)
+	if p.Flags != 0 {
+		params.Set("flags", strconv.FormatUint(p.Flags, 10))
+	}
+	body := p.Value
+	if body == nil {
+		body = []byte{}
+	}
+	data, err := c.put(ctx, "/v1/kv/"+escapeKey(p.Key), params, body)
 	if err != nil {
 		return false, err
 	}

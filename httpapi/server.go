@@ -48,6 +48,7 @@ func (h *Handler) routes() {
 	h.handle("/v1/session/node/", []string{"GET"}, h.sessionRead("/v1/session/node/"))
 	h.handle("/v1/session/list", []string{"GET"}, h.sessionRead(""))
 	h.handle("/v1/txn", []string{"PUT"}, h.txn)
+	h.mux.HandleFunc("/v1/snapshot", h.snapshot)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			_, _ = io.WriteString(w, "Consul Agent (consulx)")

@@ -14,7 +14,7 @@ import (
 
 func runKV(args []string, env *cliEnv) int {
 	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, "Usage: consulx kv <get|put|delete> [options] [args]")
+		fmt.Fprintln(env.stderr, "Usage: consulx kv <get|put|delete|export|import> [options] [args]")
 		return 1
 	}
 	switch args[0] {
@@ -24,8 +24,12 @@ func runKV(args []string, env *cliEnv) int {
 		return runKVPut(args[1:], env)
 	case "delete":
 		return runKVDelete(args[1:], env)
+	case "export":
+		return runKVExport(args[1:], env)
+	case "import":
+		return runKVImport(args[1:], env)
 	}
-	fmt.Fprintf(env.stderr, "kv: unknown subcommand %q (get, put, delete)\n", args[0])
+	fmt.Fprintf(env.stderr, "kv: unknown subcommand %q (get, put, delete, export, import)\n", args[0])
 	return 1
 }
 
@@ -146,8 +150,19 @@ func runKVPut(args []string, env *cliEnv) int {
 	cas := fs.Bool("cas", false, "Check-and-set: write only if the key's ModifyIndex equals -modify-index")
 	modIdx := fs.Uint64("modify-index", 0, "ModifyIndex for -cas (0: only if the key does not exist)")
 	b64 := fs.Bool("base64", false, "The data is base64-encoded")
+	acquire := fs.Bool("acquire", false, "Obtain a lock on the key (needs -session)")
+	release := fs.Bool("release", false, "Release the lock on the key (needs -session)")
+	session := fs.String("session", "", "Session ID for -acquire and -release")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
+	}
+	if (*acquire || *release) && *session == "" {
+		fmt.Fprintln(env.stderr, "Error! Missing -session (required with -acquire and -release)")
+		return 1
+	}
+	if *acquire && *release || (*cas && (*acquire || *release)) {
+		fmt.Fprintln(env.stderr, "Error! Only one of -cas, -acquire and -release may be given")
+		return 1
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(env.stderr, "Error! Missing KEY argument")
@@ -180,8 +195,31 @@ func runKVPut(args []string, env *cliEnv) int {
 	}
 	ctx, cancel := ctxTimeout()
 	defer cancel()
-	ok, err := hf.client().KVPut(ctx, &api.KVPair{Key: key, Value: data, Flags: *flags, ModifyIndex: *modIdx},
-		&api.WriteOptions{CAS: *cas, Datacenter: hf.datacenter})
+	pair := &api.KVPair{Key: key, Value: data, Flags: *flags, ModifyIndex: *modIdx}
+	c := hf.client()
+	switch {
+	case *acquire || *release:
+		pair.Session = *session
+		var ok bool
+		var err error
+		if *acquire {
+			ok, err = c.KVAcquire(ctx, pair)
+		} else {
+			ok, err = c.KVRelease(ctx, pair)
+		}
+		if err != nil {
+			fmt.Fprintf(env.stderr, "Error! Failed writing data: %v\n", err)
+			return 1
+		}
+		verb := map[bool]string{true: "acquire", false: "release"}[*acquire]
+		if !ok {
+			fmt.Fprintf(env.stderr, "Error! Did not %s lock\n", verb)
+			return 1
+		}
+		fmt.Fprintf(env.stdout, "Success! Lock %sd on: %s\n", map[bool]string{true: "acquire", false: "release"}[*acquire], key)
+		return 0
+	}
+	ok, err := c.KVPut(ctx, pair, &api.WriteOptions{CAS: *cas, Datacenter: hf.datacenter})
 	if err != nil {
 		fmt.Fprintf(env.stderr, "Error! Failed writing data: %v\n", err)
 		return 1

@@ -32,6 +32,8 @@ func commands() map[string]command {
 		"operator":    {"Provides cluster-level tools (operator raft list-peers)", runOperator},
 		"kv":          {"Interact with the key-value store", runKV},
 		"version":     {"Prints the consulx version", runVersion},
+		"snapshot":    {"Saves, restores and inspects snapshots of the cluster state", runSnapshot},
+		"lock":        {"Runs a command while holding a lock (or a semaphore slot)", runLock},
 		"bench":       {"Benchmarks a running cluster (kv-put, kv-get)", runBench},
 	}
 }
