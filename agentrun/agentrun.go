@@ -41,6 +41,7 @@ func Start(cfg *node.Config, logger hclog.Logger) (*Running, error) {
 			return nil, fmt.Errorf("listen for HTTP on %s: %w (is another agent running? set -http-port)", addr, err)
 		}
 		r.HTTPAddr = ln.Addr().String()
+		ln = newLimitListener(ln, cfg.HTTPMaxConnsPerClient)
 		h := httpapi.New(a, logger, func() { r.Shutdown() })
 		r.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
 		go func() {

@@ -14,14 +14,22 @@ import (
 	"consulx/internal/testcluster"
 )
 
+// officialClients caches one official client per agent address: each
+// client has its own connection pool, and the agent caps connections per IP.
+var officialClients sync.Map
+
 func official(t *testing.T, a *testcluster.Agent) *consul.Client {
 	t.Helper()
+	if c, ok := officialClients.Load(a.HTTPAddr()); ok {
+		return c.(*consul.Client)
+	}
 	cfg := consul.DefaultConfig()
 	cfg.Address = a.HTTPAddr()
 	c, err := consul.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	officialClients.Store(a.HTTPAddr(), c)
 	return c
 }
 

@@ -82,7 +82,7 @@ func TestLinearizableAcrossLeaderLoss(t *testing.T) {
 						if a.Stopped() {
 							continue
 						}
-						cl := api.NewClient(a.HTTPAddr())
+						cl := a.Client()
 						in := kvInput{key: keys[r.IntN(len(keys))], put: r.IntN(2) == 0, value: fmt.Sprintf("%d-%d", w, i)}
 						ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 						call := time.Since(start).Nanoseconds()

@@ -232,8 +232,8 @@ func TestBinaryClusterSurvivesKill9(t *testing.T) {
 
 	// The killed server restarts from its data_dir and catches up.
 	startProc(t, leader)
+	lc := api.NewClient(leader.http)
 	testcluster.Eventually(t, 20*time.Second, func() error {
-		lc := api.NewClient(leader.http)
 		got, _, err := lc.KVList(ctx, "acked/", &api.QueryOptions{Stale: true})
 		if err != nil {
 			return err

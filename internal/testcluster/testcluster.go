@@ -66,13 +66,25 @@ type Agent struct {
 	Running *agentrun.Running
 	LogPath string
 	t       testing.TB
+
+	clientMu   sync.Mutex
+	client     *api.Client
+	clientAddr string
 }
 
 // HTTPAddr is the agent's HTTP API address.
 func (a *Agent) HTTPAddr() string { return a.Running.HTTPAddr }
 
-// Client is a consulx API client for the agent.
-func (a *Agent) Client() *api.Client { return api.NewClient(a.HTTPAddr()) }
+// Client is a consulx API client for the agent, reused across calls so
+// polling does not pile up idle connections.
+func (a *Agent) Client() *api.Client {
+	a.clientMu.Lock()
+	defer a.clientMu.Unlock()
+	if a.client == nil || a.clientAddr != a.HTTPAddr() {
+		a.client, a.clientAddr = api.NewClient(a.HTTPAddr()), a.HTTPAddr()
+	}
+	return a.client
+}
 
 // SerfAddr is the LAN gossip address others join.
 func (a *Agent) SerfAddr() string { return fmt.Sprintf("127.0.0.1:%d", a.Config.Ports.SerfLAN) }

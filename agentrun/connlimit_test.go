@@ -1,0 +1,53 @@
+package agentrun_test
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"consulx/internal/testcluster"
+)
+
+func TestHTTPConnectionsPerClientAreCapped(t *testing.T) {
+	cfg := testcluster.Config(t, "capped", true, 1)
+	cfg.HTTPMaxConnsPerClient = 3
+	a := testcluster.Start(t, cfg)
+	testcluster.Of(t, []*testcluster.Agent{a}, nil).WaitLeader(10 * time.Second)
+	_, meta, err := a.Client().KVGet(t.Context(), "x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three blocking queries hold three connections...
+	for i := 0; i < 3; i++ {
+		tr := &http.Transport{}
+		t.Cleanup(tr.CloseIdleConnections)
+		go func() {
+			resp, err := (&http.Client{Transport: tr}).Get("http://" + a.HTTPAddr() + "/v1/kv/x?index=" + itoa(meta.LastIndex) + "&wait=5s")
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	// ...so a fourth from the same IP is refused with 429.
+	testcluster.Eventually(t, 5*time.Second, func() error {
+		resp, err := (&http.Client{Transport: &http.Transport{}}).Get("http://" + a.HTTPAddr() + "/v1/status/leader")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 429 || !strings.Contains(string(b), "too many concurrent connections") {
+			return errStatus(resp.StatusCode)
+		}
+		return nil
+	})
+}
+
+type errStatus int
+
+func (e errStatus) Error() string { return "status " + strconv.Itoa(int(e)) }
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
