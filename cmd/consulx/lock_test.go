@@ -26,18 +26,36 @@ func lockAgent(t *testing.T) *testcluster.Agent {
 	return a
 }
 
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // lockProc starts `consulx lock` as a process against addr.
-func lockProc(t *testing.T, addr string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func lockProc(t *testing.T, addr string, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(consulxBinary(t), append([]string{"lock"}, args...)...)
 	cmd.Env = append(os.Environ(), "CONSUL_HTTP_ADDR="+addr, "SHELL=/bin/sh")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	return cmd, &out
+	return cmd, out
 }
 
 // TestLockMutualExclusion: contenders on one prefix never overlap, and a
