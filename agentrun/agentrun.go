@@ -33,6 +33,7 @@ func Start(cfg *node.Config, logger hclog.Logger) (*Running, error) {
 		return nil, err
 	}
 	r := &Running{Agent: a, logger: logger, done: make(chan struct{})}
+	go trimFreeHeap(r.done, 5*time.Second, 32<<20)
 	if cfg.Ports.HTTP >= 0 {
 		addr := net.JoinHostPort(cfg.ClientAddr, strconv.Itoa(cfg.Ports.HTTP))
 		ln, err := net.Listen("tcp", addr)
@@ -41,8 +42,10 @@ func Start(cfg *node.Config, logger hclog.Logger) (*Running, error) {
 			return nil, fmt.Errorf("listen for HTTP on %s: %w (is another agent running? set -http-port)", addr, err)
 		}
 		r.HTTPAddr = ln.Addr().String()
-		ln = newLimitListener(ln, cfg.HTTPMaxConnsPerClient)
+		inj := newInjectListener(newLimitListener(ln, cfg.HTTPMaxConnsPerClient))
+		ln = inj
 		h := httpapi.New(a, logger, func() { r.Shutdown() })
+		h.SetConnReturner(inj.Inject)
 		r.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
 		go func() {
 			if err := r.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

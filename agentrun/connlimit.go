@@ -71,3 +71,63 @@ func (c *limitedConn) Close() error {
 	c.once.Do(c.release)
 	return c.Conn.Close()
 }
+
+// injectListener lets the HTTP server re-accept connections that a parked
+// blocking query hijacked and has finished with (keep-alive continues).
+type injectListener struct {
+	net.Listener
+	conns     chan net.Conn
+	errs      chan error
+	done      chan struct{}
+	startOnce sync.Once
+	closeOnce sync.Once
+}
+
+func newInjectListener(ln net.Listener) *injectListener {
+	return &injectListener{Listener: ln, conns: make(chan net.Conn, 64), errs: make(chan error, 1), done: make(chan struct{})}
+}
+
+func (l *injectListener) Accept() (net.Conn, error) {
+	l.startOnce.Do(func() {
+		go func() {
+			for {
+				c, err := l.Listener.Accept()
+				if err != nil {
+					select {
+					case l.errs <- err:
+					case <-l.done:
+					}
+					return
+				}
+				select {
+				case l.conns <- c:
+				case <-l.done:
+					c.Close()
+					return
+				}
+			}
+		}()
+	})
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case err := <-l.errs:
+		return nil, err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Inject hands a connection back to the server.
+func (l *injectListener) Inject(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+func (l *injectListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}

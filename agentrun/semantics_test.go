@@ -1,10 +1,14 @@
 package agentrun_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -303,4 +307,47 @@ func TestTxnIsAtomic(t *testing.T) {
 	}
 	var raw []json.RawMessage
 	_ = raw
+}
+
+// TestParkedBlockingQueryKeepsConnectionAlive speaks raw HTTP/1.1: a
+// blocking GET that times out (parked, then answered on the hijacked
+// connection) is followed on the same connection by a pipelined request,
+// which must be answered too.
+func TestParkedBlockingQueryKeepsConnectionAlive(t *testing.T) {
+	a := singleServer(t)
+	if _, err := official(t, a).KV().Put(&consul.KVPair{Key: "park/k", Value: []byte("v")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, meta, _ := official(t, a).KV().Get("park/k", nil)
+	conn, err := net.Dial("tcp", a.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req := fmt.Sprintf("GET /v1/kv/park/k?index=%d&wait=300ms HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/status/leader HTTP/1.1\r\nHost: x\r\n\r\n", meta.LastIndex)
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	start := time.Now()
+	for i, want := range []string{"park/k", "127.0.0.1"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("response %d: %d %s", i, resp.StatusCode, body)
+		}
+		if i == 0 {
+			if el := time.Since(start); el < 250*time.Millisecond {
+				t.Fatalf("blocking query returned after %s, before its wait", el)
+			}
+			if resp.Header.Get("X-Consul-Index") != fmt.Sprint(meta.LastIndex) {
+				t.Fatalf("index header %q", resp.Header.Get("X-Consul-Index"))
+			}
+		}
+	}
 }

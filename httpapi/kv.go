@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"consulx/node"
 	"consulx/store"
@@ -81,6 +83,53 @@ func (h *Handler) kvGet(w http.ResponseWriter, r *http.Request, key string) erro
 	case key == "":
 		return badRequest("Missing key name")
 	}
+	if req.MinIndex > 0 && h.parkKVRead(w, r, req) {
+		return nil
+	}
+	return h.answerKVRead(w, r, req)
+}
+
+// parkKVRead serves a blocking KV read by parking it (see park.go) when
+// this agent answers it locally and nothing changed yet. It reports false
+// when the ordinary path must serve the request.
+func (h *Handler) parkKVRead(w http.ResponseWriter, r *http.Request, req *node.KVReadRequest) bool {
+	deadline := time.Now().Add(node.BlockingWait(req.MaxWait))
+	// The watch is armed before the read so no change slips between them.
+	arm := func() (<-chan struct{}, func(), bool) {
+		ch, stop, ok := h.agent.KVWatch(req)
+		if !ok {
+			return nil, nil, false
+		}
+		now := *req
+		now.MinIndex = 0
+		out, err := h.agent.KVRead(context.Background(), &now)
+		if err != nil || !node.SameIndex(out.Index, req.MinIndex) {
+			stop()
+			return nil, nil, false
+		}
+		return ch, stop, true
+	}
+	ch, stop, unchanged := arm()
+	if !unchanged {
+		return false
+	}
+	answer := func(w http.ResponseWriter, r *http.Request) {
+		now := *req
+		now.MinIndex = 0
+		if err := h.answerKVRead(w, r, &now); err != nil {
+			writeError(w, err)
+		}
+	}
+	if !h.park(w, r, ch, stop, deadline, arm, answer) {
+		stop()
+		return false
+	}
+	return true
+}
+
+// answerKVRead runs a KV read and writes Consul's response for it.
+func (h *Handler) answerKVRead(w http.ResponseWriter, r *http.Request, req *node.KVReadRequest) error {
+	key := req.Key
 	out, err := h.agent.KVRead(r.Context(), req)
 	if err != nil {
 		return err

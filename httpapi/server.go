@@ -23,6 +23,8 @@ type Handler struct {
 	mux    *http.ServeMux
 	// onLeave is called after a successful /v1/agent/leave, to stop the process.
 	onLeave func()
+	// returnConn re-injects parked keep-alive connections (see park.go).
+	returnConn ConnReturner
 }
 
 // New builds the API handler. onLeave runs after the agent left via the API.

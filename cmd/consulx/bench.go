@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,8 +20,11 @@ import (
 // runBench drives a running cluster over HTTP, in the spirit of etcd's
 // benchmark tool: N concurrent clients, a fixed count of operations.
 func runBench(args []string, env *cliEnv) int {
+	if len(args) > 0 && args[0] == "watch" {
+		return runBenchWatch(args[1:], env)
+	}
 	if len(args) == 0 || (args[0] != "kv-put" && args[0] != "kv-get") {
-		fmt.Fprintln(env.stderr, "Usage: consulx bench <kv-put|kv-get> [-clients N] [-total N] [-size BYTES] [-keys N] [-http-addr A[,B...]] [-stale|-consistent]")
+		fmt.Fprintln(env.stderr, "Usage: consulx bench <kv-put|kv-get|watch> [-clients N] [-total N] [-size BYTES] [-keys N] [-http-addr A[,B...]] [-stale|-consistent]")
 		return 1
 	}
 	mode := args[0]
@@ -122,6 +129,171 @@ func runBench(args []string, env *cliEnv) int {
 	fmt.Fprintf(env.stdout, "longest gap between completed operations: %s\n", gap.Round(time.Millisecond))
 	if errs.Load() > 0 && *duration == 0 {
 		return 1
+	}
+	return 0
+}
+
+// runBenchWatch measures blocking-query wake-ups: idle watchers on keys
+// nobody writes, hot watchers on one key that is written -rounds times.
+// It reports wake latency after the PUT's acknowledgement, spurious
+// wake-ups, and (with -pid) the agent's RSS growth for the watchers.
+func runBenchWatch(args []string, env *cliEnv) int {
+	fs := newFlagSet("bench watch", env)
+	addr := fs.String("http-addr", "127.0.0.1:8500", "Agent HTTP address")
+	idle := fs.Int("idle", 1000, "Idle watchers on keys that are never written")
+	hot := fs.Int("hot", 100, "Watchers on the written key")
+	rounds := fs.Int("rounds", 20, "Writes to the hot key")
+	pid := fs.Int("pid", 0, "Agent process ID, to report its RSS growth")
+	settle := fs.Duration("settle", 0, "Extra time before reading the agent's RSS (lets the Go runtime return a start-up burst's memory)")
+	ramp := fs.Int("ramp", 0, "Start idle watchers in batches of this size, 100 ms apart (0: all at once)")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *idle < 0 || *hot < 1 || *rounds < 1 {
+		fmt.Fprintln(env.stderr, "bench watch: -hot and -rounds must be positive, -idle not negative")
+		return 1
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: *idle + *hot + 16, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute}
+	hc := &http.Client{Transport: tr}
+	base := "http://" + strings.TrimPrefix(*addr, "http://")
+	put := func(key, val string) (time.Time, error) {
+		req, _ := http.NewRequest(http.MethodPut, base+"/v1/kv/"+key, strings.NewReader(val))
+		resp, err := hc.Do(req)
+		if err != nil {
+			return time.Time{}, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return time.Now(), nil
+	}
+	index := func(key string) (uint64, error) {
+		resp, err := hc.Get(base + "/v1/kv/" + key)
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return strconv.ParseUint(resp.Header.Get("X-Consul-Index"), 10, 64)
+	}
+	if _, err := put("bench-watch/hot", "0"); err != nil {
+		return apiError(env.stderr, "writing the hot key", err)
+	}
+	rss0 := rssMiB(*pid)
+	var spurious atomic.Int64
+	stopIdle := make(chan struct{})
+	var idleWG sync.WaitGroup
+	for i := 0; i < *idle; i++ {
+		if *ramp > 0 && i > 0 && i%*ramp == 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		key := fmt.Sprintf("bench-watch/idle/%d", i)
+		idleWG.Add(1)
+		go func() {
+			defer idleWG.Done()
+			idx, err := index(key)
+			if err != nil {
+				return
+			}
+			for {
+				select {
+				case <-stopIdle:
+					return
+				default:
+				}
+				t0 := time.Now()
+				resp, err := hc.Get(fmt.Sprintf("%s/v1/kv/%s?index=%d&wait=5m", base, key, idx))
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if time.Since(t0) < 4*time.Minute {
+					spurious.Add(1)
+				}
+			}
+		}()
+	}
+	// Let idle watchers settle before measuring memory.
+	time.Sleep(time.Duration(1+*idle/2000) * time.Second)
+	rssIdle := rssMiB(*pid)
+	if *settle > 0 {
+		time.Sleep(*settle)
+		rssIdle = rssMiB(*pid)
+	}
+	var lats []time.Duration
+	var mu sync.Mutex
+	for r := 1; r <= *rounds; r++ {
+		idx, err := index("bench-watch/hot")
+		if err != nil {
+			return apiError(env.stderr, "reading the hot key", err)
+		}
+		woke := make([]time.Time, *hot)
+		var wg sync.WaitGroup
+		var started sync.WaitGroup
+		for h := 0; h < *hot; h++ {
+			wg.Add(1)
+			started.Add(1)
+			go func(h int) {
+				defer wg.Done()
+				req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/v1/kv/bench-watch/hot?index=%d&wait=30s", base, idx), nil)
+				started.Done()
+				resp, err := hc.Do(req)
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				woke[h] = time.Now()
+			}(h)
+		}
+		started.Wait()
+		time.Sleep(200 * time.Millisecond) // watchers reach the server and block
+		acked, err := put("bench-watch/hot", strconv.Itoa(r))
+		if err != nil {
+			return apiError(env.stderr, "writing the hot key", err)
+		}
+		wg.Wait()
+		mu.Lock()
+		for _, w := range woke {
+			d := w.Sub(acked)
+			if d < 0 {
+				d = 0 // woke before the writer saw its ack
+			}
+			lats = append(lats, d)
+		}
+		mu.Unlock()
+	}
+	close(stopIdle)
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	p := func(q float64) time.Duration { return lats[min(len(lats)-1, int(float64(len(lats))*q))] }
+	fmt.Fprintf(env.stdout, "watch: %d idle + %d hot watchers, %d writes\n", *idle, *hot, *rounds)
+	fmt.Fprintf(env.stdout, "wake after ack: p50 %s  p99 %s  max %s\n", p(0.5).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), p(1).Round(10*time.Microsecond))
+	fmt.Fprintf(env.stdout, "spurious wake-ups of idle watchers: %d\n", spurious.Load())
+	if *pid > 0 {
+		fmt.Fprintf(env.stdout, "agent RSS: %.1f MiB before, %.1f MiB with watchers (+%.1f MiB, %.1f KiB per watcher)\n",
+			rss0, rssIdle, rssIdle-rss0, (rssIdle-rss0)*1024/float64(max(1, *idle+*hot)))
+	}
+	tr.CloseIdleConnections()
+	return 0
+}
+
+// rssMiB reads a process's resident set size from /proc (0 if unknown).
+func rssMiB(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				return kb / 1024
+			}
+		}
 	}
 	return 0
 }

@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Parking a blocking query: when this agent can answer a blocking read
+// itself and nothing has changed yet, the connection is hijacked and the
+// net/http goroutine, its stack and its buffers are released. A small
+// goroutine waits for the watch or the timeout, then answers on the raw
+// connection and hands it back to the server for keep-alive. An idle
+// watcher then costs a few KiB instead of ~30 KiB, which is what lets one
+// agent hold 10,000 of them.
+
+// ConnReturner hands a hijacked keep-alive connection back to the HTTP
+// server (the listener re-accepts it).
+type ConnReturner func(net.Conn)
+
+// SetConnReturner enables parking; without it every blocking query holds
+// its goroutine (still correct, just heavier).
+func (h *Handler) SetConnReturner(f ConnReturner) { h.returnConn = f }
+
+// park hijacks the connection and finishes the request later. answer
+// serves the request normally into a buffer; wait re-arms the watch and
+// reports false if the data changed meanwhile (answer at once).
+func (h *Handler) park(w http.ResponseWriter, r *http.Request, changed <-chan struct{}, stop func(), deadline time.Time,
+	rearm func() (<-chan struct{}, func(), bool), answer func(w http.ResponseWriter, r *http.Request)) bool {
+	hj, ok := w.(http.Hijacker)
+	if !ok || h.returnConn == nil {
+		return false
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		return false
+	}
+	// Bytes the client pipelined after this request must not be lost.
+	var pending []byte
+	if n := rw.Reader.Buffered(); n > 0 {
+		pending, _ = rw.Reader.Peek(n)
+		pending = append([]byte(nil), pending...)
+	}
+	keepAlive := !r.Close && r.ProtoAtLeast(1, 1)
+	// Keep only what answering needs: the server's request holds its
+	// connection buffers (Body, context), which parking is meant to free.
+	r = (&http.Request{Method: r.Method, URL: r.URL, Header: r.Header, Proto: r.Proto,
+		ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor, Host: r.Host, RemoteAddr: r.RemoteAddr,
+		Body: http.NoBody}).WithContext(context.Background())
+	rw = nil
+	go func() {
+		timer := time.NewTimer(time.Until(deadline))
+		defer timer.Stop()
+		for {
+			select {
+			case <-changed:
+			case <-timer.C:
+			}
+			stop()
+			if time.Now().Before(deadline) {
+				var still bool
+				changed, stop, still = rearm()
+				if still {
+					continue // woken, but what we read did not move: wait on
+				}
+			}
+			break
+		}
+		buf := &bufferedResponse{header: http.Header{}}
+		answer(buf, r)
+		if err := buf.writeTo(conn, keepAlive); err != nil || !keepAlive {
+			conn.Close()
+			return
+		}
+		if len(pending) > 0 {
+			conn = &prefixedConn{Conn: conn, prefix: pending}
+		}
+		h.returnConn(conn)
+	}()
+	return true
+}
+
+// bufferedResponse collects a response to write on a hijacked connection.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+func (b *bufferedResponse) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+
+func (b *bufferedResponse) writeTo(w io.Writer, keepAlive bool) error {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "HTTP/1.1 %d %s\r\n", b.status, http.StatusText(b.status))
+	b.header.Set("Content-Length", strconv.Itoa(b.body.Len()))
+	b.header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	if !keepAlive {
+		b.header.Set("Connection", "close")
+	}
+	_ = b.header.Write(&out)
+	out.WriteString("\r\n")
+	out.Write(b.body.Bytes())
+	_, err := w.Write(out.Bytes())
+	return err
+}
+
+// prefixedConn replays bytes read ahead before the hijack.
+type prefixedConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixedConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}

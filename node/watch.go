@@ -1,0 +1,48 @@
+package node
+
+import (
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// KVWatch returns a channel that closes when the data a KV read touches
+// changes, when this agent can answer that read itself (a server that is
+// the ready leader, or any server for a stale read). ok is false otherwise;
+// the caller then uses the ordinary (forwarded) blocking path.
+//
+// It lets the HTTP layer park a blocking query without holding a goroutine
+// stack and connection buffers per watcher.
+func (a *Agent) KVWatch(req *KVReadRequest) (changed <-chan struct{}, stop func(), ok bool) {
+	s := a.srv
+	if s == nil {
+		return nil, nil, false
+	}
+	switch req.Consistency {
+	case ModeStale:
+		if !s.everKnewLeader.Load() && s.raft.State() != raft.Leader {
+			return nil, nil, false
+		}
+	case ModeDefault:
+		if s.raft.State() != raft.Leader || !s.ready.Load() {
+			return nil, nil, false
+		}
+	default:
+		return nil, nil, false
+	}
+	w := s.store.Watches()
+	if req.Mode == "get" {
+		ch, stop := w.WatchKey(req.Key)
+		return ch, stop, true
+	}
+	ch, stop := w.WatchPrefix(req.Key)
+	return ch, stop, true
+}
+
+// BlockingWait is the wait a blocking query gets: wait clamped to Consul's
+// maximum (the default when absent), plus jitter.
+func BlockingWait(wait time.Duration) time.Duration { return blockingWait(wait) }
+
+// SameIndex reports whether a read's index equals a blocking query's
+// MinIndex, with index 0 counted as 1 as the headers report it.
+func SameIndex(index, minIndex uint64) bool { return atLeastOne(index) == minIndex }
