@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -23,8 +25,11 @@ func runBench(args []string, env *cliEnv) int {
 	if len(args) > 0 && args[0] == "watch" {
 		return runBenchWatch(args[1:], env)
 	}
+	if len(args) > 0 && args[0] == "snapshot" {
+		return runBenchSnapshot(args[1:], env)
+	}
 	if len(args) == 0 || (args[0] != "kv-put" && args[0] != "kv-get") {
-		fmt.Fprintln(env.stderr, "Usage: consulx bench <kv-put|kv-get|watch> [-clients N] [-total N] [-size BYTES] [-keys N] [-http-addr A[,B...]] [-stale|-consistent]")
+		fmt.Fprintln(env.stderr, "Usage: consulx bench <kv-put|kv-get|watch|snapshot> [-clients N] [-total N] [-size BYTES] [-keys N] [-http-addr A[,B...]] [-stale|-consistent]")
 		return 1
 	}
 	mode := args[0]
@@ -296,4 +301,91 @@ func rssMiB(pid int) float64 {
 		}
 	}
 	return 0
+}
+
+// runBenchSnapshot loads -keys keys through /v1/txn, then times a snapshot
+// save and a restore of it through the HTTP API.
+func runBenchSnapshot(args []string, env *cliEnv) int {
+	fs := newFlagSet("bench snapshot", env)
+	addr := fs.String("http-addr", "127.0.0.1:8500", "Agent HTTP address")
+	keys := fs.Int("keys", 100000, "Keys to load before the snapshot")
+	size := fs.Int("size", 100, "Value size in bytes")
+	clients := fs.Int("clients", 8, "Concurrent loaders")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *keys < 1 || *size < 0 || *clients < 1 {
+		fmt.Fprintln(env.stderr, "bench snapshot: -keys and -clients must be positive")
+		return 1
+	}
+	base := "http://" + strings.TrimPrefix(*addr, "http://")
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients + 4}}
+	value := base64Value(*size)
+	const perTxn = 128
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	t0 := time.Now()
+	for c := 0; c < *clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				start := int(next.Add(perTxn)) - perTxn
+				if start >= *keys {
+					return
+				}
+				var b strings.Builder
+				b.WriteByte('[')
+				for i := start; i < min(start+perTxn, *keys); i++ {
+					if i > start {
+						b.WriteByte(',')
+					}
+					fmt.Fprintf(&b, `{"KV":{"Verb":"set","Key":"snap/%08d","Value":"%s"}}`, i, value)
+				}
+				b.WriteByte(']')
+				req, _ := http.NewRequest(http.MethodPut, base+"/v1/txn", strings.NewReader(b.String()))
+				resp, err := hc.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						err = fmt.Errorf("txn: HTTP %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		return apiError(env.stderr, "loading keys", err)
+	}
+	fmt.Fprintf(env.stdout, "loaded %d keys of %d B in %s\n", *keys, *size, time.Since(t0).Round(time.Millisecond))
+	c := api.NewClient(*addr)
+	var archive bytes.Buffer
+	t1 := time.Now()
+	idx, err := c.SnapshotSave(context.Background(), false, &archive)
+	if err != nil {
+		return apiError(env.stderr, "saving snapshot", err)
+	}
+	save := time.Since(t1)
+	t2 := time.Now()
+	if err := c.SnapshotRestore(context.Background(), bytes.NewReader(archive.Bytes())); err != nil {
+		return apiError(env.stderr, "restoring snapshot", err)
+	}
+	restore := time.Since(t2)
+	fmt.Fprintf(env.stdout, "snapshot save: %s (%d bytes, index %d)\nsnapshot restore: %s\n", save.Round(time.Millisecond), archive.Len(), idx, restore.Round(time.Millisecond))
+	return 0
+}
+
+func base64Value(n int) string {
+	raw := make([]byte, n)
+	for i := range raw {
+		raw[i] = byte('a' + i%26)
+	}
+	return base64.StdEncoding.EncodeToString(raw)
 }
