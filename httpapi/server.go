@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,11 @@ func (h *Handler) routes() {
 	h.handle("/v1/session/list", []string{"GET"}, h.sessionRead(""))
 	h.handle("/v1/txn", []string{"PUT"}, h.txn)
 	h.mux.HandleFunc("/v1/snapshot", h.snapshot)
+	if h.agent.Config().EnableDebug {
+		h.mux.HandleFunc("/debug/pprof/", pprof.Index)
+		h.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		h.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			_, _ = io.WriteString(w, "Consul Agent (consulx)")

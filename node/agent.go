@@ -76,7 +76,11 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 	}
 	if len(cfg.RetryJoin) > 0 {
 		a.wg.Add(1)
-		go a.retryJoin(cfg.RetryJoin)
+		go a.retryJoin(cfg.RetryJoin, false)
+	}
+	if len(cfg.RetryJoinWAN) > 0 && a.wan != nil {
+		a.wg.Add(1)
+		go a.retryJoin(cfg.RetryJoinWAN, true)
 	}
 	a.logger.Info("consulx agent running", "node", cfg.NodeName, "datacenter", cfg.Datacenter, "server", cfg.Server, "node_id", a.nodeID)
 	return a, nil
@@ -138,15 +142,20 @@ func (a *Agent) IsServer() bool { return a.srv != nil }
 // ShutdownCh is closed once the agent has stopped.
 func (a *Agent) ShutdownCh() <-chan struct{} { return a.shutdownCh }
 
-func (a *Agent) retryJoin(addrs []string) {
+// retryJoin joins the LAN (or WAN) pool, retrying until one address answers.
+func (a *Agent) retryJoin(addrs []string, wan bool) {
 	defer a.wg.Done()
+	pool, name := a.lan, "LAN"
+	if wan {
+		pool, name = a.wan, "WAN"
+	}
 	for attempt := 1; ; attempt++ {
-		n, err := a.lan.Join(addrs, true)
+		n, err := pool.Join(addrs, true)
 		if n > 0 {
-			a.logger.Info("(LAN) joined", "number_of_nodes", n)
+			a.logger.Info(fmt.Sprintf("(%s) joined", name), "number_of_nodes", n)
 			return
 		}
-		a.logger.Warn("(LAN) join failed, retrying", "attempt", attempt, "error", err, "retry_interval", a.cfg.RetryInterval)
+		a.logger.Warn(fmt.Sprintf("(%s) join failed, retrying", name), "attempt", attempt, "error", err, "retry_interval", a.cfg.RetryInterval)
 		select {
 		case <-a.shutdownCh:
 			return

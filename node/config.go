@@ -56,6 +56,8 @@ type Config struct {
 	// Extra holds keys of features that later code consumes (service,
 	// services, acl, dns_config, ...), kept verbatim per key.
 	Extra map[string][]json.RawMessage
+	// EnableDebug (enable_debug) serves Go's /debug/pprof on the HTTP API.
+	EnableDebug bool
 	// Timing tightens gossip and Raft for tests on one machine.
 	Timing Timing
 }
@@ -129,6 +131,7 @@ type FileConfig struct {
 	DisableUpdateCheck *bool     `json:"disable_update_check"`
 	DisableRemoteExec  *bool     `json:"disable_remote_exec"`
 	EnableScriptChecks *bool     `json:"enable_script_checks"`
+	EnableDebug        *bool     `json:"enable_debug"`
 	Performance        *struct {
 		RaftMultiplier *int      `json:"raft_multiplier"`
 		RPCHoldTimeout *Duration `json:"rpc_hold_timeout"`
@@ -316,6 +319,7 @@ func (c *Config) Merge(fc *FileConfig) {
 	setBool(&c.DisableUpdateCheck, fc.DisableUpdateCheck)
 	setBool(&c.DisableRemoteExec, fc.DisableRemoteExec)
 	setBool(&c.EnableScriptChecks, fc.EnableScriptChecks)
+	setBool(&c.EnableDebug, fc.EnableDebug)
 	if p := fc.Performance; p != nil {
 		setInt(&c.RaftMultiplier, p.RaftMultiplier)
 		if p.RPCHoldTimeout != nil {

@@ -104,7 +104,13 @@ func (a *Agent) startServer(advertise *net.TCPAddr) error {
 		if err != nil {
 			return fmt.Errorf("open raft snapshots: %w", err)
 		}
-		s.logs, s.stable, s.snaps = w, w, snaps
+		// The cache keeps the newest entries in memory, so replicating them
+		// to followers does not read them back from the WAL.
+		cached, err := raft.NewLogCache(1024, w)
+		if err != nil {
+			return fmt.Errorf("raft log cache: %w", err)
+		}
+		s.logs, s.stable, s.snaps = cached, w, snaps
 	}
 
 	rc := raft.DefaultConfig()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"consulx/api"
 	"consulx/internal/testcluster"
 )
 
@@ -140,6 +141,36 @@ func TestCLIAgainstCluster(t *testing.T) {
 		}
 		for _, s := range steps {
 			out, errOut, code := runCLI(t, addr, s.stdin, s.args...)
+			if out != s.stdout || errOut != s.stderr || code != s.code {
+				t.Errorf("consulx %s\n got: exit %d stdout %q stderr %q\nwant: exit %d stdout %q stderr %q",
+					strings.Join(s.args, " "), code, out, errOut, s.code, s.stdout, s.stderr)
+			}
+		}
+	})
+	t.Run("kv put -acquire and -release", func(t *testing.T) {
+		id, err := cl.Client().SessionCreate(context.Background(), &api.SessionEntry{Name: "cli"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := []struct {
+			args           []string
+			stdout, stderr string
+			code           int
+		}{
+			{[]string{"kv", "put", "-acquire", "locks/a", "v"}, "", "Error! Missing -session (required with -acquire and -release)\n", 1},
+			{[]string{"kv", "put", "-acquire", "-session", id, "locks/a", "held"}, "Success! Lock acquired on: locks/a\n", "", 0},
+			{[]string{"kv", "get", "-detailed", "locks/a"}, "", "", 0},
+			{[]string{"kv", "put", "-release", "-session", "00000000-0000-0000-0000-000000000000", "locks/a"}, "", "Error! Did not release lock\n", 1},
+			{[]string{"kv", "put", "-release", "-session", id, "locks/a", "free"}, "Success! Lock released on: locks/a\n", "", 0},
+		}
+		for _, s := range steps {
+			out, errOut, code := runCLI(t, addr, "", s.args...)
+			if s.args[1] == "get" {
+				if code != 0 || !strings.Contains(out, "Session          "+id) || !strings.Contains(out, "LockIndex        1") {
+					t.Errorf("kv get -detailed of a held lock:\n%s", out)
+				}
+				continue
+			}
 			if out != s.stdout || errOut != s.stderr || code != s.code {
 				t.Errorf("consulx %s\n got: exit %d stdout %q stderr %q\nwant: exit %d stdout %q stderr %q",
 					strings.Join(s.args, " "), code, out, errOut, s.code, s.stdout, s.stderr)
