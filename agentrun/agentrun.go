@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"consulx/httpapi"
+	"consulx/logstream"
 	"consulx/node"
 )
 
@@ -26,8 +27,9 @@ type Running struct {
 	stopOnce sync.Once
 }
 
-// Start starts the agent and its HTTP API.
-func Start(cfg *node.Config, logger hclog.Logger) (*Running, error) {
+// Start starts the agent and its HTTP API. logs, when not nil, receives
+// the agent's log output and feeds /v1/agent/monitor.
+func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (*Running, error) {
 	a, err := node.New(cfg, logger)
 	if err != nil {
 		return nil, err
@@ -46,6 +48,7 @@ func Start(cfg *node.Config, logger hclog.Logger) (*Running, error) {
 		ln = inj
 		h := httpapi.New(a, logger, func() { r.Shutdown() })
 		h.SetConnReturner(inj.Inject)
+		h.SetLogStream(logs)
 		r.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
 		go func() {
 			if err := r.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -3,6 +3,7 @@ package agentrun_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -348,6 +349,35 @@ func TestParkedBlockingQueryKeepsConnectionAlive(t *testing.T) {
 			if resp.Header.Get("X-Consul-Index") != fmt.Sprint(meta.LastIndex) {
 				t.Fatalf("index header %q", resp.Header.Get("X-Consul-Index"))
 			}
+		}
+	}
+}
+
+func TestAgentMonitorStreamsLogs(t *testing.T) {
+	a := singleServer(t)
+	collect := func(level string) []string {
+		ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+		defer cancel()
+		var lines []string
+		_ = a.Client().Monitor(ctx, level, func(l string) { lines = append(lines, l) })
+		return lines
+	}
+	info := collect("info")
+	found := false
+	for _, l := range info {
+		if strings.Contains(l, "consulx agent running") {
+			found = true
+		}
+		if strings.Contains(l, "[DEBUG]") {
+			t.Errorf("loglevel=info streamed a debug line: %s", l)
+		}
+	}
+	if !found {
+		t.Fatalf("monitor did not stream the start-up line; got %d lines", len(info))
+	}
+	for _, l := range collect("warn") {
+		if strings.Contains(l, "[INFO]") {
+			t.Fatalf("loglevel=warn streamed an info line: %s", l)
 		}
 	}
 }

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -124,4 +127,39 @@ func escapeKey(k string) string {
 		parts[i] = url.PathEscape(p)
 	}
 	return strings.Join(parts, "/")
+}
+
+// Monitor streams the agent's log lines at or above level ("info" when
+// empty) to fn until ctx ends or the agent goes away.
+func (c *Client) Monitor(ctx context.Context, level string, fn func(line string)) error {
+	p := url.Values{}
+	if level != "" {
+		p.Set("loglevel", level)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/agent/monitor?"+p.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	if c.Token != "" {
+		req.Header.Set("X-Consul-Token", c.Token)
+	}
+	// A stream has no overall timeout; the context ends it.
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return &StatusError{Code: resp.StatusCode, Body: string(b)}
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fn(sc.Text())
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return sc.Err()
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"consulx/logstream"
 	"consulx/node"
 )
 
@@ -26,6 +27,8 @@ type Handler struct {
 	onLeave func()
 	// returnConn re-injects parked keep-alive connections (see park.go).
 	returnConn ConnReturner
+	// logs feeds /v1/agent/monitor; nil disables it.
+	logs *logstream.Broadcaster
 }
 
 // New builds the API handler. onLeave runs after the agent left via the API.
@@ -52,6 +55,7 @@ func (h *Handler) routes() {
 	h.handle("/v1/session/list", []string{"GET"}, h.sessionRead(""))
 	h.handle("/v1/txn", []string{"PUT"}, h.txn)
 	h.mux.HandleFunc("/v1/snapshot", h.snapshot)
+	h.mux.HandleFunc("/v1/agent/monitor", h.monitor)
 	if h.agent.Config().EnableDebug {
 		h.mux.HandleFunc("/debug/pprof/", pprof.Index)
 		h.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

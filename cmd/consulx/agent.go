@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"consulx/agentrun"
+	"consulx/logstream"
 	"consulx/node"
 )
 
@@ -144,14 +146,15 @@ func runAgent(args []string, env *cliEnv) int {
 	}
 	// The console arrives with its own issue; until then every agent is
 	// headless and logs to stderr.
+	logs := logstream.New(1000)
 	logger := hclog.New(&hclog.LoggerOptions{
 		Level:  hclog.LevelFromString(strings.ToLower(cfg.LogLevel)),
-		Output: env.stderr,
+		Output: io.MultiWriter(env.stderr, logs),
 	})
 	if cfg.Dev {
 		logger.Warn("dev mode: a single in-memory server; nothing is persisted")
 	}
-	r, err := agentrun.Start(cfg, logger)
+	r, err := agentrun.Start(cfg, logger, logs)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "==> Error starting agent: %v\n", err)
 		return 1

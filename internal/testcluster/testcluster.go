@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"consulx/agentrun"
 	"consulx/api"
+	"consulx/logstream"
 	"consulx/node"
 )
 
@@ -65,7 +67,9 @@ type Agent struct {
 	Config  *node.Config
 	Running *agentrun.Running
 	LogPath string
-	t       testing.TB
+	// Logs receives the agent's log lines (as /v1/agent/monitor serves them).
+	Logs *logstream.Broadcaster
+	t    testing.TB
 
 	clientMu   sync.Mutex
 	client     *api.Client
@@ -144,8 +148,9 @@ func (a *Agent) start() {
 		a.t.Fatal(err)
 	}
 	a.t.Cleanup(func() { f.Close() })
-	logger := hclog.New(&hclog.LoggerOptions{Name: a.Name, Level: hclog.Debug, Output: f})
-	r, err := agentrun.Start(a.Config, logger)
+	a.Logs = logstream.New(200)
+	logger := hclog.New(&hclog.LoggerOptions{Name: a.Name, Level: hclog.Debug, Output: io.MultiWriter(f, a.Logs)})
+	r, err := agentrun.Start(a.Config, logger, a.Logs)
 	if err != nil {
 		a.t.Fatalf("start agent %s: %v", a.Name, err)
 	}
