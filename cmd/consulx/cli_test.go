@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,6 +104,32 @@ func TestCLIAgainstCluster(t *testing.T) {
 		out, _, code := runCLI(t, addr, "", "members", "-detailed")
 		if code != 0 || !strings.HasPrefix(out, "Node ") || !strings.Contains(out, "role=consul") || !strings.Contains(out, "role=node") {
 			t.Fatalf("exit %d\n%s", code, out)
+		}
+	})
+	t.Run("hosts", func(t *testing.T) {
+		out, _, code := runCLI(t, addr, "", "hosts")
+		if code != 0 || out != "client-1\nserver-1\n" {
+			t.Fatalf("hosts: exit %d\n%q", code, out)
+		}
+		out, _, code = runCLI(t, addr, "", "hosts", "-status", "failed")
+		if code != 0 || out != "" {
+			t.Fatalf("hosts -status failed: exit %d %q", code, out)
+		}
+	})
+	t.Run("completion", func(t *testing.T) {
+		for _, sh := range []string{"bash", "zsh"} {
+			out, _, code := runCLI(t, "", "", "completion", sh)
+			if code != 0 || !strings.Contains(out, "consulx hosts") || !strings.Contains(out, "kv") {
+				t.Fatalf("completion %s: exit %d\n%s", sh, code, out)
+			}
+			if sh == "bash" {
+				if b, err := exec.Command("bash", "-n", "-c", out).CombinedOutput(); err != nil {
+					t.Fatalf("bash completion does not parse: %v\n%s", err, b)
+				}
+			}
+		}
+		if _, _, code := runCLI(t, "", "", "completion", "fish"); code != 1 {
+			t.Fatal("unsupported shell accepted")
 		}
 	})
 	t.Run("list-peers", func(t *testing.T) {

@@ -34,6 +34,8 @@ func commands() map[string]command {
 		"version":     {"Prints the consulx version", runVersion},
 		"snapshot":    {"Saves, restores and inspects snapshots of the cluster state", runSnapshot},
 		"lock":        {"Runs a command while holding a lock (or a semaphore slot)", runLock},
+		"hosts":       {"Prints member names, one per line (for ssh completion)", runHosts},
+		"completion":  {"Prints shell completion for consulx and ssh/scp hosts", runCompletion},
 		"bench":       {"Benchmarks a running cluster (kv-put, kv-get)", runBench},
 	}
 }
