@@ -138,14 +138,13 @@ func prefixIndex(tx *buntdb.Tx, prefix string, live uint64) uint64 {
 	return idx
 }
 
-// KVList returns every entry whose key starts with prefix (a string prefix,
-// not a path: "app/rec" matches "app/rec2", as in Consul).
-func (s *Store) KVList(prefix string) ([]KVEntry, uint64, error) {
-	var out []KVEntry
+// scanPrefix decodes every entry under prefix in key order and returns
+// the listing's index (see prefixIndex).
+func (s *Store) scanPrefix(prefix string, fn func(e KVEntry)) (uint64, error) {
 	var idx uint64
 	err := s.view(func(tx *buntdb.Tx) error {
-		var derr error
 		var maxIdx uint64
+		var derr error
 		err := ascendPrefix(tx, kvPrefix, prefix, func(k, v string) bool {
 			e, err := decodeEntry(k, v)
 			if err != nil {
@@ -153,18 +152,23 @@ func (s *Store) KVList(prefix string) ([]KVEntry, uint64, error) {
 				return false
 			}
 			maxIdx = max(maxIdx, e.ModifyIndex)
-			out = append(out, e)
+			fn(e)
 			return true
 		})
-		if err != nil {
-			return err
-		}
-		if derr != nil {
-			return derr
+		if err == nil {
+			err = derr
 		}
 		idx = prefixIndex(tx, prefix, maxIdx)
-		return nil
+		return err
 	})
+	return idx, err
+}
+
+// KVList returns every entry whose key starts with prefix (a string prefix,
+// not a path: "app/rec" matches "app/rec2", as in Consul).
+func (s *Store) KVList(prefix string) ([]KVEntry, uint64, error) {
+	var out []KVEntry
+	idx, err := s.scanPrefix(prefix, func(e KVEntry) { out = append(out, e) })
 	return out, idx, err
 }
 
@@ -173,35 +177,16 @@ func (s *Store) KVList(prefix string) ([]KVEntry, uint64, error) {
 // giving a folder view.
 func (s *Store) KVKeys(prefix, sep string) ([]string, uint64, error) {
 	var out []string
-	var idx uint64
-	err := s.view(func(tx *buntdb.Tx) error {
-		var maxIdx uint64
-		var derr error
-		err := ascendPrefix(tx, kvPrefix, prefix, func(k, v string) bool {
-			e, err := decodeEntry(k, v)
-			if err != nil {
-				derr = err
-				return false
+	idx, err := s.scanPrefix(prefix, func(e KVEntry) {
+		k := e.Key
+		if sep != "" {
+			if i := strings.Index(k[len(prefix):], sep); i >= 0 {
+				k = k[:len(prefix)+i+len(sep)]
 			}
-			maxIdx = max(maxIdx, e.ModifyIndex)
-			if sep != "" {
-				if i := strings.Index(k[len(prefix):], sep); i >= 0 {
-					k = k[:len(prefix)+i+len(sep)]
-				}
-			}
-			if n := len(out); n == 0 || out[n-1] != k {
-				out = append(out, k)
-			}
-			return true
-		})
-		if err != nil {
-			return err
 		}
-		if derr != nil {
-			return derr
+		if n := len(out); n == 0 || out[n-1] != k {
+			out = append(out, k)
 		}
-		idx = prefixIndex(tx, prefix, maxIdx)
-		return nil
 	})
 	return out, idx, err
 }
