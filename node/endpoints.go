@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -195,7 +196,10 @@ func (s *server) raftConfiguration(ctx context.Context, req *StatusRequest) (*Ra
 			return err
 		}
 		leader, _ := s.raft.LeaderWithID()
-		out = RaftConfigResponse{Index: fut.Index(), Servers: []RaftServer{}}
+		// The future's index is 0 for a bootstrap configuration; the stats
+		// carry the index of the configuration actually in force.
+		cfgIndex, _ := strconv.ParseUint(s.raft.Stats()["latest_configuration_index"], 10, 64)
+		out = RaftConfigResponse{Index: max(fut.Index(), cfgIndex), Servers: []RaftServer{}}
 		for _, srv := range fut.Configuration().Servers {
 			out.Servers = append(out.Servers, RaftServer{
 				ID:              string(srv.ID),
@@ -206,7 +210,7 @@ func (s *server) raftConfiguration(ctx context.Context, req *StatusRequest) (*Ra
 				ProtocolVersion: "3",
 			})
 		}
-		out.QueryMeta = s.meta(fut.Index())
+		out.QueryMeta = s.meta(out.Index)
 		return nil
 	})
 	return &out, err

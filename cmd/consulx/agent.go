@@ -12,9 +12,13 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/mattn/go-isatty"
+
 	"consulx/agentrun"
+	"consulx/api"
 	"consulx/logstream"
 	"consulx/node"
+	"consulx/tui"
 )
 
 // agentFlags maps Consul's agent flags onto a FileConfig overlay, so flags
@@ -139,17 +143,28 @@ func buildConfig(args []string, env *cliEnv) (cfg *node.Config, headless bool, c
 	return cfg, headless, 0, true
 }
 
+// wantConsole: the console opens in the agent's own process when stdout
+// is a terminal and -headless was not given.
+func wantConsole(headless bool, env *cliEnv) bool {
+	f, ok := env.stdout.(*os.File)
+	return !headless && ok && isatty.IsTerminal(f.Fd())
+}
+
 func runAgent(args []string, env *cliEnv) int {
-	cfg, _, code, ok := buildConfig(args, env)
+	cfg, headless, code, ok := buildConfig(args, env)
 	if !ok {
 		return code
 	}
-	// The console arrives with its own issue; until then every agent is
-	// headless and logs to stderr.
-	logs := logstream.New(1000)
+	console := wantConsole(headless, env)
+	logs := logstream.New(2000)
+	// With the console on screen, logs go to its log pane only.
+	var logOut io.Writer = io.MultiWriter(env.stderr, logs)
+	if console {
+		logOut = logs
+	}
 	logger := hclog.New(&hclog.LoggerOptions{
 		Level:  hclog.LevelFromString(strings.ToLower(cfg.LogLevel)),
-		Output: io.MultiWriter(env.stderr, logs),
+		Output: logOut,
 	})
 	if cfg.Dev {
 		logger.Warn("dev mode: a single in-memory server; nothing is persisted")
@@ -162,10 +177,42 @@ func runAgent(args []string, env *cliEnv) int {
 	sigCh := make(chan os.Signal, 2)
 	signal.Notify(sigCh, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigCh)
+	consoleDone := make(chan error, 1)
+	stopConsole := make(chan struct{})
+	if console {
+		if r.HTTPAddr == "" {
+			fmt.Fprintln(env.stderr, "==> The console needs the HTTP API (ports.http is -1); use -headless")
+			r.Shutdown()
+			return 1
+		}
+		go func() {
+			consoleDone <- tui.Run(api.NewClient(r.HTTPAddr), tui.Options{Embedded: true, Addr: r.HTTPAddr, Stop: stopConsole})
+		}()
+	}
+	// releaseTerminal quits the console and waits (bounded) until it has
+	// restored the terminal.
+	releaseTerminal := func() {
+		if console {
+			close(stopConsole)
+			select {
+			case <-consoleDone:
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}
 	select {
 	case <-r.Done():
+		releaseTerminal()
+		return 0
+	case err := <-consoleDone:
+		// The console asked before quitting: leave gracefully.
+		if err != nil {
+			fmt.Fprintf(env.stderr, "console: %v\n", err)
+		}
+		_ = r.Leave()
 		return 0
 	case sig := <-sigCh:
+		releaseTerminal()
 		leave := (sig == syscall.SIGTERM && cfg.LeaveOnTerminate) || (sig == os.Interrupt && !cfg.SkipLeaveOnInterrupt)
 		logger.Info("caught signal", "signal", sig.String(), "graceful_leave", leave)
 		done := make(chan struct{})

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"consulx/internal/testcluster"
+)
+
+// tmuxSession drives a real terminal: the console as an operator sees it.
+type tmuxSession struct {
+	t    *testing.T
+	name string
+}
+
+func (s *tmuxSession) run(args ...string) (string, error) {
+	out, err := exec.Command("tmux", args...).CombinedOutput()
+	return string(out), err
+}
+
+func (s *tmuxSession) keys(keys ...string) {
+	s.t.Helper()
+	if out, err := s.run(append([]string{"send-keys", "-t", s.name}, keys...)...); err != nil {
+		s.t.Fatalf("send-keys %v: %v %s", keys, err, out)
+	}
+}
+
+func (s *tmuxSession) screen() string {
+	out, _ := s.run("capture-pane", "-p", "-t", s.name)
+	return out
+}
+
+// waitFor polls the screen until every want string is on it.
+func (s *tmuxSession) waitFor(what string, want ...string) string {
+	s.t.Helper()
+	var scr string
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		scr = s.screen()
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(scr, w)
+		}
+		if ok {
+			return scr
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("%s: screen never showed %q:\n%s", what, want, scr)
+	return ""
+}
+
+// TestConsoleInTmux runs `consulx agent -dev` on a 120x40 terminal: the
+// node shows alive in Members, the KV pane shows a key written with the
+// CLI, ? shows help, and q then y stops the agent.
+func TestConsoleInTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the binary in tmux")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (.ci/run installs it)")
+	}
+	bin := consulxBinary(t)
+	p := testcluster.FreePorts(t, 5)
+	http := fmt.Sprintf("127.0.0.1:%d", p[0])
+	s := &tmuxSession{t: t, name: fmt.Sprintf("consulx-e2e-%d", os.Getpid())}
+	cmdline := fmt.Sprintf("%s agent -dev -node tmuxnode -http-port %d -dns-port %d -serf-lan-port %d -serf-wan-port %d -server-port %d",
+		bin, p[0], p[1], p[2], p[3], p[4])
+	if out, err := s.run("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40", "env", "TERM=xterm-256color", "sh", "-c", cmdline); err != nil {
+		t.Fatalf("tmux new-session: %v %s", err, out)
+	}
+	t.Cleanup(func() { _, _ = s.run("kill-session", "-t", s.name) })
+
+	s.waitFor("members pane", "tmuxnode", "alive")
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if out, code := cli(t, http, "kv", "put", "tmux/hello", "world"); code != 0 {
+			return fmt.Errorf("kv put: %s", out)
+		}
+		return nil
+	})
+	s.keys("3")
+	s.waitFor("KV pane", "tmux/")
+	s.keys("Enter")
+	s.waitFor("KV folder", "hello")
+	s.keys("Escape")
+	s.keys("?")
+	s.waitFor("help", "quit")
+	s.keys("Escape")
+	s.keys("q")
+	s.waitFor("quit confirmation", "y/N")
+	s.keys("y")
+	testcluster.Eventually(t, 15*time.Second, func() error {
+		if _, err := s.run("has-session", "-t", s.name); err == nil {
+			return fmt.Errorf("console still running:\n%s", s.screen())
+		}
+		return nil
+	})
+	if _, code := cli(t, http, "members"); code == 0 {
+		t.Fatal("agent still answers after quitting its console")
+	}
+}
+
+// TestConsoleSurvivesAgentRestart attaches `consulx tui` to a headless
+// agent, kills the agent with SIGKILL, and restarts it: the console says
+// the agent is unreachable, keeps running, and reconnects by itself.
+func TestConsoleSurvivesAgentRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the binary in tmux")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (.ci/run installs it)")
+	}
+	bin := consulxBinary(t)
+	p := testcluster.FreePorts(t, 5)
+	args := []string{"agent", "-dev", "-headless", "-node", "restartee", "-http-port", fmt.Sprint(p[0]), "-dns-port", fmt.Sprint(p[1]),
+		"-serf-lan-port", fmt.Sprint(p[2]), "-serf-wan-port", fmt.Sprint(p[3]), "-server-port", fmt.Sprint(p[4])}
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = cmd.Wait() }()
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		return cmd
+	}
+	agent := start()
+	http := fmt.Sprintf("127.0.0.1:%d", p[0])
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if out, code := cli(t, http, "members"); code != 0 {
+			return fmt.Errorf("agent not up: %s", out)
+		}
+		return nil
+	})
+	s := &tmuxSession{t: t, name: fmt.Sprintf("consulx-tui-%d", os.Getpid())}
+	if out, err := s.run("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40", "env", "TERM=xterm-256color", bin, "tui", "-http-addr", http); err != nil {
+		t.Fatalf("tmux: %v %s", err, out)
+	}
+	t.Cleanup(func() { _, _ = s.run("kill-session", "-t", s.name) })
+	s.waitFor("attached", "restartee", "alive", "connected")
+	_ = agent.Process.Kill()
+	s.waitFor("agent gone", "unreachable")
+	start()
+	s.waitFor("reconnected", "restartee", "● connected")
+	s.keys("C-c")
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if _, err := s.run("has-session", "-t", s.name); err == nil {
+			return fmt.Errorf("console still running after ctrl+c")
+		}
+		return nil
+	})
+}

@@ -1,0 +1,12 @@
+// Package tui is consulx's terminal ops console: the Bubble Tea program
+// behind `consulx tui` and the console `consulx agent` shows on a terminal.
+//
+// It owns the panes (LAN members, WAN members, KV browser, Raft status,
+// log), their key map, the generated key documentation (KeyDocs) and the
+// confirmation dialogs in front of every destructive action.
+//
+// It must not know how the agent works: it sees the agent only through the
+// Source interface, which *api.Client satisfies, so tests and benchmarks
+// pass a fake. All I/O happens in tea.Cmd functions with context timeouts;
+// Update never blocks.
+package tui

@@ -1,0 +1,153 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+)
+
+// KeyMap is every binding of the console. Help, the hint line and
+// docs/keys.md are all generated from it, so they cannot drift apart.
+type KeyMap struct {
+	NextPane, PrevPane, Panes, Refresh, Help, Quit, ForceQuit key.Binding
+
+	Up, Down, Top, Bottom, PageUp, PageDown, Open, Back key.Binding
+
+	Filter, Sort key.Binding
+
+	New, Edit, Delete, DeleteTree key.Binding
+
+	Level key.Binding
+
+	Yes, Save, Cancel key.Binding
+}
+
+// DefaultKeyMap returns the bindings; readOnly disables (and so hides from
+// help) every binding that changes data.
+func DefaultKeyMap(readOnly bool) KeyMap {
+	km := KeyMap{
+		NextPane:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
+		PrevPane:  key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "prev pane")),
+		Panes:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5"), key.WithHelp("1-5", "pane")),
+		Refresh:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh")),
+		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "force quit")),
+
+		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "top")),
+		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "page down")),
+		Open:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
+		Back:     key.NewBinding(key.WithKeys("esc", "backspace"), key.WithHelp("esc", "back")),
+
+		Filter: key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Sort:   key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
+
+		New:        key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new")),
+		Edit:       key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
+		Delete:     key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete")),
+		DeleteTree: key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "delete prefix")),
+
+		Level: key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "log level")),
+
+		Yes:    key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "confirm")),
+		Save:   key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
+		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+	}
+	if readOnly {
+		for _, b := range []*key.Binding{&km.New, &km.Edit, &km.Delete, &km.DeleteTree, &km.Save} {
+			b.SetEnabled(false)
+		}
+	}
+	return km
+}
+
+// docKey is a binding with the longer description docs/keys.md gives it.
+type docKey struct {
+	b   key.Binding
+	doc string
+}
+
+type keyGroup struct {
+	name, where string
+	keys        []docKey
+}
+
+func (g keyGroup) bindings() []key.Binding {
+	out := make([]key.Binding, len(g.keys))
+	for i, k := range g.keys {
+		out[i] = k.b
+	}
+	return out
+}
+
+func (k KeyMap) groups() []keyGroup {
+	return []keyGroup{
+		{"Global", "everywhere, except that while a filter, search, editor or dialog has focus keys go to it (only ctrl+c stays global)", []docKey{
+			{k.NextPane, "next pane"},
+			{k.PrevPane, "previous pane"},
+			{k.Panes, "jump to pane 1 Members, 2 WAN, 3 KV, 4 Raft, 5 Log"},
+			{k.Refresh, "reload the current pane now"},
+			{k.Help, "toggle the full help (esc also closes it)"},
+			{k.Quit, "quit; in the agent's embedded console, asks first (quitting stops the agent with a graceful leave)"},
+			{k.ForceQuit, "quit at once, from anywhere, even while typing"},
+		}},
+		{"Navigation", "lists, the KV value view and the log", []docKey{
+			{k.Up, "move up / scroll up"},
+			{k.Down, "move down / scroll down"},
+			{k.Top, "go to the top"},
+			{k.Bottom, "go to the bottom"},
+			{k.PageUp, "page up"},
+			{k.PageDown, "page down"},
+			{k.Open, "open: enter a KV folder, view a key's value, open a search result"},
+			{k.Back, "back: up one KV folder, close the value view, clear a members filter"},
+		}},
+		{"Members and WAN", "panes 1 and 2", []docKey{
+			{k.Filter, "filter rows by substring (enter keeps it, esc clears it)"},
+			{k.Sort, "cycle the sort column (Node, Address, Status, Type, Build, DC)"},
+		}},
+		{"KV", "pane 3; n, e, d and D are disabled and hidden with -readonly", []docKey{
+			{k.Filter, "search the whole tree by key substring; enter opens the result"},
+			{k.New, "new key: type its name (ending in / makes a folder), enter, then its value"},
+			{k.Edit, "edit the value of the key under the cursor (check-and-set: a concurrent change is not overwritten)"},
+			{k.Delete, "delete the key under the cursor (asks, naming the key)"},
+			{k.DeleteTree, "delete every key under the prefix under the cursor (asks, counting the keys)"},
+		}},
+		{"Log", "pane 5", []docKey{
+			{k.Level, "cycle the minimum level shown: debug, info, warn, error"},
+		}},
+		{"Dialogs and editors", "confirmation dialogs, the KV editor, the filter and search inputs", []docKey{
+			{k.Yes, "confirm a destructive action; any other key cancels (No is the default)"},
+			{k.Save, "save the value being edited"},
+			{k.Cancel, "cancel the editor, search or filter"},
+		}},
+	}
+}
+
+// KeyDocs returns markdown documenting every key binding, generated from
+// the default (read-write) key map. docs/keys.md is its output.
+func KeyDocs() string {
+	var b strings.Builder
+	b.WriteString("# consulx console keys\n\n")
+	b.WriteString("<!-- Generated by tui.KeyDocs; regenerate with `go test ./tui -run TestKeysDoc -update`. -->\n\n")
+	b.WriteString("`consulx tui` (and `consulx agent` on a terminal) open the console. Panes: ")
+	b.WriteString("1 Members, 2 WAN, 3 KV, 4 Raft, 5 Log. Typing in a filter, search or editor ")
+	b.WriteString("types the letter (so `q` there is a `q`); `ctrl+c` always quits. ")
+	b.WriteString("Every destructive action asks first, with No as the default. ")
+	b.WriteString("In the agent's embedded console `q` asks before stopping the agent.\n")
+	for _, g := range DefaultKeyMap(false).groups() {
+		fmt.Fprintf(&b, "\n## %s\n\n_%s_\n\n| Key | Action |\n| --- | --- |\n", g.name, g.where)
+		for _, k := range g.keys {
+			keys := make([]string, len(k.b.Keys()))
+			for i, s := range k.b.Keys() {
+				keys[i] = "`" + s + "`"
+			}
+			fmt.Fprintf(&b, "| %s | %s |\n", strings.Join(keys, ", "), k.doc)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,875 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textarea"
+	"github.com/charmbracelet/bubbles/textinput"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"consulx/api"
+)
+
+const kvWait = 30 * time.Second
+
+type kvMode int
+
+const (
+	kvTree kvMode = iota
+	kvValue
+	kvSearch
+	kvEdit
+	kvNewKey
+	kvNewValue
+)
+
+type (
+	// kvKeysMsg is one answer of the tree watch for prefix.
+	kvKeysMsg struct {
+		gen    int
+		prefix string
+		keys   []string
+		index  uint64
+		err    error
+	}
+	kvRetryMsg struct{ gen int }
+	kvValueMsg struct {
+		key  string
+		pair *api.KVPair
+		err  error
+		edit bool // open the editor once loaded
+	}
+	kvAllKeysMsg struct {
+		keys []string
+		err  error
+	}
+	kvCountMsg struct {
+		prefix string
+		n      int
+		err    error
+	}
+	kvWriteMsg struct {
+		done string // what happened, for the status line
+		ok   bool
+		why  string // when !ok: why nothing changed
+		err  error
+		key  string
+		// deleted: key (or the prefix key) is gone
+		deleted bool
+	}
+)
+
+// kvPane browses the KV store as a tree of prefixes folded at "/".
+type kvPane struct {
+	sh   *shared
+	mode kvMode
+	w, h int
+
+	// tree
+	prefix  string
+	entries []string // full keys; folders end in "/"
+	cursor  int
+	top     int
+	want    string // entry to select when the next listing arrives
+	loaded  bool
+	index   uint64
+	err     error
+	gen     int
+	wctx    context.Context // the current watch; cancelled when the prefix changes
+	stop    context.CancelFunc
+
+	// value view
+	valKey string
+	val    *api.KVPair
+	valErr error
+	vp     viewport.Model
+	backTo kvMode
+
+	// search
+	search    textinput.Model
+	all       []string
+	allLower  []string
+	allErr    error
+	allLoaded bool
+	results   []int // indexes into all
+	rcursor   int
+	rtop      int
+
+	// editors
+	keyIn  textinput.Model
+	editor textarea.Model
+	editOf *api.KVPair // nil: a new key
+
+	confirm *confirmDialog
+	pending string // shown while a count for D is running
+}
+
+func newKVPane(sh *shared) *kvPane {
+	s := textinput.New()
+	s.Prompt = "search: "
+	s.Placeholder = "substring of any key"
+	s.Cursor.SetMode(cursor.CursorStatic)
+	k := textinput.New()
+	k.Prompt = "new key: "
+	k.Cursor.SetMode(cursor.CursorStatic)
+	ta := textarea.New()
+	ta.ShowLineNumbers = false
+	ta.Cursor.SetMode(cursor.CursorStatic)
+	ta.CharLimit = 512 << 10
+	p := &kvPane{sh: sh, search: s, keyIn: k, editor: ta, w: 100, h: 26, vp: viewport.New(100, 22)}
+	return p
+}
+
+func (p *kvPane) title() string { return "KV" }
+
+func (p *kvPane) capturing() bool {
+	return p.confirm != nil || p.mode == kvSearch || p.mode == kvEdit || p.mode == kvNewKey || p.mode == kvNewValue
+}
+
+func (p *kvPane) helpKeys() []key.Binding {
+	k := p.sh.keys
+	switch {
+	case p.confirm != nil:
+		return []key.Binding{k.Yes}
+	case p.mode == kvSearch:
+		return []key.Binding{k.Up, k.Down, k.Open, k.Cancel}
+	case p.mode == kvEdit || p.mode == kvNewValue:
+		return []key.Binding{k.Save, k.Cancel}
+	case p.mode == kvNewKey:
+		return []key.Binding{k.Open, k.Cancel}
+	case p.mode == kvValue:
+		return []key.Binding{k.Up, k.Down, k.Back, k.Edit, k.Delete}
+	}
+	return []key.Binding{k.Open, k.Back, k.Filter, k.New, k.Edit, k.Delete, k.DeleteTree}
+}
+
+// poll leaves the tree to its blocking query; an open value is re-read
+// each second, since it may live outside the watched prefix.
+func (p *kvPane) poll() tea.Cmd {
+	if p.mode == kvValue {
+		return p.get(p.valKey, false)
+	}
+	return nil
+}
+
+func (p *kvPane) refresh() tea.Cmd {
+	cmds := []tea.Cmd{p.start()}
+	if p.mode == kvValue {
+		cmds = append(cmds, p.get(p.valKey, false))
+	}
+	return tea.Batch(cmds...)
+}
+
+// start (re)starts the watch of the current prefix from scratch.
+func (p *kvPane) start() tea.Cmd {
+	if p.stop != nil {
+		p.stop()
+	}
+	p.gen++
+	p.index = 0
+	p.wctx, p.stop = context.WithCancel(p.sh.ctx)
+	return p.watch(p.wctx, p.gen, 0)
+}
+
+// watch lists the current prefix; with index > 0 it is a blocking query
+// that returns when something under the prefix changes (or after kvWait).
+func (p *kvPane) watch(ctx context.Context, gen int, index uint64) tea.Cmd {
+	src, prefix := p.sh.src, p.prefix
+	return func() tea.Msg {
+		q := &api.QueryOptions{}
+		timeout := pollTimeout
+		if index > 0 {
+			q.WaitIndex, q.WaitTime = index, kvWait
+			timeout = kvWait + pollTimeout
+		}
+		c, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		began := time.Now()
+		keys, meta, err := src.KVKeys(c, prefix, "/", q)
+		if ctx.Err() != nil {
+			return nil // superseded (navigation) or console closed
+		}
+		var idx uint64
+		if meta != nil {
+			idx = meta.LastIndex
+		}
+		// A server that answers a blocking query at once with nothing new
+		// would make this a hot loop; pace it.
+		if err == nil && index > 0 && idx == index && time.Since(began) < 10*time.Millisecond {
+			select {
+			case <-time.After(pollEvery):
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		return kvKeysMsg{gen: gen, prefix: prefix, keys: keys, index: idx, err: err}
+	}
+}
+
+func (p *kvPane) get(k string, edit bool) tea.Cmd {
+	src, parent := p.sh.src, p.sh.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(parent, pollTimeout)
+		defer cancel()
+		pair, _, err := src.KVGet(ctx, k, nil)
+		return kvValueMsg{key: k, pair: pair, err: err, edit: edit}
+	}
+}
+
+func (p *kvPane) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case paneSizeMsg:
+		p.w, p.h = msg.w, msg.h
+		p.vp.Width, p.vp.Height = msg.w, max(msg.h-3, 1)
+		p.editor.SetWidth(max(msg.w-2, 10))
+		p.editor.SetHeight(max(msg.h-5, 3))
+	case kvKeysMsg:
+		return p.onKeys(msg)
+	case kvRetryMsg:
+		if msg.gen == p.gen {
+			return p.start()
+		}
+	case kvValueMsg:
+		return p.onValue(msg)
+	case kvAllKeysMsg:
+		p.allErr = msg.err
+		if msg.err == nil {
+			p.all = msg.keys
+			p.allLower = make([]string, len(msg.keys))
+			for i, k := range msg.keys {
+				p.allLower[i] = strings.ToLower(k)
+			}
+			p.allLoaded = true
+			p.filterResults()
+		}
+	case kvCountMsg:
+		p.pending = ""
+		switch {
+		case msg.err != nil:
+			p.sh.flash("count keys under "+quote(msg.prefix)+": "+msg.err.Error(), true)
+		case msg.n == 0:
+			p.sh.flash("nothing to delete under "+quote(msg.prefix), false)
+		default:
+			prefix, n := msg.prefix, msg.n
+			p.confirm = &confirmDialog{
+				prompt: fmt.Sprintf("Delete %d %s under prefix %s?", n, plural(n, "key", "keys"), quote(prefix)),
+				yes: func() tea.Cmd {
+					return p.write(func(ctx context.Context, src Source) (bool, error) { return src.KVDeleteTree(ctx, prefix) },
+						fmt.Sprintf("deleted %d %s under %s", n, plural(n, "key", "keys"), quote(prefix)), "", prefix, true)
+				},
+			}
+		}
+	case kvWriteMsg:
+		switch {
+		case msg.err != nil:
+			p.sh.flash("error: "+msg.err.Error(), true)
+		case !msg.ok:
+			p.sh.flash(msg.why, true)
+		default:
+			p.sh.flash(msg.done, false)
+			p.editor.Blur()
+			p.keyIn.Blur()
+			switch {
+			case p.mode == kvEdit:
+				p.mode = p.backTo
+			case p.mode == kvNewValue || p.mode == kvNewKey:
+				p.mode = kvTree
+				p.want = p.entryFor(msg.key)
+			case p.mode == kvValue && msg.deleted:
+				p.mode = kvTree
+			}
+			// The watch sees the change too; listing now makes it immediate.
+			cmds := []tea.Cmd{p.start()}
+			if p.mode == kvValue {
+				cmds = append(cmds, p.get(p.valKey, false))
+			}
+			return tea.Batch(cmds...)
+		}
+	case tea.KeyMsg:
+		if p.confirm != nil {
+			d := p.confirm
+			p.confirm = nil
+			if key.Matches(msg, p.sh.keys.Yes) {
+				return d.yes()
+			}
+			p.sh.flash("cancelled", false)
+			return nil
+		}
+		return p.key(msg)
+	}
+	return nil
+}
+
+func (p *kvPane) onKeys(msg kvKeysMsg) tea.Cmd {
+	if msg.gen != p.gen {
+		return nil
+	}
+	gen := p.gen
+	if msg.err != nil {
+		p.err = msg.err
+		p.index = 0
+		return p.sh.after(retryAfter, kvRetryMsg{gen: gen})
+	}
+	p.err = nil
+	keep := p.want
+	if keep == "" && p.cursor < len(p.entries) {
+		keep = p.entries[p.cursor]
+	}
+	p.want = ""
+	p.entries = msg.keys
+	p.loaded = true
+	p.cursor = min(p.cursor, max(len(p.entries)-1, 0))
+	for i, e := range p.entries {
+		if e == keep {
+			p.cursor = i
+			break
+		}
+	}
+	p.index = msg.index
+	if p.index == 0 {
+		// No index to block on: fall back to polling.
+		return p.sh.after(pollEvery, kvRetryMsg{gen: gen})
+	}
+	return p.watchNext()
+}
+
+func (p *kvPane) watchNext() tea.Cmd { return p.watch(p.wctx, p.gen, p.index) }
+
+func (p *kvPane) onValue(msg kvValueMsg) tea.Cmd {
+	if msg.key != p.valKey {
+		return nil
+	}
+	changed := msg.pair == nil || p.val == nil || msg.pair.ModifyIndex != p.val.ModifyIndex
+	p.val, p.valErr = msg.pair, msg.err
+	if changed {
+		p.vp.SetContent(renderValue(msg.pair))
+	}
+	if msg.edit && msg.err == nil {
+		return p.startEdit()
+	}
+	return nil
+}
+
+// entryFor maps a full key to the entry that shows it under the current
+// prefix (the key itself or its first folder).
+func (p *kvPane) entryFor(k string) string {
+	if !strings.HasPrefix(k, p.prefix) {
+		return ""
+	}
+	rest := k[len(p.prefix):]
+	if i := strings.IndexByte(rest, '/'); i >= 0 && i < len(rest)-1 {
+		return p.prefix + rest[:i+1]
+	}
+	return k
+}
+
+func (p *kvPane) cd(prefix, selectEntry string) tea.Cmd {
+	p.prefix = prefix
+	p.entries = nil
+	p.loaded = false
+	p.cursor, p.top = 0, 0
+	p.want = selectEntry
+	return p.start()
+}
+
+func (p *kvPane) current() string {
+	if p.cursor < len(p.entries) {
+		return p.entries[p.cursor]
+	}
+	return ""
+}
+
+func (p *kvPane) open(k string, from kvMode) tea.Cmd {
+	p.mode, p.backTo = kvValue, from
+	p.valKey, p.val, p.valErr = k, nil, nil
+	p.vp.SetContent("")
+	p.vp.GotoTop()
+	return p.get(k, false)
+}
+
+func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
+	k := p.sh.keys
+	switch p.mode {
+	case kvSearch:
+		return p.searchKey(msg)
+	case kvEdit, kvNewValue:
+		switch {
+		case key.Matches(msg, k.Cancel):
+			p.editor.Blur()
+			if p.mode == kvEdit && p.backTo == kvValue {
+				p.mode = kvValue
+			} else {
+				p.mode = kvTree
+			}
+			p.sh.flash("edit cancelled, nothing saved", false)
+			return nil
+		case key.Matches(msg, k.Save):
+			return p.save()
+		}
+		var cmd tea.Cmd
+		p.editor, cmd = p.editor.Update(msg)
+		return cmd
+	case kvNewKey:
+		switch {
+		case key.Matches(msg, k.Cancel):
+			p.keyIn.Blur()
+			p.mode = kvTree
+			return nil
+		case key.Matches(msg, k.Open):
+			name := strings.TrimLeft(p.keyIn.Value(), "/")
+			if name == "" {
+				p.sh.flash("a key needs a name", true)
+				return nil
+			}
+			p.keyIn.Blur()
+			if strings.HasSuffix(name, "/") {
+				// A folder marker: no value to ask for.
+				return p.put(&api.KVPair{Key: name}, "created folder "+quote(name))
+			}
+			p.mode = kvNewValue
+			p.editOf = nil
+			p.editor.Placeholder = "value of " + name
+			p.editor.SetValue("")
+			return p.editor.Focus()
+		}
+		var cmd tea.Cmd
+		p.keyIn, cmd = p.keyIn.Update(msg)
+		return cmd
+	case kvValue:
+		switch {
+		case key.Matches(msg, k.Back):
+			p.mode = p.backTo
+			if p.mode == kvSearch {
+				return p.search.Focus()
+			}
+			return nil
+		case key.Matches(msg, k.Edit):
+			p.backTo = kvValue
+			return p.startEdit()
+		case key.Matches(msg, k.Delete):
+			p.askDelete(p.valKey)
+			return nil
+		case key.Matches(msg, k.Top):
+			p.vp.GotoTop()
+			return nil
+		case key.Matches(msg, k.Bottom):
+			p.vp.GotoBottom()
+			return nil
+		}
+		var cmd tea.Cmd
+		p.vp, cmd = p.vp.Update(msg)
+		return cmd
+	}
+
+	// tree
+	cur := p.current()
+	switch {
+	case key.Matches(msg, k.Up):
+		p.cursor = max(p.cursor-1, 0)
+	case key.Matches(msg, k.Down):
+		p.cursor = min(p.cursor+1, max(len(p.entries)-1, 0))
+	case key.Matches(msg, k.PageUp):
+		p.cursor = max(p.cursor-10, 0)
+	case key.Matches(msg, k.PageDown):
+		p.cursor = min(p.cursor+10, max(len(p.entries)-1, 0))
+	case key.Matches(msg, k.Top):
+		p.cursor = 0
+	case key.Matches(msg, k.Bottom):
+		p.cursor = max(len(p.entries)-1, 0)
+	case key.Matches(msg, k.Open):
+		switch {
+		case cur == "":
+		case strings.HasSuffix(cur, "/") && cur != p.prefix:
+			return p.cd(cur, "")
+		default:
+			return p.open(cur, kvTree)
+		}
+	case key.Matches(msg, k.Back):
+		if p.prefix == "" {
+			return nil
+		}
+		parent := strings.TrimSuffix(p.prefix, "/")
+		if i := strings.LastIndexByte(parent, '/'); i >= 0 {
+			parent = parent[:i+1]
+		} else {
+			parent = ""
+		}
+		return p.cd(parent, p.prefix)
+	case key.Matches(msg, k.Filter):
+		p.mode = kvSearch
+		p.search.SetValue("")
+		p.results, p.rcursor, p.rtop = nil, 0, 0
+		p.allLoaded, p.allErr = false, nil
+		return tea.Batch(p.search.Focus(), p.loadAll())
+	case key.Matches(msg, k.New):
+		p.mode = kvNewKey
+		p.keyIn.SetValue(p.prefix)
+		p.keyIn.CursorEnd()
+		return p.keyIn.Focus()
+	case key.Matches(msg, k.Edit):
+		if cur == "" || strings.HasSuffix(cur, "/") {
+			p.sh.flash("e edits a key's value; move to a key", false)
+			return nil
+		}
+		p.valKey, p.val, p.backTo = cur, nil, kvTree
+		return p.get(cur, true)
+	case key.Matches(msg, k.Delete):
+		switch {
+		case cur == "":
+		case strings.HasSuffix(cur, "/") && cur != p.prefix:
+			p.sh.flash(quote(cur)+" is a folder: D deletes everything under it", false)
+		default:
+			p.askDelete(cur)
+		}
+	case key.Matches(msg, k.DeleteTree):
+		if cur == "" {
+			return nil
+		}
+		p.pending = "counting keys under " + quote(cur) + "…"
+		return p.count(cur)
+	}
+	return nil
+}
+
+func (p *kvPane) askDelete(k string) {
+	p.confirm = &confirmDialog{
+		prompt: "Delete key " + quote(k) + "?",
+		yes: func() tea.Cmd {
+			return p.write(func(ctx context.Context, src Source) (bool, error) { return src.KVDelete(ctx, k, nil) },
+				"deleted "+quote(k), "", k, true)
+		},
+	}
+}
+
+func (p *kvPane) count(prefix string) tea.Cmd {
+	src, parent := p.sh.src, p.sh.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(parent, pollTimeout)
+		defer cancel()
+		keys, _, err := src.KVKeys(ctx, prefix, "", nil)
+		return kvCountMsg{prefix: prefix, n: len(keys), err: err}
+	}
+}
+
+func (p *kvPane) loadAll() tea.Cmd {
+	src, parent := p.sh.src, p.sh.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(parent, pollTimeout)
+		defer cancel()
+		keys, _, err := src.KVKeys(ctx, "", "", nil)
+		return kvAllKeysMsg{keys: keys, err: err}
+	}
+}
+
+// write runs a change off the UI loop; ok=false answers get why.
+func (p *kvPane) write(fn func(context.Context, Source) (bool, error), done, why, k string, deleted bool) tea.Cmd {
+	src, parent := p.sh.src, p.sh.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(parent, writeTimeout)
+		defer cancel()
+		ok, err := fn(ctx, src)
+		if why == "" {
+			why = "the agent refused the change"
+		}
+		return kvWriteMsg{done: done, ok: ok, why: why, err: err, key: k, deleted: deleted}
+	}
+}
+
+func (p *kvPane) startEdit() tea.Cmd {
+	if p.val == nil {
+		p.sh.flash(quote(p.valKey)+" no longer exists", true)
+		return nil
+	}
+	if isBinary(p.val.Value) {
+		p.sh.flash("binary value: not editable in the console", true)
+		return nil
+	}
+	p.editOf = p.val
+	p.mode = kvEdit
+	p.editor.Placeholder = ""
+	p.editor.SetValue(string(p.val.Value))
+	return p.editor.Focus()
+}
+
+func (p *kvPane) save() tea.Cmd {
+	v := []byte(p.editor.Value())
+	if p.editOf != nil {
+		pair := &api.KVPair{Key: p.editOf.Key, Flags: p.editOf.Flags, Value: v, ModifyIndex: p.editOf.ModifyIndex}
+		k := pair.Key
+		return p.write(func(ctx context.Context, src Source) (bool, error) {
+			return src.KVPut(ctx, pair, &api.WriteOptions{CAS: true})
+		}, "saved "+quote(k), "not saved: "+quote(k)+" changed since it was opened (esc, then reopen it)", k, false)
+	}
+	name := strings.TrimLeft(p.keyIn.Value(), "/")
+	return p.put(&api.KVPair{Key: name, Value: v}, "created "+quote(name))
+}
+
+// put creates a key that must not exist yet (CAS on index 0).
+func (p *kvPane) put(pair *api.KVPair, done string) tea.Cmd {
+	return p.write(func(ctx context.Context, src Source) (bool, error) {
+		return src.KVPut(ctx, pair, &api.WriteOptions{CAS: true})
+	}, done, "not created: "+quote(pair.Key)+" already exists", pair.Key, false)
+}
+
+func (p *kvPane) searchKey(msg tea.KeyMsg) tea.Cmd {
+	k := p.sh.keys
+	switch {
+	case key.Matches(msg, k.Cancel):
+		p.search.Blur()
+		p.mode = kvTree
+		return nil
+	case msg.Type == tea.KeyUp || msg.Type == tea.KeyCtrlP:
+		p.rcursor = max(p.rcursor-1, 0)
+		return nil
+	case msg.Type == tea.KeyDown || msg.Type == tea.KeyCtrlN:
+		p.rcursor = min(p.rcursor+1, max(len(p.results)-1, 0))
+		return nil
+	case key.Matches(msg, k.Open):
+		if p.rcursor >= len(p.results) {
+			return nil
+		}
+		hit := p.all[p.results[p.rcursor]]
+		p.search.Blur()
+		if strings.HasSuffix(hit, "/") {
+			p.mode = kvTree
+			return p.cd(hit, "")
+		}
+		return p.open(hit, kvSearch)
+	}
+	var cmd tea.Cmd
+	before := p.search.Value()
+	p.search, cmd = p.search.Update(msg)
+	if p.search.Value() != before {
+		p.filterResults()
+	}
+	return cmd
+}
+
+// filterResults keeps the keys containing the query (case-insensitive).
+func (p *kvPane) filterResults() {
+	q := strings.ToLower(p.search.Value())
+	p.results = p.results[:0]
+	if q == "" {
+		p.rcursor, p.rtop = 0, 0
+		return
+	}
+	for i, l := range p.allLower {
+		if strings.Contains(l, q) {
+			p.results = append(p.results, i)
+		}
+	}
+	p.rcursor = min(p.rcursor, max(len(p.results)-1, 0))
+}
+
+func (p *kvPane) view(w, h int) string {
+	st := p.sh.st
+	var b strings.Builder
+	b.WriteString(st.Breadcrumb.Render(truncate(breadcrumb(p.prefix), w)))
+	switch {
+	case p.err != nil:
+		b.WriteString("  " + st.Error.Render(truncate("watch: "+p.err.Error()+" (retrying)", max(w-lipgloss.Width(breadcrumb(p.prefix))-2, 10))))
+	case p.loaded:
+		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d %s · index %d", len(p.entries), plural(len(p.entries), "entry", "entries"), p.index)))
+	}
+	b.WriteByte('\n')
+	used := 1
+	if p.confirm != nil {
+		box := p.confirm.view(st)
+		b.WriteString(box + "\n")
+		used += strings.Count(box, "\n") + 1
+	} else if p.pending != "" {
+		b.WriteString(st.Info.Render(p.pending) + "\n")
+		used++
+	}
+	rest := max(h-used, 1)
+	switch p.mode {
+	case kvValue:
+		b.WriteString(p.valueView(w, rest))
+	case kvSearch:
+		b.WriteString(p.searchView(w, rest))
+	case kvEdit, kvNewValue:
+		what := "editing " + quote(p.valKey)
+		if p.mode == kvNewValue {
+			what = "value of new key " + quote(p.keyIn.Value())
+		}
+		b.WriteString(st.Header.Render(what) + "  " + st.Faint.Render("ctrl+s saves · esc cancels") + "\n")
+		p.editor.SetHeight(max(rest-1, 3))
+		b.WriteString(p.editor.View())
+	case kvNewKey:
+		b.WriteString(p.keyIn.View() + "\n" + st.Faint.Render("enter: next (a name ending in / creates a folder) · esc cancels"))
+	default:
+		b.WriteString(p.treeView(w, rest))
+	}
+	return b.String()
+}
+
+func (p *kvPane) treeView(w, h int) string {
+	st := p.sh.st
+	if !p.loaded {
+		if p.err != nil {
+			return st.Faint.Render("waiting for the agent…")
+		}
+		return st.Faint.Render("loading…")
+	}
+	if len(p.entries) == 0 {
+		if p.prefix == "" {
+			return st.Faint.Render("the KV store is empty (n creates a key)")
+		}
+		return st.Faint.Render("nothing under " + quote(p.prefix) + " (esc goes up)")
+	}
+	p.top = scrollTop(p.top, p.cursor, h, len(p.entries))
+	var b strings.Builder
+	for i := p.top; i < len(p.entries) && i < p.top+h; i++ {
+		e := p.entries[i]
+		name := strings.TrimPrefix(e, p.prefix)
+		if e == p.prefix {
+			name = "(folder marker) " + e
+		}
+		line := "  " + name
+		if strings.HasSuffix(e, "/") {
+			line = "▸ " + name
+		}
+		line = truncate(gutter(i == p.cursor)+line, w)
+		switch {
+		case i == p.cursor:
+			line = st.Selected.Render(line)
+		case strings.HasSuffix(e, "/"):
+			line = st.Breadcrumb.Render(line)
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+func (p *kvPane) valueView(w, h int) string {
+	st := p.sh.st
+	var b strings.Builder
+	switch {
+	case p.valErr != nil:
+		return st.Error.Render("get " + quote(p.valKey) + ": " + p.valErr.Error())
+	case p.val == nil:
+		return st.Header.Render(p.valKey) + "\n" + st.Faint.Render("(no such key, or loading…)")
+	}
+	v := p.val
+	sess := v.Session
+	if sess == "" {
+		sess = "-"
+	}
+	b.WriteString(st.Header.Render(truncate(v.Key, w)) + "\n")
+	b.WriteString(st.Faint.Render(truncate(fmt.Sprintf("%d bytes, %s · flags %d · create %d · modify %d · lock %d · session %s",
+		len(v.Value), valueKind(v.Value), v.Flags, v.CreateIndex, v.ModifyIndex, v.LockIndex, sess), w)) + "\n")
+	p.vp.Width, p.vp.Height = w, max(h-2, 1)
+	b.WriteString(p.vp.View())
+	return b.String()
+}
+
+func (p *kvPane) searchView(w, h int) string {
+	st := p.sh.st
+	var b strings.Builder
+	b.WriteString(p.search.View())
+	switch {
+	case p.allErr != nil:
+		b.WriteString("  " + st.Error.Render(p.allErr.Error()))
+	case !p.allLoaded:
+		b.WriteString("  " + st.Faint.Render("loading all keys…"))
+	case p.search.Value() != "":
+		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d of %d keys", len(p.results), len(p.all))))
+	default:
+		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d keys; type to search", len(p.all))))
+	}
+	b.WriteByte('\n')
+	h--
+	p.rtop = scrollTop(p.rtop, p.rcursor, h, len(p.results))
+	for i := p.rtop; i < len(p.results) && i < p.rtop+h; i++ {
+		line := truncate(gutter(i == p.rcursor)+p.all[p.results[i]], w)
+		if i == p.rcursor {
+			line = st.Selected.Render(line)
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+// scrollTop keeps cursor inside a window of h rows starting at top.
+func scrollTop(top, cursor, h, n int) int {
+	h = max(h, 1)
+	if cursor < top {
+		top = cursor
+	}
+	if cursor >= top+h {
+		top = cursor - h + 1
+	}
+	return max(min(top, n-h), 0)
+}
+
+func breadcrumb(prefix string) string {
+	if prefix == "" {
+		return "kv: /"
+	}
+	parts := strings.Split(strings.TrimSuffix(prefix, "/"), "/")
+	return "kv: / " + strings.Join(parts, " / ") + " /"
+}
+
+func isBinary(v []byte) bool {
+	if !utf8.Valid(v) {
+		return true
+	}
+	for _, r := range string(v) {
+		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' {
+			return true
+		}
+	}
+	return false
+}
+
+func valueKind(v []byte) string {
+	t := bytes.TrimSpace(v)
+	switch {
+	case len(v) == 0:
+		return "empty"
+	case isBinary(v):
+		return "binary"
+	case len(t) > 0 && (t[0] == '{' || t[0] == '[') && json.Valid(t):
+		return "json"
+	}
+	return "text"
+}
+
+// renderValue shows JSON pretty-printed, text as is and binary as a hex dump.
+func renderValue(p *api.KVPair) string {
+	if p == nil {
+		return ""
+	}
+	switch valueKind(p.Value) {
+	case "empty":
+		return "(empty value)"
+	case "binary":
+		return hex.Dump(p.Value)
+	case "json":
+		var out bytes.Buffer
+		if json.Indent(&out, bytes.TrimSpace(p.Value), "", "  ") == nil {
+			return out.String()
+		}
+	}
+	return string(p.Value)
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,353 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"consulx/api"
+)
+
+type membersMsg struct {
+	wan     bool
+	members []api.Member
+	err     error
+}
+
+var memberCols = []string{"Node", "Address", "Status", "Type", "Build", "DC"}
+
+// memberRow is a member already formatted for the table.
+type memberRow struct {
+	cells  [6]string
+	status string
+	lower  string // all cells, lower-cased, for the filter
+}
+
+func toRow(mb api.Member) memberRow {
+	typ := "client"
+	if mb.Tags["role"] == "consul" {
+		typ = "server"
+	}
+	build := mb.Tags["build"]
+	if i := strings.IndexByte(build, ':'); i >= 0 {
+		build = build[:i]
+	}
+	addr := mb.Addr
+	if mb.Port != 0 {
+		addr += ":" + strconv.Itoa(int(mb.Port))
+	}
+	st := api.StatusWord(mb.Status)
+	r := memberRow{cells: [6]string{mb.Name, addr, st, typ, build, mb.Tags["dc"]}, status: st}
+	r.lower = strings.ToLower(strings.Join(r.cells[:], "\x00"))
+	return r
+}
+
+// membersPane is the LAN (or WAN) member table.
+type membersPane struct {
+	sh  *shared
+	wan bool
+
+	all     []memberRow
+	rows    []memberRow // filtered and sorted
+	loaded  bool
+	busy    bool
+	err     error
+	cursor  int
+	top     int
+	sortCol int
+	widths  []int
+
+	filter    textinput.Model
+	filtering bool
+}
+
+func newMembersPane(sh *shared, wan bool) *membersPane {
+	ti := textinput.New()
+	ti.Prompt = "/"
+	ti.Placeholder = "filter"
+	ti.Cursor.SetMode(cursor.CursorStatic)
+	return &membersPane{sh: sh, wan: wan, filter: ti}
+}
+
+func (p *membersPane) title() string {
+	if p.wan {
+		return "WAN"
+	}
+	return "Members"
+}
+
+func (p *membersPane) capturing() bool { return p.filtering }
+
+func (p *membersPane) helpKeys() []key.Binding {
+	k := p.sh.keys
+	if p.filtering {
+		return []key.Binding{k.Open, k.Cancel}
+	}
+	return []key.Binding{k.Up, k.Down, k.Filter, k.Sort}
+}
+
+func (p *membersPane) poll() tea.Cmd { return p.refresh() }
+
+func (p *membersPane) refresh() tea.Cmd {
+	if p.busy {
+		return nil
+	}
+	p.busy = true
+	src, parent, wan := p.sh.src, p.sh.ctx, p.wan
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(parent, pollTimeout)
+		defer cancel()
+		ms, err := src.Members(ctx, wan)
+		return membersMsg{wan: wan, members: ms, err: err}
+	}
+}
+
+func (p *membersPane) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case membersMsg:
+		if msg.wan != p.wan {
+			return nil
+		}
+		p.busy = false
+		p.err = msg.err
+		if msg.err != nil {
+			return nil
+		}
+		p.loaded = true
+		p.all = p.all[:0]
+		for _, mb := range msg.members {
+			p.all = append(p.all, toRow(mb))
+		}
+		p.apply()
+	case tea.KeyMsg:
+		return p.key(msg)
+	}
+	return nil
+}
+
+// apply recomputes the visible rows, keeping the cursor on the same node.
+func (p *membersPane) apply() {
+	var keep string
+	if p.cursor < len(p.rows) {
+		keep = p.rows[p.cursor].cells[0]
+	}
+	q := strings.ToLower(p.filter.Value())
+	p.rows = p.rows[:0]
+	for _, r := range p.all {
+		if q == "" || strings.Contains(r.lower, q) {
+			p.rows = append(p.rows, r)
+		}
+	}
+	c := p.sortCol
+	sort.SliceStable(p.rows, func(i, j int) bool {
+		a, b := p.rows[i].cells, p.rows[j].cells
+		if a[c] != b[c] {
+			return a[c] < b[c]
+		}
+		return a[0] < b[0]
+	})
+	// Column widths are computed here, once per data or filter change, so
+	// a keypress only draws the visible rows.
+	p.widths = make([]int, len(memberCols))
+	for i, c := range memberCols {
+		p.widths[i] = len(c)
+		if i == p.sortCol {
+			p.widths[i] += 2 // " ↓"
+		}
+	}
+	for _, r := range p.rows {
+		for i, c := range r.cells {
+			p.widths[i] = max(p.widths[i], textWidth(c))
+		}
+	}
+	p.cursor = 0
+	for i, r := range p.rows {
+		if r.cells[0] == keep {
+			p.cursor = i
+			break
+		}
+	}
+}
+
+func (p *membersPane) key(msg tea.KeyMsg) tea.Cmd {
+	k := p.sh.keys
+	if p.filtering {
+		switch {
+		case key.Matches(msg, k.Cancel):
+			p.filtering = false
+			p.filter.Blur()
+			p.filter.SetValue("")
+			p.apply()
+			return nil
+		case key.Matches(msg, k.Open):
+			p.filtering = false
+			p.filter.Blur()
+			return nil
+		case msg.Type == tea.KeyUp:
+			p.move(-1)
+			return nil
+		case msg.Type == tea.KeyDown:
+			p.move(1)
+			return nil
+		}
+		var cmd tea.Cmd
+		p.filter, cmd = p.filter.Update(msg)
+		p.apply()
+		return cmd
+	}
+	switch {
+	case key.Matches(msg, k.Filter):
+		p.filtering = true
+		return p.filter.Focus()
+	case key.Matches(msg, k.Back):
+		if p.filter.Value() != "" {
+			p.filter.SetValue("")
+			p.apply()
+		}
+	case key.Matches(msg, k.Sort):
+		p.sortCol = (p.sortCol + 1) % len(memberCols)
+		p.apply()
+		p.sh.flash("sorted by "+memberCols[p.sortCol], false)
+	case key.Matches(msg, k.Up):
+		p.move(-1)
+	case key.Matches(msg, k.Down):
+		p.move(1)
+	case key.Matches(msg, k.PageUp):
+		p.move(-10)
+	case key.Matches(msg, k.PageDown):
+		p.move(10)
+	case key.Matches(msg, k.Top):
+		p.cursor = 0
+	case key.Matches(msg, k.Bottom):
+		p.cursor = max(len(p.rows)-1, 0)
+	}
+	return nil
+}
+
+func (p *membersPane) move(d int) {
+	p.cursor = min(max(p.cursor+d, 0), max(len(p.rows)-1, 0))
+}
+
+func (p *membersPane) counts() string {
+	var alive, failed, left, other, servers, clients int
+	for _, r := range p.all {
+		switch r.status {
+		case "alive":
+			alive++
+		case "failed":
+			failed++
+		case "left":
+			left++
+		default:
+			other++
+		}
+		if r.cells[3] == "server" {
+			servers++
+		} else {
+			clients++
+		}
+	}
+	s := fmt.Sprintf("%d members: %d alive, %d failed, %d left", len(p.all), alive, failed, left)
+	if other > 0 {
+		s += fmt.Sprintf(", %d other", other)
+	}
+	return s + fmt.Sprintf(" · %d %s, %d %s", servers, plural(servers, "server", "servers"), clients, plural(clients, "client", "clients"))
+}
+
+func (p *membersPane) view(w, h int) string {
+	st := p.sh.st
+	var b strings.Builder
+	switch {
+	case p.err != nil && !p.loaded:
+		return st.Error.Render("members: " + p.err.Error())
+	case !p.loaded:
+		return st.Faint.Render("loading members…")
+	case p.wan && len(p.all) == 0:
+		return st.Faint.Render("WAN membership is visible from server agents only")
+	}
+	b.WriteString(st.Header.Render(p.counts()))
+	if p.err != nil {
+		b.WriteString("  " + st.Error.Render("(stale: "+p.err.Error()+")"))
+	}
+	b.WriteByte('\n')
+	if p.filtering || p.filter.Value() != "" {
+		b.WriteString(p.filter.View())
+		fmt.Fprintf(&b, "  %s", st.Faint.Render(fmt.Sprintf("%d of %d", len(p.rows), len(p.all))))
+	}
+	b.WriteByte('\n')
+
+	widths := p.widths
+	hdr := make([]string, len(memberCols))
+	for i, c := range memberCols {
+		if i == p.sortCol {
+			c += " ↓"
+		}
+		hdr[i] = pad(strings.ToUpper(c), widths[i])
+	}
+	b.WriteString(st.Header.Render(truncate(strings.TrimRight(gutter(false)+strings.Join(hdr, "  "), " "), w)))
+	b.WriteByte('\n')
+
+	rowsH := max(h-3, 1)
+	if p.cursor < p.top {
+		p.top = p.cursor
+	}
+	if p.cursor >= p.top+rowsH {
+		p.top = p.cursor - rowsH + 1
+	}
+	p.top = min(p.top, max(len(p.rows)-rowsH, 0))
+	if len(p.rows) == 0 {
+		b.WriteString(st.Faint.Render("no members match"))
+	}
+	for i := p.top; i < len(p.rows) && i < p.top+rowsH; i++ {
+		r := p.rows[i]
+		cells := make([]string, len(r.cells))
+		for j, c := range r.cells {
+			cells[j] = pad(c, widths[j])
+		}
+		if i == p.cursor {
+			b.WriteString(st.Selected.Render(truncate(strings.TrimRight(gutter(true)+strings.Join(cells, "  "), " "), w)))
+		} else {
+			cells[2] = p.statusStyle(r.status).Render(cells[2])
+			b.WriteString(truncate(strings.TrimRight(gutter(false)+strings.Join(cells, "  "), " "), w))
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func (p *membersPane) statusStyle(s string) lipgloss.Style {
+	switch s {
+	case "alive":
+		return p.sh.st.OK
+	case "failed":
+		return p.sh.st.Bad
+	case "left":
+		return p.sh.st.Gone
+	}
+	return p.sh.st.Warn
+}
+
+func pad(s string, w int) string {
+	if d := w - textWidth(s); d > 0 {
+		return s + strings.Repeat(" ", d)
+	}
+	return s
+}
+
+// textWidth is lipgloss.Width with a fast path for plain ASCII.
+func textWidth(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 || s[i] == 0x1b {
+			return lipgloss.Width(s)
+		}
+	}
+	return len(s)
+}

@@ -1,0 +1,24 @@
+package tui
+
+import (
+	"context"
+
+	"consulx/api"
+)
+
+// Source is the part of the agent's HTTP API the console uses;
+// *api.Client satisfies it.
+type Source interface {
+	Self(ctx context.Context) (*api.Self, error)
+	Leader(ctx context.Context) (string, error)
+	Members(ctx context.Context, wan bool) ([]api.Member, error)
+	RaftConfiguration(ctx context.Context, stale bool) (*api.RaftConfiguration, error)
+	KVGet(ctx context.Context, key string, q *api.QueryOptions) (*api.KVPair, *api.QueryMeta, error)
+	KVKeys(ctx context.Context, prefix, separator string, q *api.QueryOptions) ([]string, *api.QueryMeta, error)
+	KVPut(ctx context.Context, p *api.KVPair, w *api.WriteOptions) (bool, error)
+	KVDelete(ctx context.Context, key string, cas *uint64) (bool, error)
+	KVDeleteTree(ctx context.Context, prefix string) (bool, error)
+	Monitor(ctx context.Context, level string, fn func(line string)) error
+}
+
+var _ Source = (*api.Client)(nil)
