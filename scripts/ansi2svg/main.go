@@ -39,8 +39,24 @@ func xterm256(n int) string {
 }
 
 type style struct {
-	fg, bg string
-	bold   bool
+	fg, bg  string
+	bold    bool
+	reverse bool
+}
+
+// colours resolves reverse video into the colours to paint.
+func (s style) colours() (fg, bg string) {
+	fg, bg = s.fg, s.bg
+	if fg == "" {
+		fg = defaultFG
+	}
+	if s.reverse {
+		if bg == "" {
+			bg = background
+		}
+		return bg, fg
+	}
+	return fg, bg
 }
 
 type span struct {
@@ -61,6 +77,10 @@ func applySGR(st style, params string) style {
 			st.bold = true
 		case n == 22:
 			st.bold = false
+		case n == 7:
+			st.reverse = true
+		case n == 27:
+			st.reverse = false
 		case n >= 30 && n <= 37:
 			st.fg = basic[n-30]
 		case n >= 90 && n <= 97:
@@ -156,15 +176,12 @@ func render(w io.Writer, lines [][]span, cols int) {
 		for _, s := range spans {
 			x := 10 + float64(s.col)*cellW
 			n := len([]rune(s.text))
-			if s.st.bg != "" {
-				fmt.Fprintf(w, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`+"\n", x, y, float64(n)*cellW, cellH, s.st.bg)
+			fg, bg := s.st.colours()
+			if bg != "" {
+				fmt.Fprintf(w, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`+"\n", x, y, float64(n)*cellW, cellH, bg)
 			}
 			if strings.TrimSpace(s.text) == "" {
 				continue
-			}
-			fg := s.st.fg
-			if fg == "" {
-				fg = defaultFG
 			}
 			weight := ""
 			if s.st.bold {
