@@ -249,7 +249,7 @@ func (a *Agent) Shutdown() {
 // serverInfo is what gossip tells about a server of our datacenter.
 type serverInfo struct {
 	name, id, addr string
-	expect         int
+	port, expect   int
 }
 
 func (a *Agent) parseServer(m serf.Member) (serverInfo, bool) {
@@ -261,7 +261,7 @@ func (a *Agent) parseServer(m serf.Member) (serverInfo, bool) {
 		return serverInfo{}, false
 	}
 	expect, _ := strconv.Atoi(m.Tags["expect"])
-	return serverInfo{name: m.Name, id: m.Tags["id"], addr: net.JoinHostPort(m.Addr.String(), strconv.Itoa(port)), expect: expect}, true
+	return serverInfo{name: m.Name, id: m.Tags["id"], addr: net.JoinHostPort(m.Addr.String(), strconv.Itoa(port)), port: port, expect: expect}, true
 }
 
 // pickServer returns a random alive server of our datacenter not yet tried.

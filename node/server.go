@@ -147,6 +147,8 @@ func (a *Agent) startServer(advertise *net.TCPAddr) error {
 	register(handlers, "Session.Renew", s.sessionRenew)
 	register(handlers, "Session.Read", s.sessionRead)
 	register(handlers, "Txn.Apply", s.txnApply)
+	register(handlers, "Catalog.Apply", s.catalogApply)
+	register(handlers, "Catalog.Read", s.catalogRead)
 	s.rpcSrv = serveRPC(&chanListener{m: s.mux, ch: s.mux.rpcCh}, handlers, s.rawHandlers())
 
 	a.srv = s
@@ -291,6 +293,7 @@ func (s *server) reconcile() {
 		return
 	}
 	s.invalidateSessionsOfDeadNodes()
+	s.reconcileCatalog()
 	fut := s.raft.GetConfiguration()
 	if err := fut.Error(); err != nil {
 		return

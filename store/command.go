@@ -16,6 +16,10 @@ const (
 	SessionCommand CommandType = 2
 	// TxnCommand carries a TxnRequest.
 	TxnCommand CommandType = 3
+	// RegisterCommand carries a RegisterRequest.
+	RegisterCommand CommandType = 4
+	// DeregisterCommand carries a DeregisterRequest.
+	DeregisterCommand CommandType = 5
 )
 
 // KVOp names a KV write verb; the names match Consul's txn verbs.

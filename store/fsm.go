@@ -35,14 +35,18 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	s.mu.RLock()
 	err := s.db.Update(func(tx *buntdb.Tx) error {
 		w.tx = tx
-		var maxKV, maxSess uint64
+		var maxKV, maxSess, maxCat uint64
 		for i, l := range logs {
 			if l.Type != raft.LogCommand || len(l.Data) == 0 {
 				continue
 			}
-			nTouched, sessBefore := len(w.touched), w.sessionsChanged
-			w.sessionsChanged = false
+			nTouched, sessBefore, catBefore := len(w.touched), w.sessionsChanged, w.catalogChanged
+			w.sessionsChanged, w.catalogChanged = false, false
 			out[i] = s.applyCommand(w, l)
+			if w.catalogChanged {
+				maxCat = l.Index
+			}
+			w.catalogChanged = w.catalogChanged || catBefore
 			if len(w.touched) > nTouched {
 				maxKV = l.Index
 			}
@@ -55,6 +59,11 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 		if maxKV > 0 {
 			if _, _, err := tx.Set(kvIndexKey, strconv.FormatUint(maxKV, 10), nil); err != nil {
+				return err
+			}
+		}
+		if maxCat > 0 {
+			if _, _, err := tx.Set(catalogIndexKey, strconv.FormatUint(maxCat, 10), nil); err != nil {
 				return err
 			}
 		}
@@ -78,6 +87,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	if w.sessionsChanged {
 		s.watches.notifySessions()
 	}
+	if w.catalogChanged {
+		s.watches.notifyCatalog()
+	}
 	return out
 }
 
@@ -88,6 +100,7 @@ func (s *Store) applyCommand(w *wtx, l *raft.Log) ApplyResult {
 	res := s.decodeAndApply(w, l)
 	if res.Err != "" {
 		w.rollback(u, t, sc)
+		w.catalogChanged = false
 	}
 	return res
 }
@@ -118,6 +131,24 @@ func (s *Store) decodeAndApply(w *wtx, l *raft.Log) ApplyResult {
 			return ApplyResult{Err: err.Error()}
 		}
 		return ApplyResult{Ok: ok}
+	case RegisterCommand:
+		var req RegisterRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return ApplyResult{Err: fmt.Sprintf("decode register command: %v", err)}
+		}
+		if err := applyRegister(w, l.Index, &req); err != nil {
+			return ApplyResult{Err: err.Error()}
+		}
+		return ApplyResult{Ok: true}
+	case DeregisterCommand:
+		var req DeregisterRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return ApplyResult{Err: fmt.Sprintf("decode deregister command: %v", err)}
+		}
+		if err := applyDeregister(w, &req); err != nil {
+			return ApplyResult{Err: err.Error()}
+		}
+		return ApplyResult{Ok: true}
 	case TxnCommand:
 		var req TxnRequest
 		if err := json.Unmarshal(body, &req); err != nil {

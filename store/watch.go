@@ -13,6 +13,7 @@ type Watches struct {
 	exact    map[string]map[chan struct{}]struct{}
 	prefixes map[string]map[chan struct{}]struct{}
 	sessions map[chan struct{}]struct{}
+	catalog  map[chan struct{}]struct{}
 }
 
 // NewWatches returns an empty watch set.
@@ -21,6 +22,7 @@ func NewWatches() *Watches {
 		exact:    map[string]map[chan struct{}]struct{}{},
 		prefixes: map[string]map[chan struct{}]struct{}{},
 		sessions: map[chan struct{}]struct{}{},
+		catalog:  map[chan struct{}]struct{}{},
 	}
 }
 
@@ -58,26 +60,34 @@ func (w *Watches) add(m map[string]map[chan struct{}]struct{}, k string) (<-chan
 }
 
 // WatchSessions returns a channel closed when any session changes.
-func (w *Watches) WatchSessions() (<-chan struct{}, func()) {
+func (w *Watches) WatchSessions() (<-chan struct{}, func()) { return w.addTable(w.sessions) }
+
+// WatchCatalog returns a channel closed when any node, service or check changes.
+func (w *Watches) WatchCatalog() (<-chan struct{}, func()) { return w.addTable(w.catalog) }
+
+func (w *Watches) addTable(set map[chan struct{}]struct{}) (<-chan struct{}, func()) {
 	c := make(chan struct{})
 	w.mu.Lock()
-	w.sessions[c] = struct{}{}
+	set[c] = struct{}{}
 	w.mu.Unlock()
 	return c, func() {
 		w.mu.Lock()
-		delete(w.sessions, c)
+		delete(set, c)
 		w.mu.Unlock()
 	}
 }
 
-func (w *Watches) notifySessions() {
+func (w *Watches) fireTable(set map[chan struct{}]struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for c := range w.sessions {
+	for c := range set {
 		close(c)
-		delete(w.sessions, c)
+		delete(set, c)
 	}
 }
+
+func (w *Watches) notifySessions() { w.fireTable(w.sessions) }
+func (w *Watches) notifyCatalog()  { w.fireTable(w.catalog) }
 
 // notify wakes the watchers of the touched keys.
 func (w *Watches) notify(keys []string) {
@@ -109,9 +119,11 @@ func (w *Watches) notifyAll() {
 	for k := range w.prefixes {
 		w.fire(w.prefixes, k)
 	}
-	for c := range w.sessions {
-		close(c)
-		delete(w.sessions, c)
+	for _, set := range []map[chan struct{}]struct{}{w.sessions, w.catalog} {
+		for c := range set {
+			close(c)
+			delete(set, c)
+		}
 	}
 }
 

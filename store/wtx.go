@@ -12,6 +12,8 @@ type wtx struct {
 	touched []string
 	// sessionsChanged is set when the sessions table changed.
 	sessionsChanged bool
+	// catalogChanged is set when nodes, services or checks changed.
+	catalogChanged bool
 }
 
 type undoRec struct {

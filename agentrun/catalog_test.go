@@ -1,0 +1,97 @@
+package agentrun_test
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	consul "github.com/hashicorp/consul/api"
+
+	"consulx/internal/testcluster"
+)
+
+// TestCatalogMirrorsGossip: members appear as catalog nodes with a
+// serfHealth check, servers carry the consul service, and a failed node's
+// check turns critical so ?passing drops it.
+func TestCatalogMirrorsGossip(t *testing.T) {
+	c := testcluster.StartCluster(t, 3, 2)
+	cl := official(t, c.Clients[0])
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		nodes, _, err := cl.Catalog().Nodes(nil)
+		if err != nil {
+			return err
+		}
+		if len(nodes) != 5 {
+			return fmt.Errorf("%d catalog nodes, want 5", len(nodes))
+		}
+		svcs, _, err := cl.Catalog().Service("consul", "", nil)
+		if err != nil || len(svcs) != 3 {
+			return fmt.Errorf("consul service has %d instances (%v), want 3", len(svcs), err)
+		}
+		for _, s := range svcs {
+			if s.ServicePort != c.Servers[0].Config.Ports.Server && s.Node == "server-1" {
+				return fmt.Errorf("server-1 consul port %d", s.ServicePort)
+			}
+		}
+		return nil
+	})
+	checks, _, err := cl.Health().Node("client-2", nil)
+	if err != nil || len(checks) != 1 || checks[0].CheckID != "serfHealth" || checks[0].Status != "passing" || checks[0].Output != "Agent alive and reachable" {
+		t.Fatalf("client-2 checks = %+v, %v", checks, err)
+	}
+	// External services registered through the catalog API.
+	for i, tags := range [][]string{{"primary", "v1"}, {"replica", "v1"}} {
+		_, err := cl.Catalog().Register(&consul.CatalogRegistration{Node: fmt.Sprintf("db-%d", i), Address: fmt.Sprintf("10.0.0.%d", i+1),
+			Service: &consul.AgentService{ID: "db", Service: "db", Tags: tags, Port: 5432},
+			Check:   &consul.AgentCheck{CheckID: "db-alive", Name: "db alive", Status: "passing", ServiceID: "db"}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	services, _, err := cl.Catalog().Services(nil)
+	if err != nil || len(services["db"]) != 3 {
+		t.Fatalf("services = %v, %v", services, err)
+	}
+	prim, _, err := cl.Catalog().Service("db", "primary", nil)
+	if err != nil || len(prim) != 1 || prim[0].Node != "db-0" || prim[0].ServiceAddress != "" || prim[0].Address != "10.0.0.1" {
+		t.Fatalf("tag filter: %+v %v", prim, err)
+	}
+	// A failing check removes an instance from ?passing.
+	if _, err := cl.Catalog().Register(&consul.CatalogRegistration{Node: "db-1", Address: "10.0.0.2", SkipNodeUpdate: true,
+		Check: &consul.AgentCheck{CheckID: "db-alive", Name: "db alive", Status: "critical", ServiceID: "db"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	entries, _, err := cl.Health().Service("db", "", true, nil)
+	if err != nil || len(entries) != 1 || entries[0].Node.Node != "db-0" {
+		t.Fatalf("passing db instances = %+v, %v", entries, err)
+	}
+	// A crashed client turns critical and drops out of ?passing for consul-style health.
+	c.Clients[1].Running.Shutdown()
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		checks, _, err := cl.Health().State("critical", nil)
+		if err != nil {
+			return err
+		}
+		var names []string
+		for _, ch := range checks {
+			names = append(names, ch.Node+"/"+ch.CheckID)
+		}
+		sort.Strings(names)
+		if fmt.Sprint(names) != "[client-2/serfHealth db-1/db-alive]" {
+			return fmt.Errorf("critical checks = %v", names)
+		}
+		return nil
+	})
+	// Deregistering an external node removes its service.
+	if _, err := cl.Catalog().Deregister(&consul.CatalogDeregistration{Node: "db-1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	all, _, _ := cl.Catalog().Service("db", "", nil)
+	if len(all) != 1 {
+		t.Fatalf("db instances after deregister = %d", len(all))
+	}
+	if n, _, err := cl.Catalog().Node("nope", nil); err != nil || n != nil {
+		t.Fatalf("unknown node = %+v, %v", n, err)
+	}
+}

@@ -1,0 +1,350 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"consulx/node"
+	"consulx/store"
+)
+
+type nodeJSON struct {
+	ID              string
+	Node            string
+	Address         string
+	Datacenter      string
+	TaggedAddresses map[string]string
+	Meta            map[string]string
+	CreateIndex     uint64
+	ModifyIndex     uint64
+}
+
+func toNodeJSON(n store.Node) nodeJSON {
+	return nodeJSON{ID: n.ID, Node: n.Node, Address: n.Address, Datacenter: n.Datacenter,
+		TaggedAddresses: orEmpty(n.TaggedAddresses), Meta: orEmpty(n.Meta), CreateIndex: n.CreateIndex, ModifyIndex: n.ModifyIndex}
+}
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+type weights struct{ Passing, Warning int }
+
+type serviceJSON struct {
+	ID                string
+	Service           string
+	Tags              []string
+	Address           string
+	Meta              map[string]string
+	Port              int
+	Weights           weights
+	EnableTagOverride bool
+	CreateIndex       uint64
+	ModifyIndex       uint64
+}
+
+func toServiceJSON(s store.NodeService) serviceJSON {
+	tags := s.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return serviceJSON{ID: s.ID, Service: s.Service, Tags: tags, Address: s.Address, Meta: orEmpty(s.Meta), Port: s.Port,
+		Weights: weights{1, 1}, EnableTagOverride: s.EnableTagOverride, CreateIndex: s.CreateIndex, ModifyIndex: s.ModifyIndex}
+}
+
+// catalogServiceJSON is one row of /v1/catalog/service/<name>.
+type catalogServiceJSON struct {
+	ID                       string
+	Node                     string
+	Address                  string
+	Datacenter               string
+	TaggedAddresses          map[string]string
+	NodeMeta                 map[string]string
+	ServiceID                string
+	ServiceName              string
+	ServiceTags              []string
+	ServiceAddress           string
+	ServiceMeta              map[string]string
+	ServicePort              int
+	ServiceWeights           weights
+	ServiceEnableTagOverride bool
+	CreateIndex              uint64
+	ModifyIndex              uint64
+}
+
+func (h *Handler) catalogRead(w http.ResponseWriter, r *http.Request, kind, name string) (*node.CatalogReadResponse, error) {
+	opts, err := readOptions(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.checkDC(opts.Datacenter); err != nil {
+		return nil, err
+	}
+	out, err := h.agent.CatalogRead(r.Context(), &node.CatalogReadRequest{Kind: kind, Name: name, QueryOptions: opts})
+	if err != nil {
+		return nil, err
+	}
+	setMeta(w, out.QueryMeta)
+	return out, nil
+}
+
+// nodeMetaFilter parses ?node-meta=k:v (repeatable); all must match.
+func nodeMetaFilter(r *http.Request) func(map[string]string) bool {
+	var pairs [][2]string
+	for _, v := range r.URL.Query()["node-meta"] {
+		k, val, _ := strings.Cut(v, ":")
+		pairs = append(pairs, [2]string{k, val})
+	}
+	return func(meta map[string]string) bool {
+		for _, p := range pairs {
+			if meta[p[0]] != p[1] {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// hasTags reports whether tags include every wanted tag.
+func hasTags(tags, want []string) bool {
+	for _, w := range want {
+		found := false
+		for _, t := range tags {
+			if strings.EqualFold(t, w) {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *Handler) catalogNodes(w http.ResponseWriter, r *http.Request) (any, error) {
+	out, err := h.catalogRead(w, r, "nodes", "")
+	if err != nil {
+		return nil, err
+	}
+	match := nodeMetaFilter(r)
+	res := []nodeJSON{}
+	for _, n := range out.Nodes {
+		if match(n.Meta) {
+			res = append(res, toNodeJSON(n))
+		}
+	}
+	return res, nil
+}
+
+func (h *Handler) catalogServices(w http.ResponseWriter, r *http.Request) (any, error) {
+	out, err := h.catalogRead(w, r, "services", "")
+	if err != nil {
+		return nil, err
+	}
+	return out.Services, nil
+}
+
+func (h *Handler) catalogService(w http.ResponseWriter, r *http.Request) (any, error) {
+	name := pathTail(r, "/v1/catalog/service/")
+	if name == "" {
+		return nil, badRequest("Missing service name")
+	}
+	out, err := h.catalogRead(w, r, "service", name)
+	if err != nil {
+		return nil, err
+	}
+	tags, match := r.URL.Query()["tag"], nodeMetaFilter(r)
+	res := []catalogServiceJSON{}
+	for _, in := range out.Instances {
+		if !hasTags(in.Service.Tags, tags) || !match(in.Node.Meta) {
+			continue
+		}
+		sv := toServiceJSON(in.Service)
+		res = append(res, catalogServiceJSON{ID: in.Node.ID, Node: in.Node.Node, Address: in.Node.Address, Datacenter: in.Node.Datacenter,
+			TaggedAddresses: orEmpty(in.Node.TaggedAddresses), NodeMeta: orEmpty(in.Node.Meta), ServiceID: sv.ID, ServiceName: sv.Service,
+			ServiceTags: sv.Tags, ServiceAddress: sv.Address, ServiceMeta: sv.Meta, ServicePort: sv.Port, ServiceWeights: sv.Weights,
+			ServiceEnableTagOverride: sv.EnableTagOverride, CreateIndex: sv.CreateIndex, ModifyIndex: sv.ModifyIndex})
+	}
+	return res, nil
+}
+
+func (h *Handler) catalogNode(w http.ResponseWriter, r *http.Request) (any, error) {
+	name := pathTail(r, "/v1/catalog/node/")
+	if name == "" {
+		return nil, badRequest("Missing node name")
+	}
+	out, err := h.catalogRead(w, r, "node", name)
+	if err != nil {
+		return nil, err
+	}
+	if out.Node == nil {
+		return json.RawMessage("null"), nil
+	}
+	svcs := map[string]serviceJSON{}
+	for _, s := range out.NodeSvcs {
+		svcs[s.ID] = toServiceJSON(s)
+	}
+	return map[string]any{"Node": toNodeJSON(*out.Node), "Services": svcs}, nil
+}
+
+func (h *Handler) catalogDatacenters(w http.ResponseWriter, r *http.Request) (any, error) {
+	return []string{h.agent.Config().Datacenter}, nil
+}
+
+// registerBody is PUT /v1/catalog/register.
+type registerBody struct {
+	ID              string
+	Node            string
+	Address         string
+	Datacenter      string
+	TaggedAddresses map[string]string
+	NodeMeta        map[string]string
+	Service         *store.NodeService
+	Check           *store.HealthCheck
+	Checks          []*store.HealthCheck
+	SkipNodeUpdate  bool
+}
+
+func (h *Handler) catalogRegister(w http.ResponseWriter, r *http.Request) (any, error) {
+	raw, err := readBody(r, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	var b registerBody
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, badRequest("Request decode failed: %v", err)
+	}
+	if b.Node == "" {
+		return nil, badRequest("Must provide node")
+	}
+	if b.Address == "" && !b.SkipNodeUpdate {
+		return nil, badRequest("Must provide address")
+	}
+	if err := h.checkDC(b.Datacenter); err != nil {
+		return nil, err
+	}
+	checks := b.Checks
+	if b.Check != nil {
+		checks = append(checks, b.Check)
+	}
+	req := &store.RegisterRequest{Node: b.Node, ID: b.ID, Address: b.Address, Datacenter: h.agent.Config().Datacenter,
+		TaggedAddresses: b.TaggedAddresses, NodeMeta: b.NodeMeta, Service: b.Service, Checks: checks, SkipNodeUpdate: b.SkipNodeUpdate}
+	if _, err := h.agent.CatalogApply(r.Context(), &node.CatalogWriteRequest{Register: req}); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
+func (h *Handler) catalogDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
+	raw, err := readBody(r, 64<<10)
+	if err != nil {
+		return nil, err
+	}
+	var b store.DeregisterRequest
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, badRequest("Request decode failed: %v", err)
+	}
+	if b.Node == "" {
+		return nil, badRequest("Must provide node")
+	}
+	if _, err := h.agent.CatalogApply(r.Context(), &node.CatalogWriteRequest{Deregister: &b}); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
+func checksJSON(cs []store.HealthCheck) []store.HealthCheck {
+	if cs == nil {
+		return []store.HealthCheck{}
+	}
+	return cs
+}
+
+func (h *Handler) healthNode(w http.ResponseWriter, r *http.Request) (any, error) {
+	name := pathTail(r, "/v1/health/node/")
+	if name == "" {
+		return nil, badRequest("Missing node name")
+	}
+	out, err := h.catalogRead(w, r, "health-node", name)
+	if err != nil {
+		return nil, err
+	}
+	return checksJSON(out.Checks), nil
+}
+
+func (h *Handler) healthChecks(w http.ResponseWriter, r *http.Request) (any, error) {
+	name := pathTail(r, "/v1/health/checks/")
+	if name == "" {
+		return nil, badRequest("Missing service name")
+	}
+	out, err := h.catalogRead(w, r, "health-checks", name)
+	if err != nil {
+		return nil, err
+	}
+	return checksJSON(out.Checks), nil
+}
+
+func (h *Handler) healthState(w http.ResponseWriter, r *http.Request) (any, error) {
+	state := pathTail(r, "/v1/health/state/")
+	switch state {
+	case "any", store.HealthPassing, store.HealthWarning, store.HealthCritical:
+	default:
+		return nil, badRequest("Invalid check state: %q (use any, passing, warning or critical)", state)
+	}
+	out, err := h.catalogRead(w, r, "health-state", state)
+	if err != nil {
+		return nil, err
+	}
+	return checksJSON(out.Checks), nil
+}
+
+func (h *Handler) healthService(w http.ResponseWriter, r *http.Request) (any, error) {
+	name := pathTail(r, "/v1/health/service/")
+	if name == "" {
+		return nil, badRequest("Missing service name")
+	}
+	out, err := h.catalogRead(w, r, "health-service", name)
+	if err != nil {
+		return nil, err
+	}
+	tags, match, passing := r.URL.Query()["tag"], nodeMetaFilter(r), truthyPresence(r, "passing")
+	res := []map[string]any{}
+	for _, in := range HealthyInstances(out.Instances, passing) {
+		if !hasTags(in.Service.Tags, tags) || !match(in.Node.Meta) {
+			continue
+		}
+		res = append(res, map[string]any{"Node": toNodeJSON(in.Node), "Service": toServiceJSON(in.Service), "Checks": checksJSON(in.Checks)})
+	}
+	return res, nil
+}
+
+// truthyPresence is a presence flag that also accepts an explicit false.
+func truthyPresence(r *http.Request, name string) bool {
+	v, ok := r.URL.Query()[name]
+	return ok && v[0] != "false" && v[0] != "0"
+}
+
+// HealthyInstances keeps instances whose every check is passing (when
+// passingOnly), as ?passing does.
+func HealthyInstances(in []store.ServiceInstance, passingOnly bool) []store.ServiceInstance {
+	if !passingOnly {
+		return in
+	}
+	var out []store.ServiceInstance
+	for _, i := range in {
+		ok := true
+		for _, c := range i.Checks {
+			if c.Status != store.HealthPassing {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, i)
+		}
+	}
+	return out
+}
