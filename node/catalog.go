@@ -152,7 +152,7 @@ func (s *server) reconcileCatalog() {
 		}
 		reg := &store.RegisterRequest{Node: m.Name, ID: m.Tags["id"], Address: m.Addr.String(), Datacenter: s.a.cfg.Datacenter,
 			TaggedAddresses: map[string]string{"lan": m.Addr.String()},
-			Checks: []*store.HealthCheck{{CheckID: serfHealthCheck, Name: serfHealthName, Status: status, Output: output}}}
+			Checks:          []*store.HealthCheck{{CheckID: serfHealthCheck, Name: serfHealthName, Status: status, Output: output}}}
 		if info, ok := s.a.parseServer(m); ok && m.Status == serf.StatusAlive {
 			reg.Service = &store.NodeService{ID: "consul", Service: "consul", Port: info.port, Tags: []string{}}
 		}
