@@ -10,6 +10,7 @@ import (
 type confirmDialog struct {
 	prompt string
 	yes    func() tea.Cmd
+	no     func() // optional: runs when the dialog is cancelled
 }
 
 func (d *confirmDialog) view(st Styles) string {

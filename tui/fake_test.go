@@ -32,6 +32,10 @@ type fakeSource struct {
 
 	deleted, deletedTrees []string
 	puts                  []api.KVPair
+	// ops records every successful KV write in order: "put k", "delete k".
+	ops []string
+	// putErr makes KVPut of a key fail with that error.
+	putErr map[string]error
 }
 
 func newFake() *fakeSource {
@@ -171,6 +175,34 @@ func (f *fakeSource) KVGet(ctx context.Context, key string, q *api.QueryOptions)
 	return &cp, meta, nil
 }
 
+func (f *fakeSource) KVList(ctx context.Context, prefix string, q *api.QueryOptions) ([]*api.KVPair, *api.QueryMeta, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, nil, errDown
+	}
+	all := f.sorted()
+	var out []*api.KVPair
+	for i := sort.SearchStrings(all, prefix); i < len(all) && strings.HasPrefix(all[i], prefix); i++ {
+		cp := *f.kv[all[i]]
+		cp.Key = all[i]
+		out = append(out, &cp)
+	}
+	return out, &api.QueryMeta{LastIndex: f.index}, nil
+}
+
+// get returns a copy of key k (nil when absent).
+func (f *fakeSource) get(k string) *api.KVPair {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.kv[k]
+	if p == nil {
+		return nil
+	}
+	cp := *p
+	return &cp
+}
+
 func (f *fakeSource) KVKeys(ctx context.Context, prefix, sep string, q *api.QueryOptions) ([]string, *api.QueryMeta, error) {
 	f.mu.Lock()
 	if q != nil && q.WaitIndex > 0 && q.WaitIndex >= f.index && !f.down {
@@ -210,6 +242,9 @@ func (f *fakeSource) KVPut(ctx context.Context, p *api.KVPair, w *api.WriteOptio
 	if f.down {
 		return false, errDown
 	}
+	if err := f.putErr[p.Key]; err != nil {
+		return false, err
+	}
 	if w != nil && w.CAS {
 		cur := f.kv[p.Key]
 		if (cur == nil && p.ModifyIndex != 0) || (cur != nil && cur.ModifyIndex != p.ModifyIndex) {
@@ -217,7 +252,9 @@ func (f *fakeSource) KVPut(ctx context.Context, p *api.KVPair, w *api.WriteOptio
 		}
 	}
 	f.puts = append(f.puts, *p)
+	f.ops = append(f.ops, "put "+p.Key)
 	f.putLocked(p.Key, p.Value)
+	f.kv[p.Key].Flags = p.Flags
 	f.bump()
 	return true, nil
 }
@@ -228,7 +265,11 @@ func (f *fakeSource) KVDelete(ctx context.Context, key string, cas *uint64) (boo
 	if f.down {
 		return false, errDown
 	}
+	if cur := f.kv[key]; cas != nil && (cur == nil || cur.ModifyIndex != *cas) {
+		return false, nil
+	}
 	f.deleted = append(f.deleted, key)
+	f.ops = append(f.ops, "delete "+key)
 	delete(f.kv, key)
 	f.bump()
 	return true, nil

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,10 @@ func newHarness(t testing.TB, f *fakeSource, opts Options) *harness {
 	m.sh.now = fixedNow
 	// Timers never fire by themselves; a test sends tickMsg when it wants one.
 	m.sh.after = func(time.Duration, tea.Msg) tea.Cmd { return nil }
+	// No editor in the environment unless a test sets one; an editor runs
+	// at once, blocking Update as tea.ExecProcess blocks the program.
+	m.sh.getenv = func(string) string { return "" }
+	m.sh.exec = runNow
 	t.Cleanup(m.Close)
 	h := &harness{t: t, m: m, f: f}
 	h.send(tea.WindowSizeMsg{Width: 100, Height: 30})
@@ -142,6 +147,12 @@ func (h *harness) run(cmd tea.Cmd) {
 			}
 		}
 	}
+}
+
+// runNow runs c in place of tea.ExecProcess, which needs a terminal.
+func runNow(c *exec.Cmd, fn tea.ExecCallback) tea.Cmd {
+	msg := fn(c.Run())
+	return func() tea.Msg { return msg }
 }
 
 func keyMsg(s string) tea.KeyMsg {

@@ -16,7 +16,7 @@ type KeyMap struct {
 
 	Filter, Sort key.Binding
 
-	New, Edit, Delete, DeleteTree key.Binding
+	New, Edit, ExtEdit, Copy, Move, Delete, DeleteTree key.Binding
 
 	Level key.Binding
 
@@ -49,6 +49,9 @@ func DefaultKeyMap(readOnly bool) KeyMap {
 
 		New:        key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new")),
 		Edit:       key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
+		ExtEdit:    key.NewBinding(key.WithKeys("E"), key.WithHelp("E", "edit in $EDITOR")),
+		Copy:       key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy")),
+		Move:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "rename/move")),
 		Delete:     key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete")),
 		DeleteTree: key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "delete prefix")),
 
@@ -59,7 +62,7 @@ func DefaultKeyMap(readOnly bool) KeyMap {
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 	}
 	if readOnly {
-		for _, b := range []*key.Binding{&km.New, &km.Edit, &km.Delete, &km.DeleteTree, &km.Save} {
+		for _, b := range []*key.Binding{&km.New, &km.Edit, &km.ExtEdit, &km.Copy, &km.Move, &km.Delete, &km.DeleteTree, &km.Save} {
 			b.SetEnabled(false)
 		}
 	}
@@ -110,10 +113,13 @@ func (k KeyMap) groups() []keyGroup {
 			{k.Filter, "filter rows by substring (enter keeps it, esc clears it)"},
 			{k.Sort, "cycle the sort column (Node, Address, Status, Type, Build, DC)"},
 		}},
-		{"KV", "pane 3; n, e, d and D are disabled and hidden with -readonly", []docKey{
+		{"KV", "pane 3; n, e, E, c, R, d and D are disabled and hidden with -readonly", []docKey{
 			{k.Filter, "search the whole tree by key substring; enter opens the result"},
 			{k.New, "new key: type its name (ending in / makes a folder), enter, then its value"},
 			{k.Edit, "edit the value of the key under the cursor (check-and-set: a concurrent change is not overwritten)"},
+			{k.ExtEdit, "edit the value of the key under the cursor in $VISUAL or $EDITOR (via a private temp file); saved with check-and-set only when it changed, and on a conflict or error the edited text opens in the inline editor; without either variable, the same as e"},
+			{k.Copy, "copy the key or folder under the cursor: type the destination (prefilled with the source), enter, then confirm; a folder copies every key (value and flags) under it with the prefix replaced by the destination (which gets a final / if it lacks one), a key copied to a name ending in / keeps its own name there; keys are only created, never overwritten; refused, writing nothing, when the destination is the source, lies inside it, or any destination key exists"},
+			{k.Move, "rename/move: copy as c does, then delete the sources, only once every copy succeeded (a failed write stops and keeps every source; a source changed meanwhile is kept)"},
 			{k.Delete, "delete the key under the cursor (asks, naming the key)"},
 			{k.DeleteTree, "delete every key under the prefix under the cursor (asks, counting the keys)"},
 		}},
@@ -123,7 +129,7 @@ func (k KeyMap) groups() []keyGroup {
 		{"Dialogs and editors", "confirmation dialogs, the KV editor, the filter and search inputs", []docKey{
 			{k.Yes, "confirm a destructive action; any other key cancels (No is the default)"},
 			{k.Save, "save the value being edited"},
-			{k.Cancel, "cancel the editor, search or filter"},
+			{k.Cancel, "cancel the editor, search, filter or copy destination"},
 		}},
 	}
 }

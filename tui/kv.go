@@ -32,6 +32,7 @@ const (
 	kvEdit
 	kvNewKey
 	kvNewValue
+	kvCopyDest // typing the destination of c or R
 )
 
 type (
@@ -45,10 +46,11 @@ type (
 	}
 	kvRetryMsg struct{ gen int }
 	kvValueMsg struct {
-		key  string
-		pair *api.KVPair
-		err  error
-		edit bool // open the editor once loaded
+		key      string
+		pair     *api.KVPair
+		err      error
+		edit     bool // open the editor once loaded
+		external bool // open $VISUAL/$EDITOR once loaded
 	}
 	kvAllKeysMsg struct {
 		keys []string
@@ -67,6 +69,10 @@ type (
 		key  string
 		// deleted: key (or the prefix key) is gone
 		deleted bool
+		// edited is the value an external editor produced from editOf; when
+		// it cannot be saved it opens in the inline editor.
+		edited []byte
+		editOf *api.KVPair
 	}
 )
 
@@ -94,7 +100,9 @@ type kvPane struct {
 	val    *api.KVPair
 	valErr error
 	vp     viewport.Model
-	backTo kvMode
+	backTo kvMode // where esc leaves the value view for
+
+	editBack kvMode // where the editor returns (the tree or the value view)
 
 	// search
 	search    textinput.Model
@@ -111,8 +119,13 @@ type kvPane struct {
 	editor textarea.Model
 	editOf *api.KVPair // nil: a new key
 
+	// copy and move
+	dstIn   textinput.Model
+	copyOp  copyOp
+	copying bool // a copy or move is being checked, confirmed or run
+
 	confirm *confirmDialog
-	pending string // shown while a count for D is running
+	pending string // shown while a count for D, or a copy, is running
 }
 
 func newKVPane(sh *shared) *kvPane {
@@ -123,18 +136,20 @@ func newKVPane(sh *shared) *kvPane {
 	k := textinput.New()
 	k.Prompt = "new key: "
 	k.Cursor.SetMode(cursor.CursorStatic)
+	d := textinput.New()
+	d.Cursor.SetMode(cursor.CursorStatic)
 	ta := textarea.New()
 	ta.ShowLineNumbers = false
 	ta.Cursor.SetMode(cursor.CursorStatic)
 	ta.CharLimit = 512 << 10
-	p := &kvPane{sh: sh, search: s, keyIn: k, editor: ta, w: 100, h: 26, vp: viewport.New(100, 22)}
+	p := &kvPane{sh: sh, search: s, keyIn: k, dstIn: d, editor: ta, w: 100, h: 26, vp: viewport.New(100, 22)}
 	return p
 }
 
 func (p *kvPane) title() string { return "KV" }
 
 func (p *kvPane) capturing() bool {
-	return p.confirm != nil || p.mode == kvSearch || p.mode == kvEdit || p.mode == kvNewKey || p.mode == kvNewValue
+	return p.confirm != nil || p.mode == kvSearch || p.mode == kvEdit || p.mode == kvNewKey || p.mode == kvNewValue || p.mode == kvCopyDest
 }
 
 func (p *kvPane) helpKeys() []key.Binding {
@@ -146,10 +161,10 @@ func (p *kvPane) helpKeys() []key.Binding {
 		return []key.Binding{k.Up, k.Down, k.Open, k.Cancel}
 	case p.mode == kvEdit || p.mode == kvNewValue:
 		return []key.Binding{k.Save, k.Cancel}
-	case p.mode == kvNewKey:
+	case p.mode == kvNewKey || p.mode == kvCopyDest:
 		return []key.Binding{k.Open, k.Cancel}
 	case p.mode == kvValue:
-		return []key.Binding{k.Up, k.Down, k.Back, k.Edit, k.Delete}
+		return []key.Binding{k.Up, k.Down, k.Back, k.Edit, k.ExtEdit, k.Delete}
 	}
 	return []key.Binding{k.Open, k.Back, k.Filter, k.New, k.Edit, k.Delete, k.DeleteTree}
 }
@@ -217,13 +232,15 @@ func (p *kvPane) watch(ctx context.Context, gen int, index uint64) tea.Cmd {
 	}
 }
 
-func (p *kvPane) get(k string, edit bool) tea.Cmd {
+func (p *kvPane) get(k string, edit bool) tea.Cmd { return p.load(k, edit, false) }
+
+func (p *kvPane) load(k string, edit, external bool) tea.Cmd {
 	src, parent := p.sh.src, p.sh.ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(parent, pollTimeout)
 		defer cancel()
 		pair, _, err := src.KVGet(ctx, k, nil)
-		return kvValueMsg{key: k, pair: pair, err: err, edit: edit}
+		return kvValueMsg{key: k, pair: pair, err: err, edit: edit, external: external}
 	}
 }
 
@@ -270,19 +287,35 @@ func (p *kvPane) update(msg tea.Msg) tea.Cmd {
 				},
 			}
 		}
+	case kvCopyPlanMsg:
+		return p.onCopyPlan(msg)
+	case kvCopyDoneMsg:
+		return p.onCopyDone(msg)
+	case kvExtReadyMsg:
+		return p.onExtReady(msg)
+	case kvExtDoneMsg:
+		return p.saveExternal(msg)
+	case kvNoteMsg:
+		p.sh.flash(msg.text, msg.isErr)
 	case kvWriteMsg:
 		switch {
 		case msg.err != nil:
 			p.sh.flash("error: "+msg.err.Error(), true)
+			if msg.editOf != nil {
+				return p.keepEdited(msg)
+			}
 		case !msg.ok:
 			p.sh.flash(msg.why, true)
+			if msg.editOf != nil {
+				return p.keepEdited(msg)
+			}
 		default:
 			p.sh.flash(msg.done, false)
 			p.editor.Blur()
 			p.keyIn.Blur()
 			switch {
 			case p.mode == kvEdit:
-				p.mode = p.backTo
+				p.mode = p.editBack
 			case p.mode == kvNewValue || p.mode == kvNewKey:
 				p.mode = kvTree
 				p.want = p.entryFor(msg.key)
@@ -302,6 +335,9 @@ func (p *kvPane) update(msg tea.Msg) tea.Cmd {
 			p.confirm = nil
 			if key.Matches(msg, p.sh.keys.Yes) {
 				return d.yes()
+			}
+			if d.no != nil {
+				d.no()
 			}
 			p.sh.flash("cancelled", false)
 			return nil
@@ -358,6 +394,13 @@ func (p *kvPane) onValue(msg kvValueMsg) tea.Cmd {
 	if msg.edit && msg.err == nil {
 		return p.startEdit()
 	}
+	if msg.external {
+		if msg.err != nil {
+			p.sh.flash("get "+quote(msg.key)+": "+msg.err.Error(), true)
+			return nil
+		}
+		return p.startExternal()
+	}
 	return nil
 }
 
@@ -407,7 +450,7 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 		switch {
 		case key.Matches(msg, k.Cancel):
 			p.editor.Blur()
-			if p.mode == kvEdit && p.backTo == kvValue {
+			if p.mode == kvEdit && p.editBack == kvValue {
 				p.mode = kvValue
 			} else {
 				p.mode = kvTree
@@ -420,6 +463,8 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 		var cmd tea.Cmd
 		p.editor, cmd = p.editor.Update(msg)
 		return cmd
+	case kvCopyDest:
+		return p.copyDestKey(msg)
 	case kvNewKey:
 		switch {
 		case key.Matches(msg, k.Cancel):
@@ -455,8 +500,10 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 			}
 			return nil
 		case key.Matches(msg, k.Edit):
-			p.backTo = kvValue
+			p.editBack = kvValue
 			return p.startEdit()
+		case key.Matches(msg, k.ExtEdit):
+			return p.extEdit(p.valKey, kvValue)
 		case key.Matches(msg, k.Delete):
 			p.askDelete(p.valKey)
 			return nil
@@ -522,8 +569,18 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 			p.sh.flash("e edits a key's value; move to a key", false)
 			return nil
 		}
-		p.valKey, p.val, p.backTo = cur, nil, kvTree
+		p.valKey, p.val, p.editBack = cur, nil, kvTree
 		return p.get(cur, true)
+	case key.Matches(msg, k.ExtEdit):
+		if cur == "" || strings.HasSuffix(cur, "/") {
+			p.sh.flash("E edits a key's value; move to a key", false)
+			return nil
+		}
+		return p.extEdit(cur, kvTree)
+	case key.Matches(msg, k.Copy):
+		return p.askCopy(cur, false)
+	case key.Matches(msg, k.Move):
+		return p.askCopy(cur, true)
 	case key.Matches(msg, k.Delete):
 		switch {
 		case cur == "":
@@ -586,13 +643,22 @@ func (p *kvPane) write(fn func(context.Context, Source) (bool, error), done, why
 	}
 }
 
-func (p *kvPane) startEdit() tea.Cmd {
+// editable says (and flashes why not) whether the loaded value can be
+// edited as text.
+func (p *kvPane) editable() bool {
 	if p.val == nil {
 		p.sh.flash(quote(p.valKey)+" no longer exists", true)
-		return nil
+		return false
 	}
 	if isBinary(p.val.Value) {
 		p.sh.flash("binary value: not editable in the console", true)
+		return false
+	}
+	return true
+}
+
+func (p *kvPane) startEdit() tea.Cmd {
+	if !p.editable() {
 		return nil
 	}
 	p.editOf = p.val
@@ -609,7 +675,7 @@ func (p *kvPane) save() tea.Cmd {
 		k := pair.Key
 		return p.write(func(ctx context.Context, src Source) (bool, error) {
 			return src.KVPut(ctx, pair, &api.WriteOptions{CAS: true})
-		}, "saved "+quote(k), "not saved: "+quote(k)+" changed since it was opened (esc, then reopen it)", k, false)
+		}, "saved "+quote(k), conflictWhy(k), k, false)
 	}
 	name := strings.TrimLeft(p.keyIn.Value(), "/")
 	return p.put(&api.KVPair{Key: name, Value: v}, "created "+quote(name))
@@ -708,6 +774,13 @@ func (p *kvPane) view(w, h int) string {
 		b.WriteString(p.editor.View())
 	case kvNewKey:
 		b.WriteString(p.keyIn.View() + "\n" + st.Faint.Render("enter: next (a name ending in / creates a folder) · esc cancels"))
+	case kvCopyDest:
+		what := p.copyOp.verb() + " key " + quote(p.copyOp.src)
+		if p.copyOp.folder {
+			what = p.copyOp.verb() + " every key under " + quote(p.copyOp.src) + " (the prefix is replaced by the destination)"
+		}
+		b.WriteString(st.Header.Render(truncate(what, w)) + "\n" + p.dstIn.View() + "\n" +
+			st.Faint.Render("enter: check and confirm · esc cancels"))
 	default:
 		b.WriteString(p.treeView(w, rest))
 	}

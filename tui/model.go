@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -49,6 +51,10 @@ type shared struct {
 	flash func(text string, isErr bool)
 	// after delivers msg once d has passed (tea.Tick; tests replace it).
 	after func(d time.Duration, msg tea.Msg) tea.Cmd
+	// exec runs an external program on the terminal (tea.ExecProcess;
+	// tests replace it) and getenv reads the environment (os.Getenv).
+	exec   func(c *exec.Cmd, fn tea.ExecCallback) tea.Cmd
+	getenv func(key string) string
 }
 
 func tickAfter(d time.Duration, msg tea.Msg) tea.Cmd {
@@ -115,7 +121,8 @@ type Model struct {
 func New(src Source, opts Options) *Model {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Model{cancel: cancel, help: help.New(), w: 100, h: 30}
-	m.sh = &shared{src: src, keys: DefaultKeyMap(opts.ReadOnly), st: defaultStyles(), opts: opts, ctx: ctx, now: time.Now, after: tickAfter}
+	m.sh = &shared{src: src, keys: DefaultKeyMap(opts.ReadOnly), st: defaultStyles(), opts: opts, ctx: ctx, now: time.Now, after: tickAfter,
+		exec: tea.ExecProcess, getenv: os.Getenv}
 	m.sh.flash = func(text string, isErr bool) { m.flashed, m.flashErr = text, isErr }
 	m.panes = []pane{
 		newMembersPane(m.sh, false),

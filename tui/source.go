@@ -14,6 +14,7 @@ type Source interface {
 	Members(ctx context.Context, wan bool) ([]api.Member, error)
 	RaftConfiguration(ctx context.Context, stale bool) (*api.RaftConfiguration, error)
 	KVGet(ctx context.Context, key string, q *api.QueryOptions) (*api.KVPair, *api.QueryMeta, error)
+	KVList(ctx context.Context, prefix string, q *api.QueryOptions) ([]*api.KVPair, *api.QueryMeta, error)
 	KVKeys(ctx context.Context, prefix, separator string, q *api.QueryOptions) ([]string, *api.QueryMeta, error)
 	KVPut(ctx context.Context, p *api.KVPair, w *api.WriteOptions) (bool, error)
 	KVDelete(ctx context.Context, key string, cas *uint64) (bool, error)
