@@ -33,6 +33,7 @@ type Agent struct {
 	wan       *serf.Serf // servers only
 	srv       *server    // nil on client agents
 	pool      *rpcPool
+	local     *localState
 
 	started      time.Time
 	shutdownCh   chan struct{}
@@ -67,6 +68,15 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 	if a.srv != nil {
 		a.srv.start()
 	}
+	a.local = newLocalState(a)
+	if err := a.local.load(); err != nil {
+		return nil, err
+	}
+	if err := a.loadConfigServices(); err != nil {
+		return nil, err
+	}
+	a.wg.Add(1)
+	go a.local.syncLoop()
 	if len(cfg.StartJoin) > 0 {
 		n, err := a.lan.Join(cfg.StartJoin, true)
 		if err != nil && n == 0 {

@@ -93,6 +93,9 @@ func DefaultConfig() *Config {
 // without a unit is refused.
 type Duration time.Duration
 
+// MarshalJSON writes the "30s" form UnmarshalJSON reads back.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	// An UnmarshalTypeError gets the key path filled in by encoding/json,
 	// so the operator learns which key is wrong.

@@ -1,0 +1,197 @@
+package node
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"consulx/store"
+)
+
+// ServiceDefinition is a service as the agent API and config files declare
+// it (keys in CamelCase or snake_case).
+type ServiceDefinition struct {
+	ID                string
+	Name              string
+	Tags              []string
+	Address           string
+	Port              int
+	Meta              map[string]string
+	EnableTagOverride bool
+	Check             *CheckBody
+	Checks            []*CheckBody
+}
+
+// CheckBody is a check as the API and config files declare it.
+type CheckBody struct {
+	ID                             string
+	CheckID                        string
+	Name                           string
+	Notes                          string
+	Status                         string
+	ServiceID                      string
+	TTL                            Duration
+	HTTP                           string
+	Method                         string
+	TCP                            string
+	Args                           []string
+	ScriptArgs                     []string
+	Interval                       Duration
+	Timeout                        Duration
+	DeregisterCriticalServiceAfter Duration
+}
+
+// Definition converts the body to a CheckDefinition.
+func (c *CheckBody) Definition() CheckDefinition {
+	id := c.ID
+	if id == "" {
+		id = c.CheckID
+	}
+	args := c.Args
+	if len(args) == 0 {
+		args = c.ScriptArgs
+	}
+	return CheckDefinition{ID: id, Name: c.Name, Notes: c.Notes, Status: c.Status, ServiceID: c.ServiceID, TTL: c.TTL,
+		HTTP: c.HTTP, Method: c.Method, TCP: c.TCP, Args: args, Interval: c.Interval, Timeout: c.Timeout,
+		DeregisterCriticalServiceAfter: c.DeregisterCriticalServiceAfter}
+}
+
+// DecodeLoose decodes JSON whose object keys may be snake_case: underscores
+// are dropped from keys, and encoding/json matches the rest without case.
+func DecodeLoose(data []byte, out any) error {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	b, err := json.Marshal(stripUnderscores(v))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+func stripUnderscores(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, val := range t {
+			// Meta maps keep their keys as given.
+			if strings.EqualFold(k, "meta") || strings.EqualFold(k, "node_meta") {
+				out[strings.ReplaceAll(k, "_", "")] = val
+				continue
+			}
+			out[strings.ReplaceAll(k, "_", "")] = stripUnderscores(val)
+		}
+		return out
+	case []any:
+		for i := range t {
+			t[i] = stripUnderscores(t[i])
+		}
+	}
+	return v
+}
+
+// RegisterService adds a local service (and its checks) and persists it.
+func (a *Agent) RegisterService(def *ServiceDefinition) error { return a.addService(def, true) }
+
+// addService registers def; persist is false for config-file services,
+// whose files are their source of truth.
+func (a *Agent) addService(def *ServiceDefinition, persist bool) error {
+	svc := &store.NodeService{ID: def.ID, Service: def.Name, Tags: def.Tags, Address: def.Address, Port: def.Port,
+		Meta: def.Meta, EnableTagOverride: def.EnableTagOverride}
+	var checks []CheckDefinition
+	if def.Check != nil {
+		checks = append(checks, def.Check.Definition())
+	}
+	for _, c := range def.Checks {
+		checks = append(checks, c.Definition())
+	}
+	return a.local.AddService(svc, checks, persist)
+}
+
+// DeregisterService removes a local service.
+func (a *Agent) DeregisterService(id string) error { return a.local.RemoveService(id) }
+
+// RegisterCheck adds a local check.
+func (a *Agent) RegisterCheck(body *CheckBody) error {
+	return a.local.AddCheck(body.Definition(), true)
+}
+
+// DeregisterCheck removes a local check.
+func (a *Agent) DeregisterCheck(id string) error { return a.local.RemoveCheck(id) }
+
+// UpdateCheck sets a local check's status (TTL pass/warn/fail, update).
+func (a *Agent) UpdateCheck(id, status, output string) error {
+	return a.local.UpdateCheck(id, status, output)
+}
+
+// LocalServices returns this agent's services.
+func (a *Agent) LocalServices() map[string]store.NodeService { return a.local.Services() }
+
+// LocalChecks returns this agent's checks.
+func (a *Agent) LocalChecks() map[string]store.HealthCheck { return a.local.Checks() }
+
+// NodeMaintenance toggles node maintenance.
+func (a *Agent) NodeMaintenance(enable bool, reason string) error {
+	return a.local.SetNodeMaintenance(enable, reason)
+}
+
+// ServiceMaintenance toggles a service's maintenance.
+func (a *Agent) ServiceMaintenance(id string, enable bool, reason string) error {
+	return a.local.SetServiceMaintenance(id, enable, reason)
+}
+
+// loadConfigServices registers the service/services/check/checks keys of
+// the configuration (not persisted: the files are their source).
+func (a *Agent) loadConfigServices() error {
+	for _, raw := range a.cfg.Extra["service"] {
+		var def ServiceDefinition
+		if err := DecodeLoose(raw, &def); err != nil {
+			return fmt.Errorf("config: service: %w", err)
+		}
+		if err := a.registerConfigService(&def); err != nil {
+			return err
+		}
+	}
+	for _, raw := range a.cfg.Extra["services"] {
+		var defs []ServiceDefinition
+		if err := DecodeLoose(raw, &defs); err != nil {
+			return fmt.Errorf("config: services: %w", err)
+		}
+		for i := range defs {
+			if err := a.registerConfigService(&defs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	for _, key := range []string{"check", "checks"} {
+		for _, raw := range a.cfg.Extra[key] {
+			var bodies []CheckBody
+			if key == "check" {
+				var one CheckBody
+				if err := DecodeLoose(raw, &one); err != nil {
+					return fmt.Errorf("config: check: %w", err)
+				}
+				bodies = []CheckBody{one}
+			} else if err := DecodeLoose(raw, &bodies); err != nil {
+				return fmt.Errorf("config: checks: %w", err)
+			}
+			for _, b := range bodies {
+				if err := a.local.AddCheck(b.Definition(), false); err != nil {
+					return fmt.Errorf("config: check %q: %w", b.Name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (a *Agent) registerConfigService(def *ServiceDefinition) error {
+	if err := a.addService(def, false); err != nil {
+		return fmt.Errorf("config: service %q: %w", def.Name, err)
+	}
+	return nil
+}
