@@ -23,6 +23,7 @@ type Running struct {
 	HTTPAddr string
 	logger   hclog.Logger
 	httpSrv  *http.Server
+	handler  *httpapi.Handler
 	done     chan struct{}
 	stopOnce sync.Once
 }
@@ -47,6 +48,7 @@ func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (
 		inj := newInjectListener(newLimitListener(ln, cfg.HTTPMaxConnsPerClient))
 		ln = inj
 		h := httpapi.New(a, logger, func() { r.Shutdown() })
+		r.handler = h
 		h.SetConnReturner(inj.Inject)
 		h.SetLogStream(logs)
 		r.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
@@ -78,6 +80,7 @@ func (r *Running) Shutdown() {
 			_ = r.httpSrv.Shutdown(ctx)
 			cancel()
 			_ = r.httpSrv.Close()
+			r.handler.CloseParked()
 		}
 		r.Agent.Shutdown()
 		close(r.done)

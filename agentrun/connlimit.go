@@ -1,9 +1,11 @@
 package agentrun
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"time"
 )
 
 // limitListener caps concurrent connections per client IP, like Consul's
@@ -93,6 +95,17 @@ func (l *injectListener) Accept() (net.Conn, error) {
 			for {
 				c, err := l.Listener.Accept()
 				if err != nil {
+					var ne net.Error
+					if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+						// Out of file descriptors and the like: back off and
+						// keep accepting, as net/http itself would.
+						select {
+						case <-time.After(50 * time.Millisecond):
+							continue
+						case <-l.done:
+							return
+						}
+					}
 					select {
 					case l.errs <- err:
 					case <-l.done:
@@ -116,6 +129,12 @@ func (l *injectListener) Accept() (net.Conn, error) {
 	case <-l.done:
 		return nil, net.ErrClosed
 	}
+}
+
+// isTemporary reports accept errors worth retrying (EMFILE, ENFILE, ...).
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
 }
 
 // Inject hands a connection back to the server.

@@ -1,7 +1,9 @@
 package agentrun_test
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,3 +53,36 @@ type errStatus int
 func (e errStatus) Error() string { return "status " + strconv.Itoa(int(e)) }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// TestAbandonedBlockingQueriesFreeTheirSlots: clients that hang up while
+// parked in a blocking query give their connection slot back at once.
+func TestAbandonedBlockingQueriesFreeTheirSlots(t *testing.T) {
+	cfg := testcluster.Config(t, "abandon", true, 1)
+	cfg.HTTPMaxConnsPerClient = 5
+	a := testcluster.Start(t, cfg)
+	testcluster.Of(t, []*testcluster.Agent{a}, nil).WaitLeader(10 * time.Second)
+	_, meta, err := a.Client().KVGet(t.Context(), "x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		conn, err := net.Dial("tcp", a.HTTPAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET /v1/kv/x?index=%d&wait=60s HTTP/1.1\r\nHost: x\r\n\r\n", meta.LastIndex)
+		time.Sleep(50 * time.Millisecond)
+		conn.Close()
+	}
+	testcluster.Eventually(t, 5*time.Second, func() error {
+		resp, err := (&http.Client{Transport: &http.Transport{}}).Get("http://" + a.HTTPAddr() + "/v1/status/leader")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return errStatus(resp.StatusCode)
+		}
+		return nil
+	})
+}

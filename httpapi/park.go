@@ -3,10 +3,12 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 )
@@ -27,9 +29,13 @@ type ConnReturner func(net.Conn)
 // its goroutine (still correct, just heavier).
 func (h *Handler) SetConnReturner(f ConnReturner) { h.returnConn = f }
 
-// park hijacks the connection and finishes the request later. answer
-// serves the request normally into a buffer; wait re-arms the watch and
-// reports false if the data changed meanwhile (answer at once).
+// park hijacks the connection and finishes the request later. One
+// goroutine per parked request sits in a 1-byte read on the connection:
+// the watch firing or the deadline passing interrupts it (by moving the
+// read deadline), and a client that hangs up ends it at once, releasing
+// the connection and its per-IP slot. answer serves the request normally
+// into a buffer; rearm re-arms the watch and reports false if the data
+// changed meanwhile (answer at once).
 func (h *Handler) park(w http.ResponseWriter, r *http.Request, changed <-chan struct{}, stop func(), deadline time.Time,
 	rearm func() (<-chan struct{}, func(), bool), answer func(w http.ResponseWriter, r *http.Request)) bool {
 	hj, ok := w.(http.Hijacker)
@@ -52,25 +58,58 @@ func (h *Handler) park(w http.ResponseWriter, r *http.Request, changed <-chan st
 	r = (&http.Request{Method: r.Method, URL: r.URL, Header: r.Header, Proto: r.Proto,
 		ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor, Host: r.Host, RemoteAddr: r.RemoteAddr,
 		Body: http.NoBody}).WithContext(context.Background())
-	rw = nil
+	h.trackParked(conn, true)
 	go func() {
-		timer := time.NewTimer(time.Until(deadline))
-		defer timer.Stop()
+		defer func() {
+			if v := recover(); v != nil {
+				h.logger.Error("panic answering a parked blocking query", "path", r.URL.Path, "panic", v)
+				conn.Close()
+			}
+			h.trackParked(conn, false)
+		}()
+		wake := func() { _ = conn.SetReadDeadline(time.Now()) }
+		one := make([]byte, 1)
 		for {
-			select {
-			case <-changed:
-			case <-timer.C:
+			_ = conn.SetReadDeadline(deadline)
+			h.agent.OnWatchFire(changed, wake)
+			var n int
+			var rerr error
+			if len(pending) == 0 {
+				n, rerr = conn.Read(one)
+			} else {
+				// Pipelined bytes are waiting: the client is alive; just
+				// wait for the watch or the deadline.
+				select {
+				case <-changed:
+				case <-time.After(time.Until(deadline)):
+				}
+				rerr = os.ErrDeadlineExceeded
 			}
 			stop()
-			if time.Now().Before(deadline) {
+			if n > 0 {
+				pending = append(pending, one[0])
+			}
+			if rerr != nil && !errors.Is(rerr, os.ErrDeadlineExceeded) {
+				conn.Close() // the client went away (or the agent is stopping)
+				return
+			}
+			if n == 0 && time.Now().Before(deadline) {
 				var still bool
 				changed, stop, still = rearm()
 				if still {
 					continue // woken, but what we read did not move: wait on
 				}
+			} else if n > 0 {
+				// Got a pipelined byte, not a wake-up: keep waiting.
+				var still bool
+				changed, stop, still = rearm()
+				if still {
+					continue
+				}
 			}
 			break
 		}
+		_ = conn.SetReadDeadline(time.Time{})
 		buf := &bufferedResponse{header: http.Header{}}
 		answer(buf, r)
 		if err := buf.writeTo(conn, keepAlive); err != nil || !keepAlive {
@@ -78,11 +117,35 @@ func (h *Handler) park(w http.ResponseWriter, r *http.Request, changed <-chan st
 			return
 		}
 		if len(pending) > 0 {
-			conn = &prefixedConn{Conn: conn, prefix: pending}
+			h.returnConn(&prefixedConn{Conn: conn, prefix: pending})
+			return
 		}
 		h.returnConn(conn)
 	}()
 	return true
+}
+
+// trackParked remembers parked connections so CloseParked can end them.
+func (h *Handler) trackParked(c net.Conn, add bool) {
+	h.parkedMu.Lock()
+	defer h.parkedMu.Unlock()
+	if h.parked == nil {
+		h.parked = map[net.Conn]struct{}{}
+	}
+	if add {
+		h.parked[c] = struct{}{}
+	} else {
+		delete(h.parked, c)
+	}
+}
+
+// CloseParked closes every parked connection (agent shutdown).
+func (h *Handler) CloseParked() {
+	h.parkedMu.Lock()
+	defer h.parkedMu.Unlock()
+	for c := range h.parked {
+		c.Close()
+	}
 }
 
 // bufferedResponse collects a response to write on a hijacked connection.

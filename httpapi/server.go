@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,6 +31,9 @@ type Handler struct {
 	returnConn ConnReturner
 	// logs feeds /v1/agent/monitor; nil disables it.
 	logs *logstream.Broadcaster
+
+	parkedMu sync.Mutex
+	parked   map[net.Conn]struct{}
 }
 
 // New builds the API handler. onLeave runs after the agent left via the API.

@@ -46,3 +46,11 @@ func BlockingWait(wait time.Duration) time.Duration { return blockingWait(wait) 
 // SameIndex reports whether a read's index equals a blocking query's
 // MinIndex, with index 0 counted as 1 as the headers report it.
 func SameIndex(index, minIndex uint64) bool { return atLeastOne(index) == minIndex }
+
+// OnWatchFire calls fn (which must not block) when a channel returned by
+// KVWatch fires, so a parked request needs no goroutine waiting on it.
+func (a *Agent) OnWatchFire(ch <-chan struct{}, fn func()) {
+	if a.srv != nil {
+		a.srv.store.Watches().OnFire(ch, fn)
+	}
+}

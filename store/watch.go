@@ -1,7 +1,6 @@
 package store
 
 import (
-	"strings"
 	"sync"
 )
 
@@ -14,6 +13,9 @@ type Watches struct {
 	prefixes map[string]map[chan struct{}]struct{}
 	sessions map[chan struct{}]struct{}
 	catalog  map[chan struct{}]struct{}
+	// callbacks run (under mu, so they must not block) when their channel
+	// fires: a parked HTTP request is woken without a goroutine waiting.
+	callbacks map[<-chan struct{}]func()
 }
 
 // NewWatches returns an empty watch set.
@@ -23,6 +25,30 @@ func NewWatches() *Watches {
 		prefixes: map[string]map[chan struct{}]struct{}{},
 		sessions: map[chan struct{}]struct{}{},
 		catalog:  map[chan struct{}]struct{}{},
+
+		callbacks: map[<-chan struct{}]func(){},
+	}
+}
+
+// OnFire calls fn when ch (from this watch set) fires; at once if it
+// already has. fn runs with the watch lock held and must not block.
+func (w *Watches) OnFire(ch <-chan struct{}, fn func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case <-ch:
+		fn()
+	default:
+		w.callbacks[ch] = fn
+	}
+}
+
+// closeLocked fires one channel and its callback.
+func (w *Watches) closeLocked(c chan struct{}) {
+	close(c)
+	if fn, ok := w.callbacks[c]; ok {
+		delete(w.callbacks, c)
+		fn()
 	}
 }
 
@@ -50,6 +76,7 @@ func (w *Watches) add(m map[string]map[chan struct{}]struct{}, k string) (<-chan
 	return c, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
+		delete(w.callbacks, c)
 		if set, ok := m[k]; ok {
 			delete(set, c)
 			if len(set) == 0 {
@@ -73,6 +100,7 @@ func (w *Watches) addTable(set map[chan struct{}]struct{}) (<-chan struct{}, fun
 	return c, func() {
 		w.mu.Lock()
 		delete(set, c)
+		delete(w.callbacks, c)
 		w.mu.Unlock()
 	}
 }
@@ -81,7 +109,7 @@ func (w *Watches) fireTable(set map[chan struct{}]struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for c := range set {
-		close(c)
+		w.closeLocked(c)
 		delete(set, c)
 	}
 }
@@ -98,12 +126,15 @@ func (w *Watches) notify(keys []string) {
 	defer w.mu.Unlock()
 	for _, k := range keys {
 		w.fire(w.exact, k)
-	}
-	for p := range w.prefixes {
-		for _, k := range keys {
-			if strings.HasPrefix(k, p) {
-				w.fire(w.prefixes, p)
-				break
+		// Every prefix of k (including "" and k itself) may be watched:
+		// look each up instead of scanning all watched prefixes, so the
+		// cost of a write does not grow with the number of watchers.
+		if len(w.prefixes) == 0 {
+			continue
+		}
+		for i := 0; i <= len(k); i++ {
+			if _, ok := w.prefixes[k[:i]]; ok {
+				w.fire(w.prefixes, k[:i])
 			}
 		}
 	}
@@ -121,7 +152,7 @@ func (w *Watches) notifyAll() {
 	}
 	for _, set := range []map[chan struct{}]struct{}{w.sessions, w.catalog} {
 		for c := range set {
-			close(c)
+			w.closeLocked(c)
 			delete(set, c)
 		}
 	}
@@ -129,7 +160,7 @@ func (w *Watches) notifyAll() {
 
 func (w *Watches) fire(m map[string]map[chan struct{}]struct{}, k string) {
 	for c := range m[k] {
-		close(c)
+		w.closeLocked(c)
 	}
 	delete(m, k)
 }

@@ -35,6 +35,8 @@ func commands() map[string]command {
 		"snapshot":    {"Saves, restores and inspects snapshots of the cluster state", runSnapshot},
 		"lock":        {"Runs a command while holding a lock (or a semaphore slot)", runLock},
 		"hosts":       {"Prints member names, one per line (for ssh completion)", runHosts},
+		"maint":       {"Controls node or service maintenance mode", runMaint},
+		"catalog":     {"Lists services, nodes and datacenters from the catalog", runCatalog},
 		"tui":         {"Opens the ops console against a running agent", runTUI},
 		"demo":        {"Starts a small local cluster in this process and opens the console on it", runDemo},
 		"completion":  {"Prints shell completion for consulx and ssh/scp hosts", runCompletion},
