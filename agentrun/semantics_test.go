@@ -210,6 +210,11 @@ func TestSessionTTLExpiresAtTwiceTTLAndLockDelayApplies(t *testing.T) {
 	if err != nil || ok {
 		t.Fatalf("acquire during lock-delay = %v, %v; want false", ok, err)
 	}
+	// A lock inside a transaction is held back by lock-delay as well.
+	tok, tresp, _, err := c.Txn().Txn(consul.TxnOps{{KV: &consul.KVTxnOp{Verb: consul.KVLock, Key: "ttl/lock", Session: id2}}}, nil)
+	if err != nil || tok || len(tresp.Errors) != 1 || !strings.Contains(tresp.Errors[0].What, "lock delay") {
+		t.Fatalf("txn lock during lock-delay: ok=%v resp=%+v err=%v", tok, tresp, err)
+	}
 	testcluster.Eventually(t, 5*time.Second, func() error {
 		ok, _, err := c.KV().Acquire(&consul.KVPair{Key: "ttl/lock", Session: id2}, nil)
 		if err != nil || !ok {

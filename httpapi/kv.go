@@ -94,6 +94,7 @@ func (h *Handler) kvGet(w http.ResponseWriter, r *http.Request, key string) erro
 // when the ordinary path must serve the request.
 func (h *Handler) parkKVRead(w http.ResponseWriter, r *http.Request, req *node.KVReadRequest) bool {
 	deadline := time.Now().Add(node.BlockingWait(req.MaxWait))
+	epoch := h.agent.RestoreEpoch()
 	// The watch is armed before the read so no change slips between them.
 	arm := func() (<-chan struct{}, func(), bool) {
 		ch, stop, ok := h.agent.KVWatch(req)
@@ -103,7 +104,7 @@ func (h *Handler) parkKVRead(w http.ResponseWriter, r *http.Request, req *node.K
 		now := *req
 		now.MinIndex = 0
 		out, err := h.agent.KVRead(context.Background(), &now)
-		if err != nil || !node.SameIndex(out.Index, req.MinIndex) {
+		if err != nil || !node.NotNewer(out.Index, req.MinIndex) || h.agent.RestoreEpoch() != epoch {
 			stop()
 			return nil, nil, false
 		}

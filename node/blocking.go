@@ -35,10 +35,9 @@ func atLeastOne(i uint64) uint64 { return max(i, 1) }
 // again each time its data changes until the index passes MinIndex or the
 // wait expires. A timed-out query returns the current result with 200.
 func (s *server) blocking(ctx context.Context, opts QueryOptions, query queryFn) error {
+	epoch := s.store.RestoreEpoch()
 	idx, ch, stop, err := query()
-	if err != nil || opts.MinIndex == 0 || atLeastOne(idx) != opts.MinIndex {
-		// Also returns when the index went backwards (a snapshot restore):
-		// clients then reset, as Consul's rules ask.
+	if err != nil || opts.MinIndex == 0 || atLeastOne(idx) > opts.MinIndex {
 		stop()
 		return err
 	}
@@ -64,7 +63,9 @@ func (s *server) blocking(ctx context.Context, opts QueryOptions, query queryFn)
 			}
 		}
 		idx, ch, stop, err = query()
-		if err != nil || atLeastOne(idx) != opts.MinIndex {
+		// A lower index alone (a server a little behind) keeps waiting; a
+		// snapshot restore returns at once so clients reset, as Consul does.
+		if err != nil || atLeastOne(idx) > opts.MinIndex || s.store.RestoreEpoch() != epoch {
 			stop()
 			return err
 		}

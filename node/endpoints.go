@@ -25,7 +25,7 @@ func (s *server) onLeader(ctx context.Context, method string, args, reply any, w
 	for {
 		var err error
 		if s.raft.State() == raft.Leader {
-			if s.ready.Load() {
+			if s.isReady() {
 				err = local()
 				if !errors.Is(err, raft.ErrNotLeader) {
 					return err

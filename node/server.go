@@ -47,9 +47,10 @@ type server struct {
 	stable raft.StableStore
 	snaps  raft.SnapshotStore
 
-	// ready is set once this leader has applied everything committed before
-	// its term (a barrier); until then it does not serve reads.
-	ready        atomic.Bool
+	// readyTerm is the term in which this leader applied a barrier (so
+	// everything committed before its term); reads are served only while
+	// it equals the current term.
+	readyTerm    atomic.Uint64
 	bootstrapped atomic.Bool
 	// everKnewLeader gates local stale reads: a server that never heard a
 	// leader has nothing trustworthy to serve.
@@ -233,6 +234,24 @@ func (s *server) maybeBootstrap() {
 	s.bootstrapped.Store(true)
 }
 
+// establishLeadership applies a barrier for the current term so reads
+// see every write committed before it; it reports success.
+func (s *server) establishLeadership() bool {
+	term := s.raft.CurrentTerm()
+	if err := s.raft.Barrier(10 * time.Second).Error(); err != nil {
+		s.logger.Error("barrier after election failed; will retry", "error", err)
+		return false
+	}
+	s.readyTerm.Store(term)
+	return true
+}
+
+// isReady reports whether this server may serve leader reads now.
+func (s *server) isReady() bool {
+	t := s.readyTerm.Load()
+	return t != 0 && t == s.raft.CurrentTerm() && s.raft.State() == raft.Leader
+}
+
 // triggerReconcile asks the leader loop to compare gossip and Raft membership.
 func (s *server) triggerReconcile() {
 	select {
@@ -256,16 +275,14 @@ func (s *server) leaderLoop() {
 		case l := <-leaderCh:
 			isLeader = l
 			if !l {
-				s.ready.Store(false)
+				s.readyTerm.Store(0)
 				s.sessionTimers.clearAll()
 				s.logger.Info("cluster leadership lost")
 				continue
 			}
-			if err := s.raft.Barrier(10 * time.Second).Error(); err != nil {
-				s.logger.Error("barrier after election failed", "error", err)
+			if !s.establishLeadership() {
 				continue
 			}
-			s.ready.Store(true)
 			s.logger.Info("cluster leadership acquired")
 			s.startSessionTimers()
 			s.reconcile()
@@ -276,6 +293,11 @@ func (s *server) leaderLoop() {
 			}
 			s.reconcile()
 		case <-tick.C:
+			if isLeader && !s.isReady() && s.establishLeadership() {
+				// A failed barrier is retried while we stay leader.
+				s.logger.Info("cluster leadership acquired")
+				s.startSessionTimers()
+			}
 			if isLeader {
 				s.reconcile()
 			} else {

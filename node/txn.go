@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"consulx/store"
 )
@@ -44,6 +46,15 @@ func (s *server) txnApply(ctx context.Context, req *TxnRequest) (*TxnResponse, e
 		return &out, err
 	}
 	err := s.onLeader(ctx, "Txn.Apply", req, &out, true, func() error {
+		// Lock-delay applies to lock operations inside transactions too.
+		for i, op := range req.Ops {
+			if op.Op == store.KVLock && time.Now().Before(s.store.KVLockDelay(op.Entry.Key)) {
+				out = TxnResponse{Result: store.TxnResult{Errors: []store.TxnError{{OpIndex: i,
+					What: fmt.Sprintf("failed to lock key %q due to lock delay", op.Entry.Key)}}}, Index: s.store.KVIndex()}
+				out.QueryMeta = s.meta(out.Index)
+				return nil
+			}
+		}
 		res, idx, err := s.apply(store.TxnCommand, &store.TxnRequest{Ops: req.Ops})
 		if err != nil {
 			return err

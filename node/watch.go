@@ -24,7 +24,7 @@ func (a *Agent) KVWatch(req *KVReadRequest) (changed <-chan struct{}, stop func(
 			return nil, nil, false
 		}
 	case ModeDefault:
-		if s.raft.State() != raft.Leader || !s.ready.Load() {
+		if s.raft.State() != raft.Leader || !s.isReady() {
 			return nil, nil, false
 		}
 	default:
@@ -43,9 +43,18 @@ func (a *Agent) KVWatch(req *KVReadRequest) (changed <-chan struct{}, stop func(
 // maximum (the default when absent), plus jitter.
 func BlockingWait(wait time.Duration) time.Duration { return blockingWait(wait) }
 
-// SameIndex reports whether a read's index equals a blocking query's
-// MinIndex, with index 0 counted as 1 as the headers report it.
-func SameIndex(index, minIndex uint64) bool { return atLeastOne(index) == minIndex }
+// NotNewer reports whether a read's index has not passed a blocking
+// query's MinIndex (index 0 counts as 1, as the headers report it).
+func NotNewer(index, minIndex uint64) bool { return atLeastOne(index) <= minIndex }
+
+// RestoreEpoch changes whenever this server restores a snapshot (0 on
+// client agents).
+func (a *Agent) RestoreEpoch() uint64 {
+	if a.srv == nil {
+		return 0
+	}
+	return a.srv.store.RestoreEpoch()
+}
 
 // OnWatchFire calls fn (which must not block) when a channel returned by
 // KVWatch fires, so a parked request needs no goroutine waiting on it.

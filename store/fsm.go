@@ -286,6 +286,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.s.db = db
 	f.s.mu.Unlock()
 	old.Close()
+	f.s.restores.Add(1)
 	f.s.watches.notifyAll()
 	return nil
 }

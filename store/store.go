@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/buntdb"
@@ -31,7 +32,13 @@ type Store struct {
 
 	delayMu   sync.Mutex
 	lockDelay map[string]time.Time
+	// restores counts snapshot restores: blocking queries return when it
+	// moves, since indexes may then go backwards.
+	restores atomic.Uint64
 }
+
+// RestoreEpoch changes whenever a snapshot is restored.
+func (s *Store) RestoreEpoch() uint64 { return s.restores.Load() }
 
 // New returns an empty in-memory store.
 func New() (*Store, error) {
