@@ -50,9 +50,12 @@ func (s *server) onLeader(ctx context.Context, method string, args, reply any, w
 	}
 }
 
+// isTransport reports a connection failure (worth retrying a read on),
+// as opposed to an answer from the remote server.
 func isTransport(err error) bool {
-	var bad *BadRequestError
-	return !errors.As(err, &bad)
+	var te *transportError
+	var de *dialError
+	return errors.As(err, &te) || errors.As(err, &de)
 }
 
 func (s *server) meta(index uint64) QueryMeta {

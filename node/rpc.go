@@ -145,6 +145,13 @@ type dialError struct{ err error }
 func (e *dialError) Error() string { return e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
+// transportError is a failure of the connection during a call (as opposed
+// to an error the remote server answered with); reads may retry it.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return "rpc error making call: " + e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
 // rpcPool keeps pooled HTTP/1.1 connections to servers' internal RPC.
 type rpcPool struct{ client *http.Client }
 
@@ -191,12 +198,12 @@ func (p *rpcPool) call(ctx context.Context, addr, method string, args, reply any
 		if errors.As(err, &de) {
 			return de
 		}
-		return fmt.Errorf("rpc error making call: %w", err)
+		return &transportError{err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("rpc error making call: %w", err)
+		return &transportError{err}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return rpcErrorFrom(resp.Header, string(data))

@@ -189,7 +189,10 @@ func (s *server) invalidateSession(id, why string) {
 	}
 	res, _, err := s.apply(store.SessionCommand, &store.SessionRequest{Op: store.SessionDestroy, Session: store.Session{ID: id}})
 	if err != nil || res.Err != "" {
-		s.logger.Error("failed to invalidate session", "session", id, "reason", why, "error", err, "apply_error", res.Err)
+		s.logger.Error("failed to invalidate session; retrying", "session", id, "reason", why, "error", err, "apply_error", res.Err)
+		if s.raft.State() == raft.Leader {
+			s.sessionTimers.reset(id, time.Second, func() { s.invalidateSession(id, why) })
+		}
 		return
 	}
 	s.logger.Info("session invalidated", "session", id, "reason", why)
@@ -209,7 +212,7 @@ func (s *server) startSessionTimers() {
 }
 
 // invalidateSessionsOfDeadNodes destroys sessions tied (through
-// serfHealth) to nodes that failed, left, or are no longer members.
+// serfHealth) to nodes that failed or left.
 func (s *server) invalidateSessionsOfDeadNodes() {
 	if s.raft.State() != raft.Leader {
 		return
@@ -226,7 +229,10 @@ func (s *server) invalidateSessionsOfDeadNodes() {
 		if !slices.Contains(sess.NodeChecks, serfHealthCheck) {
 			continue
 		}
-		if st, ok := status[sess.Node]; !ok || st == serf.StatusFailed || st == serf.StatusLeft {
+		// A node gossip does not know (yet) is not judged: a new leader's
+		// member list may still be converging, and dropping every lock in
+		// the cluster on a guess would be worse than waiting.
+		if st, ok := status[sess.Node]; ok && (st == serf.StatusFailed || st == serf.StatusLeft) {
 			s.invalidateSession(sess.ID, fmt.Sprintf("node %s is no longer alive", sess.Node))
 		}
 	}
