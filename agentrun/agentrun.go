@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"consulx/dns"
 	"consulx/httpapi"
 	"consulx/logstream"
 	"consulx/node"
@@ -24,6 +25,9 @@ type Running struct {
 	logger   hclog.Logger
 	httpSrv  *http.Server
 	handler  *httpapi.Handler
+	dns      *dns.Server
+	// DNSAddr is the DNS listener's address ("" when disabled).
+	DNSAddr  string
 	done     chan struct{}
 	stopOnce sync.Once
 }
@@ -37,6 +41,21 @@ func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (
 	}
 	r := &Running{Agent: a, logger: logger, done: make(chan struct{})}
 	go trimFreeHeap(r.done, 5*time.Second, 32<<20)
+	if cfg.Ports.DNS >= 0 {
+		dcfg := dns.DefaultConfig()
+		dcfg.Datacenter, dcfg.NodeName = cfg.Datacenter, cfg.NodeName
+		if err := dcfg.Apply(cfg.Extra["dns_config"], cfg.Extra["domain"], cfg.Extra["recursors"]); err != nil {
+			a.Shutdown()
+			return nil, err
+		}
+		ds, err := dns.Start(net.JoinHostPort(cfg.ClientAddr, strconv.Itoa(cfg.Ports.DNS)), dcfg, a, logger)
+		if err != nil {
+			a.Shutdown()
+			return nil, err
+		}
+		r.dns = ds
+		r.DNSAddr = ds.Addr
+	}
 	if cfg.Ports.HTTP >= 0 {
 		addr := net.JoinHostPort(cfg.ClientAddr, strconv.Itoa(cfg.Ports.HTTP))
 		ln, err := net.Listen("tcp", addr)
@@ -81,6 +100,9 @@ func (r *Running) Shutdown() {
 			cancel()
 			_ = r.httpSrv.Close()
 			r.handler.CloseParked()
+		}
+		if r.dns != nil {
+			r.dns.Shutdown()
 		}
 		r.Agent.Shutdown()
 		close(r.done)

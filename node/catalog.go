@@ -214,3 +214,28 @@ func (s *server) writeCatalog(ctx context.Context, req *CatalogWriteRequest, wha
 		s.logger.Warn("catalog reconcile failed", "action", what, "error", err)
 	}
 }
+
+func dnsMode(stale bool) QueryOptions {
+	if stale {
+		return QueryOptions{Consistency: ModeStale}
+	}
+	return QueryOptions{}
+}
+
+// DNSNode looks a catalog node up for the DNS interface (nil if unknown).
+func (a *Agent) DNSNode(ctx context.Context, name string, stale bool) (*store.Node, error) {
+	out, err := a.CatalogRead(ctx, &CatalogReadRequest{Kind: "node", Name: name, QueryOptions: dnsMode(stale)})
+	if err != nil {
+		return nil, err
+	}
+	return out.Node, nil
+}
+
+// DNSService returns a service's instances with their checks for DNS.
+func (a *Agent) DNSService(ctx context.Context, name string, stale bool) ([]store.ServiceInstance, error) {
+	out, err := a.CatalogRead(ctx, &CatalogReadRequest{Kind: "health-service", Name: name, QueryOptions: dnsMode(stale)})
+	if err != nil {
+		return nil, err
+	}
+	return out.Instances, nil
+}
