@@ -14,6 +14,7 @@ import (
 
 	"consulx/api"
 	"consulx/internal/testcluster"
+	"consulx/node"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -27,7 +28,7 @@ func runCLI(t *testing.T, addr, stdin string, args ...string) (stdout, stderr st
 	if addr != "" {
 		// Subcommand flags come after the subcommand (and after "get" etc.).
 		n := 1
-		if args[0] == "kv" || args[0] == "operator" {
+		if args[0] == "kv" || args[0] == "operator" || args[0] == "catalog" || args[0] == "snapshot" {
 			n = 2
 			if args[0] == "operator" {
 				n = 3
@@ -105,6 +106,57 @@ func TestCLIAgainstCluster(t *testing.T) {
 		if code != 0 || !strings.HasPrefix(out, "Node ") || !strings.Contains(out, "role=consul") || !strings.Contains(out, "role=node") {
 			t.Fatalf("exit %d\n%s", code, out)
 		}
+	})
+	t.Run("maint", func(t *testing.T) {
+		out, errOut, code := runCLI(t, addr, "", "maint")
+		if code != 0 || out != "" || errOut != "" {
+			t.Fatalf("maint with nothing in maintenance: exit %d out %q err %q (run scripts need silence)", code, out, errOut)
+		}
+		steps := []struct {
+			args           []string
+			stdout, stderr string
+			code           int
+		}{
+			{[]string{"maint", "-enable", "-disable"}, "", "Only one of -enable or -disable may be provided\n", 1},
+			{[]string{"maint", "-reason", "x"}, "", "Reason may only be provided with -enable\n", 1},
+			{[]string{"maint", "-service", "web"}, "", "Service requires either -enable or -disable\n", 1},
+			{[]string{"maint", "-enable", "-reason", "image bake"}, "Node maintenance is now enabled\n", "", 0},
+			{[]string{"maint"}, "Node:\n  Name:   client-1\n  Reason: image bake\n\n", "", 0},
+			{[]string{"maint", "-disable"}, "Node maintenance is now disabled\n", "", 0},
+			{[]string{"maint"}, "", "", 0},
+		}
+		for _, s := range steps {
+			out, errOut, code := runCLI(t, addr, "", s.args...)
+			if out != s.stdout || errOut != s.stderr || code != s.code {
+				t.Errorf("consulx %s\n got: exit %d stdout %q stderr %q\nwant: exit %d stdout %q stderr %q",
+					strings.Join(s.args, " "), code, out, errOut, s.code, s.stdout, s.stderr)
+			}
+		}
+		if err := cl.Running.Agent.RegisterService(&node.ServiceDefinition{ID: "web-1", Name: "web"}); err != nil {
+			t.Fatal(err)
+		}
+		out, _, code = runCLI(t, addr, "", "maint", "-enable", "-service", "web-1")
+		if code != 0 || out != "Service maintenance is now enabled for \"web-1\"\n" {
+			t.Fatalf("service maint: %d %q", code, out)
+		}
+		out, _, _ = runCLI(t, addr, "", "maint")
+		if out != "Service:\n  ID:     web-1\n  Reason: Maintenance mode is enabled for this service, but no reason was provided. This is a default message.\n\n" {
+			t.Fatalf("maint list: %q", out)
+		}
+		runCLI(t, addr, "", "maint", "-disable", "-service", "web-1")
+	})
+	t.Run("catalog", func(t *testing.T) {
+		testcluster.Eventually(t, 10*time.Second, func() error {
+			out, _, code := runCLI(t, addr, "", "catalog", "services")
+			if code != 0 || !strings.Contains(out, "consul\n") {
+				return fmt.Errorf("catalog services: %d %q", code, out)
+			}
+			out, _, code = runCLI(t, addr, "", "catalog", "nodes", "-service", "consul")
+			if code != 0 || !strings.HasPrefix(out, "Node ") || !strings.Contains(out, "server-1") || strings.Contains(out, "client-1") {
+				return fmt.Errorf("catalog nodes -service consul: %d %q", code, out)
+			}
+			return nil
+		})
 	})
 	t.Run("hosts", func(t *testing.T) {
 		out, _, code := runCLI(t, addr, "", "hosts")
