@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	mdns "github.com/miekg/dns"
+
 	"consulx/api"
 )
 
@@ -28,8 +30,11 @@ func runBench(args []string, env *cliEnv) int {
 	if len(args) > 0 && args[0] == "snapshot" {
 		return runBenchSnapshot(args[1:], env)
 	}
+	if len(args) > 0 && args[0] == "dns" {
+		return runBenchDNS(args[1:], env)
+	}
 	if len(args) == 0 || (args[0] != "kv-put" && args[0] != "kv-get") {
-		fmt.Fprintln(env.stderr, "Usage: consulx bench <kv-put|kv-get|watch|snapshot> [-clients N] [-total N] [-size BYTES] [-keys N] [-http-addr A[,B...]] [-stale|-consistent]")
+		fmt.Fprintln(env.stderr, "Usage: consulx bench <kv-put|kv-get|watch|snapshot|dns> [-clients N] [-total N] [-size BYTES] [-keys N] [-http-addr A[,B...]] [-stale|-consistent]")
 		return 1
 	}
 	mode := args[0]
@@ -388,4 +393,72 @@ func base64Value(n int) string {
 		raw[i] = byte('a' + i%26)
 	}
 	return base64.StdEncoding.EncodeToString(raw)
+}
+
+// runBenchDNS sends DNS queries over UDP from -clients concurrent clients.
+func runBenchDNS(args []string, env *cliEnv) int {
+	fs := newFlagSet("bench dns", env)
+	addr := fs.String("addr", "127.0.0.1:8600", "DNS server address")
+	name := fs.String("name", "consul.service.consul", "Name to query")
+	qtype := fs.String("type", "A", "Query type (A, AAAA, SRV)")
+	clients := fs.Int("clients", 16, "Concurrent clients")
+	duration := fs.Duration("duration", 5*time.Second, "How long to run")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	qt, ok := mdns.StringToType[strings.ToUpper(*qtype)]
+	if !ok || *clients < 1 {
+		fmt.Fprintln(env.stderr, "bench dns: unknown -type or -clients < 1")
+		return 1
+	}
+	var errs atomic.Int64
+	lat := make([][]time.Duration, *clients)
+	deadline := time.Now().Add(*duration)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < *clients; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			conn, err := mdns.Dial("udp", *addr)
+			if err != nil {
+				errs.Add(1)
+				return
+			}
+			defer conn.Close()
+			m := new(mdns.Msg)
+			m.SetQuestion(mdns.Fqdn(*name), qt)
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				m.Id = mdns.Id()
+				_ = conn.SetDeadline(t0.Add(2 * time.Second))
+				if err := conn.WriteMsg(m); err != nil {
+					errs.Add(1)
+					continue
+				}
+				r, err := conn.ReadMsg()
+				if err != nil || r.Rcode != mdns.RcodeSuccess {
+					errs.Add(1)
+					continue
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		fmt.Fprintf(env.stderr, "bench dns: no successful queries (%d errors)\n", errs.Load())
+		return 1
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	p := func(q float64) time.Duration { return all[min(len(all)-1, int(float64(len(all))*q))] }
+	fmt.Fprintf(env.stdout, "dns %s %s: %d queries, %d errors, %d clients in %s\n", *qtype, *name, len(all), errs.Load(), *clients, elapsed.Round(time.Millisecond))
+	fmt.Fprintf(env.stdout, "throughput: %.0f queries/s\n", float64(len(all))/elapsed.Seconds())
+	fmt.Fprintf(env.stdout, "latency: p50 %s  p99 %s  max %s\n", p(0.5).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), p(1).Round(10*time.Microsecond))
+	return 0
 }
