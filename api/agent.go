@@ -163,3 +163,9 @@ func (c *Client) Monitor(ctx context.Context, level string, fn func(line string)
 	}
 	return sc.Err()
 }
+
+// Reload makes the agent re-read its configuration files.
+func (c *Client) Reload(ctx context.Context) error {
+	_, err := c.put(ctx, "/v1/agent/reload", nil, nil)
+	return err
+}

@@ -132,3 +132,7 @@ func (h *Handler) agentServiceMaintenance(w http.ResponseWriter, r *http.Request
 	}
 	return nil, h.agent.ServiceMaintenance(id, enable, reason)
 }
+
+func (h *Handler) agentReload(w http.ResponseWriter, r *http.Request) (any, error) {
+	return nil, h.agent.Reload()
+}

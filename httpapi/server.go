@@ -59,6 +59,7 @@ func (h *Handler) routes() {
 	h.handle("/v1/session/node/", []string{"GET"}, h.sessionRead("/v1/session/node/"))
 	h.handle("/v1/session/list", []string{"GET"}, h.sessionRead(""))
 	h.handle("/v1/txn", []string{"PUT"}, h.txn)
+	h.handle("/v1/agent/reload", []string{"PUT"}, h.agentReload)
 	h.handle("/v1/agent/services", []string{"GET"}, h.agentServices)
 	h.handle("/v1/agent/checks", []string{"GET"}, h.agentChecks)
 	h.handle("/v1/agent/service/register", []string{"PUT"}, h.agentServiceRegister)

@@ -35,6 +35,9 @@ type Agent struct {
 	pool      *rpcPool
 	local     *localState
 
+	reloadMu sync.Mutex
+	reloader func() (*Config, error)
+
 	started      time.Time
 	shutdownCh   chan struct{}
 	shutdownOnce sync.Once

@@ -144,6 +144,64 @@ func (a *Agent) ServiceMaintenance(id string, enable bool, reason string) error 
 	return a.local.SetServiceMaintenance(id, enable, reason)
 }
 
+// SetReloader gives the agent the way to re-read its configuration
+// sources (the command line knows them); Reload uses it.
+func (a *Agent) SetReloader(f func() (*Config, error)) {
+	a.reloadMu.Lock()
+	a.reloader = f
+	a.reloadMu.Unlock()
+}
+
+// Reload re-reads the configuration and replaces config-file services and
+// checks (consulx reload, SIGHUP).
+func (a *Agent) Reload() error {
+	a.reloadMu.Lock()
+	f := a.reloader
+	a.reloadMu.Unlock()
+	if f == nil {
+		return &BadRequestError{Msg: "this agent was not started from configuration files and cannot reload"}
+	}
+	cfg, err := f()
+	if err != nil {
+		return &BadRequestError{Msg: err.Error()}
+	}
+	return a.ReloadConfigServices(cfg)
+}
+
+// ReloadConfigServices replaces the services and checks that came from
+// config files with those of cfg (consulx reload / SIGHUP). API-registered
+// services and maintenance are kept.
+func (a *Agent) ReloadConfigServices(cfg *Config) error {
+	// Decode everything first so a bad file changes nothing.
+	staged := &Agent{cfg: cfg, logger: a.logger, shutdownCh: a.shutdownCh}
+	staged.local = newLocalState(staged)
+	staged.local.noRun = true
+	if err := staged.loadConfigServices(); err != nil {
+		return err
+	}
+	a.local.mu.Lock()
+	var oldSvcs, oldChecks []string
+	for id := range a.local.configSvcs {
+		oldSvcs = append(oldSvcs, id)
+	}
+	for id := range a.local.configChecks {
+		oldChecks = append(oldChecks, id)
+	}
+	a.local.mu.Unlock()
+	for _, id := range oldChecks {
+		_ = a.local.RemoveCheck(id)
+	}
+	for _, id := range oldSvcs {
+		_ = a.local.RemoveService(id)
+	}
+	a.cfg.Extra = cfg.Extra
+	if err := a.loadConfigServices(); err != nil {
+		return err
+	}
+	a.logger.Info("reloaded services and checks from the configuration", "services", len(a.local.configSvcs), "checks", len(a.local.configChecks))
+	return nil
+}
+
 // loadConfigServices registers the service/services/check/checks keys of
 // the configuration (not persisted: the files are their source).
 func (a *Agent) loadConfigServices() error {
@@ -180,9 +238,11 @@ func (a *Agent) loadConfigServices() error {
 				return fmt.Errorf("config: checks: %w", err)
 			}
 			for _, b := range bodies {
-				if err := a.local.AddCheck(b.Definition(), false); err != nil {
+				def := b.Definition()
+				if err := a.local.AddCheck(def, false); err != nil {
 					return fmt.Errorf("config: check %q: %w", b.Name, err)
 				}
+				a.local.markConfigCheck(def)
 			}
 		}
 	}
@@ -193,5 +253,12 @@ func (a *Agent) registerConfigService(def *ServiceDefinition) error {
 	if err := a.addService(def, false); err != nil {
 		return fmt.Errorf("config: service %q: %w", def.Name, err)
 	}
+	id := def.ID
+	if id == "" {
+		id = def.Name
+	}
+	a.local.mu.Lock()
+	a.local.configSvcs[id] = true
+	a.local.mu.Unlock()
 	return nil
 }

@@ -81,10 +81,27 @@ type localState struct {
 	services map[string]*store.NodeService
 	checks   map[string]*localCheck
 	syncCh   chan struct{}
+	// configSvcs/configChecks came from config files: reload replaces
+	// them, and they are not persisted.
+	configSvcs   map[string]bool
+	configChecks map[string]bool
+	// noRun validates definitions without starting checks (reload staging).
+	noRun bool
+}
+
+func (l *localState) markConfigCheck(d CheckDefinition) {
+	id := d.ID
+	if id == "" {
+		id = d.Name
+	}
+	l.mu.Lock()
+	l.configChecks[id] = true
+	l.mu.Unlock()
 }
 
 func newLocalState(a *Agent) *localState {
-	return &localState{a: a, services: map[string]*store.NodeService{}, checks: map[string]*localCheck{}, syncCh: make(chan struct{}, 1)}
+	return &localState{a: a, services: map[string]*store.NodeService{}, checks: map[string]*localCheck{}, syncCh: make(chan struct{}, 1),
+		configSvcs: map[string]bool{}, configChecks: map[string]bool{}}
 }
 
 func (l *localState) triggerSync() {
@@ -115,11 +132,15 @@ func (l *localState) saveLocked() {
 		return
 	}
 	var st persisted
-	for _, s := range l.services {
-		st.Services = append(st.Services, s)
+	for id, s := range l.services {
+		if !l.configSvcs[id] {
+			st.Services = append(st.Services, s)
+		}
 	}
-	for _, c := range l.checks {
-		st.Checks = append(st.Checks, c.def)
+	for id, c := range l.checks {
+		if !l.configChecks[id] && !l.configSvcs[c.def.ServiceID] {
+			st.Checks = append(st.Checks, c.def)
+		}
 	}
 	sort.Slice(st.Services, func(i, j int) bool { return st.Services[i].ID < st.Services[j].ID })
 	sort.Slice(st.Checks, func(i, j int) bool { return st.Checks[i].ID < st.Checks[j].ID })
@@ -212,6 +233,7 @@ func (l *localState) RemoveService(id string) error {
 		return &NotFoundError{Msg: fmt.Sprintf("Unknown service ID %q. Ensure that the service ID is passed, not the service name.", id)}
 	}
 	delete(l.services, id)
+	delete(l.configSvcs, id)
 	for cid, c := range l.checks {
 		if c.def.ServiceID == id {
 			l.stopCheckLocked(cid)
@@ -281,6 +303,9 @@ func (l *localState) AddCheck(d CheckDefinition, persist bool) error {
 		c.state.ServiceName, c.state.ServiceTags = svc.Service, svc.Tags
 	}
 	l.checks[d.ID] = c
+	if l.noRun {
+		return nil
+	}
 	switch c.def.Type() {
 	case "ttl":
 		c.ttlTimer = time.AfterFunc(time.Duration(d.TTL), func() { l.ttlExpired(d.ID, c) })
@@ -312,6 +337,7 @@ func (l *localState) RemoveCheck(id string) error {
 		return &NotFoundError{Msg: fmt.Sprintf("Unknown check ID %q", id)}
 	}
 	l.stopCheckLocked(id)
+	delete(l.configChecks, id)
 	l.saveLocked()
 	l.triggerSync()
 	return nil

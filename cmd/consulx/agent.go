@@ -174,6 +174,27 @@ func runAgent(args []string, env *cliEnv) int {
 		fmt.Fprintf(env.stderr, "==> Error starting agent: %v\n", err)
 		return 1
 	}
+	r.Agent.SetReloader(func() (*node.Config, error) {
+		quiet := &cliEnv{stdin: env.stdin, stdout: io.Discard, stderr: io.Discard}
+		cfg, _, _, ok := buildConfig(args, quiet)
+		if !ok {
+			// Re-run to capture the one-line reason.
+			var b strings.Builder
+			buildConfig(args, &cliEnv{stdin: env.stdin, stdout: io.Discard, stderr: &b})
+			return nil, fmt.Errorf("%s", strings.TrimSpace(b.String()))
+		}
+		return cfg, nil
+	})
+	hupCh := make(chan os.Signal, 1)
+	signal.Notify(hupCh, syscall.SIGHUP)
+	defer signal.Stop(hupCh)
+	go func() {
+		for range hupCh {
+			if err := r.Agent.Reload(); err != nil {
+				logger.Error("reload failed; the previous configuration stays", "error", err)
+			}
+		}
+	}()
 	sigCh := make(chan os.Signal, 2)
 	signal.Notify(sigCh, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigCh)

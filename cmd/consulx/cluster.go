@@ -147,3 +147,19 @@ func runOperator(args []string, env *cliEnv) int {
 	fmt.Fprint(env.stdout, columnize(rows))
 	return 0
 }
+
+func runReload(args []string, env *cliEnv) int {
+	fs := newFlagSet("reload", env)
+	var hf httpFlags
+	hf.register(fs)
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	ctx, cancel := ctxTimeout()
+	defer cancel()
+	if err := hf.client().Reload(ctx); err != nil {
+		return apiError(env.stderr, "reloading", err)
+	}
+	fmt.Fprintln(env.stdout, "Configuration reload triggered")
+	return 0
+}

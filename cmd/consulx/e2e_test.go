@@ -248,3 +248,63 @@ func TestBinaryClusterSurvivesKill9(t *testing.T) {
 		t.Fatalf("after restart, members:\n%s", out)
 	}
 }
+
+// TestReloadConfigServices: services from -config-dir are registered at
+// start and replaced on SIGHUP and `consulx reload`; a broken file is
+// refused with one line and changes nothing.
+func TestReloadConfigServices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	dir := t.TempDir()
+	write := func(body string) {
+		if err := os.WriteFile(filepath.Join(dir, "svc.json"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"service": {"name": "web", "tags": ["v1"], "port": 80}}`)
+	p := newProc(t, "reloader", true, 1, "")
+	p.args = append(p.args, "-config-dir", dir)
+	startProc(t, p)
+	services := func() string {
+		out, code := cli(t, p.http, "catalog", "services", "-tags")
+		if code != 0 {
+			return "error: " + out
+		}
+		return out
+	}
+	testcluster.Eventually(t, 15*time.Second, func() error {
+		if s := services(); !strings.Contains(s, "web") || !strings.Contains(s, "v1") {
+			return fmt.Errorf("catalog services:\n%s", s)
+		}
+		return nil
+	})
+	write(`{"services": [{"name": "api", "port": 81}]}`)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if s := services(); !strings.Contains(s, "api") || strings.Contains(s, "web") {
+			return fmt.Errorf("after SIGHUP:\n%s", s)
+		}
+		return nil
+	})
+	write(`{"services": [{"name": "api", "port": 81}], "bogus_key": 1}`)
+	out, code := cli(t, p.http, "reload")
+	if code != 1 || !strings.Contains(out, `unknown key "bogus_key"`) || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Fatalf("reload of a broken file: exit %d %q", code, out)
+	}
+	if s := services(); !strings.Contains(s, "api") {
+		t.Fatalf("a refused reload changed the services:\n%s", s)
+	}
+	write(`{"service": {"name": "db", "port": 5432}}`)
+	if out, code := cli(t, p.http, "reload"); code != 0 || out != "Configuration reload triggered\n" {
+		t.Fatalf("reload: %d %q", code, out)
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if s := services(); !strings.Contains(s, "db") || strings.Contains(s, "api") {
+			return fmt.Errorf("after consulx reload:\n%s", s)
+		}
+		return nil
+	})
+}

@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"lock":        {"Runs a command while holding a lock (or a semaphore slot)", runLock},
 		"hosts":       {"Prints member names, one per line (for ssh completion)", runHosts},
 		"maint":       {"Controls node or service maintenance mode", runMaint},
+		"reload":      {"Re-reads the agent's configuration files (services and checks)", runReload},
 		"catalog":     {"Lists services, nodes and datacenters from the catalog", runCatalog},
 		"tui":         {"Opens the ops console against a running agent", runTUI},
 		"demo":        {"Starts a small local cluster in this process and opens the console on it", runDemo},
