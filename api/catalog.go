@@ -29,22 +29,74 @@ func (c *Client) AgentChecks(ctx context.Context) (map[string]HealthCheck, error
 
 // NodeMaintenance toggles the local node's maintenance mode.
 func (c *Client) NodeMaintenance(ctx context.Context, enable bool, reason string) error {
-	p := url.Values{"enable": {strconv.FormatBool(enable)}}
-	if reason != "" {
-		p.Set("reason", reason)
-	}
-	_, err := c.put(ctx, "/v1/agent/maintenance", p, nil)
-	return err
+	return c.NodeMaintenanceOn(ctx, "", enable, reason)
 }
 
 // ServiceMaintenance toggles maintenance of a local service.
 func (c *Client) ServiceMaintenance(ctx context.Context, id string, enable bool, reason string) error {
+	return c.ServiceMaintenanceOn(ctx, "", id, enable, reason)
+}
+
+func maintParams(node string, enable bool, reason string) url.Values {
 	p := url.Values{"enable": {strconv.FormatBool(enable)}}
 	if reason != "" {
 		p.Set("reason", reason)
 	}
-	_, err := c.put(ctx, "/v1/agent/service/maintenance/"+url.PathEscape(id), p, nil)
+	if node != "" {
+		p.Set("node", node)
+	}
+	return p
+}
+
+// NodeMaintenanceOn toggles maintenance of node ("" = the agent's own
+// node); another node's agent is reached through the cluster (a consulx
+// extension).
+func (c *Client) NodeMaintenanceOn(ctx context.Context, node string, enable bool, reason string) error {
+	_, err := c.put(ctx, "/v1/agent/maintenance", maintParams(node, enable, reason), nil)
 	return err
+}
+
+// ServiceMaintenanceOn toggles maintenance of service id on node ("" =
+// the agent's own node).
+func (c *Client) ServiceMaintenanceOn(ctx context.Context, node, id string, enable bool, reason string) error {
+	_, err := c.put(ctx, "/v1/agent/service/maintenance/"+url.PathEscape(id), maintParams(node, enable, reason), nil)
+	return err
+}
+
+// ServiceEntry is one instance from /v1/health/service/<name>.
+type ServiceEntry struct {
+	Node    CatalogNode
+	Service struct {
+		ID      string
+		Service string
+		Tags    []string
+		Address string
+		Port    int
+		Meta    map[string]string
+	}
+	Checks []HealthCheck
+}
+
+// HealthService lists a service's instances with their checks (only those
+// with every check passing when passingOnly).
+func (c *Client) HealthService(ctx context.Context, name string, passingOnly bool, q *QueryOptions) ([]ServiceEntry, *QueryMeta, error) {
+	p := url.Values{}
+	if passingOnly {
+		p.Set("passing", "")
+	}
+	q.apply(p)
+	var out []ServiceEntry
+	meta, err := c.getJSON(ctx, "/v1/health/service/"+url.PathEscape(name), p, &out)
+	return out, meta, err
+}
+
+// HealthState lists checks in a state (any, passing, warning, critical).
+func (c *Client) HealthState(ctx context.Context, state string, q *QueryOptions) ([]HealthCheck, *QueryMeta, error) {
+	p := url.Values{}
+	q.apply(p)
+	var out []HealthCheck
+	meta, err := c.getJSON(ctx, "/v1/health/state/"+url.PathEscape(state), p, &out)
+	return out, meta, err
 }
 
 // CatalogServices maps service names to their tags.
