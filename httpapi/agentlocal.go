@@ -118,7 +118,7 @@ func (h *Handler) agentMaintenance(w http.ResponseWriter, r *http.Request) (any,
 	if err != nil {
 		return nil, err
 	}
-	return nil, h.agent.NodeMaintenance(enable, reason)
+	return nil, h.agent.MaintenanceOn(r.Context(), r.URL.Query().Get("node"), "", enable, reason)
 }
 
 func (h *Handler) agentServiceMaintenance(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -130,7 +130,7 @@ func (h *Handler) agentServiceMaintenance(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return nil, err
 	}
-	return nil, h.agent.ServiceMaintenance(id, enable, reason)
+	return nil, h.agent.MaintenanceOn(r.Context(), r.URL.Query().Get("node"), id, enable, reason)
 }
 
 func (h *Handler) agentReload(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -124,6 +124,12 @@ func (a *Agent) handleEvents(ch chan serf.Event, pool string) {
 		case <-a.shutdownCh:
 			return
 		case ev := <-ch:
+			if q, ok := ev.(*serf.Query); ok {
+				if pool == "LAN" {
+					go a.handleQuery(q)
+				}
+				continue
+			}
 			me, ok := ev.(serf.MemberEvent)
 			if !ok {
 				continue

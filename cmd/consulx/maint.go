@@ -19,6 +19,7 @@ func runMaint(args []string, env *cliEnv) int {
 	disable := fs.Bool("disable", false, "Disable maintenance mode")
 	reason := fs.String("reason", "", "Why (with -enable)")
 	service := fs.String("service", "", "Act on this service ID instead of the node")
+	nodeName := fs.String("node", "", "Act on another node's agent, reached through the cluster (consulx extension)")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -35,6 +36,9 @@ func runMaint(args []string, env *cliEnv) int {
 		return 1
 	case !*enable && !*disable && *service != "":
 		fmt.Fprintln(env.stderr, "Service requires either -enable or -disable")
+		return 1
+	case !*enable && !*disable && *nodeName != "":
+		fmt.Fprintln(env.stderr, "Node requires either -enable or -disable")
 		return 1
 	}
 	c := hf.client()
@@ -66,17 +70,22 @@ func runMaint(args []string, env *cliEnv) int {
 		return 0
 	}
 	if *service != "" {
-		if err := c.ServiceMaintenance(ctx, *service, *enable, *reason); err != nil {
+		if err := c.ServiceMaintenanceOn(ctx, *nodeName, *service, *enable, *reason); err != nil {
 			return apiError(env.stderr, "toggling service maintenance", err)
 		}
 		state := map[bool]string{true: "enabled", false: "disabled"}[*enable]
 		fmt.Fprintf(env.stdout, "Service maintenance is now %s for %q\n", state, *service)
 		return 0
 	}
-	if err := c.NodeMaintenance(ctx, *enable, *reason); err != nil {
+	if err := c.NodeMaintenanceOn(ctx, *nodeName, *enable, *reason); err != nil {
 		return apiError(env.stderr, "toggling node maintenance", err)
 	}
-	fmt.Fprintf(env.stdout, "Node maintenance is now %s\n", map[bool]string{true: "enabled", false: "disabled"}[*enable])
+	state := map[bool]string{true: "enabled", false: "disabled"}[*enable]
+	if *nodeName != "" {
+		fmt.Fprintf(env.stdout, "Node maintenance is now %s on %s\n", state, *nodeName)
+		return 0
+	}
+	fmt.Fprintf(env.stdout, "Node maintenance is now %s\n", state)
 	return 0
 }
 
