@@ -1,6 +1,7 @@
 package dns_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"sort"
@@ -138,5 +139,63 @@ func TestDNSInterface(t *testing.T) {
 		if err != nil || strings.TrimSpace(string(out)) != "10.0.0.1" {
 			t.Errorf("dig: %v %q", err, out)
 		}
+	}
+}
+
+// TestDNSConfig: a custom domain, only_passing, TTLs and recursors for
+// names outside the domain.
+func TestDNSConfig(t *testing.T) {
+	// A tiny upstream resolver on 127.0.0.1 for the recursor test.
+	up := &mdns.Server{Addr: "127.0.0.1:0", Net: "udp", Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetReply(r)
+		m.Answer = []mdns.RR{&mdns.A{Hdr: mdns.RR_Header{Name: r.Question[0].Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: 60}, A: []byte{192, 0, 2, 7}}}
+		_ = w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	up.NotifyStartedFunc = func() { close(started) }
+	go func() { _ = up.ListenAndServe() }()
+	<-started
+	defer up.Shutdown()
+
+	cfg := testcluster.Config(t, "dnscfg", true, 1)
+	cfg.Extra = map[string][]json.RawMessage{
+		"domain":     {json.RawMessage(`"cx.internal"`)},
+		"recursors":  {json.RawMessage(fmt.Sprintf(`["%s"]`, up.PacketConn.LocalAddr().String()))},
+		"dns_config": {json.RawMessage(`{"only_passing": true, "node_ttl": "10s", "service_ttl": {"*": "5s", "db*": "30s"}}`)},
+	}
+	a := testcluster.Start(t, cfg)
+	testcluster.Of(t, []*testcluster.Agent{a}, nil).WaitLeader(10 * time.Second)
+	ccfg := consul.DefaultConfig()
+	ccfg.Address = a.HTTPAddr()
+	cl, _ := consul.NewClient(ccfg)
+	for i, status := range []string{"passing", "warning"} {
+		_, err := cl.Catalog().Register(&consul.CatalogRegistration{Node: fmt.Sprintf("db-%d", i), Address: fmt.Sprintf("10.1.0.%d", i+1),
+			Service: &consul.AgentService{ID: "dbx", Service: "dbx", Port: 5432},
+			Check:   &consul.AgentCheck{CheckID: "c", Name: "c", Status: status, ServiceID: "dbx"}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := a.Running.DNSAddr
+	m := query(t, addr, "dbx.service.cx.internal", mdns.TypeA, false)
+	if fmt.Sprint(answers(m)) != "[10.1.0.1]" {
+		t.Fatalf("only_passing: %v", answers(m))
+	}
+	if ttl := m.Answer[0].Header().Ttl; ttl != 30 {
+		t.Errorf("service TTL %d, want 30 (db* beats *)", ttl)
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		m = query(t, addr, "dnscfg.node.cx.internal", mdns.TypeA, false)
+		if len(m.Answer) != 1 || m.Answer[0].Header().Ttl != 10 {
+			return fmt.Errorf("node answer %v", m.Answer)
+		}
+		return nil
+	})
+	if m := query(t, addr, "dbx.service.consul", mdns.TypeA, false); len(m.Answer) != 1 || m.Answer[0].(*mdns.A).A.String() != "192.0.2.7" {
+		t.Fatalf("the default domain is not ours any more and goes to the recursor: %v", m.Answer)
+	}
+	if m := query(t, addr, "example.org", mdns.TypeA, false); len(m.Answer) != 1 || !m.RecursionAvailable {
+		t.Fatalf("recursor answer: %+v", m)
 	}
 }

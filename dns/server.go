@@ -346,6 +346,7 @@ func (s *Server) handleOther(w dns.ResponseWriter, req *dns.Msg) {
 		resp, _, err := c.Exchange(req, r)
 		if err == nil {
 			resp.Compress = true
+			resp.RecursionAvailable = true
 			_ = w.WriteMsg(resp)
 			return
 		}
