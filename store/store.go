@@ -35,6 +35,8 @@ type Store struct {
 	// restores counts snapshot restores: blocking queries return when it
 	// moves, since indexes may then go backwards.
 	restores atomic.Uint64
+	// instances caches decoded service instances (see instanceCache).
+	instances instanceCache
 }
 
 // RestoreEpoch changes whenever a snapshot is restored.

@@ -1,0 +1,50 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hashicorp/raft"
+)
+
+// BenchmarkServiceInstances5000 reads one service of a catalog with 5,000
+// nodes × 10 services (each service on every node), as
+// /v1/health/service/<s> does.
+func BenchmarkServiceInstances5000(b *testing.B) {
+	s, err := New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	fsm := s.FSM()
+	var idx uint64
+	for n := 0; n < 5000; n++ {
+		for sv := 0; sv < 10; sv++ {
+			idx++
+			req := &RegisterRequest{Node: fmt.Sprintf("node-%04d", n), Address: fmt.Sprintf("10.0.%d.%d", n/250, n%250),
+				Service: &NodeService{ID: fmt.Sprintf("svc-%d", sv), Service: fmt.Sprintf("svc-%d", sv), Port: 8000 + sv, Tags: []string{"a", "b"}},
+				Checks:  []*HealthCheck{{CheckID: "serfHealth", Status: HealthPassing}, {CheckID: fmt.Sprintf("c-%d", sv), ServiceID: fmt.Sprintf("svc-%d", sv), Status: HealthPassing}}}
+			data, _ := EncodeCommand(RegisterCommand, req)
+			if res := fsm.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data}).(ApplyResult); res.Err != "" {
+				b.Fatal(res.Err)
+			}
+		}
+	}
+	b.Run("cold", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			s.instances.mu.Lock()
+			s.instances.entries = nil
+			s.instances.mu.Unlock()
+			if _, _, err := s.ServiceInstances("svc-3"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			in, _, err := s.ServiceInstances("svc-3")
+			if err != nil || len(in) != 5000 {
+				b.Fatalf("%d instances, %v", len(in), err)
+			}
+		}
+	})
+}
