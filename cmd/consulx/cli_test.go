@@ -167,6 +167,13 @@ func TestCLIAgainstCluster(t *testing.T) {
 		if code != 0 || out != "" {
 			t.Fatalf("hosts -status failed: exit %d %q", code, out)
 		}
+		testcluster.Eventually(t, 10*time.Second, func() error {
+			out, _, code = runCLI(t, addr, "", "hosts", "-service", "consul")
+			if code != 0 || out != "server-1\n" {
+				return fmt.Errorf("hosts -service consul: exit %d %q", code, out)
+			}
+			return nil
+		})
 	})
 	t.Run("completion", func(t *testing.T) {
 		for _, sh := range []string{"bash", "zsh"} {

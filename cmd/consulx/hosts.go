@@ -16,8 +16,14 @@ func runHosts(args []string, env *cliEnv) int {
 	hf.register(fs)
 	status := fs.String("status", "alive", "Only members whose status matches this regular expression")
 	wan := fs.Bool("wan", false, "List WAN members (servers of all datacenters)")
+	service := fs.String("service", "", "Only nodes providing this service (from the catalog)")
+	tag := fs.String("tag", "", "With -service: only instances with this tag")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
+	}
+	if *tag != "" && *service == "" {
+		fmt.Fprintln(env.stderr, "-tag requires -service")
+		return 1
 	}
 	re, err := regexp.Compile("^(?:" + *status + ")$")
 	if err != nil {
@@ -30,9 +36,20 @@ func runHosts(args []string, env *cliEnv) int {
 	if err != nil {
 		return apiError(env.stderr, "retrieving members", err)
 	}
+	var providers map[string]bool
+	if *service != "" {
+		inst, _, err := hf.client().CatalogService(ctx, *service, *tag, nil)
+		if err != nil {
+			return apiError(env.stderr, "retrieving service", err)
+		}
+		providers = map[string]bool{}
+		for _, i := range inst {
+			providers[i.Node] = true
+		}
+	}
 	var names []string
 	for _, m := range ms {
-		if re.MatchString(api.StatusWord(m.Status)) {
+		if re.MatchString(api.StatusWord(m.Status)) && (providers == nil || providers[m.Name]) {
 			names = append(names, m.Name)
 		}
 	}
