@@ -64,10 +64,15 @@ func TestDNSInterface(t *testing.T) {
 	reg("web-2", "10.0.0.2", "warning", []string{"replica"})
 	reg("web-3", "10.0.0.3", "critical", []string{"replica"})
 
+	// DNS reads are stale by default: wait until this server has applied
+	// the registrations before asserting.
 	testcluster.Eventually(t, 10*time.Second, func() error {
 		got := answers(query(t, addr, "consul.service.consul", mdns.TypeA, true))
 		if len(got) != 3 {
 			return fmt.Errorf("consul.service.consul = %v, want the 3 servers", got)
+		}
+		if got := answers(query(t, addr, "web.service.consul", mdns.TypeA, true)); len(got) != 2 {
+			return fmt.Errorf("web.service.consul = %v, want 2", got)
 		}
 		return nil
 	})
@@ -116,11 +121,14 @@ func TestDNSInterface(t *testing.T) {
 	for i := 4; i <= 6; i++ {
 		reg(fmt.Sprintf("web-%d", i), fmt.Sprintf("10.0.0.%d", i), "passing", nil)
 	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if got := answers(query(t, addr, "web.service.consul", mdns.TypeA, true)); len(got) != 5 {
+			return fmt.Errorf("TCP answers = %v, want all 5 healthy", got)
+		}
+		return nil
+	})
 	if got := answers(query(t, addr, "web.service.consul", mdns.TypeA, false)); len(got) != 3 {
 		t.Errorf("UDP answers = %v, want 3 (udp_answer_limit)", got)
-	}
-	if got := answers(query(t, addr, "web.service.consul", mdns.TypeA, true)); len(got) != 5 {
-		t.Errorf("TCP answers = %v, want all 5 healthy", got)
 	}
 	// Names outside the domain are refused without recursors.
 	if m := query(t, addr, "example.com", mdns.TypeA, false); m.Rcode != mdns.RcodeRefused {
