@@ -295,6 +295,12 @@ func TestTxnIsAtomic(t *testing.T) {
 	if resp.Results[0].KV.ModifyIndex != resp.Results[1].KV.ModifyIndex {
 		t.Fatal("both writes of one txn must share one index")
 	}
+	// Check verbs answer with the entry (value hidden), as Consul does.
+	p, _, _ := c.KV().Get("txn/existing", nil)
+	ok, resp, _, err = c.Txn().Txn(consul.TxnOps{{KV: &consul.KVTxnOp{Verb: consul.KVCheckIndex, Key: "txn/existing", Index: p.ModifyIndex}}}, nil)
+	if err != nil || !ok || len(resp.Results) != 1 || resp.Results[0].KV.Key != "txn/existing" || resp.Results[0].KV.Value != nil {
+		t.Fatalf("check-index result: ok=%v %+v %v", ok, resp, err)
+	}
 	// Read-only txn, malformed body.
 	ok, resp, _, err = c.Txn().Txn(consul.TxnOps{{KV: &consul.KVTxnOp{Verb: consul.KVGetTree, Key: "txn/"}}}, nil)
 	if err != nil || !ok || len(resp.Results) != 3 {

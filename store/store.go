@@ -306,19 +306,19 @@ func applyKV(w *wtx, idx uint64, req *KVRequest) (ok bool, read []KVEntry, err e
 		return true, []KVEntry{*existing}, nil
 	case KVGetOrEmpty:
 		if existing == nil {
-			return true, nil, nil
+			return true, []KVEntry{{Key: e.Key}}, nil // Consul answers a key-only entry
 		}
 		return true, []KVEntry{*existing}, nil
 	case KVCheckIndex:
 		if existing == nil || existing.ModifyIndex != e.ModifyIndex {
 			return false, nil, fmt.Errorf("current modify index %d != %d", modifyIndexOf(existing), e.ModifyIndex)
 		}
-		return true, nil, nil
+		return true, []KVEntry{*existing}, nil
 	case KVCheckSession:
 		if existing == nil || existing.Session != e.Session {
 			return false, nil, fmt.Errorf("current session %q != %q", sessionOf(existing), e.Session)
 		}
-		return true, nil, nil
+		return true, []KVEntry{*existing}, nil
 	case KVCheckNotExists:
 		if existing != nil {
 			return false, nil, fmt.Errorf("key %q exists", e.Key)

@@ -51,9 +51,11 @@ func applyTxn(w *wtx, idx uint64, req *TxnRequest) *TxnResult {
 		}
 		switch {
 		case op.Op.IsRead():
+			// Check verbs return the entry too, with its value hidden.
+			showValue := op.Op == KVGet || op.Op == KVGetTree || op.Op == KVGetOrEmpty
 			for _, e := range read {
 				res.Results = append(res.Results, e)
-				res.Reads = append(res.Reads, true)
+				res.Reads = append(res.Reads, showValue)
 			}
 		case op.Op == KVDelete || op.Op == KVDeleteCAS || op.Op == KVDeleteTree:
 			// deletes produce no result entry
