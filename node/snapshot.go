@@ -191,8 +191,20 @@ func (s *server) restoreLocal(r io.Reader) error {
 	}
 	defer os.Remove(state.Name())
 	defer state.Close()
-	if err := s.raft.Restore(meta, state, time.Minute); err != nil {
-		return fmt.Errorf("restore snapshot: %w", err)
+	// A brand-new leader refuses a restore until its configuration entry
+	// is applied (raft says "cannot restore snapshot now"); wait for that.
+	for attempt := 0; ; attempt++ {
+		err := s.raft.Restore(meta, state, time.Minute)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "cannot restore snapshot now") || attempt >= 100 {
+			return fmt.Errorf("restore snapshot: %w", err)
+		}
+		if _, serr := state.Seek(0, io.SeekStart); serr != nil {
+			return serr
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	s.logger.Info("snapshot restored", "index", meta.Index, "size", meta.Size)
 	// Sessions from the snapshot need fresh TTL timers on this leader.
