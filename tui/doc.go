@@ -2,8 +2,16 @@
 // behind `consulx tui` and the console `consulx agent` shows on a terminal.
 //
 // It owns the panes (LAN members, WAN members, KV browser, Raft status,
-// log), their key map, the generated key documentation (KeyDocs) and the
-// confirmation dialogs in front of every destructive action.
+// log, services with their instances and checks), their key map, the
+// generated key documentation (KeyDocs) and the confirmation dialogs in
+// front of every destructive action and maintenance toggle.
+//
+// While a pane that shows nodes is active (Members, Services) the root
+// polls the critical checks (HealthState) for the maintenance checks and
+// marks nodes and instances in maintenance; m toggles it through
+// NodeMaintenanceOn / ServiceMaintenanceOn. The Services list polls
+// CatalogServices and one HealthService per service each second (a bounded
+// number at a time); inside a service only that service is polled.
 //
 // It must not know how the agent works: it sees the agent only through the
 // Source interface, which *api.Client satisfies, so tests and benchmarks

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +38,16 @@ type fakeSource struct {
 	ops []string
 	// putErr makes KVPut of a key fail with that error.
 	putErr map[string]error
+
+	// The catalog: node-level checks by node, and service instances with
+	// their own checks (HealthService adds the node's checks).
+	nodes      map[string]string // node → address
+	nodeChecks map[string][]api.HealthCheck
+	instances  []api.ServiceEntry
+	// maintCalls records every maintenance toggle: "node web-1 true why",
+	// "service node-b web-b false ".
+	maintCalls []string
+	maintErr   error
 }
 
 func newFake() *fakeSource {
@@ -82,7 +94,170 @@ func newFake() *fakeSource {
 	} {
 		f.putLocked(kv.k, []byte(kv.v))
 	}
+	f.seedCatalog()
 	return f
+}
+
+// seedCatalog registers three services:
+//
+//	consul: node-a, node-b, node-c (node-c's serfHealth is critical)
+//	web:    web on web-1 passing, web-b on node-b warning, web-c on node-c critical
+//	db:     db on node-a passing
+func (f *fakeSource) seedCatalog() {
+	f.nodes = map[string]string{"node-a": "127.0.0.1", "node-b": "127.0.0.2", "node-c": "127.0.0.3", "web-1": "127.0.0.4"}
+	f.nodeChecks = map[string][]api.HealthCheck{}
+	for n := range f.nodes {
+		c := api.HealthCheck{Node: n, CheckID: "serfHealth", Name: "Serf Health Status", Status: "passing", Output: "Agent alive and reachable"}
+		if n == "node-c" {
+			c.Status, c.Output = "critical", "Agent not live or unreachable"
+		}
+		f.nodeChecks[n] = []api.HealthCheck{c}
+	}
+	inst := func(node, id, name string, port int, tags []string, checks ...api.HealthCheck) {
+		var e api.ServiceEntry
+		e.Node = api.CatalogNode{Node: node, Address: f.nodes[node], Datacenter: "dc1"}
+		e.Service.ID, e.Service.Service, e.Service.Port, e.Service.Tags = id, name, port, tags
+		for i := range checks {
+			checks[i].Node, checks[i].ServiceID, checks[i].ServiceName = node, id, name
+		}
+		e.Checks = checks
+		f.instances = append(f.instances, e)
+	}
+	for _, n := range []string{"node-a", "node-b", "node-c"} {
+		inst(n, "consul", "consul", 8300, nil)
+	}
+	inst("web-1", "web", "web", 8080, []string{"v1", "primary"},
+		api.HealthCheck{CheckID: "service:web", Name: "Service 'web' check", Status: "passing", Output: "HTTP GET http://127.0.0.4:8080/health: 200 OK Output: ok"})
+	inst("node-b", "web-b", "web", 8081, []string{"v1"},
+		api.HealthCheck{CheckID: "service:web-b", Name: "Service 'web' check", Status: "warning", Output: "HTTP GET http://127.0.0.2:8081/health: 429 Too Many Requests\nretry later"})
+	inst("node-c", "web-c", "web", 8082, []string{"v2"},
+		api.HealthCheck{CheckID: "service:web-c", Name: "Service 'web' check", Status: "critical", Output: "dial tcp 127.0.0.3:8082: connect: connection refused"})
+	inst("node-a", "db", "db", 5432, []string{"primary"},
+		api.HealthCheck{CheckID: "service:db", Name: "Service 'db' check", Status: "passing", Output: "TCP connect 127.0.0.1:5432: Success"})
+}
+
+func (f *fakeSource) CatalogServices(ctx context.Context, q *api.QueryOptions) (map[string][]string, *api.QueryMeta, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, nil, errDown
+	}
+	out := map[string][]string{}
+	for _, e := range f.instances {
+		tags := out[e.Service.Service]
+		for _, t := range e.Service.Tags {
+			if !slices.Contains(tags, t) {
+				tags = append(tags, t)
+			}
+		}
+		if tags == nil {
+			tags = []string{}
+		}
+		out[e.Service.Service] = tags
+	}
+	return out, &api.QueryMeta{LastIndex: f.index}, nil
+}
+
+func (f *fakeSource) HealthService(ctx context.Context, name string, passingOnly bool, q *api.QueryOptions) ([]api.ServiceEntry, *api.QueryMeta, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, nil, errDown
+	}
+	var out []api.ServiceEntry
+	for _, e := range f.instances {
+		if e.Service.Service != name {
+			continue
+		}
+		cp := e
+		cp.Service.Tags = slices.Clone(e.Service.Tags)
+		cp.Checks = append(slices.Clone(f.nodeChecks[e.Node.Node]), e.Checks...)
+		if passingOnly && slices.ContainsFunc(cp.Checks, func(c api.HealthCheck) bool { return c.Status != "passing" }) {
+			continue
+		}
+		out = append(out, cp)
+	}
+	return out, &api.QueryMeta{LastIndex: f.index}, nil
+}
+
+func (f *fakeSource) HealthState(ctx context.Context, state string, q *api.QueryOptions) ([]api.HealthCheck, *api.QueryMeta, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, nil, errDown
+	}
+	var out []api.HealthCheck
+	keep := func(cs []api.HealthCheck) {
+		for _, c := range cs {
+			if state == "any" || c.Status == state {
+				out = append(out, c)
+			}
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(f.nodeChecks)) {
+		keep(f.nodeChecks[n])
+	}
+	for _, e := range f.instances {
+		keep(e.Checks)
+	}
+	return out, &api.QueryMeta{LastIndex: f.index}, nil
+}
+
+// setMaint adds (enable) or removes the check id in cs.
+func setMaint(cs []api.HealthCheck, c api.HealthCheck, enable bool) []api.HealthCheck {
+	cs = slices.DeleteFunc(cs, func(x api.HealthCheck) bool { return x.CheckID == c.CheckID })
+	if enable {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+func (f *fakeSource) NodeMaintenanceOn(ctx context.Context, node string, enable bool, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return errDown
+	}
+	f.maintCalls = append(f.maintCalls, fmt.Sprintf("node %s %v %s", node, enable, reason))
+	if f.maintErr != nil {
+		return f.maintErr
+	}
+	if node == "" {
+		node = cfgString(f.self.Config, "NodeName")
+	}
+	if reason == "" {
+		reason = "Maintenance mode is enabled for this node, but no reason was provided. This is a default message."
+	}
+	c := api.HealthCheck{Node: node, CheckID: nodeMaintCheckID, Name: "Node Maintenance Mode", Status: "critical", Notes: reason}
+	f.nodeChecks[node] = setMaint(f.nodeChecks[node], c, enable)
+	return nil
+}
+
+func (f *fakeSource) ServiceMaintenanceOn(ctx context.Context, node, id string, enable bool, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return errDown
+	}
+	f.maintCalls = append(f.maintCalls, fmt.Sprintf("service %s %s %v %s", node, id, enable, reason))
+	if f.maintErr != nil {
+		return f.maintErr
+	}
+	if node == "" {
+		node = cfgString(f.self.Config, "NodeName")
+	}
+	if reason == "" {
+		reason = "Maintenance mode is enabled for this service, but no reason was provided. This is a default message."
+	}
+	for i, e := range f.instances {
+		if e.Node.Node == node && e.Service.ID == id {
+			c := api.HealthCheck{Node: node, CheckID: serviceMaintPrefix + id, Name: "Service Maintenance Mode", Status: "critical",
+				Notes: reason, ServiceID: id, ServiceName: e.Service.Service}
+			f.instances[i].Checks = setMaint(slices.Clone(e.Checks), c, enable)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown service ID %q on %s", id, node)
 }
 
 func member(name, addr string, status int, role string) api.Member {

@@ -20,6 +20,8 @@ type KeyMap struct {
 
 	Level key.Binding
 
+	Maint key.Binding
+
 	Yes, Save, Cancel key.Binding
 }
 
@@ -29,7 +31,7 @@ func DefaultKeyMap(readOnly bool) KeyMap {
 	km := KeyMap{
 		NextPane:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
 		PrevPane:  key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "prev pane")),
-		Panes:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5"), key.WithHelp("1-5", "pane")),
+		Panes:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6"), key.WithHelp("1-6", "pane")),
 		Refresh:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh")),
 		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
@@ -57,12 +59,14 @@ func DefaultKeyMap(readOnly bool) KeyMap {
 
 		Level: key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "log level")),
 
+		Maint: key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "maintenance")),
+
 		Yes:    key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "confirm")),
 		Save:   key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 	}
 	if readOnly {
-		for _, b := range []*key.Binding{&km.New, &km.Edit, &km.ExtEdit, &km.Copy, &km.Move, &km.Delete, &km.DeleteTree, &km.Save} {
+		for _, b := range []*key.Binding{&km.New, &km.Edit, &km.ExtEdit, &km.Copy, &km.Move, &km.Delete, &km.DeleteTree, &km.Save, &km.Maint} {
 			b.SetEnabled(false)
 		}
 	}
@@ -93,25 +97,26 @@ func (k KeyMap) groups() []keyGroup {
 		{"Global", "everywhere, except that while a filter, search, editor or dialog has focus keys go to it (only ctrl+c stays global)", []docKey{
 			{k.NextPane, "next pane"},
 			{k.PrevPane, "previous pane"},
-			{k.Panes, "jump to pane 1 Members, 2 WAN, 3 KV, 4 Raft, 5 Log"},
+			{k.Panes, "jump to pane 1 Members, 2 WAN, 3 KV, 4 Raft, 5 Log, 6 Services"},
 			{k.Refresh, "reload the current pane now"},
 			{k.Help, "toggle the full help (esc also closes it)"},
 			{k.Quit, "quit; in the agent's embedded console, asks first (quitting stops the agent with a graceful leave)"},
 			{k.ForceQuit, "quit at once, from anywhere, even while typing"},
 		}},
-		{"Navigation", "lists, the KV value view and the log", []docKey{
+		{"Navigation", "lists, the KV value view, the service instances and the log", []docKey{
 			{k.Up, "move up / scroll up"},
 			{k.Down, "move down / scroll down"},
 			{k.Top, "go to the top"},
 			{k.Bottom, "go to the bottom"},
 			{k.PageUp, "page up"},
 			{k.PageDown, "page down"},
-			{k.Open, "open: enter a KV folder, view a key's value, open a search result"},
-			{k.Back, "back: up one KV folder, close the value view, clear a members filter"},
+			{k.Open, "open: enter a KV folder, view a key's value, open a search result, show a service's instances"},
+			{k.Back, "back: up one KV folder, close the value view, clear a members or services filter, back to the service list"},
 		}},
-		{"Members and WAN", "panes 1 and 2", []docKey{
-			{k.Filter, "filter rows by substring (enter keeps it, esc clears it)"},
+		{"Members and WAN", "panes 1 and 2; m works in pane 1 and is disabled and hidden with -readonly", []docKey{
+			{k.Filter, "filter rows by substring (enter keeps it, esc clears it); maint matches the nodes in maintenance"},
 			{k.Sort, "cycle the sort column (Node, Address, Status, Type, Build, DC)"},
+			{k.Maint, "toggle maintenance of the node under the cursor: type a reason (may be empty), enter, then confirm; a node already in maintenance (marked maint) is taken out after a confirmation"},
 		}},
 		{"KV", "pane 3; n, e, E, c, R, d and D are disabled and hidden with -readonly", []docKey{
 			{k.Filter, "search the whole tree by key substring; enter opens the result"},
@@ -126,10 +131,16 @@ func (k KeyMap) groups() []keyGroup {
 		{"Log", "pane 5", []docKey{
 			{k.Level, "cycle the minimum level shown: debug, info, warn, error"},
 		}},
+		{"Services", "pane 6: services with instance counts and health (an instance is critical when any check is, else warning when any is); m is disabled and hidden with -readonly", []docKey{
+			{k.Filter, "filter services by name or tag substring (enter keeps it, esc clears it)"},
+			{k.Open, "show the service's instances (node, address, tags, status) and the checks of the instance under the cursor"},
+			{k.Back, "back to the service list"},
+			{k.Maint, "on an instance: toggle its service maintenance, as m does for a node in pane 1 (reason, then confirm; an instance in maintenance is taken out after a confirmation)"},
+		}},
 		{"Dialogs and editors", "confirmation dialogs, the KV editor, the filter and search inputs", []docKey{
-			{k.Yes, "confirm a destructive action; any other key cancels (No is the default)"},
+			{k.Yes, "confirm a destructive action or a maintenance change; any other key cancels (No is the default)"},
 			{k.Save, "save the value being edited"},
-			{k.Cancel, "cancel the editor, search, filter or copy destination"},
+			{k.Cancel, "cancel the editor, search, filter, copy destination or maintenance reason"},
 		}},
 	}
 }
@@ -141,9 +152,10 @@ func KeyDocs() string {
 	b.WriteString("# consulx console keys\n\n")
 	b.WriteString("<!-- Generated by tui.KeyDocs; regenerate with `go test ./tui -run TestKeysDoc -update`. -->\n\n")
 	b.WriteString("`consulx tui` (and `consulx agent` on a terminal) open the console. Panes: ")
-	b.WriteString("1 Members, 2 WAN, 3 KV, 4 Raft, 5 Log. Typing in a filter, search or editor ")
+	b.WriteString("1 Members, 2 WAN, 3 KV, 4 Raft, 5 Log, 6 Services. Typing in a filter, search or editor ")
 	b.WriteString("types the letter (so `q` there is a `q`); `ctrl+c` always quits. ")
 	b.WriteString("Every destructive action asks first, with No as the default. ")
+	b.WriteString("Nodes and service instances in maintenance are marked `maint`, with the reason. ")
 	b.WriteString("In the agent's embedded console `q` asks before stopping the agent.\n")
 	for _, g := range DefaultKeyMap(false).groups() {
 		fmt.Fprintf(&b, "\n## %s\n\n_%s_\n\n| Key | Action |\n| --- | --- |\n", g.name, g.where)

@@ -28,7 +28,8 @@ var memberCols = []string{"Node", "Address", "Status", "Type", "Build", "DC"}
 type memberRow struct {
 	cells  [6]string
 	status string
-	lower  string // all cells, lower-cased, for the filter
+	maint  string // "maint · reason" when the node is in maintenance
+	lower  string // all cells and the marker, lower-cased, for the filter
 }
 
 func toRow(mb api.Member) memberRow {
@@ -45,16 +46,18 @@ func toRow(mb api.Member) memberRow {
 		addr += ":" + strconv.Itoa(int(mb.Port))
 	}
 	st := api.StatusWord(mb.Status)
-	r := memberRow{cells: [6]string{mb.Name, addr, st, typ, build, mb.Tags["dc"]}, status: st}
-	r.lower = strings.ToLower(strings.Join(r.cells[:], "\x00"))
-	return r
+	return memberRow{cells: [6]string{mb.Name, addr, st, typ, build, mb.Tags["dc"]}, status: st}
 }
+
+// maintMarker is the marker of a node or instance in maintenance.
+func maintMarker(reason string) string { return "maint · " + reasonText(reason) }
 
 // membersPane is the LAN (or WAN) member table.
 type membersPane struct {
 	sh  *shared
 	wan bool
 
+	raw     []api.Member
 	all     []memberRow
 	rows    []memberRow // filtered and sorted
 	loaded  bool
@@ -67,6 +70,9 @@ type membersPane struct {
 
 	filter    textinput.Model
 	filtering bool
+
+	maint   *maintFlow
+	inMaint int // nodes in maintenance; the MAINT column shows when > 0
 }
 
 func newMembersPane(sh *shared, wan bool) *membersPane {
@@ -74,8 +80,12 @@ func newMembersPane(sh *shared, wan bool) *membersPane {
 	ti.Prompt = "/"
 	ti.Placeholder = "filter"
 	ti.Cursor.SetMode(cursor.CursorStatic)
-	return &membersPane{sh: sh, wan: wan, filter: ti}
+	return &membersPane{sh: sh, wan: wan, filter: ti, maint: newMaintFlow(sh)}
 }
+
+// showsMaint: LAN members are marked when in maintenance (WAN names are
+// node.dc, and maintenance is per LAN node).
+func (p *membersPane) showsMaint() bool { return !p.wan }
 
 func (p *membersPane) title() string {
 	if p.wan {
@@ -84,14 +94,20 @@ func (p *membersPane) title() string {
 	return "Members"
 }
 
-func (p *membersPane) capturing() bool { return p.filtering }
+func (p *membersPane) capturing() bool { return p.filtering || p.maint.active() }
 
 func (p *membersPane) helpKeys() []key.Binding {
 	k := p.sh.keys
+	if p.maint.active() {
+		return p.maint.helpKeys()
+	}
 	if p.filtering {
 		return []key.Binding{k.Open, k.Cancel}
 	}
-	return []key.Binding{k.Up, k.Down, k.Filter, k.Sort}
+	if p.wan {
+		return []key.Binding{k.Up, k.Down, k.Filter, k.Sort}
+	}
+	return []key.Binding{k.Up, k.Down, k.Filter, k.Sort, k.Maint}
 }
 
 func (p *membersPane) poll() tea.Cmd { return p.refresh() }
@@ -122,15 +138,35 @@ func (p *membersPane) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.loaded = true
-		p.all = p.all[:0]
-		for _, mb := range msg.members {
-			p.all = append(p.all, toRow(mb))
+		p.raw = msg.members
+		p.rebuild()
+	case maintMsg, maintDoneMsg:
+		if !p.wan {
+			p.rebuild()
 		}
-		p.apply()
 	case tea.KeyMsg:
+		if p.maint.active() {
+			return p.maint.key(msg)
+		}
 		return p.key(msg)
 	}
 	return nil
+}
+
+// rebuild formats the members again (new data or maintenance state).
+func (p *membersPane) rebuild() {
+	p.all = p.all[:0]
+	p.inMaint = 0
+	for _, mb := range p.raw {
+		r := toRow(mb)
+		if reason, on := p.sh.maint.node(mb.Name); on && !p.wan {
+			r.maint = maintMarker(reason)
+			p.inMaint++
+		}
+		r.lower = strings.ToLower(strings.Join(r.cells[:], "\x00") + "\x00" + r.maint)
+		p.all = append(p.all, r)
+	}
+	p.apply()
 }
 
 // apply recomputes the visible rows, keeping the cursor on the same node.
@@ -204,6 +240,8 @@ func (p *membersPane) key(msg tea.KeyMsg) tea.Cmd {
 		return cmd
 	}
 	switch {
+	case key.Matches(msg, k.Maint):
+		return p.toggleMaint()
 	case key.Matches(msg, k.Filter):
 		p.filtering = true
 		return p.filter.Focus()
@@ -230,6 +268,23 @@ func (p *membersPane) key(msg tea.KeyMsg) tea.Cmd {
 		p.cursor = max(len(p.rows)-1, 0)
 	}
 	return nil
+}
+
+// toggleMaint opens the maintenance dialog for the node under the cursor.
+func (p *membersPane) toggleMaint() tea.Cmd {
+	switch {
+	case p.wan:
+		p.sh.flash("maintenance is per LAN node: use pane 1", false)
+		return nil
+	case p.cursor >= len(p.rows):
+		return nil
+	case !p.sh.maint.loaded:
+		p.sh.flash("maintenance state not loaded yet; try again", false)
+		return nil
+	}
+	node := p.rows[p.cursor].cells[0]
+	reason, on := p.sh.maint.node(node)
+	return p.maint.start(maintTarget{node: node, on: on, reason: reason})
 }
 
 func (p *membersPane) move(d int) {
@@ -259,7 +314,11 @@ func (p *membersPane) counts() string {
 	if other > 0 {
 		s += fmt.Sprintf(", %d other", other)
 	}
-	return s + fmt.Sprintf(" · %d %s, %d %s", servers, plural(servers, "server", "servers"), clients, plural(clients, "client", "clients"))
+	s += fmt.Sprintf(" · %d %s, %d %s", servers, plural(servers, "server", "servers"), clients, plural(clients, "client", "clients"))
+	if p.inMaint > 0 {
+		s += fmt.Sprintf(" · %d in maintenance", p.inMaint)
+	}
+	return s
 }
 
 func (p *membersPane) view(w, h int) string {
@@ -278,11 +337,17 @@ func (p *membersPane) view(w, h int) string {
 		b.WriteString("  " + st.Error.Render("(stale: "+p.err.Error()+")"))
 	}
 	b.WriteByte('\n')
-	if p.filtering || p.filter.Value() != "" {
-		b.WriteString(p.filter.View())
-		fmt.Fprintf(&b, "  %s", st.Faint.Render(fmt.Sprintf("%d of %d", len(p.rows), len(p.all))))
+	used := 3
+	if d := p.maint.view(w); d != "" {
+		b.WriteString(d + "\n")
+		used += strings.Count(d, "\n")
+	} else {
+		if p.filtering || p.filter.Value() != "" {
+			b.WriteString(p.filter.View())
+			fmt.Fprintf(&b, "  %s", st.Faint.Render(fmt.Sprintf("%d of %d", len(p.rows), len(p.all))))
+		}
+		b.WriteByte('\n')
 	}
-	b.WriteByte('\n')
 
 	widths := p.widths
 	hdr := make([]string, len(memberCols))
@@ -292,10 +357,13 @@ func (p *membersPane) view(w, h int) string {
 		}
 		hdr[i] = pad(strings.ToUpper(c), widths[i])
 	}
+	if p.inMaint > 0 {
+		hdr = append(hdr, "MAINT")
+	}
 	b.WriteString(st.Header.Render(truncate(strings.TrimRight(gutter(false)+strings.Join(hdr, "  "), " "), w)))
 	b.WriteByte('\n')
 
-	rowsH := max(h-3, 1)
+	rowsH := max(h-used, 1)
 	if p.cursor < p.top {
 		p.top = p.cursor
 	}
@@ -308,14 +376,20 @@ func (p *membersPane) view(w, h int) string {
 	}
 	for i := p.top; i < len(p.rows) && i < p.top+rowsH; i++ {
 		r := p.rows[i]
-		cells := make([]string, len(r.cells))
+		cells := make([]string, len(r.cells), len(r.cells)+1)
 		for j, c := range r.cells {
 			cells[j] = pad(c, widths[j])
+		}
+		if p.inMaint > 0 {
+			cells = append(cells, r.maint)
 		}
 		if i == p.cursor {
 			b.WriteString(st.Selected.Render(truncate(strings.TrimRight(gutter(true)+strings.Join(cells, "  "), " "), w)))
 		} else {
 			cells[2] = p.statusStyle(r.status).Render(cells[2])
+			if r.maint != "" {
+				cells[len(cells)-1] = st.Warn.Render(r.maint)
+			}
 			b.WriteString(truncate(strings.TrimRight(gutter(false)+strings.Join(cells, "  "), " "), w))
 		}
 		b.WriteByte('\n')

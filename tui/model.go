@@ -55,6 +55,9 @@ type shared struct {
 	// tests replace it) and getenv reads the environment (os.Getenv).
 	exec   func(c *exec.Cmd, fn tea.ExecCallback) tea.Cmd
 	getenv func(key string) string
+	// maint is what is in maintenance (the root polls it while a pane
+	// that shows nodes is active).
+	maint maintState
 }
 
 func tickAfter(d time.Duration, msg tea.Msg) tea.Cmd {
@@ -84,6 +87,10 @@ type pane interface {
 	// refresh reloads now (the r key).
 	refresh() tea.Cmd
 }
+
+// maintViewer is a pane that marks nodes in maintenance: while it is
+// active the root polls the maintenance state.
+type maintViewer interface{ showsMaint() bool }
 
 type (
 	tickMsg   struct{}
@@ -115,6 +122,9 @@ type Model struct {
 	quitAsk  bool
 	flashed  string
 	flashErr bool
+
+	maintBusy bool
+	maintSeq  int // the latest maintenance fetch; older answers are dropped
 }
 
 // New builds the console for src. Call Init (or Run) to start its polls.
@@ -130,6 +140,7 @@ func New(src Source, opts Options) *Model {
 		newKVPane(m.sh),
 		newRaftPane(m.sh),
 		newLogPane(m.sh),
+		newServicesPane(m.sh),
 	}
 	return m
 }
@@ -159,11 +170,35 @@ func (m *Model) Close() { m.cancel() }
 
 // Init starts the status poll, the KV watch and the log stream.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(m.fetchStatus(), m.sh.after(pollEvery, tickMsg{}), m.panes[0].poll(), m.kv().start(), m.log().start())
+	return tea.Batch(m.fetchStatus(), m.sh.after(pollEvery, tickMsg{}), m.panes[0].poll(), m.fetchMaint(false), m.kv().start(), m.log().start())
 }
 
-func (m *Model) kv() *kvPane   { return m.panes[2].(*kvPane) }
-func (m *Model) log() *logPane { return m.panes[4].(*logPane) }
+func (m *Model) kv() *kvPane             { return m.panes[2].(*kvPane) }
+func (m *Model) log() *logPane           { return m.panes[4].(*logPane) }
+func (m *Model) services() *servicesPane { return m.panes[5].(*servicesPane) }
+
+// wantsMaint reports that the active pane marks nodes in maintenance.
+func (m *Model) wantsMaint() bool {
+	v, ok := m.panes[m.active].(maintViewer)
+	return ok && v.showsMaint()
+}
+
+// fetchMaint reads what is in maintenance (the critical checks); force
+// starts a new fetch even while one runs, whose answer is then dropped.
+func (m *Model) fetchMaint(force bool) tea.Cmd {
+	if m.maintBusy && !force {
+		return nil
+	}
+	m.maintBusy = true
+	m.maintSeq++
+	seq, src, parent := m.maintSeq, m.sh.src, m.sh.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(parent, pollTimeout)
+		defer cancel()
+		checks, _, err := src.HealthState(ctx, "critical", nil)
+		return maintMsg{seq: seq, checks: checks, err: err}
+	}
+}
 
 func (m *Model) fetchStatus() tea.Cmd {
 	if m.statusBusy {
@@ -200,8 +235,28 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmds := []tea.Cmd{m.sh.after(pollEvery, tickMsg{}), m.fetchStatus()}
 		if m.connected {
 			cmds = append(cmds, m.panes[m.active].poll())
+			if m.wantsMaint() {
+				cmds = append(cmds, m.fetchMaint(false))
+			}
 		}
 		return m, tea.Batch(cmds...)
+	case maintMsg:
+		if msg.seq != m.maintSeq {
+			return m, nil // superseded by a fetch after a toggle
+		}
+		m.maintBusy = false
+		if msg.err != nil {
+			return m, nil // keep the last state; the header shows an unreachable agent
+		}
+		m.sh.maint.set(msg.checks, m.sh.now())
+	case maintDoneMsg:
+		m.sh.flash(msg.doneText(), msg.err != nil)
+		if msg.err != nil {
+			return m, nil
+		}
+		m.sh.maint.expect(msg.target.key(), msg.enable, msg.reason, m.sh.now())
+		// Show it at once: reload the state and the active pane.
+		return m, tea.Batch(m.broadcast(msg), m.fetchMaint(true), m.panes[m.active].refresh())
 	case statusMsg:
 		m.statusBusy = false
 		m.connected = msg.err == nil
@@ -275,7 +330,11 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return m.switchTo(int(msg.String()[0] - '1'))
 	case key.Matches(msg, k.Refresh):
 		m.sh.flash("", false)
-		return tea.Batch(m.fetchStatus(), p.refresh())
+		cmds := []tea.Cmd{m.fetchStatus(), p.refresh()}
+		if m.wantsMaint() {
+			cmds = append(cmds, m.fetchMaint(false))
+		}
+		return tea.Batch(cmds...)
 	}
 	if m.full {
 		return nil
@@ -290,6 +349,9 @@ func (m *Model) switchTo(i int) tea.Cmd {
 	}
 	m.active = i
 	m.flashed = ""
+	if m.wantsMaint() {
+		return tea.Batch(m.panes[i].poll(), m.fetchMaint(false))
+	}
 	return m.panes[i].poll()
 }
 

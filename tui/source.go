@@ -20,6 +20,14 @@ type Source interface {
 	KVDelete(ctx context.Context, key string, cas *uint64) (bool, error)
 	KVDeleteTree(ctx context.Context, prefix string) (bool, error)
 	Monitor(ctx context.Context, level string, fn func(line string)) error
+
+	CatalogServices(ctx context.Context, q *api.QueryOptions) (map[string][]string, *api.QueryMeta, error)
+	HealthService(ctx context.Context, name string, passingOnly bool, q *api.QueryOptions) ([]api.ServiceEntry, *api.QueryMeta, error)
+	HealthState(ctx context.Context, state string, q *api.QueryOptions) ([]api.HealthCheck, *api.QueryMeta, error)
+	// NodeMaintenanceOn and ServiceMaintenanceOn toggle maintenance on node
+	// ("" = the agent's own; another node is reached through the cluster).
+	NodeMaintenanceOn(ctx context.Context, node string, enable bool, reason string) error
+	ServiceMaintenanceOn(ctx context.Context, node, serviceID string, enable bool, reason string) error
 }
 
 var _ Source = (*api.Client)(nil)

@@ -1,0 +1,680 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"consulx/api"
+)
+
+// healthFetchers bounds the concurrent HealthService calls of one list poll.
+const healthFetchers = 8
+
+type svcMode int
+
+const (
+	svcList   svcMode = iota
+	svcDetail         // one service's instances and checks
+)
+
+type (
+	svcListMsg struct {
+		seq     int
+		tags    map[string][]string
+		entries map[string][]api.ServiceEntry
+		err     error
+	}
+	svcDetailMsg struct {
+		seq     int
+		name    string
+		entries []api.ServiceEntry
+		err     error
+	}
+)
+
+// Health states, worst last.
+const (
+	healthPassing = iota
+	healthWarning
+	healthCritical
+)
+
+var healthWords = [...]string{"passing", "warning", "critical"}
+
+func checkHealth(status string) int {
+	switch status {
+	case "critical":
+		return healthCritical
+	case "warning":
+		return healthWarning
+	}
+	return healthPassing
+}
+
+// instanceHealth is critical when any check is, else warning when any is.
+func instanceHealth(e api.ServiceEntry) int {
+	h := healthPassing
+	for _, c := range e.Checks {
+		h = max(h, checkHealth(c.Status))
+	}
+	return h
+}
+
+func (p *servicesPane) healthStyle(h int) lipgloss.Style {
+	switch h {
+	case healthCritical:
+		return p.sh.st.Bad
+	case healthWarning:
+		return p.sh.st.Warn
+	}
+	return p.sh.st.OK
+}
+
+func (p *servicesPane) statusStyle(status string) lipgloss.Style {
+	return p.healthStyle(checkHealth(status))
+}
+
+var svcCols = []string{"SERVICE", "INSTANCES", "PASSING", "WARNING", "CRITICAL", "TAGS"}
+
+// svcRow is one service, formatted for the list.
+type svcRow struct {
+	name   string
+	counts [3]int // instances by health
+	cells  [6]string
+	lower  string // name and tags, lower-cased, for the filter
+}
+
+// servicesPane lists the catalog's services with their health and drills
+// into one service's instances and checks.
+type servicesPane struct {
+	sh   *shared
+	mode svcMode
+
+	// list
+	all      []svcRow
+	rows     []svcRow // filtered
+	widths   []int
+	cache    map[string][]api.ServiceEntry
+	loaded   bool
+	err      error
+	busy     bool
+	seq      int
+	cursor   int
+	top      int
+	totals   [3]int
+	nInst    int
+	filter   textinput.Model
+	filterOn bool
+
+	// detail
+	name    string
+	inst    []api.ServiceEntry // sorted by node, then ID
+	dloaded bool
+	derr    error
+	dbusy   bool
+	dseq    int
+	icursor int
+	itop    int
+
+	maint *maintFlow
+}
+
+func newServicesPane(sh *shared) *servicesPane {
+	ti := textinput.New()
+	ti.Prompt = "/"
+	ti.Placeholder = "filter"
+	ti.Cursor.SetMode(cursor.CursorStatic)
+	return &servicesPane{sh: sh, filter: ti, maint: newMaintFlow(sh)}
+}
+
+func (p *servicesPane) title() string    { return "Services" }
+func (p *servicesPane) showsMaint() bool { return true }
+func (p *servicesPane) capturing() bool  { return p.filterOn || p.maint.active() }
+
+func (p *servicesPane) helpKeys() []key.Binding {
+	k := p.sh.keys
+	switch {
+	case p.maint.active():
+		return p.maint.helpKeys()
+	case p.filterOn:
+		return []key.Binding{k.Open, k.Cancel}
+	case p.mode == svcDetail:
+		return []key.Binding{k.Up, k.Down, k.Back, k.Maint}
+	}
+	return []key.Binding{k.Up, k.Down, k.Open, k.Filter}
+}
+
+// poll re-reads the list (every service's health: one call per service)
+// or, in a service, just that service.
+func (p *servicesPane) poll() tea.Cmd {
+	if p.mode == svcDetail {
+		return p.fetchDetail(false)
+	}
+	return p.fetchList(false)
+}
+
+func (p *servicesPane) refresh() tea.Cmd {
+	if p.mode == svcDetail {
+		return p.fetchDetail(true)
+	}
+	return p.fetchList(true)
+}
+
+// fetchList reads the catalog's services and each one's instances; force
+// starts a new read even while one runs (the older answer is dropped).
+func (p *servicesPane) fetchList(force bool) tea.Cmd {
+	if p.busy && !force {
+		return nil
+	}
+	p.busy = true
+	p.seq++
+	seq, src, parent := p.seq, p.sh.src, p.sh.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(parent, pollTimeout)
+		defer cancel()
+		tags, _, err := src.CatalogServices(ctx, nil)
+		if err != nil {
+			return svcListMsg{seq: seq, err: err}
+		}
+		names := make([]string, 0, len(tags))
+		for n := range tags {
+			names = append(names, n)
+		}
+		got := make([][]api.ServiceEntry, len(names))
+		errs := make([]error, len(names))
+		sem := make(chan struct{}, healthFetchers)
+		var wg sync.WaitGroup
+		for i, n := range names {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				got[i], _, errs[i] = src.HealthService(ctx, n, false, nil)
+			})
+		}
+		wg.Wait()
+		entries := make(map[string][]api.ServiceEntry, len(names))
+		for i, n := range names {
+			if errs[i] != nil {
+				return svcListMsg{seq: seq, err: fmt.Errorf("service %s: %w", n, errs[i])}
+			}
+			entries[n] = got[i]
+		}
+		return svcListMsg{seq: seq, tags: tags, entries: entries}
+	}
+}
+
+func (p *servicesPane) fetchDetail(force bool) tea.Cmd {
+	if p.dbusy && !force {
+		return nil
+	}
+	p.dbusy = true
+	p.dseq++
+	seq, name, src, parent := p.dseq, p.name, p.sh.src, p.sh.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(parent, pollTimeout)
+		defer cancel()
+		es, _, err := src.HealthService(ctx, name, false, nil)
+		return svcDetailMsg{seq: seq, name: name, entries: es, err: err}
+	}
+}
+
+func (p *servicesPane) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case svcListMsg:
+		if msg.seq != p.seq {
+			return nil
+		}
+		p.busy = false
+		p.err = msg.err
+		if msg.err != nil {
+			return nil
+		}
+		p.loaded = true
+		p.cache = msg.entries
+		p.build(msg.tags)
+	case svcDetailMsg:
+		if msg.seq != p.dseq {
+			return nil
+		}
+		p.dbusy = false
+		p.derr = msg.err
+		if msg.err != nil || msg.name != p.name {
+			return nil
+		}
+		if p.cache != nil {
+			p.cache[msg.name] = msg.entries
+		}
+		p.setInstances(msg.entries)
+		p.dloaded = true
+	case tea.KeyMsg:
+		if p.maint.active() {
+			return p.maint.key(msg)
+		}
+		return p.key(msg)
+	}
+	return nil
+}
+
+// build turns a list answer into rows.
+func (p *servicesPane) build(tags map[string][]string) {
+	p.all = p.all[:0]
+	p.totals, p.nInst = [3]int{}, 0
+	for name, es := range p.cache {
+		r := svcRow{name: name}
+		for _, e := range es {
+			r.counts[instanceHealth(e)]++
+		}
+		t := append([]string(nil), tags[name]...)
+		sort.Strings(t)
+		r.cells = [6]string{name, strconv.Itoa(len(es)), strconv.Itoa(r.counts[0]), strconv.Itoa(r.counts[1]),
+			strconv.Itoa(r.counts[2]), strings.Join(t, ",")}
+		r.lower = strings.ToLower(name + "\x00" + r.cells[5])
+		for i, n := range r.counts {
+			p.totals[i] += n
+		}
+		p.nInst += len(es)
+		p.all = append(p.all, r)
+	}
+	sort.Slice(p.all, func(i, j int) bool { return p.all[i].name < p.all[j].name })
+	p.apply()
+}
+
+// apply filters the rows, keeping the cursor on the same service.
+func (p *servicesPane) apply() {
+	var keep string
+	if p.cursor < len(p.rows) {
+		keep = p.rows[p.cursor].name
+	}
+	q := strings.ToLower(p.filter.Value())
+	p.rows = p.rows[:0]
+	for _, r := range p.all {
+		if q == "" || strings.Contains(r.lower, q) {
+			p.rows = append(p.rows, r)
+		}
+	}
+	p.widths = make([]int, len(svcCols))
+	for i, c := range svcCols {
+		p.widths[i] = len(c)
+	}
+	for _, r := range p.rows {
+		for i, c := range r.cells {
+			p.widths[i] = max(p.widths[i], textWidth(c))
+		}
+	}
+	p.cursor = 0
+	for i, r := range p.rows {
+		if r.name == keep {
+			p.cursor = i
+			break
+		}
+	}
+}
+
+func instKey(e api.ServiceEntry) maintKey {
+	return maintKey{node: e.Node.Node, serviceID: e.Service.ID}
+}
+
+// setInstances replaces the instances, keeping the cursor on the same one.
+func (p *servicesPane) setInstances(es []api.ServiceEntry) {
+	var keep maintKey
+	if p.icursor < len(p.inst) {
+		keep = instKey(p.inst[p.icursor])
+	}
+	p.inst = append([]api.ServiceEntry(nil), es...)
+	sort.SliceStable(p.inst, func(i, j int) bool {
+		a, b := p.inst[i], p.inst[j]
+		if a.Node.Node != b.Node.Node {
+			return a.Node.Node < b.Node.Node
+		}
+		return a.Service.ID < b.Service.ID
+	})
+	p.icursor = min(p.icursor, max(len(p.inst)-1, 0))
+	for i, e := range p.inst {
+		if instKey(e) == keep {
+			p.icursor = i
+			break
+		}
+	}
+}
+
+func (p *servicesPane) key(msg tea.KeyMsg) tea.Cmd {
+	k := p.sh.keys
+	if p.filterOn {
+		switch {
+		case key.Matches(msg, k.Cancel):
+			p.filterOn = false
+			p.filter.Blur()
+			p.filter.SetValue("")
+			p.apply()
+			return nil
+		case key.Matches(msg, k.Open):
+			p.filterOn = false
+			p.filter.Blur()
+			return nil
+		case msg.Type == tea.KeyUp:
+			p.cursor = max(p.cursor-1, 0)
+			return nil
+		case msg.Type == tea.KeyDown:
+			p.cursor = min(p.cursor+1, max(len(p.rows)-1, 0))
+			return nil
+		}
+		var cmd tea.Cmd
+		p.filter, cmd = p.filter.Update(msg)
+		p.apply()
+		return cmd
+	}
+	if p.mode == svcDetail {
+		return p.detailKey(msg)
+	}
+	n := len(p.rows)
+	switch {
+	case key.Matches(msg, k.Filter):
+		p.filterOn = true
+		return p.filter.Focus()
+	case key.Matches(msg, k.Back):
+		if p.filter.Value() != "" {
+			p.filter.SetValue("")
+			p.apply()
+		}
+	case key.Matches(msg, k.Open):
+		if p.cursor < n {
+			return p.open(p.rows[p.cursor].name)
+		}
+	case key.Matches(msg, k.Maint):
+		p.sh.flash("m acts on a service instance: enter opens the service", false)
+	default:
+		p.cursor = moveCursor(msg, k, p.cursor, n)
+	}
+	return nil
+}
+
+func (p *servicesPane) detailKey(msg tea.KeyMsg) tea.Cmd {
+	k := p.sh.keys
+	switch {
+	case key.Matches(msg, k.Back):
+		p.mode = svcList
+		return p.fetchList(true)
+	case key.Matches(msg, k.Maint):
+		return p.toggleMaint()
+	default:
+		p.icursor = moveCursor(msg, k, p.icursor, len(p.inst))
+	}
+	return nil
+}
+
+// moveCursor applies a navigation key to a cursor over n rows.
+func moveCursor(msg tea.KeyMsg, k KeyMap, c, n int) int {
+	switch {
+	case key.Matches(msg, k.Up):
+		c--
+	case key.Matches(msg, k.Down):
+		c++
+	case key.Matches(msg, k.PageUp):
+		c -= 10
+	case key.Matches(msg, k.PageDown):
+		c += 10
+	case key.Matches(msg, k.Top):
+		c = 0
+	case key.Matches(msg, k.Bottom):
+		c = n - 1
+	}
+	return min(max(c, 0), max(n-1, 0))
+}
+
+// open shows a service: at once from the list's data, then fresh.
+func (p *servicesPane) open(name string) tea.Cmd {
+	p.mode, p.name = svcDetail, name
+	p.inst, p.icursor, p.itop, p.derr = nil, 0, 0, nil
+	es, ok := p.cache[name]
+	p.dloaded = ok
+	p.setInstances(es)
+	return p.fetchDetail(true)
+}
+
+func (p *servicesPane) toggleMaint() tea.Cmd {
+	switch {
+	case p.icursor >= len(p.inst):
+		return nil
+	case !p.sh.maint.loaded:
+		p.sh.flash("maintenance state not loaded yet; try again", false)
+		return nil
+	}
+	e := p.inst[p.icursor]
+	reason, on := p.sh.maint.service(e.Node.Node, e.Service.ID)
+	return p.maint.start(maintTarget{node: e.Node.Node, serviceID: e.Service.ID, service: e.Service.Service, on: on, reason: reason})
+}
+
+func healthSummary(c [3]int) string {
+	return fmt.Sprintf("%d passing, %d warning, %d critical", c[0], c[1], c[2])
+}
+
+func (p *servicesPane) view(w, h int) string {
+	if p.mode == svcDetail {
+		return p.detailView(w, h)
+	}
+	st := p.sh.st
+	switch {
+	case p.err != nil && !p.loaded:
+		return st.Error.Render("services: " + p.err.Error())
+	case !p.loaded:
+		return st.Faint.Render("loading services…")
+	}
+	var b strings.Builder
+	b.WriteString(st.Header.Render(truncate(fmt.Sprintf("%d %s · %d %s: %s", len(p.all), plural(len(p.all), "service", "services"),
+		p.nInst, plural(p.nInst, "instance", "instances"), healthSummary(p.totals)), w)))
+	if p.err != nil {
+		b.WriteString("  " + st.Error.Render("(stale: "+p.err.Error()+")"))
+	}
+	b.WriteByte('\n')
+	if p.filterOn || p.filter.Value() != "" {
+		b.WriteString(p.filter.View())
+		fmt.Fprintf(&b, "  %s", st.Faint.Render(fmt.Sprintf("%d of %d", len(p.rows), len(p.all))))
+	}
+	b.WriteByte('\n')
+	hdr := make([]string, len(svcCols))
+	for i, c := range svcCols {
+		hdr[i] = pad(c, p.widths[i])
+	}
+	b.WriteString(st.Header.Render(truncate(strings.TrimRight(gutter(false)+strings.Join(hdr, "  "), " "), w)) + "\n")
+
+	rowsH := max(h-3, 1)
+	p.top = scrollTop(p.top, p.cursor, rowsH, len(p.rows))
+	switch {
+	case len(p.all) == 0:
+		b.WriteString(st.Faint.Render("no services registered"))
+	case len(p.rows) == 0:
+		b.WriteString(st.Faint.Render("no services match"))
+	}
+	for i := p.top; i < len(p.rows) && i < p.top+rowsH; i++ {
+		r := p.rows[i]
+		cells := make([]string, len(r.cells))
+		for j, c := range r.cells {
+			cells[j] = pad(c, p.widths[j])
+		}
+		if i == p.cursor {
+			b.WriteString(st.Selected.Render(truncate(strings.TrimRight(gutter(true)+strings.Join(cells, "  "), " "), w)))
+		} else {
+			for hl, n := range r.counts {
+				if n > 0 {
+					cells[2+hl] = p.healthStyle(hl).Render(cells[2+hl])
+				}
+			}
+			b.WriteString(truncate(strings.TrimRight(gutter(false)+strings.Join(cells, "  "), " "), w))
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+var instCols = []string{"NODE", "ID", "ADDRESS", "STATUS", "TAGS"}
+
+// instMaint is the marker and the reason lines of an instance whose
+// service or node is in maintenance.
+func (p *servicesPane) instMaint(e api.ServiceEntry) (marker string, why []string) {
+	var marks []string
+	if r, on := p.sh.maint.service(e.Node.Node, e.Service.ID); on {
+		marks = append(marks, "maint")
+		why = append(why, "service "+e.Service.ID+" in maintenance: "+reasonText(r))
+	}
+	if r, on := p.sh.maint.node(e.Node.Node); on {
+		marks = append(marks, "node maint")
+		why = append(why, "node "+e.Node.Node+" in maintenance: "+reasonText(r))
+	}
+	return strings.Join(marks, ", "), why
+}
+
+func instAddress(e api.ServiceEntry) string {
+	addr := e.Service.Address
+	if addr == "" {
+		addr = e.Node.Address
+	}
+	if e.Service.Port != 0 {
+		addr += ":" + strconv.Itoa(e.Service.Port)
+	}
+	return addr
+}
+
+func (p *servicesPane) detailView(w, h int) string {
+	st := p.sh.st
+	var b strings.Builder
+	var counts [3]int
+	for _, e := range p.inst {
+		counts[instanceHealth(e)]++
+	}
+	crumb := truncate("services / "+p.name, w)
+	b.WriteString(st.Breadcrumb.Render(crumb))
+	rest := w - textWidth(crumb) - 2
+	if p.dloaded && rest > 0 {
+		sum := truncate(fmt.Sprintf("%d %s: %s", len(p.inst), plural(len(p.inst), "instance", "instances"), healthSummary(counts)), rest)
+		b.WriteString("  " + st.Faint.Render(sum))
+		rest -= textWidth(sum) + 2
+	}
+	if p.derr != nil && rest > 0 {
+		b.WriteString("  " + st.Error.Render(truncate("(stale: "+p.derr.Error()+")", rest)))
+	}
+	b.WriteByte('\n')
+	used := 1
+	if d := p.maint.view(w); d != "" {
+		b.WriteString(d + "\n")
+		used += strings.Count(d, "\n") + 1
+	}
+	switch {
+	case !p.dloaded && p.derr != nil:
+		return b.String() + st.Error.Render("service "+p.name+": "+p.derr.Error())
+	case !p.dloaded:
+		return b.String() + st.Faint.Render("loading instances…")
+	case len(p.inst) == 0:
+		return b.String() + st.Faint.Render("no instances (esc goes back)")
+	}
+
+	rows := make([][]string, len(p.inst))
+	marks := make([]string, len(p.inst))
+	health := make([]int, len(p.inst))
+	widths := make([]int, len(instCols))
+	for i, c := range instCols {
+		widths[i] = len(c)
+	}
+	anyMaint := false
+	for i, e := range p.inst {
+		health[i] = instanceHealth(e)
+		tags := append([]string(nil), e.Service.Tags...)
+		sort.Strings(tags)
+		rows[i] = []string{e.Node.Node, e.Service.ID, instAddress(e), healthWords[health[i]], strings.Join(tags, ",")}
+		for j, c := range rows[i] {
+			widths[j] = max(widths[j], textWidth(c))
+		}
+		marks[i], _ = p.instMaint(e)
+		anyMaint = anyMaint || marks[i] != ""
+	}
+	hdr := make([]string, len(instCols))
+	for i, c := range instCols {
+		hdr[i] = pad(c, widths[i])
+	}
+	if anyMaint {
+		hdr = append(hdr, "MAINT")
+	}
+	b.WriteString(st.Header.Render(truncate(strings.TrimRight(gutter(false)+strings.Join(hdr, "  "), " "), w)) + "\n")
+	used++
+
+	sel := p.inst[p.icursor]
+	_, why := p.instMaint(sel)
+	checksLines := 3 + len(why) + len(sel.Checks) // blank, title, header
+	room := max(h-used, 1)
+	instH := min(len(p.inst), max(room-checksLines, min(room/2, len(p.inst)), 1))
+	p.itop = scrollTop(p.itop, p.icursor, instH, len(p.inst))
+	for i := p.itop; i < len(p.inst) && i < p.itop+instH; i++ {
+		cells := make([]string, len(rows[i]), len(rows[i])+1)
+		for j, c := range rows[i] {
+			cells[j] = pad(c, widths[j])
+		}
+		if anyMaint {
+			cells = append(cells, marks[i])
+		}
+		if i == p.icursor {
+			b.WriteString(st.Selected.Render(truncate(strings.TrimRight(gutter(true)+strings.Join(cells, "  "), " "), w)))
+		} else {
+			cells[3] = p.healthStyle(health[i]).Render(cells[3])
+			if marks[i] != "" {
+				cells[len(cells)-1] = st.Warn.Render(marks[i])
+			}
+			b.WriteString(truncate(strings.TrimRight(gutter(false)+strings.Join(cells, "  "), " "), w))
+		}
+		b.WriteByte('\n')
+	}
+
+	b.WriteByte('\n')
+	b.WriteString(st.Header.Render(truncate(fmt.Sprintf("Checks of %s on %s (%d)", sel.Service.ID, sel.Node.Node, len(sel.Checks)), w)) + "\n")
+	for _, line := range why {
+		b.WriteString(st.Warn.Render(truncate(line, w)) + "\n")
+	}
+	if len(sel.Checks) == 0 {
+		b.WriteString(st.Faint.Render("no checks: the instance counts as passing") + "\n")
+		return b.String()
+	}
+	checks := append([]api.HealthCheck(nil), sel.Checks...)
+	sort.SliceStable(checks, func(i, j int) bool {
+		if a, b := checkHealth(checks[i].Status), checkHealth(checks[j].Status); a != b {
+			return a > b // worst first
+		}
+		return checks[i].CheckID < checks[j].CheckID
+	})
+	nameW := len("NAME")
+	names := make([]string, len(checks))
+	for i, c := range checks {
+		names[i] = c.Name
+		if names[i] == "" {
+			names[i] = c.CheckID
+		}
+		if c.ServiceID == "" {
+			names[i] += " (node)"
+		}
+		names[i] = truncate(names[i], 40)
+		nameW = max(nameW, textWidth(names[i]))
+	}
+	b.WriteString(st.Header.Render(truncate(gutter(false)+pad("STATUS", 8)+"  "+pad("NAME", nameW)+"  OUTPUT", w)) + "\n")
+	for i, c := range checks {
+		out := oneLine(c.Output)
+		if out == "" {
+			out = oneLine(c.Notes)
+		}
+		status := pad(c.Status, 8)
+		plain := gutter(false) + status + "  " + pad(names[i], nameW) + "  " + out
+		line := truncate(strings.TrimRight(plain, " "), w)
+		// Colour the status word only; the rest stays as truncated.
+		if strings.HasPrefix(line, gutter(false)+status) {
+			line = gutter(false) + p.statusStyle(c.Status).Render(status) + line[len(gutter(false)+status):]
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
