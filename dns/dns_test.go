@@ -207,3 +207,34 @@ func TestDNSConfig(t *testing.T) {
 		t.Fatalf("recursor answer: %+v", m)
 	}
 }
+
+// TestDNSDropsKilledNode: a service on an agent that dies leaves DNS once
+// its serfHealth turns critical.
+func TestDNSDropsKilledNode(t *testing.T) {
+	c := testcluster.StartCluster(t, 1, 2)
+	for _, cl := range c.Clients {
+		ccfg := consul.DefaultConfig()
+		ccfg.Address = cl.HTTPAddr()
+		api, _ := consul.NewClient(ccfg)
+		if err := api.Agent().ServiceRegister(&consul.AgentServiceRegistration{Name: "logs", Port: 24224}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := c.Servers[0].Running.DNSAddr
+	srv := func() string {
+		return fmt.Sprint(answers(query(t, addr, "logs.service.consul", mdns.TypeSRV, true)))
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if got := srv(); strings.Count(got, ":24224") != 2 {
+			return fmt.Errorf("logs SRV = %s, want both clients", got)
+		}
+		return nil
+	})
+	c.Clients[1].Running.Shutdown()
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if got := srv(); got != "[client-1.node.dc1.consul.:24224]" {
+			return fmt.Errorf("logs SRV after client-2 died = %s", got)
+		}
+		return nil
+	})
+}
