@@ -264,28 +264,20 @@ func checksJSON(cs []store.HealthCheck) []store.HealthCheck {
 	return cs
 }
 
-func (h *Handler) healthNode(w http.ResponseWriter, r *http.Request) (any, error) {
-	name := pathTail(r, "/v1/health/node/")
-	if name == "" {
-		return nil, badRequest("Missing node name")
+// healthChecksBy serves the check listings keyed by a path name:
+// /v1/health/node/<node> and /v1/health/checks/<service>.
+func (h *Handler) healthChecksBy(prefix, kind, missing string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
+		name := pathTail(r, prefix)
+		if name == "" {
+			return nil, badRequest("%s", missing)
+		}
+		out, err := h.catalogRead(w, r, kind, name)
+		if err != nil {
+			return nil, err
+		}
+		return checksJSON(out.Checks), nil
 	}
-	out, err := h.catalogRead(w, r, "health-node", name)
-	if err != nil {
-		return nil, err
-	}
-	return checksJSON(out.Checks), nil
-}
-
-func (h *Handler) healthChecks(w http.ResponseWriter, r *http.Request) (any, error) {
-	name := pathTail(r, "/v1/health/checks/")
-	if name == "" {
-		return nil, badRequest("Missing service name")
-	}
-	out, err := h.catalogRead(w, r, "health-checks", name)
-	if err != nil {
-		return nil, err
-	}
-	return checksJSON(out.Checks), nil
 }
 
 func (h *Handler) healthState(w http.ResponseWriter, r *http.Request) (any, error) {

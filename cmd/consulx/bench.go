@@ -117,17 +117,8 @@ func runBench(args []string, env *cliEnv) int {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	pct := func(p float64) time.Duration {
-		if len(all) == 0 {
-			return 0
-		}
-		return all[min(len(all)-1, int(float64(len(all))*p))]
-	}
+	all := mergeSorted(lat)
+	pct := func(q float64) time.Duration { return percentile(all, q) }
 	fmt.Fprintf(env.stdout, "%s: %d ops, %d errors, %d clients, %d B values in %s\n", mode, len(all), errs.Load(), *clients, *size, elapsed.Round(time.Millisecond))
 	fmt.Fprintf(env.stdout, "throughput: %.0f ops/s\n", float64(len(all))/elapsed.Seconds())
 	fmt.Fprintf(env.stdout, "latency: p50 %s  p90 %s  p99 %s  max %s\n", pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), pct(1).Round(10*time.Microsecond))
@@ -275,7 +266,7 @@ func runBenchWatch(args []string, env *cliEnv) int {
 	}
 	close(stopIdle)
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
-	p := func(q float64) time.Duration { return lats[min(len(lats)-1, int(float64(len(lats))*q))] }
+	p := func(q float64) time.Duration { return percentile(lats, q) }
 	fmt.Fprintf(env.stdout, "watch: %d idle + %d hot watchers, %d writes\n", *idle, *hot, *rounds)
 	fmt.Fprintf(env.stdout, "wake after ack: p50 %s  p99 %s  max %s\n", p(0.5).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), p(1).Round(10*time.Microsecond))
 	fmt.Fprintf(env.stdout, "spurious wake-ups of idle watchers: %d\n", spurious.Load())
@@ -447,18 +438,32 @@ func runBenchDNS(args []string, env *cliEnv) int {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
+	all := mergeSorted(lat)
 	if len(all) == 0 {
 		fmt.Fprintf(env.stderr, "bench dns: no successful queries (%d errors)\n", errs.Load())
 		return 1
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	p := func(q float64) time.Duration { return all[min(len(all)-1, int(float64(len(all))*q))] }
+	p := func(q float64) time.Duration { return percentile(all, q) }
 	fmt.Fprintf(env.stdout, "dns %s %s: %d queries, %d errors, %d clients in %s\n", *qtype, *name, len(all), errs.Load(), *clients, elapsed.Round(time.Millisecond))
 	fmt.Fprintf(env.stdout, "throughput: %.0f queries/s\n", float64(len(all))/elapsed.Seconds())
 	fmt.Fprintf(env.stdout, "latency: p50 %s  p99 %s  max %s\n", p(0.5).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), p(1).Round(10*time.Microsecond))
 	return 0
+}
+
+// mergeSorted joins per-client latencies into one sorted slice.
+func mergeSorted(lat [][]time.Duration) []time.Duration {
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	return all
+}
+
+// percentile of a sorted slice (0 when empty).
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*q))]
 }
