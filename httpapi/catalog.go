@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 
 	"consulx/node"
 	"consulx/store"
@@ -303,15 +304,37 @@ func (h *Handler) healthService(w http.ResponseWriter, r *http.Request) (any, er
 	if err != nil {
 		return nil, err
 	}
+	// The same service is polled far more often than it changes: reuse
+	// the encoded answer while the catalog index is the same.
+	key := name + "\x00" + r.URL.Query().Encode()
+	if b, ok := h.encoded.get(out.Index, key); ok {
+		return json.RawMessage(b), nil
+	}
 	tags, match, passing := r.URL.Query()["tag"], nodeMetaFilter(r), truthyPresence(r, "passing")
-	res := []map[string]any{}
+	res := []healthEntryJSON{}
 	for _, in := range HealthyInstances(out.Instances, passing) {
 		if !hasTags(in.Service.Tags, tags) || !match(in.Node.Meta) {
 			continue
 		}
-		res = append(res, map[string]any{"Node": toNodeJSON(in.Node), "Service": toServiceJSON(in.Service), "Checks": checksJSON(in.Checks)})
+		res = append(res, healthEntryJSON{Node: toNodeJSON(in.Node), Service: toServiceJSON(in.Service), Checks: checksJSON(in.Checks)})
 	}
-	return res, nil
+	if _, pretty := r.URL.Query()["pretty"]; pretty || out.Index == 0 {
+		return res, nil
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	h.encoded.put(out.Index, key, b)
+	return json.RawMessage(b), nil
+}
+
+// healthEntryJSON is one element of /v1/health/service/<name>; a typed
+// struct encodes several times faster than a map per entry.
+type healthEntryJSON struct {
+	Node    nodeJSON
+	Service serviceJSON
+	Checks  []store.HealthCheck
 }
 
 // truthyPresence is a presence flag that also accepts an explicit false.
@@ -339,4 +362,32 @@ func HealthyInstances(in []store.ServiceInstance, passingOnly bool) []store.Serv
 		}
 	}
 	return out
+}
+
+// encodedCache keeps encoded responses for one catalog index.
+type encodedCache struct {
+	mu      sync.Mutex
+	index   uint64
+	entries map[string][]byte
+}
+
+func (c *encodedCache) get(index uint64, key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.index != index {
+		return nil, false
+	}
+	b, ok := c.entries[key]
+	return b, ok
+}
+
+func (c *encodedCache) put(index uint64, key string, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.index != index || c.entries == nil {
+		c.index, c.entries = index, map[string][]byte{}
+	}
+	if len(c.entries) < 256 {
+		c.entries[key] = b
+	}
 }

@@ -34,6 +34,9 @@ type Handler struct {
 
 	parkedMu sync.Mutex
 	parked   map[net.Conn]struct{}
+
+	// encoded caches /v1/health/service answers per catalog index.
+	encoded encodedCache
 }
 
 // New builds the API handler. onLeave runs after the agent left via the API.
@@ -180,6 +183,11 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	var b []byte
 	var err error
+	if raw, ok := v.(json.RawMessage); ok {
+		// Already encoded (cached answers): write as is.
+		_, _ = w.Write(raw)
+		return
+	}
 	if _, ok := r.URL.Query()["pretty"]; ok {
 		b, err = json.MarshalIndent(v, "", "    ")
 		b = append(b, '\n')
