@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/tidwall/buntdb"
 )
@@ -127,6 +126,7 @@ func applyRegister(w *wtx, idx uint64, req *RegisterRequest) error {
 	if req.Node == "" {
 		return fmt.Errorf("Must provide node")
 	}
+	w.catalogNodes = append(w.catalogNodes, req.Node)
 	if req.Address == "" && !req.SkipNodeUpdate {
 		return fmt.Errorf("Must provide address")
 	}
@@ -280,6 +280,7 @@ func applyDeregister(w *wtx, req *DeregisterRequest) error {
 	if req.Node == "" {
 		return fmt.Errorf("Must provide node")
 	}
+	w.catalogNodes = append(w.catalogNodes, req.Node)
 	switch {
 	case req.ServiceID != "":
 		return deleteService(w, req.Node, req.ServiceID)
@@ -421,47 +422,19 @@ type ServiceInstance struct {
 	Checks  []HealthCheck
 }
 
-// instanceCache memoises ServiceInstances per service for one catalog
-// state: DNS and health polling read the same services far more often
-// than the catalog changes, and decoding thousands of instances costs
-// milliseconds. Entries are valid only for the (index, restore epoch)
-// they were built at; callers must not modify the returned slices.
-type instanceCache struct {
-	mu      sync.Mutex
-	index   uint64
-	epoch   uint64
-	entries map[string][]ServiceInstance
-}
-
-// ServiceInstances returns the instances of a service, in node order.
+// ServiceInstances returns the instances of a service, in node order,
+// from the in-memory catalog mirror.
 func (s *Store) ServiceInstances(name string) ([]ServiceInstance, uint64, error) {
-	idx := s.CatalogIndex()
-	epoch := s.RestoreEpoch()
-	c := &s.instances
-	c.mu.Lock()
-	if c.index == idx && c.epoch == epoch && c.entries != nil {
-		if in, ok := c.entries[name]; ok {
-			c.mu.Unlock()
-			return in, idx, nil
-		}
-	}
-	c.mu.Unlock()
-	out, readIdx, err := s.serviceInstances(name)
-	if err != nil {
-		return nil, 0, err
-	}
-	c.mu.Lock()
-	if c.index != readIdx || c.epoch != epoch || c.entries == nil {
-		c.index, c.epoch, c.entries = readIdx, epoch, map[string][]ServiceInstance{}
-	}
-	if len(c.entries) < 4096 {
-		c.entries[name] = out
-	}
-	c.mu.Unlock()
-	return out, readIdx, nil
+	s.mu.RLock()
+	m := s.catalog
+	s.mu.RUnlock()
+	out, idx := m.instances(name)
+	return out, idx, nil
 }
 
-func (s *Store) serviceInstances(name string) ([]ServiceInstance, uint64, error) {
+// serviceInstancesFromDB reads instances straight from buntdb; tests use
+// it to check the mirror.
+func (s *Store) serviceInstancesFromDB(name string) ([]ServiceInstance, uint64, error) {
 	var out []ServiceInstance
 	idx, err := s.catalogView(func(tx *buntdb.Tx) error {
 		var refs [][2]string

@@ -67,6 +67,11 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 				return err
 			}
 		}
+		if len(w.catalogNodes) > 0 {
+			// Inside the write transaction, so readers of the mirror never
+			// see it behind a committed catalog index for long.
+			s.catalog.refreshNodes(tx, w.catalogNodes, getUint(tx, catalogIndexKey))
+		}
 		if maxSess > 0 {
 			if _, _, err := tx.Set(sessionIndexKey, strconv.FormatUint(maxSess, 10), nil); err != nil {
 				return err
@@ -281,9 +286,15 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		db.Close()
 		return fmt.Errorf("restore: %w", err)
 	}
+	mirror := newCatalogMirror()
+	_ = db.View(func(tx *buntdb.Tx) error {
+		mirror.rebuild(tx, getUint(tx, catalogIndexKey))
+		return nil
+	})
 	f.s.mu.Lock()
 	old := f.s.db
 	f.s.db = db
+	f.s.catalog = mirror
 	f.s.mu.Unlock()
 	old.Close()
 	f.s.restores.Add(1)

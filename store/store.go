@@ -35,8 +35,8 @@ type Store struct {
 	// restores counts snapshot restores: blocking queries return when it
 	// moves, since indexes may then go backwards.
 	restores atomic.Uint64
-	// instances caches decoded service instances (see instanceCache).
-	instances instanceCache
+	// catalog mirrors the catalog tables in memory for fast reads.
+	catalog *catalogMirror
 }
 
 // RestoreEpoch changes whenever a snapshot is restored.
@@ -48,7 +48,7 @@ func New() (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, watches: NewWatches()}, nil
+	return &Store{db: db, watches: NewWatches(), catalog: newCatalogMirror()}, nil
 }
 
 func openMemDB() (*buntdb.DB, error) {

@@ -14,6 +14,9 @@ type wtx struct {
 	sessionsChanged bool
 	// catalogChanged is set when nodes, services or checks changed.
 	catalogChanged bool
+	// catalogNodes lists nodes a catalog command wrote (for the mirror;
+	// re-read after commit, so a rolled-back write is harmless).
+	catalogNodes []string
 }
 
 type undoRec struct {

@@ -1,0 +1,175 @@
+package store
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/tidwall/buntdb"
+)
+
+// catalogMirror is a decoded, in-memory copy of the catalog for fast
+// reads. buntdb stays the truth (snapshots, restore); after every applied
+// batch the nodes it touched are re-read from buntdb into the mirror, and
+// a restore rebuilds it. Reading a service's instances then costs a few
+// allocations per instance instead of JSON decoding.
+type catalogMirror struct {
+	mu       sync.RWMutex
+	index    uint64
+	nodes    map[string]*Node
+	services map[string]map[string]*NodeService // node -> service ID
+	checks   map[string]map[string]*HealthCheck // node -> check ID
+	byName   map[string]map[string]struct{}     // service name -> "node\x00id"
+
+	// results memoises instances() per service until the next refresh:
+	// DNS and health polling ask for the same services far more often
+	// than the catalog changes. Callers must not modify the slices.
+	resultsMu sync.Mutex
+	results   map[string][]ServiceInstance
+}
+
+func newCatalogMirror() *catalogMirror {
+	return &catalogMirror{nodes: map[string]*Node{}, services: map[string]map[string]*NodeService{},
+		checks: map[string]map[string]*HealthCheck{}, byName: map[string]map[string]struct{}{}}
+}
+
+// refreshNodes re-reads the given nodes from tx.
+func (m *catalogMirror) refreshNodes(tx *buntdb.Tx, nodes []string, index uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.resultsMu.Lock()
+	m.results = nil
+	m.resultsMu.Unlock()
+	for _, n := range nodes {
+		m.dropNodeLocked(n)
+		if v, err := tx.Get(nodePrefix + n); err == nil {
+			var node Node
+			if json.Unmarshal([]byte(v), &node) == nil {
+				m.nodes[n] = &node
+			}
+		}
+		svcs := map[string]*NodeService{}
+		_ = ascendPrefix(tx, servicePrefix, n+"\x00", func(_, v string) bool {
+			var s NodeService
+			if json.Unmarshal([]byte(v), &s) == nil {
+				svcs[s.ID] = &s
+				set := m.byName[s.Service]
+				if set == nil {
+					set = map[string]struct{}{}
+					m.byName[s.Service] = set
+				}
+				set[n+"\x00"+s.ID] = struct{}{}
+			}
+			return true
+		})
+		if len(svcs) > 0 {
+			m.services[n] = svcs
+		}
+		checks := map[string]*HealthCheck{}
+		_ = ascendPrefix(tx, checkPrefix, n+"\x00", func(_, v string) bool {
+			var c HealthCheck
+			if json.Unmarshal([]byte(v), &c) == nil {
+				checks[c.CheckID] = &c
+			}
+			return true
+		})
+		if len(checks) > 0 {
+			m.checks[n] = checks
+		}
+	}
+	m.index = index
+}
+
+func (m *catalogMirror) dropNodeLocked(n string) {
+	for id, s := range m.services[n] {
+		if set := m.byName[s.Service]; set != nil {
+			delete(set, n+"\x00"+id)
+			if len(set) == 0 {
+				delete(m.byName, s.Service)
+			}
+		}
+	}
+	delete(m.nodes, n)
+	delete(m.services, n)
+	delete(m.checks, n)
+}
+
+// rebuild reloads every node (after a restore).
+func (m *catalogMirror) rebuild(tx *buntdb.Tx, index uint64) {
+	var nodes []string
+	seen := map[string]bool{}
+	for _, space := range []string{nodePrefix, servicePrefix, checkPrefix} {
+		_ = ascendPrefix(tx, space, "", func(k, _ string) bool {
+			n, _, _ := strings.Cut(k, "\x00")
+			if !seen[n] {
+				seen[n] = true
+				nodes = append(nodes, n)
+			}
+			return true
+		})
+	}
+	m.mu.Lock()
+	m.nodes, m.services, m.checks, m.byName = map[string]*Node{}, map[string]map[string]*NodeService{}, map[string]map[string]*HealthCheck{}, map[string]map[string]struct{}{}
+	m.mu.Unlock()
+	m.refreshNodes(tx, nodes, index)
+}
+
+// instances returns a service's instances in node order, checks sorted
+// node-level first then by ID.
+func (m *catalogMirror) instances(name string) ([]ServiceInstance, uint64) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	m.resultsMu.Lock()
+	if r, ok := m.results[name]; ok {
+		m.resultsMu.Unlock()
+		return r, m.index
+	}
+	m.resultsMu.Unlock()
+	out := m.build(name)
+	m.resultsMu.Lock()
+	if m.results == nil {
+		m.results = map[string][]ServiceInstance{}
+	}
+	if len(m.results) < 4096 {
+		m.results[name] = out
+	}
+	m.resultsMu.Unlock()
+	return out, m.index
+}
+
+// build assembles a service's instances (caller holds mu for reading).
+func (m *catalogMirror) build(name string) []ServiceInstance {
+	refs := make([]string, 0, len(m.byName[name]))
+	for r := range m.byName[name] {
+		refs = append(refs, r)
+	}
+	slices.Sort(refs)
+	out := make([]ServiceInstance, 0, len(refs))
+	for _, r := range refs {
+		n, id, _ := strings.Cut(r, "\x00")
+		node, svc := m.nodes[n], m.services[n][id]
+		if node == nil || svc == nil {
+			continue
+		}
+		inst := ServiceInstance{Node: *node, Service: *svc}
+		nodeChecks := m.checks[n]
+		inst.Checks = make([]HealthCheck, 0, len(nodeChecks))
+		for _, c := range nodeChecks {
+			if c.ServiceID == "" || c.ServiceID == id {
+				inst.Checks = append(inst.Checks, *c)
+			}
+		}
+		slices.SortFunc(inst.Checks, func(a, b HealthCheck) int {
+			if (a.ServiceID == "") != (b.ServiceID == "") {
+				if a.ServiceID == "" {
+					return -1
+				}
+				return 1
+			}
+			return strings.Compare(a.CheckID, b.CheckID)
+		})
+		out = append(out, inst)
+	}
+	return out
+}

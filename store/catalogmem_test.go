@@ -1,0 +1,87 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/hashicorp/raft"
+)
+
+type bufSink struct{ bytes.Buffer }
+
+func (b *bufSink) ID() string    { return "test" }
+func (b *bufSink) Cancel() error { return nil }
+func (b *bufSink) Close() error  { return nil }
+
+// TestCatalogMirrorMatchesDB applies a random mix of catalog writes
+// (including rejected ones) and checks the in-memory mirror answers
+// exactly what buntdb holds, also after a snapshot restore.
+func TestCatalogMirrorMatchesDB(t *testing.T) {
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsm := s.FSM()
+	r := rand.New(rand.NewPCG(1, 2))
+	var idx uint64
+	apply := func(t CommandType, body any) {
+		idx++
+		data, _ := EncodeCommand(t, body)
+		fsm.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data})
+	}
+	statuses := []string{HealthPassing, HealthWarning, HealthCritical, "bogus"}
+	for i := 0; i < 3000; i++ {
+		node := fmt.Sprintf("n%d", r.IntN(40))
+		svc := fmt.Sprintf("s%d", r.IntN(6))
+		switch r.IntN(10) {
+		case 0:
+			apply(DeregisterCommand, &DeregisterRequest{Node: node})
+		case 1:
+			apply(DeregisterCommand, &DeregisterRequest{Node: node, ServiceID: svc + "-id"})
+		case 2:
+			apply(DeregisterCommand, &DeregisterRequest{Node: node, CheckID: "chk-" + svc})
+		case 3:
+			// A check for a service the node may not have: rejected when missing.
+			apply(RegisterCommand, &RegisterRequest{Node: node, Address: "10.0.0.1", Checks: []*HealthCheck{{CheckID: "chk-" + svc, ServiceID: svc + "-id", Status: statuses[r.IntN(4)]}}})
+		default:
+			apply(RegisterCommand, &RegisterRequest{Node: node, Address: fmt.Sprintf("10.0.0.%d", r.IntN(3)),
+				Service: &NodeService{ID: svc + "-id", Service: svc, Port: r.IntN(3), Tags: []string{"t"}},
+				Checks:  []*HealthCheck{{CheckID: "chk-" + svc, ServiceID: svc + "-id", Status: statuses[r.IntN(3)]}, {CheckID: "serfHealth", Status: statuses[r.IntN(3)]}}})
+		}
+	}
+	compare := func(s *Store) {
+		t.Helper()
+		for i := 0; i < 6; i++ {
+			name := fmt.Sprintf("s%d", i)
+			mem, midx, _ := s.ServiceInstances(name)
+			db, didx, err := s.serviceInstancesFromDB(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(mem) == 0 && len(db) == 0 {
+				continue
+			}
+			if !reflect.DeepEqual(mem, db) || midx != didx {
+				t.Fatalf("service %s: mirror (index %d) differs from buntdb (index %d):\n%+v\n%+v", name, midx, didx, mem, db)
+			}
+		}
+	}
+	compare(s)
+	snap, err := fsm.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink bufSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := New()
+	if err := s2.FSM().Restore(io.NopCloser(&sink.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	compare(s2)
+}
