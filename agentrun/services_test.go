@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -223,4 +224,51 @@ func TestMaintenanceOfAnotherNode(t *testing.T) {
 	if err := srvClient.NodeMaintenanceOn(t.Context(), "ghost", true, ""); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("maintenance of an unknown node: %v", err)
 	}
+}
+
+func TestScriptChecksAndCriticalReaping(t *testing.T) {
+	cfg := testcluster.Config(t, "scripts", true, 1)
+	cfg.EnableScriptChecks = true
+	a := testcluster.Start(t, cfg)
+	testcluster.Of(t, []*testcluster.Agent{a}, nil).WaitLeader(10 * time.Second)
+	cl := official(t, a)
+	code := t.TempDir() + "/code"
+	setCode := func(c string) {
+		if err := os.WriteFile(code, []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setCode("1")
+	if err := cl.Agent().ServiceRegister(&consul.AgentServiceRegistration{Name: "job", Port: 1,
+		Check: &consul.AgentServiceCheck{Args: []string{"sh", "-c", "echo out; exit $(cat " + code + ")"}, Interval: "200ms"}}); err != nil {
+		t.Fatal(err)
+	}
+	status := func() string {
+		checks, _ := cl.Agent().Checks()
+		if c := checks["service:job"]; c != nil {
+			return c.Status + ":" + strings.TrimSpace(c.Output)
+		}
+		return "missing"
+	}
+	for _, step := range []struct{ code, want string }{{"1", "warning:out"}, {"0", "passing:out"}, {"2", "critical:out"}} {
+		setCode(step.code)
+		testcluster.Eventually(t, 5*time.Second, func() error {
+			if got := status(); got != step.want {
+				return fmt.Errorf("script exit %s: check = %s, want %s", step.code, got, step.want)
+			}
+			return nil
+		})
+	}
+	// A service whose check stays critical past DeregisterCriticalServiceAfter goes away.
+	if err := cl.Agent().ServiceRegister(&consul.AgentServiceRegistration{Name: "flaky", Port: 2,
+		Check: &consul.AgentServiceCheck{TTL: "10s", DeregisterCriticalServiceAfter: "1s"}}); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		svcs, _ := cl.Agent().Services()
+		if _, ok := svcs["flaky"]; ok {
+			return fmt.Errorf("flaky still registered")
+		}
+		return nil
+	})
 }

@@ -127,8 +127,8 @@ func TestDNSInterface(t *testing.T) {
 		}
 		return nil
 	})
-	if got := answers(query(t, addr, "web.service.consul", mdns.TypeA, false)); len(got) != 3 {
-		t.Errorf("UDP answers = %v, want 3 (udp_answer_limit)", got)
+	if m := query(t, addr, "web.service.consul", mdns.TypeA, false); len(answers(m)) != 3 || m.Truncated {
+		t.Errorf("UDP answers = %v (TC %v), want 3 (udp_answer_limit) without TC (enable_truncate is off)", answers(m), m.Truncated)
 	}
 	// Names outside the domain are refused without recursors.
 	if m := query(t, addr, "example.com", mdns.TypeA, false); m.Rcode != mdns.RcodeRefused {
@@ -170,7 +170,7 @@ func TestDNSConfig(t *testing.T) {
 	cfg.Extra = map[string][]json.RawMessage{
 		"domain":     {json.RawMessage(`"cx.internal"`)},
 		"recursors":  {json.RawMessage(fmt.Sprintf(`["%s"]`, up.PacketConn.LocalAddr().String()))},
-		"dns_config": {json.RawMessage(`{"only_passing": true, "node_ttl": "10s", "service_ttl": {"*": "5s", "db*": "30s"}}`)},
+		"dns_config": {json.RawMessage(`{"only_passing": true, "enable_truncate": true, "node_ttl": "10s", "service_ttl": {"*": "5s", "db*": "30s"}}`)},
 	}
 	a := testcluster.Start(t, cfg)
 	testcluster.Of(t, []*testcluster.Agent{a}, nil).WaitLeader(10 * time.Second)
@@ -200,6 +200,20 @@ func TestDNSConfig(t *testing.T) {
 		}
 		return nil
 	})
+	// enable_truncate: a UDP answer cut to udp_answer_limit carries TC.
+	for i := 0; i < 5; i++ {
+		_, err := cl.Catalog().Register(&consul.CatalogRegistration{Node: fmt.Sprintf("many-%d", i), Address: fmt.Sprintf("10.2.0.%d", i+1),
+			Service: &consul.AgentService{ID: "many", Service: "many", Port: 1}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := query(t, addr, "many.service.cx.internal", mdns.TypeA, false); len(m.Answer) != 3 || !m.Truncated {
+		t.Fatalf("UDP with enable_truncate: %d answers, TC %v", len(m.Answer), m.Truncated)
+	}
+	if m := query(t, addr, "many.service.cx.internal", mdns.TypeA, true); len(m.Answer) != 5 || m.Truncated {
+		t.Fatalf("TCP: %d answers, TC %v", len(m.Answer), m.Truncated)
+	}
 	if m := query(t, addr, "dbx.service.consul", mdns.TypeA, false); len(m.Answer) != 1 || m.Answer[0].(*mdns.A).A.String() != "192.0.2.7" {
 		t.Fatalf("the default domain is not ours any more and goes to the recursor: %v", m.Answer)
 	}

@@ -17,8 +17,8 @@ import (
 // Catalog is what the DNS server reads: nodes and service instances with
 // their checks, from the agent (stale reads when allowed).
 type Catalog interface {
-	DNSNode(ctx context.Context, name string, stale bool) (*store.Node, error)
-	DNSService(ctx context.Context, name string, stale bool) ([]store.ServiceInstance, error)
+	DNSNode(ctx context.Context, name string, stale bool, maxStale time.Duration) (*store.Node, error)
+	DNSService(ctx context.Context, name string, stale bool, maxStale time.Duration) ([]store.ServiceInstance, error)
 }
 
 // Server answers DNS queries on UDP and TCP.
@@ -141,7 +141,7 @@ func (s *Server) answerNode(ctx context.Context, w dns.ResponseWriter, m *dns.Ms
 		return
 	}
 	nodeName := strings.Join(before, ".")
-	n, err := s.cat.DNSNode(ctx, nodeName, s.cfg.AllowStale)
+	n, err := s.cat.DNSNode(ctx, nodeName, s.cfg.AllowStale, s.cfg.MaxStale)
 	if err != nil {
 		m.Rcode = dns.RcodeServerFailure
 		_ = w.WriteMsg(m)
@@ -234,7 +234,7 @@ func (s *Server) answerService(ctx context.Context, w dns.ResponseWriter, m *dns
 		s.nxdomain(w, m)
 		return
 	}
-	all, err := s.cat.DNSService(ctx, service, s.cfg.AllowStale)
+	all, err := s.cat.DNSService(ctx, service, s.cfg.AllowStale, s.cfg.MaxStale)
 	if err != nil {
 		m.Rcode = dns.RcodeServerFailure
 		_ = w.WriteMsg(m)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/hashicorp/serf/serf"
@@ -222,9 +223,20 @@ func dnsMode(stale bool) QueryOptions {
 	return QueryOptions{}
 }
 
+// dnsRead runs a catalog read for DNS: stale when allowed, redone in the
+// default (leader) mode when the stale answer's server last heard from the
+// leader longer ago than maxStale (dns_config.max_stale).
+func (a *Agent) dnsRead(ctx context.Context, kind, name string, stale bool, maxStale time.Duration) (*CatalogReadResponse, error) {
+	out, err := a.CatalogRead(ctx, &CatalogReadRequest{Kind: kind, Name: name, QueryOptions: dnsMode(stale)})
+	if err == nil && stale && maxStale > 0 && out.LastContact > maxStale {
+		return a.CatalogRead(ctx, &CatalogReadRequest{Kind: kind, Name: name})
+	}
+	return out, err
+}
+
 // DNSNode looks a catalog node up for the DNS interface (nil if unknown).
-func (a *Agent) DNSNode(ctx context.Context, name string, stale bool) (*store.Node, error) {
-	out, err := a.CatalogRead(ctx, &CatalogReadRequest{Kind: "node", Name: name, QueryOptions: dnsMode(stale)})
+func (a *Agent) DNSNode(ctx context.Context, name string, stale bool, maxStale time.Duration) (*store.Node, error) {
+	out, err := a.dnsRead(ctx, "node", name, stale, maxStale)
 	if err != nil {
 		return nil, err
 	}
@@ -232,8 +244,8 @@ func (a *Agent) DNSNode(ctx context.Context, name string, stale bool) (*store.No
 }
 
 // DNSService returns a service's instances with their checks for DNS.
-func (a *Agent) DNSService(ctx context.Context, name string, stale bool) ([]store.ServiceInstance, error) {
-	out, err := a.CatalogRead(ctx, &CatalogReadRequest{Kind: "health-service", Name: name, QueryOptions: dnsMode(stale)})
+func (a *Agent) DNSService(ctx context.Context, name string, stale bool, maxStale time.Duration) ([]store.ServiceInstance, error) {
+	out, err := a.dnsRead(ctx, "health-service", name, stale, maxStale)
 	if err != nil {
 		return nil, err
 	}

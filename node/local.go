@@ -302,6 +302,9 @@ func (l *localState) AddCheck(d CheckDefinition, persist bool) error {
 	if svc != nil {
 		c.state.ServiceName, c.state.ServiceTags = svc.Service, svc.Tags
 	}
+	if status == store.HealthCritical {
+		c.criticalSince = time.Now() // a check that starts critical counts from now for reaping
+	}
 	l.checks[d.ID] = c
 	if l.noRun {
 		return nil

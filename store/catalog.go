@@ -363,26 +363,14 @@ func (s *Store) Nodes() ([]Node, uint64, error) {
 	return out, idx, err
 }
 
-// GetNode returns one node (nil when unknown) with its services.
+// GetNode returns one node (nil when unknown) with its services, from
+// the in-memory mirror.
 func (s *Store) GetNode(name string) (*Node, []NodeService, uint64, error) {
-	var n *Node
-	var svcs []NodeService
-	idx, err := s.catalogView(func(tx *buntdb.Tx) error {
-		v, err := tx.Get(nodePrefix + name)
-		if err == buntdb.ErrNotFound {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		n = &Node{}
-		if err := json.Unmarshal([]byte(v), n); err != nil {
-			return err
-		}
-		svcs, err = decodeAll[NodeService](tx, servicePrefix, name+"\x00")
-		return err
-	})
-	return n, svcs, idx, err
+	s.mu.RLock()
+	m := s.catalog
+	s.mu.RUnlock()
+	n, svcs, idx := m.node(name)
+	return n, svcs, idx, nil
 }
 
 // Services maps each service name to the union of its instances' tags.

@@ -173,3 +173,24 @@ func (m *catalogMirror) build(name string) []ServiceInstance {
 	}
 	return out
 }
+
+// node returns a copy of one node and its services (by service ID).
+func (m *catalogMirror) node(name string) (*Node, []NodeService, uint64) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n := m.nodes[name]
+	if n == nil {
+		return nil, nil, m.index
+	}
+	cp := *n
+	ids := make([]string, 0, len(m.services[name]))
+	for id := range m.services[name] {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	svcs := make([]NodeService, 0, len(ids))
+	for _, id := range ids {
+		svcs = append(svcs, *m.services[name][id])
+	}
+	return &cp, svcs, m.index
+}
