@@ -392,3 +392,35 @@ func TestAgentMonitorStreamsLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionTiedToAHealthCheck: a session listing a node check dies when
+// that check goes critical, releasing its lock.
+func TestSessionTiedToAHealthCheck(t *testing.T) {
+	a := singleServer(t)
+	c := official(t, a)
+	if err := c.Agent().CheckRegister(&consul.AgentCheckRegistration{ID: "db-ok", Name: "db ok", AgentServiceCheck: consul.AgentServiceCheck{TTL: "30s", Status: "passing"}}); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		var err error
+		id, _, err = c.Session().Create(&consul.SessionEntry{Checks: []string{"serfHealth", "db-ok"}}, nil)
+		return err
+	})
+	if _, _, err := c.Session().Create(&consul.SessionEntry{Checks: []string{"nope"}}, nil); err == nil || !strings.Contains(err.Error(), "Missing check 'nope' registration") {
+		t.Fatalf("session with an unknown check: %v", err)
+	}
+	if ok, _, err := c.KV().Acquire(&consul.KVPair{Key: "tied/lock", Session: id}, nil); !ok || err != nil {
+		t.Fatalf("acquire: %v %v", ok, err)
+	}
+	if err := c.Agent().FailTTL("db-ok", "db down"); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		p, _, err := c.KV().Get("tied/lock", nil)
+		if err != nil || p == nil || p.Session != "" {
+			return fmt.Errorf("lock still held after its session's check went critical: %+v %v", p, err)
+		}
+		return nil
+	})
+}

@@ -112,10 +112,21 @@ func (s *server) validateSession(sess *store.Session) error {
 	if sess.Checks != nil && sess.NodeChecks == nil {
 		sess.NodeChecks = sess.Checks
 	}
+	catChecks, _, _ := s.store.Checks(sess.Node, "", "")
 	for _, c := range sess.NodeChecks {
-		if c != serfHealthCheck {
-			// The catalog of checks arrives with service discovery; until
-			// then serfHealth is the only node check there is.
+		if c == serfHealthCheck {
+			continue
+		}
+		found := false
+		for _, cc := range catChecks {
+			if cc.CheckID == c {
+				found = true
+				if cc.Status == store.HealthCritical {
+					return fmt.Errorf("Check '%s' is in critical state", c)
+				}
+			}
+		}
+		if !found {
 			return fmt.Errorf("Missing check '%s' registration", c)
 		}
 	}
@@ -226,14 +237,30 @@ func (s *server) invalidateSessionsOfDeadNodes() {
 		return
 	}
 	for _, sess := range sessions {
-		if !slices.Contains(sess.NodeChecks, serfHealthCheck) {
-			continue
+		if slices.Contains(sess.NodeChecks, serfHealthCheck) {
+			// A node gossip does not know (yet) is not judged: a new
+			// leader's member list may still be converging, and dropping
+			// every lock in the cluster on a guess would be worse than
+			// waiting.
+			if st, ok := status[sess.Node]; ok && (st == serf.StatusFailed || st == serf.StatusLeft) {
+				s.invalidateSession(sess.ID, fmt.Sprintf("node %s is no longer alive", sess.Node))
+				continue
+			}
 		}
-		// A node gossip does not know (yet) is not judged: a new leader's
-		// member list may still be converging, and dropping every lock in
-		// the cluster on a guess would be worse than waiting.
-		if st, ok := status[sess.Node]; ok && (st == serf.StatusFailed || st == serf.StatusLeft) {
-			s.invalidateSession(sess.ID, fmt.Sprintf("node %s is no longer alive", sess.Node))
+		// Any other check of the session going critical (or away)
+		// invalidates it too, as in Consul.
+		var checks []store.HealthCheck
+		for _, c := range sess.NodeChecks {
+			if c == serfHealthCheck {
+				continue
+			}
+			if checks == nil {
+				checks, _, _ = s.store.Checks(sess.Node, "", "")
+			}
+			if why := sessionCheckFailure(checks, c); why != "" {
+				s.invalidateSession(sess.ID, why)
+				break
+			}
 		}
 	}
 }
@@ -298,4 +325,18 @@ func (a *Agent) SessionRead(ctx context.Context, req *SessionReadRequest) (*Sess
 	return callServer(ctx, a, "Session.Read", req, func(s *server) func(context.Context, *SessionReadRequest) (*SessionReadResponse, error) {
 		return s.sessionRead
 	})
+}
+
+// sessionCheckFailure says why check id invalidates a session ("" if it
+// does not): it is critical or no longer registered.
+func sessionCheckFailure(checks []store.HealthCheck, id string) string {
+	for _, c := range checks {
+		if c.CheckID == id {
+			if c.Status == store.HealthCritical {
+				return fmt.Sprintf("check %s is critical", id)
+			}
+			return ""
+		}
+	}
+	return fmt.Sprintf("check %s was deregistered", id)
 }
