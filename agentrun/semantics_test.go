@@ -424,3 +424,32 @@ func TestSessionTiedToAHealthCheck(t *testing.T) {
 		return nil
 	})
 }
+
+func TestLeaderReapsTombstones(t *testing.T) {
+	cfg := testcluster.Config(t, "reaper", true, 1)
+	cfg.Timing.TombstoneTTL = time.Second
+	a := testcluster.Start(t, cfg)
+	testcluster.Of(t, []*testcluster.Agent{a}, nil).WaitLeader(10 * time.Second)
+	kv := official(t, a).KV()
+	for i := 0; i < 5; i++ {
+		key := fmt.Sprintf("churn/%d", i)
+		_, _ = kv.Put(&consul.KVPair{Key: key, Value: []byte("x")}, nil)
+		_, _ = kv.Delete(key, nil)
+	}
+	tombstones := func() string {
+		self, err := official(t, a).Agent().Self()
+		if err != nil {
+			return "?"
+		}
+		return fmt.Sprint(self["Stats"]["consul"].(map[string]any)["kv_tombstones"])
+	}
+	if got := tombstones(); got != "5" {
+		t.Fatalf("kv_tombstones = %s, want 5", got)
+	}
+	testcluster.Eventually(t, 15*time.Second, func() error {
+		if got := tombstones(); got != "0" {
+			return fmt.Errorf("kv_tombstones = %s, want 0 after the TTL", got)
+		}
+		return nil
+	})
+}

@@ -375,6 +375,7 @@ func (a *Agent) Stats(ctx context.Context) map[string]map[string]string {
 		out["consul"]["leader"] = strconv.FormatBool(st["state"] == "Leader")
 		out["consul"]["bootstrap"] = strconv.FormatBool(a.cfg.BootstrapExpect == 1)
 		out["consul"]["known_datacenters"] = "1"
+		out["consul"]["kv_tombstones"] = strconv.Itoa(a.srv.store.TombstoneCount(1 << 30))
 		delete(out["consul"], "known_servers")
 	}
 	if a.wan != nil {

@@ -67,6 +67,9 @@ type Timing struct {
 	// FastGossip uses memberlist's loopback profile with short probes so
 	// failures are detected within about a second.
 	FastGossip bool
+	// TombstoneTTL is how long KV tombstones are kept before the leader
+	// reaps them (0: the default, 15 minutes, like Consul's GC).
+	TombstoneTTL time.Duration
 }
 
 // DefaultConfig returns Consul's defaults, with our faster Raft timing.

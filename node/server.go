@@ -57,6 +57,9 @@ type server struct {
 	everKnewLeader atomic.Bool
 	reconcileCh    chan struct{}
 	sessionTimers  sessionTimers
+	// indexSamples records (time, applied index) on the leader so old
+	// tombstones can be told apart by index.
+	indexSamples []indexSample
 	wg             sync.WaitGroup
 	done           chan struct{}
 }
@@ -234,6 +237,40 @@ func (s *server) maybeBootstrap() {
 	s.bootstrapped.Store(true)
 }
 
+type indexSample struct {
+	at    time.Time
+	index uint64
+}
+
+const defaultTombstoneTTL = 15 * time.Minute
+
+// reapTombstones (leader) removes tombstones older than the TTL: the index
+// recorded at least TTL ago bounds what is old enough.
+func (s *server) reapTombstones() {
+	ttl := s.a.cfg.Timing.TombstoneTTL
+	if ttl <= 0 {
+		ttl = defaultTombstoneTTL
+	}
+	now := time.Now()
+	s.indexSamples = append(s.indexSamples, indexSample{at: now, index: s.raft.AppliedIndex()})
+	var upTo uint64
+	keep := s.indexSamples[:0]
+	for _, smp := range s.indexSamples {
+		if now.Sub(smp.at) >= ttl {
+			upTo = smp.index
+			continue
+		}
+		keep = append(keep, smp)
+	}
+	s.indexSamples = keep
+	if upTo == 0 || s.store.TombstoneCount(1) == 0 {
+		return
+	}
+	if res, _, err := s.apply(store.TombstoneReapCommand, &store.TombstoneReapRequest{Index: upTo}); err != nil || res.Err != "" {
+		s.logger.Warn("tombstone reap failed", "error", err, "apply_error", res.Err)
+	}
+}
+
 // establishLeadership applies a barrier for the current term so reads
 // see every write committed before it; it reports success.
 func (s *server) establishLeadership() bool {
@@ -276,6 +313,7 @@ func (s *server) leaderLoop() {
 			isLeader = l
 			if !l {
 				s.readyTerm.Store(0)
+				s.indexSamples = nil
 				s.sessionTimers.clearAll()
 				s.logger.Info("cluster leadership lost")
 				continue
@@ -300,6 +338,7 @@ func (s *server) leaderLoop() {
 			}
 			if isLeader {
 				s.reconcile()
+				s.reapTombstones()
 			} else {
 				s.maybeBootstrap()
 			}

@@ -20,7 +20,16 @@ const (
 	RegisterCommand CommandType = 4
 	// DeregisterCommand carries a DeregisterRequest.
 	DeregisterCommand CommandType = 5
+	// TombstoneReapCommand carries a TombstoneReapRequest.
+	TombstoneReapCommand CommandType = 6
 )
+
+// TombstoneReapRequest removes KV tombstones created at or before Index.
+// The leader picks Index from a time-to-index record, so every server
+// removes exactly the same tombstones.
+type TombstoneReapRequest struct {
+	Index uint64
+}
 
 // KVOp names a KV write verb; the names match Consul's txn verbs.
 type KVOp string

@@ -154,6 +154,15 @@ func (s *Store) decodeAndApply(w *wtx, l *raft.Log) ApplyResult {
 			return ApplyResult{Err: err.Error()}
 		}
 		return ApplyResult{Ok: true}
+	case TombstoneReapCommand:
+		var req TombstoneReapRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return ApplyResult{Err: fmt.Sprintf("decode reap command: %v", err)}
+		}
+		if err := reapTombstones(w, req.Index); err != nil {
+			return ApplyResult{Err: err.Error()}
+		}
+		return ApplyResult{Ok: true}
 	case TxnCommand:
 		var req TxnRequest
 		if err := json.Unmarshal(body, &req); err != nil {

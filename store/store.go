@@ -384,3 +384,35 @@ func sessionOf(e *KVEntry) string {
 	}
 	return e.Session
 }
+
+// reapTombstones deletes tombstones whose delete index is at most upTo.
+// Listing indexes under reaped prefixes may then go backwards, which
+// blocking clients handle by resetting (as with Consul's tombstone GC).
+func reapTombstones(w *wtx, upTo uint64) error {
+	var victims []string
+	err := ascendPrefix(w.tx, tombPrefix, "", func(k, v string) bool {
+		if n, _ := strconv.ParseUint(v, 10, 64); n <= upTo {
+			victims = append(victims, tombPrefix+k)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range victims {
+		if err := w.del(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TombstoneCount reports how many KV tombstones exist, counting at most
+// limit (the leader only needs to know whether there are any).
+func (s *Store) TombstoneCount(limit int) int {
+	n := 0
+	_ = s.view(func(tx *buntdb.Tx) error {
+		return ascendPrefix(tx, tombPrefix, "", func(string, string) bool { n++; return n < limit })
+	})
+	return n
+}
