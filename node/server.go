@@ -60,8 +60,8 @@ type server struct {
 	// indexSamples records (time, applied index) on the leader so old
 	// tombstones can be told apart by index.
 	indexSamples []indexSample
-	wg             sync.WaitGroup
-	done           chan struct{}
+	wg           sync.WaitGroup
+	done         chan struct{}
 }
 
 func (a *Agent) startServer(advertise *net.TCPAddr) error {
