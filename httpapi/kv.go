@@ -93,7 +93,7 @@ func (h *Handler) kvGet(w http.ResponseWriter, r *http.Request, key string) erro
 // this agent answers it locally and nothing changed yet. It reports false
 // when the ordinary path must serve the request.
 func (h *Handler) parkKVRead(w http.ResponseWriter, r *http.Request, req *node.KVReadRequest) bool {
-	deadline := time.Now().Add(node.BlockingWait(req.MaxWait))
+	deadline := time.Now().Add(h.agent.BlockingWait(req.MaxWait))
 	epoch := h.agent.RestoreEpoch()
 	// The watch is armed before the read so no change slips between them.
 	arm := func() (<-chan struct{}, func(), bool) {

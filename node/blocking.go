@@ -6,21 +6,17 @@ import (
 	"time"
 )
 
-// Blocking query limits, as Consul's default_query_time / max_query_time.
-const (
-	defaultQueryTime = 5 * time.Minute
-	maxQueryTime     = 10 * time.Minute
-	// jitterFraction spreads wake-ups of watchers that all timed out at once.
-	jitterFraction = 16
-)
+// jitterFraction spreads wake-ups of watchers that all timed out at once.
+const jitterFraction = 16
 
-// blockingWait is the time a blocking query may wait: wait clamped to the
-// maximum (the default when absent), plus up to 1/16 of it as jitter.
-func blockingWait(wait time.Duration) time.Duration {
+// BlockingWait is the time a blocking query may wait: wait clamped to
+// max_query_time (default_query_time when absent), plus up to 1/16 of it
+// as jitter, as Consul does.
+func (a *Agent) BlockingWait(wait time.Duration) time.Duration {
 	if wait <= 0 {
-		wait = defaultQueryTime
+		wait = a.cfg.DefaultQueryTime
 	}
-	wait = min(wait, maxQueryTime)
+	wait = min(wait, a.cfg.MaxQueryTime)
 	return wait + rand.N(wait/jitterFraction+1)
 }
 
@@ -41,7 +37,7 @@ func (s *server) blocking(ctx context.Context, opts QueryOptions, query queryFn)
 		stop()
 		return err
 	}
-	timer := time.NewTimer(blockingWait(opts.MaxWait))
+	timer := time.NewTimer(s.a.BlockingWait(opts.MaxWait))
 	defer timer.Stop()
 	for {
 		select {

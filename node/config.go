@@ -47,6 +47,10 @@ type Config struct {
 	// RPCHoldTimeout is how long a write or default read waits for a leader
 	// before failing with "No cluster leader".
 	RPCHoldTimeout time.Duration
+	// DefaultQueryTime and MaxQueryTime bound blocking queries (Consul's
+	// default_query_time, 5m, and max_query_time, 10m).
+	DefaultQueryTime time.Duration
+	MaxQueryTime     time.Duration
 	// SessionTTLMin is session_ttl_min: the shortest TTL a session may ask for.
 	SessionTTLMin time.Duration
 	// KVMaxValueSize is limits.kv_max_value_size.
@@ -88,6 +92,8 @@ func DefaultConfig() *Config {
 		RPCHoldTimeout:        2 * time.Second,
 		KVMaxValueSize:        512 * 1024,
 		SessionTTLMin:         10 * time.Second,
+		DefaultQueryTime:      5 * time.Minute,
+		MaxQueryTime:          10 * time.Minute,
 		HTTPMaxConnsPerClient: 200,
 	}
 }
@@ -169,8 +175,8 @@ type FileConfig struct {
 	RejoinAfterLeave json.RawMessage `json:"rejoin_after_leave"`
 	LocalScriptChk   json.RawMessage `json:"enable_local_script_checks"`
 	SessionTTLMin    *Duration       `json:"session_ttl_min"`
-	DefaultQueryTime json.RawMessage `json:"default_query_time"`
-	MaxQueryTime     json.RawMessage `json:"max_query_time"`
+	DefaultQueryTime *Duration       `json:"default_query_time"`
+	MaxQueryTime     *Duration       `json:"max_query_time"`
 	ReconnectTimeout json.RawMessage `json:"reconnect_timeout"`
 	Bootstrap        json.RawMessage `json:"bootstrap"`
 	ACLDatacenter    json.RawMessage `json:"acl_datacenter"`
@@ -335,6 +341,12 @@ func (c *Config) Merge(fc *FileConfig) {
 	if fc.SessionTTLMin != nil {
 		c.SessionTTLMin = time.Duration(*fc.SessionTTLMin)
 	}
+	if fc.DefaultQueryTime != nil {
+		c.DefaultQueryTime = time.Duration(*fc.DefaultQueryTime)
+	}
+	if fc.MaxQueryTime != nil {
+		c.MaxQueryTime = time.Duration(*fc.MaxQueryTime)
+	}
 	if l := fc.Limits; l != nil {
 		setInt(&c.KVMaxValueSize, l.KVMaxValueSize)
 		setInt(&c.HTTPMaxConnsPerClient, l.HTTPMaxConnsPerClient)
@@ -347,7 +359,6 @@ func (c *Config) Merge(fc *FileConfig) {
 		"addresses": fc.Addresses, "telemetry": fc.Telemetry, "advertise_addr_wan": fc.AdvertiseAddrWAN,
 		"start_join_wan": fc.StartJoinWAN, "rejoin_after_leave": fc.RejoinAfterLeave,
 		"enable_local_script_checks": fc.LocalScriptChk,
-		"default_query_time":         fc.DefaultQueryTime, "max_query_time": fc.MaxQueryTime,
 		"reconnect_timeout": fc.ReconnectTimeout, "bootstrap": fc.Bootstrap,
 		"acl_datacenter": fc.ACLDatacenter, "http_config": fc.HTTPConfig, "connect": fc.Connect,
 	}
@@ -409,6 +420,15 @@ func (c *Config) Finalize(leaveSet, skipSet bool) error {
 	}
 	if c.KVMaxValueSize <= 0 {
 		errs = append(errs, "limits.kv_max_value_size must be positive")
+	}
+	if c.RPCHoldTimeout <= 0 {
+		errs = append(errs, "performance.rpc_hold_timeout must be positive")
+	}
+	if c.SessionTTLMin <= 0 {
+		errs = append(errs, "session_ttl_min must be positive")
+	}
+	if c.DefaultQueryTime <= 0 || c.MaxQueryTime <= 0 || c.DefaultQueryTime > c.MaxQueryTime {
+		errs = append(errs, "default_query_time and max_query_time must be positive, default not above max")
 	}
 	for name, p := range map[string]int{"http": c.Ports.HTTP, "dns": c.Ports.DNS, "serf_lan": c.Ports.SerfLAN, "serf_wan": c.Ports.SerfWAN, "server": c.Ports.Server} {
 		if p < -1 || p > 65535 || (p == -1 && (name == "serf_lan" || name == "server")) {

@@ -203,7 +203,7 @@ func TestParseAllKeysTogether(t *testing.T) {
 		LeaveOnTerminate: true, SkipLeaveOnInterrupt: false,
 		DisableUpdateCheck: true, DisableRemoteExec: false, EnableScriptChecks: true,
 		RaftMultiplier: 2, RPCHoldTimeout: 3 * time.Second,
-		KVMaxValueSize: 1024, HTTPMaxConnsPerClient: 10, SessionTTLMin: 10 * time.Second,
+		KVMaxValueSize: 1024, HTTPMaxConnsPerClient: 10, SessionTTLMin: 10 * time.Second, DefaultQueryTime: 5 * time.Minute, MaxQueryTime: 10 * time.Minute,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("resolved config:\n got %+v\nwant %+v", c, want)
@@ -235,8 +235,6 @@ func TestParseLaterFeatureKeysKeptInExtra(t *testing.T) {
 		{"start_join_wan", `["1.2.3.4"]`},
 		{"rejoin_after_leave", `true`},
 		{"enable_local_script_checks", `true`},
-		{"default_query_time", `"300s"`},
-		{"max_query_time", `"600s"`},
 		{"reconnect_timeout", `"72h"`},
 		{"bootstrap", `false`},
 		{"http_config", `{"response_headers":{"X-A":"b"}}`},
@@ -721,4 +719,31 @@ func FuzzParseConfigFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestQueryTimesAndLimitsValidated(t *testing.T) {
+	fc, err := ParseConfigFile("q.json", strings.NewReader(`{"default_query_time": "1m", "max_query_time": "2m", "data_dir": "/d"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	c.Merge(fc)
+	if err := c.Finalize(false, false); err != nil || c.DefaultQueryTime != time.Minute || c.MaxQueryTime != 2*time.Minute {
+		t.Fatalf("query times: %v %v %v", c.DefaultQueryTime, c.MaxQueryTime, err)
+	}
+	for _, src := range []string{
+		`{"default_query_time": "3m", "max_query_time": "2m", "data_dir": "/d"}`,
+		`{"performance": {"rpc_hold_timeout": "0s"}, "data_dir": "/d"}`,
+		`{"session_ttl_min": "-1s", "data_dir": "/d"}`,
+	} {
+		fc, err := ParseConfigFile("bad.json", strings.NewReader(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := DefaultConfig()
+		c.Merge(fc)
+		if err := c.Finalize(false, false); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: want a one-line error, got %v", src, err)
+		}
+	}
 }

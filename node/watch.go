@@ -1,8 +1,6 @@
 package node
 
 import (
-	"time"
-
 	"github.com/hashicorp/raft"
 )
 
@@ -38,10 +36,6 @@ func (a *Agent) KVWatch(req *KVReadRequest) (changed <-chan struct{}, stop func(
 	ch, stop := w.WatchPrefix(req.Key)
 	return ch, stop, true
 }
-
-// BlockingWait is the wait a blocking query gets: wait clamped to Consul's
-// maximum (the default when absent), plus jitter.
-func BlockingWait(wait time.Duration) time.Duration { return blockingWait(wait) }
 
 // NotNewer reports whether a read's index has not passed a blocking
 // query's MinIndex (index 0 counts as 1, as the headers report it).
