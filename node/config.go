@@ -359,7 +359,7 @@ func (c *Config) Merge(fc *FileConfig) {
 		"addresses": fc.Addresses, "telemetry": fc.Telemetry, "advertise_addr_wan": fc.AdvertiseAddrWAN,
 		"start_join_wan": fc.StartJoinWAN, "rejoin_after_leave": fc.RejoinAfterLeave,
 		"enable_local_script_checks": fc.LocalScriptChk,
-		"reconnect_timeout": fc.ReconnectTimeout, "bootstrap": fc.Bootstrap,
+		"reconnect_timeout":          fc.ReconnectTimeout, "bootstrap": fc.Bootstrap,
 		"acl_datacenter": fc.ACLDatacenter, "http_config": fc.HTTPConfig, "connect": fc.Connect,
 	}
 	for k, v := range extra {
