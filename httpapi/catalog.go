@@ -93,6 +93,17 @@ func (h *Handler) catalogRead(w http.ResponseWriter, r *http.Request, kind, name
 	return out, nil
 }
 
+// namedRead serves the catalog/health reads keyed by the name at the end
+// of the path: it refuses an empty name with missing (a 400) and runs the
+// query of the given kind.
+func (h *Handler) namedRead(w http.ResponseWriter, r *http.Request, prefix, kind, missing string) (*node.CatalogReadResponse, error) {
+	name := pathTail(r, prefix)
+	if name == "" {
+		return nil, badRequest("%s", missing)
+	}
+	return h.catalogRead(w, r, kind, name)
+}
+
 // nodeMetaFilter parses ?node-meta=k:v (repeatable); all must match.
 func nodeMetaFilter(r *http.Request) func(map[string]string) bool {
 	var pairs [][2]string
@@ -150,11 +161,7 @@ func (h *Handler) catalogServices(w http.ResponseWriter, r *http.Request) (any, 
 }
 
 func (h *Handler) catalogService(w http.ResponseWriter, r *http.Request) (any, error) {
-	name := pathTail(r, "/v1/catalog/service/")
-	if name == "" {
-		return nil, badRequest("Missing service name")
-	}
-	out, err := h.catalogRead(w, r, "service", name)
+	out, err := h.namedRead(w, r, "/v1/catalog/service/", "service", "Missing service name")
 	if err != nil {
 		return nil, err
 	}
@@ -174,11 +181,7 @@ func (h *Handler) catalogService(w http.ResponseWriter, r *http.Request) (any, e
 }
 
 func (h *Handler) catalogNode(w http.ResponseWriter, r *http.Request) (any, error) {
-	name := pathTail(r, "/v1/catalog/node/")
-	if name == "" {
-		return nil, badRequest("Missing node name")
-	}
-	out, err := h.catalogRead(w, r, "node", name)
+	out, err := h.namedRead(w, r, "/v1/catalog/node/", "node", "Missing node name")
 	if err != nil {
 		return nil, err
 	}
@@ -269,11 +272,7 @@ func checksJSON(cs []store.HealthCheck) []store.HealthCheck {
 // /v1/health/node/<node> and /v1/health/checks/<service>.
 func (h *Handler) healthChecksBy(prefix, kind, missing string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) (any, error) {
-		name := pathTail(r, prefix)
-		if name == "" {
-			return nil, badRequest("%s", missing)
-		}
-		out, err := h.catalogRead(w, r, kind, name)
+		out, err := h.namedRead(w, r, prefix, kind, missing)
 		if err != nil {
 			return nil, err
 		}
@@ -296,17 +295,13 @@ func (h *Handler) healthState(w http.ResponseWriter, r *http.Request) (any, erro
 }
 
 func (h *Handler) healthService(w http.ResponseWriter, r *http.Request) (any, error) {
-	name := pathTail(r, "/v1/health/service/")
-	if name == "" {
-		return nil, badRequest("Missing service name")
-	}
-	out, err := h.catalogRead(w, r, "health-service", name)
+	out, err := h.namedRead(w, r, "/v1/health/service/", "health-service", "Missing service name")
 	if err != nil {
 		return nil, err
 	}
 	// The same service is polled far more often than it changes: reuse
 	// the encoded answer while the catalog index is the same.
-	key := name + "\x00" + r.URL.Query().Encode()
+	key := pathTail(r, "/v1/health/service/") + "\x00" + r.URL.Query().Encode()
 	if b, ok := h.encoded.get(out.Index, key); ok {
 		return json.RawMessage(b), nil
 	}
