@@ -252,9 +252,36 @@ func (c *Cluster) WaitLeader(timeout time.Duration) *Agent {
 	return leader
 }
 
-// Eventually retries fn every 25 ms until it returns nil or timeout passes.
+// WaitScaleEnv names the one knob that stretches every wait in the tests:
+// a float multiplier (default 3) applied by Scaled and Eventually, so a
+// loaded 2-core machine gets generous bounds without touching each test.
+// Waits return as soon as their condition holds, so a big scale costs
+// nothing when the machine is fast.
+const WaitScaleEnv = "CONSULX_TEST_WAIT_SCALE"
+
+// WaitScale is the multiplier read from CONSULX_TEST_WAIT_SCALE (default 3).
+func WaitScale() float64 {
+	if v := os.Getenv(WaitScaleEnv); v != "" {
+		var f float64
+		if _, err := fmt.Sscanf(v, "%g", &f); err == nil && f > 0 {
+			return f
+		}
+	}
+	return 3
+}
+
+// Scaled stretches a test wait by WaitScale; use it for every bound a test
+// waits on (deadlines, context timeouts), never for what a test asserts
+// about the system's own timing.
+func Scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * WaitScale())
+}
+
+// Eventually retries fn every 25 ms until it returns nil or timeout
+// (stretched by WaitScale) passes.
 func Eventually(t testing.TB, timeout time.Duration, fn func() error) {
 	t.Helper()
+	timeout = Scaled(timeout)
 	deadline := time.Now().Add(timeout)
 	var err error
 	for {
