@@ -169,6 +169,11 @@ func runAgent(args []string, env *cliEnv) int {
 	if cfg.Dev {
 		logger.Warn("dev mode: a single in-memory server; nothing is persisted")
 	}
+	// Consul keys that consulx accepts but does not honour yet (encrypt,
+	// acl, tls...): the operator must hear it before trusting the agent.
+	for _, w := range cfg.Warnings {
+		logger.Named("config").Warn(w.Text, "file", w.File)
+	}
 	r, err := agentrun.Start(cfg, logger, logs)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "==> Error starting agent: %v\n", err)
