@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,9 +58,12 @@ type Config struct {
 	KVMaxValueSize int
 	// HTTPMaxConnsPerClient is limits.http_max_conns_per_client.
 	HTTPMaxConnsPerClient int
-	// Extra holds keys of features that later code consumes (service,
-	// services, acl, dns_config, ...), kept verbatim per key.
+	// Extra holds the keys other code decodes (service, services, check,
+	// checks, dns_config, domain, recursors), kept verbatim per source.
 	Extra map[string][]json.RawMessage
+	// Warnings name the keys that were accepted but are not honoured yet;
+	// the agent logs them at start.
+	Warnings []ConfigWarning
 	// EnableDebug (enable_debug) serves Go's /debug/pprof on the HTTP API.
 	EnableDebug bool
 	// Timing tightens gossip and Raft for tests on one machine.
@@ -147,41 +151,30 @@ type FileConfig struct {
 	Performance        *struct {
 		RaftMultiplier *int      `json:"raft_multiplier"`
 		RPCHoldTimeout *Duration `json:"rpc_hold_timeout"`
-		LeaveDrainTime *Duration `json:"leave_drain_time"`
 	} `json:"performance"`
 	Limits *struct {
 		KVMaxValueSize        *int `json:"kv_max_value_size"`
 		HTTPMaxConnsPerClient *int `json:"http_max_conns_per_client"`
 	} `json:"limits"`
-	// Keys consumed by later features: accepted and kept verbatim.
-	Service          json.RawMessage `json:"service"`
-	Services         json.RawMessage `json:"services"`
-	Check            json.RawMessage `json:"check"`
-	Checks           json.RawMessage `json:"checks"`
-	ACL              json.RawMessage `json:"acl"`
-	DNSConfig        json.RawMessage `json:"dns_config"`
-	Encrypt          json.RawMessage `json:"encrypt"`
-	PrimaryDC        json.RawMessage `json:"primary_datacenter"`
-	Recursors        json.RawMessage `json:"recursors"`
-	Domain           json.RawMessage `json:"domain"`
-	UI               json.RawMessage `json:"ui"`
-	UIConfig         json.RawMessage `json:"ui_config"`
-	Watches          json.RawMessage `json:"watches"`
-	NodeMeta         json.RawMessage `json:"node_meta"`
-	Addresses        json.RawMessage `json:"addresses"`
-	Telemetry        json.RawMessage `json:"telemetry"`
-	AdvertiseAddrWAN json.RawMessage `json:"advertise_addr_wan"`
-	StartJoinWAN     json.RawMessage `json:"start_join_wan"`
-	RejoinAfterLeave json.RawMessage `json:"rejoin_after_leave"`
-	LocalScriptChk   json.RawMessage `json:"enable_local_script_checks"`
-	SessionTTLMin    *Duration       `json:"session_ttl_min"`
-	DefaultQueryTime *Duration       `json:"default_query_time"`
-	MaxQueryTime     *Duration       `json:"max_query_time"`
-	ReconnectTimeout json.RawMessage `json:"reconnect_timeout"`
-	Bootstrap        json.RawMessage `json:"bootstrap"`
-	ACLDatacenter    json.RawMessage `json:"acl_datacenter"`
-	HTTPConfig       json.RawMessage `json:"http_config"`
-	Connect          json.RawMessage `json:"connect"`
+	// Bootstrap is -bootstrap: a single server, bootstrap_expect 1.
+	Bootstrap *bool `json:"bootstrap"`
+	// StartJoinWAN joins like retry_join_wan, as Consul now treats it.
+	StartJoinWAN     []string  `json:"start_join_wan"`
+	SessionTTLMin    *Duration `json:"session_ttl_min"`
+	DefaultQueryTime *Duration `json:"default_query_time"`
+	MaxQueryTime     *Duration `json:"max_query_time"`
+	// Keys whose contents other code decodes and checks (the local
+	// services and checks, the DNS server): kept verbatim.
+	Service   json.RawMessage `json:"service"`
+	Services  json.RawMessage `json:"services"`
+	Check     json.RawMessage `json:"check"`
+	Checks    json.RawMessage `json:"checks"`
+	DNSConfig json.RawMessage `json:"dns_config"`
+	Recursors json.RawMessage `json:"recursors"`
+	Domain    json.RawMessage `json:"domain"`
+	// Warnings are the keys of this source that consulx accepts but does
+	// not honour yet (see config_keys.go).
+	Warnings []ConfigWarning `json:"-"`
 }
 
 type ports struct {
@@ -206,18 +199,36 @@ func (fc *FileConfig) SetPorts(http, dns, serfLAN, serfWAN, server *int) {
 	fc.Ports.HTTP, fc.Ports.DNS, fc.Ports.SerfLAN, fc.Ports.SerfWAN, fc.Ports.Server = http, dns, serfLAN, serfWAN, server
 }
 
-// ParseConfigFile decodes one JSON config source. Unknown keys and values
-// of the wrong type are one-line errors naming the source and the key.
+// ParseConfigFile decodes one JSON config source. Every key of Consul's
+// agent configuration is accepted: honoured, or recorded in Warnings when
+// consulx does not support it yet. Unknown keys and values of the wrong
+// type are one-line errors naming the source and the key.
 func ParseConfigFile(name string, r io.Reader) (*FileConfig, error) {
 	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	var fc FileConfig
-	if err := dec.Decode(&fc); err != nil {
+	var doc json.RawMessage
+	if err := dec.Decode(&doc); err != nil {
 		return nil, configError(name, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("config: %s: trailing data after the JSON object", name)
 	}
+	if doc[0] != '{' && string(doc) != "null" {
+		return nil, fmt.Errorf("config: %s: want a JSON object of config keys", name)
+	}
+	known, warnings, err := checkKeys(name, doc)
+	if err != nil {
+		return nil, err
+	}
+	strict := json.NewDecoder(bytes.NewReader(known))
+	strict.DisallowUnknownFields()
+	var fc FileConfig
+	if err := strict.Decode(&fc); err != nil {
+		return nil, configError(name, err)
+	}
+	if fc.Bootstrap != nil && *fc.Bootstrap && fc.BootstrapExpect != nil && *fc.BootstrapExpect > 0 {
+		return nil, fmt.Errorf("config: %s: \"bootstrap\" and \"bootstrap_expect\" are mutually exclusive: set one", name)
+	}
+	fc.Warnings = warnings
 	return &fc, nil
 }
 
@@ -351,16 +362,14 @@ func (c *Config) Merge(fc *FileConfig) {
 		setInt(&c.KVMaxValueSize, l.KVMaxValueSize)
 		setInt(&c.HTTPMaxConnsPerClient, l.HTTPMaxConnsPerClient)
 	}
+	if fc.Bootstrap != nil && *fc.Bootstrap {
+		c.BootstrapExpect = 1
+	}
+	c.RetryJoinWAN = append(c.RetryJoinWAN, fc.StartJoinWAN...)
+	c.Warnings = append(c.Warnings, fc.Warnings...)
 	extra := map[string]json.RawMessage{
 		"service": fc.Service, "services": fc.Services, "check": fc.Check, "checks": fc.Checks,
-		"acl": fc.ACL, "dns_config": fc.DNSConfig, "encrypt": fc.Encrypt,
-		"primary_datacenter": fc.PrimaryDC, "recursors": fc.Recursors, "domain": fc.Domain,
-		"ui": fc.UI, "ui_config": fc.UIConfig, "watches": fc.Watches, "node_meta": fc.NodeMeta,
-		"addresses": fc.Addresses, "telemetry": fc.Telemetry, "advertise_addr_wan": fc.AdvertiseAddrWAN,
-		"start_join_wan": fc.StartJoinWAN, "rejoin_after_leave": fc.RejoinAfterLeave,
-		"enable_local_script_checks": fc.LocalScriptChk,
-		"reconnect_timeout":          fc.ReconnectTimeout, "bootstrap": fc.Bootstrap,
-		"acl_datacenter": fc.ACLDatacenter, "http_config": fc.HTTPConfig, "connect": fc.Connect,
+		"dns_config": fc.DNSConfig, "recursors": fc.Recursors, "domain": fc.Domain,
 	}
 	for k, v := range extra {
 		if len(v) == 0 {

@@ -187,8 +187,9 @@ func TestParseAllKeysTogether(t *testing.T) {
 		"disable_update_check": true,
 		"disable_remote_exec": false,
 		"enable_script_checks": true,
-		"performance": {"raft_multiplier": 2, "rpc_hold_timeout": "3s", "leave_drain_time": "1s"},
-		"limits": {"kv_max_value_size": 1024, "http_max_conns_per_client": 10}
+		"performance": {"raft_multiplier": 2, "rpc_hold_timeout": "3s"},
+		"limits": {"kv_max_value_size": 1024, "http_max_conns_per_client": 10},
+		"start_join_wan": ["w2"]
 	}`
 	c, err := resolve(false, parseOK(t, src))
 	if err != nil {
@@ -198,7 +199,7 @@ func TestParseAllKeysTogether(t *testing.T) {
 		Datacenter: "dc-west", NodeName: "n1", DataDir: "/data", Server: true, BootstrapExpect: 3,
 		BindAddr: "10.1.1.1", AdvertiseAddr: "10.1.1.2", ClientAddr: "0.0.0.0",
 		Ports:     Ports{HTTP: 1, HTTPS: -1, DNS: 2, SerfLAN: 3, SerfWAN: 4, Server: 5, GRPC: -1, GRPCTLS: -1},
-		StartJoin: []string{"s1"}, RetryJoin: []string{"r1"}, RetryJoinWAN: []string{"w1"},
+		StartJoin: []string{"s1"}, RetryJoin: []string{"r1"}, RetryJoinWAN: []string{"w1", "w2"},
 		RetryInterval: 10 * time.Second, LogLevel: "warn",
 		LeaveOnTerminate: true, SkipLeaveOnInterrupt: false,
 		DisableUpdateCheck: true, DisableRemoteExec: false, EnableScriptChecks: true,
@@ -210,7 +211,9 @@ func TestParseAllKeysTogether(t *testing.T) {
 	}
 }
 
-func TestParseLaterFeatureKeysKeptInExtra(t *testing.T) {
+// TestParseRawKeysKeptInExtra: the keys that other code decodes (local
+// services and checks, the DNS server) reach it verbatim.
+func TestParseRawKeysKeptInExtra(t *testing.T) {
 	tests := []struct {
 		key, value string
 	}{
@@ -218,27 +221,9 @@ func TestParseLaterFeatureKeysKeptInExtra(t *testing.T) {
 		{"services", `[{"name":"web"},{"name":"db"}]`},
 		{"check", `{"id":"c1","ttl":"30s"}`},
 		{"checks", `[{"id":"c1"}]`},
-		{"acl", `{"enabled":true,"default_policy":"deny","tokens":{"agent":"x"}}`},
 		{"dns_config", `{"allow_stale":true,"max_stale":"87600h"}`},
-		{"encrypt", `"pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="`},
-		{"primary_datacenter", `"dc1"`},
-		{"acl_datacenter", `"dc1"`},
 		{"recursors", `["8.8.8.8"]`},
 		{"domain", `"consul."`},
-		{"ui", `true`},
-		{"ui_config", `{"enabled":true}`},
-		{"watches", `[{"type":"key","key":"foo"}]`},
-		{"node_meta", `{"rack":"r1"}`},
-		{"addresses", `{"http":"0.0.0.0"}`},
-		{"telemetry", `{"disable_hostname":true}`},
-		{"advertise_addr_wan", `"1.2.3.4"`},
-		{"start_join_wan", `["1.2.3.4"]`},
-		{"rejoin_after_leave", `true`},
-		{"enable_local_script_checks", `true`},
-		{"reconnect_timeout", `"72h"`},
-		{"bootstrap", `false`},
-		{"http_config", `{"response_headers":{"X-A":"b"}}`},
-		{"connect", `{"enabled":true}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {
@@ -255,8 +240,24 @@ func TestParseLaterFeatureKeysKeptInExtra(t *testing.T) {
 			if len(c.Extra) != 1 {
 				t.Errorf("Extra has %d keys, want 1: %v", len(c.Extra), c.Extra)
 			}
+			if len(c.Warnings) != 0 {
+				t.Errorf("warnings for a supported key: %v", c.Warnings)
+			}
 		})
 	}
+
+	// Unsupported dns_config keys warn and are dropped, so the DNS server
+	// (which refuses keys it does not know) still starts.
+	t.Run("unsupported dns_config keys dropped", func(t *testing.T) {
+		c := DefaultConfig()
+		c.Merge(parseOK(t, `{"dns_config": {"allow_stale": false, "disable_compression": true, "soa": {"min_ttl": 5}}}`))
+		if got := c.Extra["dns_config"]; len(got) != 1 || string(got[0]) != `{"allow_stale":false}` {
+			t.Errorf("Extra[dns_config] = %q, want only allow_stale", got)
+		}
+		if len(c.Warnings) != 2 || c.Warnings[0].Key != "dns_config.disable_compression" || c.Warnings[1].Key != "dns_config.soa" {
+			t.Errorf("warnings = %+v, want disable_compression and soa", c.Warnings)
+		}
+	})
 
 	// Each source contributes its own raw value, in order.
 	t.Run("appended across files", func(t *testing.T) {
