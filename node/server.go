@@ -15,8 +15,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/serf/serf"
 
 	"consulx/store"
@@ -95,15 +93,11 @@ func (a *Agent) startServer(advertise *net.TCPAddr) error {
 		if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o700); err != nil {
 			return fmt.Errorf("create raft dir: %w", err)
 		}
-		// raft-wal's Close leaves its metadata DB open (and flock-ed), so we
-		// own that DB to be able to reopen the log in the same process.
-		meta := &metadb.BoltMetaDB{}
-		w, err := wal.Open(filepath.Join(dir, "wal"), wal.WithLogger(a.logger.Named("wal")), wal.WithMetaStore(meta))
+		w, closeLog, err := openRaftLog(filepath.Join(dir, "wal"), a.logger.Named("wal"), 0)
 		if err != nil {
-			_ = meta.Close()
 			return fmt.Errorf("open raft log in %s: %w", dir, err)
 		}
-		s.closers = append(s.closers, w.Close, meta.Close)
+		s.closers = append(s.closers, closeLog)
 		snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, a.logger.Named("snapshot"))
 		if err != nil {
 			return fmt.Errorf("open raft snapshots: %w", err)
