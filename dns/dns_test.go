@@ -3,7 +3,9 @@ package dns_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -12,7 +14,9 @@ import (
 	consul "github.com/hashicorp/consul/api"
 	mdns "github.com/miekg/dns"
 
+	"consulx/dns"
 	"consulx/internal/testcluster"
+	"consulx/node"
 )
 
 func query(t *testing.T, addr, name string, qtype uint16, tcp bool) *mdns.Msg {
@@ -42,6 +46,56 @@ func answers(m *mdns.Msg) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// findTool finds an external program that part of a test drives. Outside
+// CI a missing one only skips that part; where CI or CONSULX_REQUIRE_TOOLS
+// is set (.ci/run installs the tools) it is an error, so a failed install
+// cannot pass as a green run.
+func findTool(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path, nil
+	}
+	for _, v := range []string{"CONSULX_REQUIRE_TOOLS", "CI"} {
+		if val := os.Getenv(v); val != "" && val != "0" && !strings.EqualFold(val, "false") {
+			return "", fmt.Errorf("%s is required because %s=%s, but it is not installed (%v): install it (dnsutils for dig)", name, v, val, err)
+		}
+	}
+	return "", nil
+}
+
+func TestFindToolRequiredInCI(t *testing.T) {
+	empty := t.TempDir()
+	t.Setenv("PATH", empty)
+	for _, tc := range []struct {
+		require, ci string
+		wantErr     bool
+	}{
+		{"", "", false},
+		{"1", "", true},
+		{"", "true", true},
+		{"0", "false", false},
+	} {
+		t.Setenv("CONSULX_REQUIRE_TOOLS", tc.require)
+		t.Setenv("CI", tc.ci)
+		path, err := findTool("dig")
+		if path != "" || (err != nil) != tc.wantErr {
+			t.Errorf("CONSULX_REQUIRE_TOOLS=%q CI=%q: path %q err %v, want error %v", tc.require, tc.ci, path, err, tc.wantErr)
+		}
+		if err != nil && (!strings.Contains(err.Error(), "dig") || strings.Contains(err.Error(), "\n")) {
+			t.Errorf("error %q: want one line naming dig", err)
+		}
+	}
+	// Present: found whatever the environment says.
+	fake := filepath.Join(empty, "dig")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CONSULX_REQUIRE_TOOLS", "1")
+	if path, err := findTool("dig"); path != fake || err != nil {
+		t.Errorf("installed dig: path %q err %v", path, err)
+	}
 }
 
 func TestDNSInterface(t *testing.T) {
@@ -141,7 +195,12 @@ func TestDNSInterface(t *testing.T) {
 	if got := answers(query(t, addr, "primary.web.service.consul", mdns.TypeA, false)); fmt.Sprint(got) != "[10.0.0.1]" {
 		t.Errorf("answer without a leader = %v", got)
 	}
-	if dig, err := exec.LookPath("dig"); err == nil {
+	dig, err := findTool("dig")
+	if err != nil {
+		t.Error(err)
+	} else if dig == "" {
+		t.Log("dig is not installed: the check with a real resolver client did not run (CI installs dnsutils)")
+	} else {
 		host, port, _ := strings.Cut(addr, ":")
 		out, err := exec.Command(dig, "@"+host, "-p", port, "+short", "primary.web.service.consul").CombinedOutput()
 		if err != nil || strings.TrimSpace(string(out)) != "10.0.0.1" {
@@ -251,4 +310,41 @@ func TestDNSDropsKilledNode(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestConsulDNSConfigAccepted: a dns_config written for Consul, with every
+// key Consul takes, loads through the agent's config loader into the DNS
+// server's config: honoured keys apply, the rest warn instead of stopping
+// the agent (the DNS server refuses keys it does not know).
+func TestConsulDNSConfigAccepted(t *testing.T) {
+	const src = `{"dns_config": {
+		"allow_stale": false, "max_stale": "1h", "node_ttl": "7s", "service_ttl": {"web": "9s"},
+		"udp_answer_limit": 5, "only_passing": true, "enable_truncate": true, "recursor_timeout": "3s",
+		"a_record_limit": 2, "disable_compression": true, "recursor_strategy": "random",
+		"enable_additional_node_meta_txt": true, "soa": {"refresh": 1, "retry": 2, "expire": 3, "min_ttl": 4},
+		"use_cache": true, "cache_max_age": "10s", "prefer_namespace": true
+	}}`
+	fc, err := node.ParseConfigFile("dns.json", strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := node.DefaultConfig()
+	cfg.Merge(fc)
+	dc := dns.DefaultConfig()
+	if err := dc.Apply(cfg.Extra["dns_config"], cfg.Extra["domain"], cfg.Extra["recursors"]); err != nil {
+		t.Fatalf("the DNS server refuses what the loader passed on: %v", err)
+	}
+	if dc.AllowStale || dc.MaxStale != time.Hour || dc.NodeTTL != 7*time.Second || dc.UDPAnswerLimit != 5 ||
+		!dc.OnlyPassing || !dc.EnableTruncate || dc.RecursorTTL != 3*time.Second || dc.ServiceTTL["web"] != 9*time.Second {
+		t.Errorf("honoured dns_config keys not applied: %+v", dc)
+	}
+	var warned []string
+	for _, w := range cfg.Warnings {
+		warned = append(warned, w.Key)
+	}
+	want := "dns_config.a_record_limit dns_config.disable_compression dns_config.recursor_strategy " +
+		"dns_config.enable_additional_node_meta_txt dns_config.soa dns_config.use_cache dns_config.cache_max_age dns_config.prefer_namespace"
+	if strings.Join(warned, " ") != want {
+		t.Errorf("warned %v, want %s", warned, want)
+	}
 }
