@@ -22,7 +22,7 @@ type KeyMap struct {
 
 	Maint key.Binding
 
-	Yes, Save, Cancel key.Binding
+	Yes, Save, Cancel, Submit key.Binding
 }
 
 // DefaultKeyMap returns the bindings; readOnly disables (and so hides from
@@ -64,6 +64,7 @@ func DefaultKeyMap(readOnly bool) KeyMap {
 		Yes:    key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "confirm")),
 		Save:   key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Submit: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "accept")),
 	}
 	if readOnly {
 		for _, b := range []*key.Binding{&km.New, &km.Edit, &km.ExtEdit, &km.Copy, &km.Move, &km.Delete, &km.DeleteTree, &km.Save, &km.Maint} {
@@ -73,11 +74,40 @@ func DefaultKeyMap(readOnly bool) KeyMap {
 	return km
 }
 
-// docKey is a binding with the longer description docs/keys.md gives it.
+// docKey is a binding with the longer description docs/keys.md gives it
+// and, when the binding's own short help would mislead in this group (the
+// same key does different things in different panes), the short text the
+// ? overlay shows.
 type docKey struct {
-	b   key.Binding
-	doc string
+	b     key.Binding
+	doc   string
+	short string
 }
+
+// desc is the text the ? overlay shows for k.
+func (k docKey) desc() string {
+	if k.short != "" {
+		return k.short
+	}
+	return k.b.Help().Desc
+}
+
+// hint is b with another short description, for a footer where the key
+// does something more specific than its general name (enter "next" in a
+// prompt rather than "open").
+func hint(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}
+
+// anyKeyCancels is the footer hint of a confirmation dialog: every key but
+// y cancels. It is bound to esc only so that help shows it (a binding with
+// no keys counts as disabled); the dialog itself treats every key alike.
+var anyKeyCancels = key.NewBinding(key.WithKeys("esc"), key.WithHelp("other keys", "cancel"))
+
+// arrowsOnly are the up/down hints where j and k are text (a search box or
+// a filter being typed into).
+var arrowsOnly = key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "select"))
 
 type keyGroup struct {
 	name, where string
@@ -95,52 +125,53 @@ func (g keyGroup) bindings() []key.Binding {
 func (k KeyMap) groups() []keyGroup {
 	return []keyGroup{
 		{"Global", "everywhere, except that while a filter, search, editor or dialog has focus keys go to it (only ctrl+c stays global)", []docKey{
-			{k.NextPane, "next pane"},
-			{k.PrevPane, "previous pane"},
-			{k.Panes, "jump to pane 1 Members, 2 WAN, 3 KV, 4 Raft, 5 Log, 6 Services"},
-			{k.Refresh, "reload the current pane now"},
-			{k.Help, "toggle the full help (esc also closes it)"},
-			{k.Quit, "quit; in the agent's embedded console, asks first (quitting stops the agent with a graceful leave)"},
-			{k.ForceQuit, "quit at once, from anywhere, even while typing"},
+			{b: k.NextPane, doc: "next pane"},
+			{b: k.PrevPane, doc: "previous pane"},
+			{b: k.Panes, doc: "jump to pane 1 Members, 2 WAN, 3 KV, 4 Raft, 5 Log, 6 Services"},
+			{b: k.Refresh, doc: "reload the current pane now"},
+			{b: k.Help, doc: "toggle this help (esc also closes it; j/k scroll it when it does not fit)"},
+			{b: k.Quit, doc: "quit; in the agent's embedded console, asks first in a dialog (quitting stops the agent with a graceful leave)"},
+			{b: k.ForceQuit, doc: "quit at once, from anywhere, even while typing"},
 		}},
-		{"Navigation", "lists, the KV value view, the service instances and the log", []docKey{
-			{k.Up, "move up / scroll up"},
-			{k.Down, "move down / scroll down"},
-			{k.Top, "go to the top"},
-			{k.Bottom, "go to the bottom"},
-			{k.PageUp, "page up"},
-			{k.PageDown, "page down"},
-			{k.Open, "open: enter a KV folder, view a key's value, open a search result, show a service's instances"},
-			{k.Back, "back: up one KV folder, close the value view, clear a members or services filter, back to the service list"},
+		{"Navigation", "lists, the KV value view, the search results, the service instances and the log; long values and log lines wrap", []docKey{
+			{b: k.Up, doc: "move up / scroll up"},
+			{b: k.Down, doc: "move down / scroll down"},
+			{b: k.Top, doc: "go to the top"},
+			{b: k.Bottom, doc: "go to the bottom"},
+			{b: k.PageUp, doc: "page up"},
+			{b: k.PageDown, doc: "page down"},
+			{b: k.Open, doc: "open: enter a KV folder, view a key's value, open a search result, show a service's instances"},
+			{b: k.Back, doc: "back: up one KV folder, close the value view (to the search results when it was opened from them), clear a members or services filter, back to the service list"},
 		}},
 		{"Members and WAN", "panes 1 and 2; m works in pane 1 and is disabled and hidden with -readonly", []docKey{
-			{k.Filter, "filter rows by substring (enter keeps it, esc clears it); maint matches the nodes in maintenance"},
-			{k.Sort, "cycle the sort column (Node, Address, Status, Type, Build, DC)"},
-			{k.Maint, "toggle maintenance of the node under the cursor: type a reason (may be empty), enter, then confirm; a node already in maintenance (marked maint) is taken out after a confirmation"},
+			{b: k.Filter, doc: "filter rows by substring (enter keeps it, esc clears it); maint matches the nodes in maintenance"},
+			{b: k.Sort, doc: "cycle the sort column (Node, Address, Status, Type, Build, DC)"},
+			{b: k.Maint, doc: "toggle maintenance of the node under the cursor: type a reason (may be empty), enter, then confirm; a node already in maintenance (marked maint) is taken out after a confirmation; offered only on alive members (a failed or departed node's agent cannot be reached)"},
 		}},
 		{"KV", "pane 3; n, e, E, c, R, d and D are disabled and hidden with -readonly", []docKey{
-			{k.Filter, "search the whole tree by key substring; enter opens the result"},
-			{k.New, "new key: type its name (ending in / makes a folder), enter, then its value"},
-			{k.Edit, "edit the value of the key under the cursor (check-and-set: a concurrent change is not overwritten)"},
-			{k.ExtEdit, "edit the value of the key under the cursor in $VISUAL or $EDITOR (via a private temp file); saved with check-and-set only when it changed, and on a conflict or error the edited text opens in the inline editor; without either variable, the same as e"},
-			{k.Copy, "copy the key or folder under the cursor: type the destination (prefilled with the source), enter, then confirm; a folder copies every key (value and flags) under it with the prefix replaced by the destination (which gets a final / if it lacks one), a key copied to a name ending in / keeps its own name there; keys are only created, never overwritten; refused, writing nothing, when the destination is the source, lies inside it, or any destination key exists"},
-			{k.Move, "rename/move: copy as c does, then delete the sources, only once every copy succeeded (a failed write stops and keeps every source; a source changed meanwhile is kept)"},
-			{k.Delete, "delete the key under the cursor (asks, naming the key)"},
-			{k.DeleteTree, "delete every key under the prefix under the cursor (asks, counting the keys)"},
+			{b: k.Filter, short: "search all keys", doc: "search the whole tree by key substring: type to narrow, ↑/↓ select, enter opens the result; esc from an opened result returns to the results (j/k move, / edits the search, esc leaves it)"},
+			{b: k.New, doc: "new key: type its name (ending in / makes a folder), enter, then its value (ctrl+s saves)"},
+			{b: k.Edit, doc: "edit the value of the key under the cursor (check-and-set: a concurrent change is not overwritten)"},
+			{b: k.ExtEdit, doc: "edit the value of the key under the cursor in $VISUAL or $EDITOR (via a private temp file); saved with check-and-set only when it changed, and on a conflict or error the edited text opens in the inline editor; without either variable, the same as e"},
+			{b: k.Copy, doc: "copy the key or folder under the cursor: type the destination (prefilled with the source), enter, then confirm; a folder copies every key (value and flags) under it with the prefix replaced by the destination (which gets a final / if it lacks one), a key copied to a name ending in / keeps its own name there; keys are only created, never overwritten; refused, writing nothing, when the destination is the source, lies inside it, or any destination key exists"},
+			{b: k.Move, doc: "rename/move: copy as c does, then delete the sources, only once every copy succeeded (a failed write stops and keeps every source; a source changed meanwhile is kept)"},
+			{b: k.Delete, doc: "delete the key under the cursor (asks, naming the key)"},
+			{b: k.DeleteTree, doc: "on a folder, delete every key under it: the folder app/blob/ (never app/blobby); asks, counting the keys and naming the first few; on a plain key, the same as d (exactly that key)"},
 		}},
 		{"Log", "pane 5", []docKey{
-			{k.Level, "cycle the minimum level shown: debug, info, warn, error"},
+			{b: k.Level, doc: "cycle the minimum level shown: debug, info, warn, error"},
 		}},
 		{"Services", "pane 6: services with instance counts and health (an instance is critical when any check is, else warning when any is); m is disabled and hidden with -readonly", []docKey{
-			{k.Filter, "filter services by name or tag substring (enter keeps it, esc clears it)"},
-			{k.Open, "show the service's instances (node, address, tags, status) and the checks of the instance under the cursor"},
-			{k.Back, "back to the service list"},
-			{k.Maint, "on an instance: toggle its service maintenance, as m does for a node in pane 1 (reason, then confirm; an instance in maintenance is taken out after a confirmation)"},
+			{b: k.Filter, doc: "filter services by name or tag substring (enter keeps it, esc clears it)"},
+			{b: k.Open, short: "instances", doc: "show the service's instances (node, address, tags, status) and the checks of the instance under the cursor"},
+			{b: k.Back, doc: "back to the service list"},
+			{b: k.Maint, doc: "on an instance: toggle its service maintenance, as m does for a node in pane 1 (reason, then confirm; an instance in maintenance is taken out after a confirmation); offered only on instances registered on a reachable agent (not the consul service, which the servers provide, nor catalog-only or unreachable nodes)"},
 		}},
-		{"Dialogs and editors", "confirmation dialogs, the KV editor, the filter and search inputs", []docKey{
-			{k.Yes, "confirm a destructive action or a maintenance change; any other key cancels (No is the default)"},
-			{k.Save, "save the value being edited"},
-			{k.Cancel, "cancel the editor, search, filter, copy destination or maintenance reason"},
+		{"Dialogs and editors", "confirmation dialogs, the KV editor, the filter and search inputs, the maintenance reason", []docKey{
+			{b: k.Yes, doc: "confirm a destructive action, a maintenance change or quitting; any other key cancels (No is the default)"},
+			{b: k.Save, doc: "save the value being edited (enter in the editor is a new line)"},
+			{b: k.Cancel, doc: "cancel the editor, search, filter, copy destination or maintenance reason"},
+			{b: k.Submit, doc: "accept what was typed: keep a filter, go on from a key name, a copy destination or a maintenance reason to the next step"},
 		}},
 	}
 }
@@ -156,7 +187,9 @@ func KeyDocs() string {
 	b.WriteString("types the letter (so `q` there is a `q`); `ctrl+c` always quits. ")
 	b.WriteString("Every destructive action asks first, with No as the default. ")
 	b.WriteString("Nodes and service instances in maintenance are marked `maint`, with the reason. ")
-	b.WriteString("In the agent's embedded console `q` asks before stopping the agent.\n")
+	b.WriteString("In the agent's embedded console `q` asks before stopping the agent. ")
+	b.WriteString("Keys that arrive together (typed fast, or sent by `tmux send-keys`) count one by one, as typed; ")
+	b.WriteString("pasted text goes into the focused input as text and never runs a key.\n")
 	for _, g := range DefaultKeyMap(false).groups() {
 		fmt.Fprintf(&b, "\n## %s\n\n_%s_\n\n| Key | Action |\n| --- | --- |\n", g.name, g.where)
 		for _, k := range g.keys {

@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"consulx/api"
 )
@@ -56,9 +57,10 @@ type (
 		keys []string
 		err  error
 	}
+	// kvCountMsg lists the keys under a folder that D would delete.
 	kvCountMsg struct {
 		prefix string
-		n      int
+		keys   []string
 		err    error
 	}
 	kvWriteMsg struct {
@@ -100,12 +102,25 @@ type kvPane struct {
 	val    *api.KVPair
 	valErr error
 	vp     viewport.Model
+	valTxt string // the rendered value, before wrapping
+	valW   int    // the width valTxt was wrapped to in vp
 	backTo kvMode // where esc leaves the value view for
 
 	editBack kvMode // where the editor returns (the tree or the value view)
 
-	// search
-	search    textinput.Model
+	// opening: e was pressed and the value is being read for the editor.
+	// Keys typed meanwhile (e and its text arrive together when typed
+	// fast) are kept in ahead and go to the editor once it opens.
+	opening bool
+	ahead   []tea.KeyMsg
+
+	// search: typing into the box (searchTyping), or, once a result was
+	// opened and closed, moving through the results with the box blurred
+	search       textinput.Model
+	searchTyping bool
+	// openLoaded: enter came before the key list (typed together with the
+	// search text); the first result opens when the list arrives.
+	openLoaded bool
 	all       []string
 	allLower  []string
 	allErr    error
@@ -149,24 +164,32 @@ func newKVPane(sh *shared) *kvPane {
 func (p *kvPane) title() string { return "KV" }
 
 func (p *kvPane) capturing() bool {
-	return p.confirm != nil || p.mode == kvSearch || p.mode == kvEdit || p.mode == kvNewKey || p.mode == kvNewValue || p.mode == kvCopyDest
+	return p.confirm != nil || p.opening || (p.mode == kvSearch && p.searchTyping) || p.mode == kvEdit || p.mode == kvNewKey || p.mode == kvNewValue || p.mode == kvCopyDest
 }
 
+// helpKeys are the footer: what works in the current mode, named for
+// what it does there.
 func (p *kvPane) helpKeys() []key.Binding {
 	k := p.sh.keys
 	switch {
+	case p.opening:
+		return nil // nothing to do but wait (ctrl+c still quits)
 	case p.confirm != nil:
-		return []key.Binding{k.Yes}
+		return []key.Binding{k.Yes, anyKeyCancels}
+	case p.mode == kvSearch && p.searchTyping:
+		return []key.Binding{arrowsOnly, hint(k.Open, "open"), hint(k.Cancel, "close search")}
 	case p.mode == kvSearch:
-		return []key.Binding{k.Up, k.Down, k.Open, k.Cancel}
+		return []key.Binding{k.Up, k.Down, k.Open, hint(k.Filter, "edit search"), hint(k.Back, "close search")}
 	case p.mode == kvEdit || p.mode == kvNewValue:
 		return []key.Binding{k.Save, k.Cancel}
-	case p.mode == kvNewKey || p.mode == kvCopyDest:
-		return []key.Binding{k.Open, k.Cancel}
+	case p.mode == kvNewKey:
+		return []key.Binding{hint(k.Submit, "next"), k.Cancel}
+	case p.mode == kvCopyDest:
+		return []key.Binding{hint(k.Submit, "check"), k.Cancel}
 	case p.mode == kvValue:
 		return []key.Binding{k.Up, k.Down, k.Back, k.Edit, k.ExtEdit, k.Delete}
 	}
-	return []key.Binding{k.Open, k.Back, k.Filter, k.New, k.Edit, k.Delete, k.DeleteTree}
+	return []key.Binding{k.Open, k.Back, hint(k.Filter, "search"), k.New, k.Edit, k.Delete, k.DeleteTree}
 }
 
 // poll leaves the tree to its blocking query; an open value is re-read
@@ -269,18 +292,24 @@ func (p *kvPane) update(msg tea.Msg) tea.Cmd {
 			}
 			p.allLoaded = true
 			p.filterResults()
+			if p.openLoaded && p.mode == kvSearch && p.searchTyping {
+				p.openLoaded = false
+				return p.openResult()
+			}
 		}
+		p.openLoaded = false
 	case kvCountMsg:
 		p.pending = ""
-		switch {
+		switch n := len(msg.keys); {
 		case msg.err != nil:
 			p.sh.flash("count keys under "+quote(msg.prefix)+": "+msg.err.Error(), true)
-		case msg.n == 0:
+		case n == 0:
 			p.sh.flash("nothing to delete under "+quote(msg.prefix), false)
 		default:
-			prefix, n := msg.prefix, msg.n
+			prefix := msg.prefix
 			p.confirm = &confirmDialog{
 				prompt: fmt.Sprintf("Delete %d %s under prefix %s?", n, plural(n, "key", "keys"), quote(prefix)),
+				lines:  sampleKeys(msg.keys, deleteSample),
 				yes: func() tea.Cmd {
 					return p.write(func(ctx context.Context, src Source) (bool, error) { return src.KVDeleteTree(ctx, prefix) },
 						fmt.Sprintf("deleted %d %s under %s", n, plural(n, "key", "keys"), quote(prefix)), "", prefix, true)
@@ -330,6 +359,12 @@ func (p *kvPane) update(msg tea.Msg) tea.Cmd {
 			return tea.Batch(cmds...)
 		}
 	case tea.KeyMsg:
+		if p.opening {
+			if len(p.ahead) < maxTypeAhead {
+				p.ahead = append(p.ahead, msg)
+			}
+			return nil
+		}
 		if p.confirm != nil {
 			d := p.confirm
 			p.confirm = nil
@@ -389,10 +424,10 @@ func (p *kvPane) onValue(msg kvValueMsg) tea.Cmd {
 	changed := msg.pair == nil || p.val == nil || msg.pair.ModifyIndex != p.val.ModifyIndex
 	p.val, p.valErr = msg.pair, msg.err
 	if changed {
-		p.vp.SetContent(renderValue(msg.pair))
+		p.setValueText(renderValue(msg.pair))
 	}
-	if msg.edit && msg.err == nil {
-		return p.startEdit()
+	if msg.edit {
+		return p.openEditor(msg.err)
 	}
 	if msg.external {
 		if msg.err != nil {
@@ -436,7 +471,7 @@ func (p *kvPane) current() string {
 func (p *kvPane) open(k string, from kvMode) tea.Cmd {
 	p.mode, p.backTo = kvValue, from
 	p.valKey, p.val, p.valErr = k, nil, nil
-	p.vp.SetContent("")
+	p.setValueText("")
 	p.vp.GotoTop()
 	return p.get(k, false)
 }
@@ -471,7 +506,7 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 			p.keyIn.Blur()
 			p.mode = kvTree
 			return nil
-		case key.Matches(msg, k.Open):
+		case key.Matches(msg, k.Submit):
 			name := strings.TrimLeft(p.keyIn.Value(), "/")
 			if name == "" {
 				p.sh.flash("a key needs a name", true)
@@ -494,13 +529,17 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 	case kvValue:
 		switch {
 		case key.Matches(msg, k.Back):
+			// From a search result, back to the results, not into the
+			// box: j and k move there, / edits the search.
 			p.mode = p.backTo
-			if p.mode == kvSearch {
-				return p.search.Focus()
-			}
 			return nil
 		case key.Matches(msg, k.Edit):
 			p.editBack = kvValue
+			if p.val == nil && p.valErr == nil {
+				// Still loading (enter and e typed together): open the
+				// editor when it arrives.
+				return p.loadForEdit(p.valKey)
+			}
 			return p.startEdit()
 		case key.Matches(msg, k.ExtEdit):
 			return p.extEdit(p.valKey, kvValue)
@@ -555,6 +594,7 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 		return p.cd(parent, p.prefix)
 	case key.Matches(msg, k.Filter):
 		p.mode = kvSearch
+		p.searchTyping, p.openLoaded = true, false
 		p.search.SetValue("")
 		p.results, p.rcursor, p.rtop = nil, 0, 0
 		p.allLoaded, p.allErr = false, nil
@@ -570,7 +610,7 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		p.valKey, p.val, p.editBack = cur, nil, kvTree
-		return p.get(cur, true)
+		return p.loadForEdit(cur)
 	case key.Matches(msg, k.ExtEdit):
 		if cur == "" || strings.HasSuffix(cur, "/") {
 			p.sh.flash("E edits a key's value; move to a key", false)
@@ -590,13 +630,36 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 			p.askDelete(cur)
 		}
 	case key.Matches(msg, k.DeleteTree):
-		if cur == "" {
-			return nil
+		switch {
+		case cur == "":
+		case !strings.HasSuffix(cur, "/"):
+			// A plain key is no prefix: a prefix delete of "app/blob"
+			// would take "app/blobby" too. D deletes what it names.
+			p.askDelete(cur)
+		default:
+			// A folder (or the marker of the one we are in): everything
+			// under it, and only under it (the prefix ends in "/").
+			p.pending = "counting keys under " + quote(cur) + "…"
+			return p.count(cur)
 		}
-		p.pending = "counting keys under " + quote(cur) + "…"
-		return p.count(cur)
 	}
 	return nil
+}
+
+// deleteSample is how many keys the D dialog names.
+const deleteSample = 5
+
+// sampleKeys is the first n keys, one a line, and how many more there are.
+func sampleKeys(keys []string, n int) []string {
+	var out []string
+	for i, k := range keys {
+		if i == n {
+			out = append(out, fmt.Sprintf("… and %d more", len(keys)-n))
+			break
+		}
+		out = append(out, "  "+k)
+	}
+	return out
 }
 
 func (p *kvPane) askDelete(k string) {
@@ -615,7 +678,7 @@ func (p *kvPane) count(prefix string) tea.Cmd {
 		ctx, cancel := context.WithTimeout(parent, pollTimeout)
 		defer cancel()
 		keys, _, err := src.KVKeys(ctx, prefix, "", nil)
-		return kvCountMsg{prefix: prefix, n: len(keys), err: err}
+		return kvCountMsg{prefix: prefix, keys: keys, err: err}
 	}
 }
 
@@ -657,6 +720,39 @@ func (p *kvPane) editable() bool {
 	return true
 }
 
+// maxTypeAhead bounds the keys kept while the editor opens.
+const maxTypeAhead = 4096
+
+// loadForEdit reads k and opens the editor on it; keys typed until then
+// are kept for the editor.
+func (p *kvPane) loadForEdit(k string) tea.Cmd {
+	p.opening, p.ahead = true, nil
+	return p.get(k, true)
+}
+
+// openEditor opens the editor on the value just read (err: reading it
+// failed) and replays the keys typed while it was read.
+func (p *kvPane) openEditor(err error) tea.Cmd {
+	ahead := p.ahead
+	p.opening, p.ahead = false, nil
+	dropped := ""
+	if len(ahead) > 0 {
+		dropped = fmt.Sprintf(" (%d typed %s dropped)", len(ahead), plural(len(ahead), "key", "keys"))
+	}
+	if err != nil {
+		p.sh.flash("get "+quote(p.valKey)+": "+err.Error()+dropped, true)
+		return nil
+	}
+	cmds := []tea.Cmd{p.startEdit()}
+	if p.mode != kvEdit {
+		return cmds[0] // not editable: startEdit said why; the keys were for the editor
+	}
+	for _, k := range ahead {
+		cmds = append(cmds, p.update(k))
+	}
+	return tea.Batch(cmds...)
+}
+
 func (p *kvPane) startEdit() tea.Cmd {
 	if !p.editable() {
 		return nil
@@ -690,9 +786,25 @@ func (p *kvPane) put(pair *api.KVPair, done string) tea.Cmd {
 
 func (p *kvPane) searchKey(msg tea.KeyMsg) tea.Cmd {
 	k := p.sh.keys
+	if !p.searchTyping {
+		// The results, the box blurred: keys navigate.
+		switch {
+		case key.Matches(msg, k.Back):
+			p.mode = kvTree
+		case key.Matches(msg, k.Filter):
+			p.searchTyping = true
+			return p.search.Focus()
+		case key.Matches(msg, k.Open):
+			return p.openResult()
+		default:
+			p.rcursor = moveCursor(msg, k, p.rcursor, len(p.results))
+		}
+		return nil
+	}
 	switch {
 	case key.Matches(msg, k.Cancel):
 		p.search.Blur()
+		p.searchTyping = false
 		p.mode = kvTree
 		return nil
 	case msg.Type == tea.KeyUp || msg.Type == tea.KeyCtrlP:
@@ -702,16 +814,11 @@ func (p *kvPane) searchKey(msg tea.KeyMsg) tea.Cmd {
 		p.rcursor = min(p.rcursor+1, max(len(p.results)-1, 0))
 		return nil
 	case key.Matches(msg, k.Open):
-		if p.rcursor >= len(p.results) {
+		if !p.allLoaded && p.allErr == nil {
+			p.openLoaded = true
 			return nil
 		}
-		hit := p.all[p.results[p.rcursor]]
-		p.search.Blur()
-		if strings.HasSuffix(hit, "/") {
-			p.mode = kvTree
-			return p.cd(hit, "")
-		}
-		return p.open(hit, kvSearch)
+		return p.openResult()
 	}
 	var cmd tea.Cmd
 	before := p.search.Value()
@@ -720,6 +827,22 @@ func (p *kvPane) searchKey(msg tea.KeyMsg) tea.Cmd {
 		p.filterResults()
 	}
 	return cmd
+}
+
+// openResult opens the selected search result: a folder in the tree, a
+// key in the value view (esc there returns to the results).
+func (p *kvPane) openResult() tea.Cmd {
+	if p.rcursor >= len(p.results) {
+		return nil
+	}
+	hit := p.all[p.results[p.rcursor]]
+	p.search.Blur()
+	p.searchTyping = false
+	if strings.HasSuffix(hit, "/") {
+		p.mode = kvTree
+		return p.cd(hit, "")
+	}
+	return p.open(hit, kvSearch)
 }
 
 // filterResults keeps the keys containing the query (case-insensitive).
@@ -751,7 +874,7 @@ func (p *kvPane) view(w, h int) string {
 	b.WriteByte('\n')
 	used := 1
 	if p.confirm != nil {
-		box := p.confirm.view(st)
+		box := p.confirm.view(st, w)
 		b.WriteString(box + "\n")
 		used += strings.Count(box, "\n") + 1
 	} else if p.pending != "" {
@@ -814,10 +937,12 @@ func (p *kvPane) treeView(w, h int) string {
 			line = "▸ " + name
 		}
 		line = truncate(gutter(i == p.cursor)+line, w)
-		switch {
+		switch folder := strings.HasSuffix(e, "/"); {
+		case i == p.cursor && folder:
+			line = st.Breadcrumb.Inherit(st.Selected).Render(line)
 		case i == p.cursor:
 			line = st.Selected.Render(line)
-		case strings.HasSuffix(e, "/"):
+		case folder:
 			line = st.Breadcrumb.Render(line)
 		}
 		b.WriteString(line + "\n")
@@ -843,6 +968,10 @@ func (p *kvPane) valueView(w, h int) string {
 	b.WriteString(st.Faint.Render(truncate(fmt.Sprintf("%d bytes, %s · flags %d · create %d · modify %d · lock %d · session %s",
 		len(v.Value), valueKind(v.Value), v.Flags, v.CreateIndex, v.ModifyIndex, v.LockIndex, sess), w)) + "\n")
 	p.vp.Width, p.vp.Height = w, max(h-2, 1)
+	if p.valW != w {
+		p.valW = w
+		p.vp.SetContent(wrapText(p.valTxt, w))
+	}
 	b.WriteString(p.vp.View())
 	return b.String()
 }
@@ -917,6 +1046,23 @@ func valueKind(v []byte) string {
 		return "json"
 	}
 	return "text"
+}
+
+// setValueText shows s in the value view, wrapped to the view's width.
+func (p *kvPane) setValueText(s string) {
+	p.valTxt = s
+	p.valW = max(p.vp.Width, 1)
+	p.vp.SetContent(wrapText(s, p.valW))
+}
+
+// wrapText breaks every line longer than w at exactly w columns: a long
+// one-line value is shown whole, character for character (no spaces are
+// dropped, as word wrapping would).
+func wrapText(s string, w int) string {
+	if w <= 0 {
+		return s
+	}
+	return ansi.Hardwrap(s, w, true)
 }
 
 // renderValue shows JSON pretty-printed, text as is and binary as a hex dump.

@@ -84,7 +84,7 @@ func (p *kvPane) copyDestKey(msg tea.KeyMsg) tea.Cmd {
 		p.mode = kvTree
 		p.sh.flash(p.copyOp.verb()+" cancelled, nothing written", false)
 		return nil
-	case key.Matches(msg, k.Open):
+	case key.Matches(msg, k.Submit):
 		op, refusal := resolveCopy(p.copyOp, p.dstIn.Value())
 		if refusal != "" {
 			// Stay in the input so the destination can be corrected.

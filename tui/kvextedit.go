@@ -54,9 +54,12 @@ func (p *kvPane) extEdit(k string, from kvMode) tea.Cmd {
 	}
 	if p.editorArgv() == nil {
 		if from == kvValue {
+			if p.val == nil && p.valErr == nil {
+				return p.loadForEdit(k)
+			}
 			return p.startEdit()
 		}
-		return p.get(k, true)
+		return p.loadForEdit(k)
 	}
 	return p.load(k, false, true)
 }

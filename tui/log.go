@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"consulx/api"
 )
@@ -55,13 +56,14 @@ type logPane struct {
 	gen      int
 	stop     context.CancelFunc
 	stream   *logStream
-	lines    []string // raw, oldest first
-	rendered []string // styled, same indexes
-	levels   []int    // level rank per line, -1 when it has none
-	min      int      // index into logLevels
-	vp       viewport.Model
-	state    string
-	dropped  int64
+	lines   []string   // raw, oldest first
+	wrapped [][]string // styled and wrapped to wrapW, same indexes
+	wrapW   int
+	levels  []int // level rank per line, -1 when it has none
+	min     int   // index into logLevels
+	vp      viewport.Model
+	state   string
+	dropped int64
 
 	// After a reconnect the agent replays its history; drop what we
 	// already have (see dedupe).
@@ -71,7 +73,7 @@ type logPane struct {
 }
 
 func newLogPane(sh *shared) *logPane {
-	return &logPane{sh: sh, vp: viewport.New(100, 25), state: "connecting…"}
+	return &logPane{sh: sh, vp: viewport.New(100, 25), wrapW: 100, state: "connecting…"}
 }
 
 func (p *logPane) title() string   { return "Log" }
@@ -148,6 +150,7 @@ func (p *logPane) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case paneSizeMsg:
 		p.vp.Width, p.vp.Height = msg.w, max(msg.h-1, 1)
+		p.rewrap(msg.w)
 	case logStreamMsg:
 		if msg.gen != p.gen {
 			return nil
@@ -216,11 +219,11 @@ func (p *logPane) add(lines []string) {
 		p.lines = append(p.lines, l)
 		lv := levelRank(l)
 		p.levels = append(p.levels, lv)
-		p.rendered = append(p.rendered, p.style(l, lv))
+		p.wrapped = append(p.wrapped, p.wrap(l, lv))
 		if p.resyncLeft > 0 {
 			p.resyncLeft--
 			if l == p.resyncLast {
-				p.lines, p.levels, p.rendered = p.lines[:p.resyncFrom], p.levels[:p.resyncFrom], p.rendered[:p.resyncFrom]
+				p.lines, p.levels, p.wrapped = p.lines[:p.resyncFrom], p.levels[:p.resyncFrom], p.wrapped[:p.resyncFrom]
 				p.resyncLeft = 0
 			}
 		}
@@ -228,7 +231,7 @@ func (p *logPane) add(lines []string) {
 	if over := len(p.lines) - maxLogLines; over > 0 {
 		p.lines = append(p.lines[:0:0], p.lines[over:]...)
 		p.levels = append(p.levels[:0:0], p.levels[over:]...)
-		p.rendered = append(p.rendered[:0:0], p.rendered[over:]...)
+		p.wrapped = append(p.wrapped[:0:0], p.wrapped[over:]...)
 		p.resyncFrom -= over
 		if p.resyncFrom < 0 {
 			p.resyncLeft = 0
@@ -244,14 +247,44 @@ func (p *logPane) add(lines []string) {
 // rebuild refills the viewport with the lines at or above the minimum level.
 func (p *logPane) rebuild() {
 	var b strings.Builder
-	for i, r := range p.rendered {
+	for i, ws := range p.wrapped {
 		if p.levels[i] >= 0 && p.levels[i] < p.min+1 {
 			continue
 		}
-		b.WriteString(r)
-		b.WriteByte('\n')
+		for _, r := range ws {
+			b.WriteString(r)
+			b.WriteByte('\n')
+		}
 	}
 	p.vp.SetContent(strings.TrimSuffix(b.String(), "\n"))
+}
+
+// wrap cuts a raw line into pieces of at most wrapW columns (at spaces
+// where it can) and styles each piece by itself, so a colour never spans
+// a line break. Long lines wrap rather than run off the screen.
+func (p *logPane) wrap(l string, lv int) []string {
+	pieces := strings.Split(ansi.Wrap(l, max(p.wrapW, 1), ""), "\n")
+	for i, s := range pieces {
+		pieces[i] = p.style(s, lv)
+	}
+	return pieces
+}
+
+// rewrap wraps every line again for a new width, keeping the view on the
+// newest lines when it was there.
+func (p *logPane) rewrap(w int) {
+	if w == p.wrapW || w <= 0 {
+		return
+	}
+	p.wrapW = w
+	for i, l := range p.lines {
+		p.wrapped[i] = p.wrap(l, p.levels[i])
+	}
+	follow := p.vp.AtBottom()
+	p.rebuild()
+	if follow {
+		p.vp.GotoBottom()
+	}
 }
 
 func (p *logPane) style(l string, lv int) string {
@@ -305,6 +338,7 @@ func (p *logPane) view(w, h int) string {
 		}
 	}
 	hdr := fmt.Sprintf("log · level ≥ %s (l cycles) · %d of %d lines · %s%s", logLevels[p.min], shown, len(p.lines), p.state, dropped)
+	p.rewrap(w)
 	p.vp.Width, p.vp.Height = w, max(h-1, 1)
 	return st.Faint.Render(truncate(hdr, w)) + "\n" + p.vp.View()
 }

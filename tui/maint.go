@@ -2,7 +2,9 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -159,9 +161,9 @@ func (f *maintFlow) active() bool { return f.asking || f.confirm != nil }
 func (f *maintFlow) helpKeys() []key.Binding {
 	k := f.sh.keys
 	if f.confirm != nil {
-		return []key.Binding{k.Yes}
+		return []key.Binding{k.Yes, anyKeyCancels}
 	}
-	return []key.Binding{k.Open, k.Cancel}
+	return []key.Binding{hint(k.Submit, "next"), k.Cancel}
 }
 
 // start begins the dialog for t: a reason when t is not in maintenance,
@@ -198,7 +200,7 @@ func (f *maintFlow) key(msg tea.KeyMsg) tea.Cmd {
 		f.reason.Blur()
 		f.sh.flash("cancelled: maintenance of "+f.target.what()+" unchanged", false)
 		return nil
-	case key.Matches(msg, k.Open):
+	case key.Matches(msg, k.Submit):
 		f.asking = false
 		f.reason.Blur()
 		t, reason := f.target, strings.TrimSpace(f.reason.Value())
@@ -219,9 +221,7 @@ func (f *maintFlow) view(w int) string {
 	st := f.sh.st
 	switch {
 	case f.confirm != nil:
-		d := *f.confirm // the box's border and padding take 4 columns
-		d.prompt, d.detail = truncate(d.prompt, max(w-8, 10)), truncate(d.detail, max(w-4, 10))
-		return d.view(st)
+		return f.confirm.view(st, w)
 	case f.asking:
 		return st.Header.Render(truncate("Put "+f.target.what()+" in maintenance", w)) + "\n" +
 			f.reason.View() + "\n" + st.Faint.Render("enter: confirm next · esc cancels")
@@ -244,12 +244,37 @@ func (f *maintFlow) call(t maintTarget, enable bool, reason string) tea.Cmd {
 	}
 }
 
+// maintErrText says what a failed toggle means ("": nothing more than the
+// error itself). The agent answers 404 when
+// the node is no alive member, or when the service is not registered on
+// that node's agent (it is in the catalog only); a remote agent's refusal
+// comes back as a 500 with the same text.
+func maintErrText(t maintTarget, err error) string {
+	var se *api.StatusError
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	body := strings.TrimSpace(se.Body)
+	switch {
+	case t.serviceID != "" && (strings.Contains(body, "No service registered") || strings.Contains(body, "Unknown service")):
+		return "not registered on its agent (catalog only)"
+	case strings.Contains(body, "No alive member"):
+		return "not an alive member, its agent cannot be reached"
+	case se.Code == http.StatusNotFound:
+		return "not found (" + body + ")"
+	}
+	return ""
+}
+
 // doneText is the status line after a toggle.
 func (d maintDoneMsg) doneText() string {
 	if d.err != nil {
 		verb := "put " + d.target.what() + " in maintenance"
 		if !d.enable {
 			verb = "take " + d.target.what() + " out of maintenance"
+		}
+		if why := maintErrText(d.target, d.err); why != "" {
+			return d.target.what() + ": " + why + "; maintenance unchanged"
 		}
 		return "could not " + verb + ": " + d.err.Error()
 	}

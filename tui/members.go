@@ -102,9 +102,9 @@ func (p *membersPane) helpKeys() []key.Binding {
 		return p.maint.helpKeys()
 	}
 	if p.filtering {
-		return []key.Binding{k.Open, k.Cancel}
+		return []key.Binding{arrowsOnly, hint(k.Submit, "keep filter"), hint(k.Cancel, "clear filter")}
 	}
-	if p.wan {
+	if p.wan || p.maintRefusal() != "" {
 		return []key.Binding{k.Up, k.Down, k.Filter, k.Sort}
 	}
 	return []key.Binding{k.Up, k.Down, k.Filter, k.Sort, k.Maint}
@@ -223,7 +223,7 @@ func (p *membersPane) key(msg tea.KeyMsg) tea.Cmd {
 			p.filter.SetValue("")
 			p.apply()
 			return nil
-		case key.Matches(msg, k.Open):
+		case key.Matches(msg, k.Submit):
 			p.filtering = false
 			p.filter.Blur()
 			return nil
@@ -282,9 +282,26 @@ func (p *membersPane) toggleMaint() tea.Cmd {
 		p.sh.flash("maintenance state not loaded yet; try again", false)
 		return nil
 	}
+	if why := p.maintRefusal(); why != "" {
+		p.sh.flash(why, false)
+		return nil
+	}
 	node := p.rows[p.cursor].cells[0]
 	reason, on := p.sh.maint.node(node)
 	return p.maint.start(maintTarget{node: node, on: on, reason: reason})
+}
+
+// maintRefusal says why m cannot work on the member under the cursor ("":
+// it can). Maintenance is set by the node's own agent, reached through the
+// cluster, so only an alive member can take it.
+func (p *membersPane) maintRefusal() string {
+	if p.cursor >= len(p.rows) {
+		return "no member selected"
+	}
+	if r := p.rows[p.cursor]; r.status != "alive" {
+		return fmt.Sprintf("node %s is %s: its agent cannot be reached, so its maintenance cannot change", r.cells[0], r.status)
+	}
+	return ""
 }
 
 func (p *membersPane) move(d int) {
@@ -310,7 +327,7 @@ func (p *membersPane) counts() string {
 			clients++
 		}
 	}
-	s := fmt.Sprintf("%d members: %d alive, %d failed, %d left", len(p.all), alive, failed, left)
+	s := fmt.Sprintf("%d %s: %d alive, %d failed, %d left", len(p.all), plural(len(p.all), "member", "members"), alive, failed, left)
 	if other > 0 {
 		s += fmt.Sprintf(", %d other", other)
 	}
@@ -376,22 +393,15 @@ func (p *membersPane) view(w, h int) string {
 	}
 	for i := p.top; i < len(p.rows) && i < p.top+rowsH; i++ {
 		r := p.rows[i]
-		cells := make([]string, len(r.cells), len(r.cells)+1)
+		cells := make([]cell, len(r.cells), len(r.cells)+1)
 		for j, c := range r.cells {
-			cells[j] = pad(c, widths[j])
+			cells[j] = cell{text: c}
 		}
+		cells[2].style = styleOf(p.statusStyle(r.status))
 		if p.inMaint > 0 {
-			cells = append(cells, r.maint)
+			cells = append(cells, cell{text: r.maint, style: styleOf(st.Warn)})
 		}
-		if i == p.cursor {
-			b.WriteString(st.Selected.Render(truncate(strings.TrimRight(gutter(true)+strings.Join(cells, "  "), " "), w)))
-		} else {
-			cells[2] = p.statusStyle(r.status).Render(cells[2])
-			if r.maint != "" {
-				cells[len(cells)-1] = st.Warn.Render(r.maint)
-			}
-			b.WriteString(truncate(strings.TrimRight(gutter(false)+strings.Join(cells, "  "), " "), w))
-		}
+		b.WriteString(st.row(cells, widths, i == p.cursor, w))
 		b.WriteByte('\n')
 	}
 	return b.String()

@@ -96,8 +96,11 @@ type (
 	tickMsg   struct{}
 	statusMsg struct {
 		self   *api.Self
-		leader string
-		err    error
+		leader string // the leader's Raft address
+		// leaderName is the leader's node name from the Raft
+		// configuration ("" when it could not be read).
+		leaderName string
+		err        error
 	}
 )
 
@@ -118,10 +121,14 @@ type Model struct {
 	statusBusy bool
 	dc, node   string
 	leader     string
+	leaderName string
 
-	quitAsk  bool
+	quitAsk  *confirmDialog // the embedded console's quit confirmation
+	quitting bool           // quit was returned: later keys of a burst are dropped
 	flashed  string
 	flashErr bool
+
+	helpTop int // first line of the ? overlay shown (it scrolls when it does not fit)
 
 	maintBusy bool
 	maintSeq  int // the latest maintenance fetch; older answers are dropped
@@ -206,6 +213,7 @@ func (m *Model) fetchStatus() tea.Cmd {
 	}
 	m.statusBusy = true
 	src, parent := m.sh.src, m.sh.ctx
+	lastAddr, lastName := m.leader, m.leaderName
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(parent, pollTimeout)
 		defer cancel()
@@ -217,7 +225,24 @@ func (m *Model) fetchStatus() tea.Cmd {
 		if err != nil && !isStatus(err) {
 			return statusMsg{err: err}
 		}
-		return statusMsg{self: self, leader: leader}
+		// The status endpoint names the leader by its Raft address; the
+		// operator thinks in node names. The Raft configuration maps one
+		// to the other; it is read again only when the leader changes.
+		name := ""
+		switch {
+		case leader == "":
+		case leader == lastAddr && lastName != "":
+			name = lastName
+		default:
+			if cfg, err := src.RaftConfiguration(ctx, true); err == nil {
+				for _, s := range cfg.Servers {
+					if s.Address == leader {
+						name = s.Node
+					}
+				}
+			}
+		}
+		return statusMsg{self: self, leader: leader, leaderName: name}
 	}
 }
 
@@ -230,7 +255,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.help.Width = msg.Width
 		return m, m.broadcast(paneSizeMsg{w: m.w, h: m.bodyHeight()})
 	case tea.KeyMsg:
-		return m, m.handleKey(msg)
+		return m, m.handleKeys(msg)
 	case tickMsg:
 		cmds := []tea.Cmd{m.sh.after(pollEvery, tickMsg{}), m.fetchStatus()}
 		if m.connected {
@@ -267,7 +292,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				m.dc = cfgString(msg.self.Config, "Datacenter")
 				m.node = cfgString(msg.self.Config, "NodeName")
 			}
-			m.leader = msg.leader
+			m.leader, m.leaderName = msg.leader, msg.leaderName
 		}
 	}
 	return m, m.broadcast(msg)
@@ -289,7 +314,30 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 
 func (m *Model) quit() tea.Cmd {
 	m.cancel()
+	m.quitting = true
 	return tea.Quit
+}
+
+// handleKeys takes one key message as the keys it stands for. Bubble Tea
+// v1 reads printable input that arrives together (typed faster than it
+// reads, a tmux send-keys, a terminal that batches) into ONE KeyMsg with
+// several runes; matched as a whole, "jjj" is no binding and "/ser" loses
+// its text. Each rune is processed as its own key, in order, exactly as if
+// typed slowly. A paste is the exception: it is text, never keys, and a
+// focused input inserts it whole (its String() is "[...]", which matches
+// no binding, so it cannot trigger one).
+func (m *Model) handleKeys(msg tea.KeyMsg) tea.Cmd {
+	if msg.Type != tea.KeyRunes || len(msg.Runes) <= 1 || msg.Paste {
+		return m.handleKey(msg)
+	}
+	var cmds []tea.Cmd
+	for _, r := range msg.Runes {
+		if m.quitting {
+			break // the rest would go to the shell in a real terminal; drop it
+		}
+		cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}))
+	}
+	return tea.Batch(cmds...)
 }
 
 func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
@@ -297,10 +345,10 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	if key.Matches(msg, k.ForceQuit) {
 		return m.quit()
 	}
-	if m.quitAsk {
-		m.quitAsk = false
+	if d := m.quitAsk; d != nil {
+		m.quitAsk = nil
 		if key.Matches(msg, k.Yes) {
-			return m.quit()
+			return d.yes()
 		}
 		m.sh.flash("quit cancelled", false)
 		return nil
@@ -309,18 +357,24 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	if p.capturing() {
 		return p.update(msg)
 	}
+	if m.full {
+		if cmd, ok := m.helpKey(msg); ok {
+			return cmd
+		}
+	}
 	switch {
 	case key.Matches(msg, k.Quit):
 		if m.sh.opts.Embedded {
-			m.quitAsk = true
+			m.quitAsk = &confirmDialog{
+				prompt: "Quit and stop the agent (graceful leave)?",
+				yes:    m.quit,
+			}
 			return nil
 		}
 		return m.quit()
 	case key.Matches(msg, k.Help):
 		m.full = !m.full
-		return nil
-	case m.full && key.Matches(msg, k.Back):
-		m.full = false
+		m.helpTop = 0
 		return nil
 	case key.Matches(msg, k.NextPane):
 		return m.switchTo((m.active + 1) % len(m.panes))
@@ -370,22 +424,25 @@ func (m *Model) View() string {
 			tabs = append(tabs, st.Tab.Render(t))
 		}
 	}
-	b.WriteString(strings.Join(tabs, " "))
+	b.WriteString(truncate(strings.Join(tabs, " "), m.w))
 	b.WriteByte('\n')
 
 	bodyH := m.bodyHeight()
 	var body string
-	if m.full {
-		body = m.fullHelp()
-	} else {
+	switch {
+	case m.full:
+		body = m.fullHelp(bodyH)
+	case m.quitAsk != nil:
+		// The dialog sits on top of the pane, as the panes' own dialogs do.
+		box := m.quitAsk.view(st, m.w)
+		body = box + "\n" + m.panes[m.active].view(m.w, max(bodyH-lipgloss.Height(box), 1))
+	default:
 		body = m.panes[m.active].view(m.w, bodyH)
 	}
 	b.WriteString(fitLines(body, bodyH))
 	b.WriteByte('\n')
 
 	switch {
-	case m.quitAsk:
-		b.WriteString(st.Warn.Render("Quit and stop the agent (graceful leave)? y/N"))
 	case m.flashed != "" && m.flashErr:
 		b.WriteString(st.Error.Render(truncate(m.flashed, m.w)))
 	case m.flashed != "":
@@ -407,7 +464,11 @@ func (m *Model) headerLine() string {
 	case m.statusErr != nil:
 		conn = st.Bad.Render("agent unreachable, retrying…")
 	}
-	parts := []string{st.Title.Render("consulx"), "dc " + orDash(m.dc), "node " + orDash(m.node), "leader " + orNone(m.leader), conn}
+	leader := m.leaderName // the address is on the Raft pane
+	if leader == "" {
+		leader = m.leader
+	}
+	parts := []string{st.Title.Render("consulx"), "dc " + orDash(m.dc), "node " + orDash(m.node), "leader " + orNone(leader), conn}
 	if m.sh.opts.Addr != "" {
 		parts = append(parts, st.Faint.Render(m.sh.opts.Addr))
 	}
@@ -417,48 +478,146 @@ func (m *Model) headerLine() string {
 	return truncate(strings.Join(parts, "  "), m.w)
 }
 
+// shortHelp is the footer: only the keys that work in the current mode.
 func (m *Model) shortHelp() []key.Binding {
 	k := m.sh.keys
-	if m.panes[m.active].capturing() {
+	switch {
+	case m.quitAsk != nil:
+		return []key.Binding{hint(k.Yes, "quit"), anyKeyCancels}
+	case m.panes[m.active].capturing():
 		return append(m.panes[m.active].helpKeys(), k.ForceQuit)
+	case m.full:
+		keys := []key.Binding{key.NewBinding(key.WithKeys("?", "esc"), key.WithHelp("?/esc", "close"))}
+		if m.helpOverflows() {
+			keys = append([]key.Binding{hint(k.Up, "scroll up"), hint(k.Down, "scroll down")}, keys...)
+		}
+		return append(keys, k.Quit)
 	}
 	return append(m.panes[m.active].helpKeys(), k.Help, k.Quit)
 }
 
-// fullHelp lays the key groups out as blocks flowed across the width;
-// disabled (read-only) bindings are left out.
-func (m *Model) fullHelp() string {
+// helpKey scrolls or closes the ? overlay; ok is false for keys it leaves
+// to the global bindings (q, tab, the pane numbers).
+func (m *Model) helpKey(msg tea.KeyMsg) (cmd tea.Cmd, ok bool) {
+	k := m.sh.keys
+	lines := len(m.helpLines())
+	room := m.helpRoom(m.bodyHeight())
+	switch {
+	case key.Matches(msg, k.Back):
+		m.full = false
+	case key.Matches(msg, k.Help):
+		m.full = false
+	case key.Matches(msg, k.Up):
+		m.helpTop--
+	case key.Matches(msg, k.Down):
+		m.helpTop++
+	case key.Matches(msg, k.PageUp):
+		m.helpTop -= room
+	case key.Matches(msg, k.PageDown):
+		m.helpTop += room
+	case key.Matches(msg, k.Top):
+		m.helpTop = 0
+	case key.Matches(msg, k.Bottom):
+		m.helpTop = lines
+	default:
+		return nil, false
+	}
+	m.helpTop = min(max(m.helpTop, 0), max(lines-room, 0))
+	return nil, true
+}
+
+// helpRoom is how many lines of key groups fit under the overlay's title.
+func (m *Model) helpRoom(bodyH int) int { return max(bodyH-2, 1) }
+
+func (m *Model) helpOverflows() bool { return len(m.helpLines()) > m.helpRoom(m.bodyHeight()) }
+
+// helpBlock is one key group laid out for the overlay.
+type helpBlock struct {
+	lines []string
+	width int
+}
+
+// helpLines lays the key groups out in as few lines as the width allows:
+// the groups, in order, split into columns (every split is tried; there
+// are only a handful of groups) and the shortest layout that fits the
+// width wins. Disabled (read-only) bindings are left out.
+func (m *Model) helpLines() []string {
 	st := m.sh.st
-	var blocks []string
+	var blocks []helpBlock
 	for _, g := range m.sh.keys.groups() {
 		var rows [][]string
 		for _, k := range g.keys {
 			if k.b.Enabled() {
-				rows = append(rows, []string{k.b.Help().Key, k.b.Help().Desc})
+				rows = append(rows, []string{k.b.Help().Key, k.desc()})
 			}
 		}
 		if len(rows) == 0 {
 			continue
 		}
-		blocks = append(blocks, st.Header.Render(g.name)+"\n"+table(rows, m.w))
-	}
-	var out []string
-	var line []string
-	width := 0
-	for _, b := range blocks {
-		pb := lipgloss.NewStyle().PaddingRight(4).Render(b)
-		bw := lipgloss.Width(pb)
-		if width+bw > m.w && len(line) > 0 {
-			out = append(out, lipgloss.JoinHorizontal(lipgloss.Top, line...))
-			line, width = nil, 0
+		lines := append([]string{st.Header.Render(g.name)}, strings.Split(strings.TrimRight(table(rows, 0), "\n"), "\n")...)
+		w := 0
+		for _, l := range lines {
+			w = max(w, lipgloss.Width(l))
 		}
-		line = append(line, pb)
-		width += bw
+		blocks = append(blocks, helpBlock{lines: lines, width: w})
 	}
-	if len(line) > 0 {
-		out = append(out, lipgloss.JoinHorizontal(lipgloss.Top, line...))
+	const gap = 3
+	n := len(blocks)
+	bestH, bestW, bestCut := -1, 0, 0
+	// Bit i of cut set: a new column starts at block i+1.
+	for cut := 0; cut < 1<<max(n-1, 0); cut++ {
+		width, height, colW, colH := 0, 0, 0, 0
+		for i, bl := range blocks {
+			if colH > 0 {
+				colH++ // a blank line between groups of one column
+			}
+			colW, colH = max(colW, bl.width), colH+len(bl.lines)
+			if i == n-1 || cut&(1<<i) != 0 {
+				if width > 0 {
+					width += gap
+				}
+				width, height = width+colW, max(height, colH)
+				colW, colH = 0, 0
+			}
+		}
+		fits := width <= m.w
+		switch {
+		case bestH < 0,
+			fits && (bestW > m.w || height < bestH || height == bestH && width < bestW),
+			!fits && bestW > m.w && width < bestW:
+			bestH, bestW, bestCut = height, width, cut
+		}
 	}
-	return "Keys (? or esc closes)\n\n" + strings.Join(out, "\n")
+	var cols []string
+	var col []string
+	for i, bl := range blocks {
+		if len(col) > 0 {
+			col = append(col, "")
+		}
+		col = append(col, bl.lines...)
+		if i == n-1 || bestCut&(1<<i) != 0 {
+			cols = append(cols, lipgloss.NewStyle().PaddingRight(gap).Render(strings.Join(col, "\n")))
+			col = nil
+		}
+	}
+	out := strings.Split(lipgloss.JoinHorizontal(lipgloss.Top, cols...), "\n")
+	for i, l := range out {
+		out[i] = truncate(strings.TrimRight(l, " "), m.w)
+	}
+	return out
+}
+
+// fullHelp is the ? overlay for a body of h lines, scrolled to helpTop.
+func (m *Model) fullHelp(h int) string {
+	lines := m.helpLines()
+	room := m.helpRoom(h)
+	m.helpTop = min(max(m.helpTop, 0), max(len(lines)-room, 0))
+	title := "Keys (? or esc closes)"
+	if len(lines) > room {
+		title = fmt.Sprintf("Keys (?/esc closes) · %d-%d of %d · j/k scroll", m.helpTop+1, min(m.helpTop+room, len(lines)), len(lines))
+	}
+	end := min(m.helpTop+room, len(lines))
+	return truncate(title, m.w) + "\n\n" + strings.Join(lines[m.helpTop:end], "\n")
 }
 
 // fitLines pads or cuts s to exactly h lines so the footer stays put.

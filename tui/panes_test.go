@@ -106,7 +106,8 @@ func TestWANShowsServers(t *testing.T) {
 	h := newHarness(t, f, Options{})
 	h.keys("2")
 	h.send(membersMsg{wan: true, members: f.wan})
-	h.must("node-a.dc1", "1 members: 1 alive")
+	h.must("node-a.dc1", "1 member: 1 alive")
+	h.mustNot("1 members")
 }
 
 func kvHarness(t *testing.T, opts Options) *harness {
@@ -278,7 +279,7 @@ func TestAgentUnreachableAndRecovers(t *testing.T) {
 	f.setDown(false)
 	h.send(tickMsg{})
 	h.send(kvRetryMsg{gen: h.m.kv().gen})
-	h.must("● connected", "dc dc1", "node node-a", "leader 127.0.0.1:8300", "▸ app/")
+	h.must("● connected", "dc dc1", "node node-a", "leader node-a", "▸ app/")
 	h.mustNot("unreachable")
 	h.keys("1")
 	h.send(tickMsg{})
@@ -313,14 +314,14 @@ func TestRaftPane(t *testing.T) {
 	f := newFake()
 	h := newHarness(t, f, Options{}).start()
 	h.keys("4")
-	h.must("Leader: 127.0.0.1:8300", "term 3", "commit_index 42", "applied_index 42", "last_contact 0",
+	h.must("Leader: node-a (127.0.0.1:8300)", "term 3", "commit_index 42", "applied_index 42", "last_contact 0",
 		"Peers (3, configuration index 7)", "node-a  id-a  127.0.0.1:8300  leader    true",
 		"node-c  id-c  127.0.0.3:8300  follower  false", "none seen")
 	f.mu.Lock()
 	f.leader = "127.0.0.2:8300"
 	f.mu.Unlock()
 	h.send(tickMsg{})
-	h.must("03:04:05 leader changed: 127.0.0.1:8300 -> 127.0.0.2:8300", "leader 127.0.0.2:8300")
+	h.must("03:04:05 leader changed: node-a (127.0.0.1:8300) -> node-b (127.0.0.2:8300)", "leader node-b  ●")
 }
 
 func TestRaftPaneOnClient(t *testing.T) {
@@ -374,7 +375,7 @@ func TestFullHelpToggles(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, newFake(), Options{})
 	h.keys("?")
-	h.must("Keys (? or esc closes)", "next pane", "s sort", "log level", "delete prefix", "confirm")
+	h.must("Keys (? or esc closes)", "next pane", "s  sort", "log level", "delete prefix", "confirm")
 	h.keys("esc")
 	h.mustNot("Keys (? or esc closes)")
 }

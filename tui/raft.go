@@ -23,8 +23,9 @@ type raftPane struct {
 	sh *shared
 
 	stats   map[string]string // Self().Stats["raft"]; nil on clients
-	leader  string
-	known   bool // leader observed at least once
+	leader  string // Raft address
+	name    string // the leader's node name, "" when unknown
+	known   bool   // leader observed at least once
 	changes []string
 
 	cfg  *api.RaftConfiguration
@@ -63,13 +64,14 @@ func (p *raftPane) update(msg tea.Msg) tea.Cmd {
 			p.stats = msg.self.Stats["raft"]
 		}
 		if p.known && msg.leader != p.leader {
-			line := fmt.Sprintf("%s leader changed: %s -> %s", p.sh.now().Format("15:04:05"), orNone(p.leader), orNone(msg.leader))
+			line := fmt.Sprintf("%s leader changed: %s -> %s", p.sh.now().Format("15:04:05"),
+				leaderLabel(p.name, p.leader), leaderLabel(msg.leaderName, msg.leader))
 			p.changes = append(p.changes, line)
 			if len(p.changes) > maxLeaderChanges {
 				p.changes = p.changes[len(p.changes)-maxLeaderChanges:]
 			}
 		}
-		p.leader, p.known = msg.leader, true
+		p.leader, p.name, p.known = msg.leader, msg.leaderName, true
 	case raftMsg:
 		p.busy = false
 		p.err = msg.err
@@ -83,7 +85,7 @@ func (p *raftPane) update(msg tea.Msg) tea.Cmd {
 func (p *raftPane) view(w, h int) string {
 	st := p.sh.st
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s\n", st.Header.Render("Leader:"), orNone(p.leader))
+	fmt.Fprintf(&b, "%s %s\n", st.Header.Render("Leader:"), leaderLabel(p.name, p.leader))
 	if p.stats == nil {
 		b.WriteString(st.Faint.Render("This agent is not a server: Raft counters are on server agents.") + "\n")
 	} else {
@@ -153,4 +155,15 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// leaderLabel is "name (address)", or whichever of the two is known.
+func leaderLabel(name, addr string) string {
+	switch {
+	case addr == "":
+		return "(none)"
+	case name == "":
+		return addr
+	}
+	return name + " (" + addr + ")"
 }

@@ -147,11 +147,13 @@ func (p *servicesPane) helpKeys() []key.Binding {
 	case p.maint.active():
 		return p.maint.helpKeys()
 	case p.filterOn:
-		return []key.Binding{k.Open, k.Cancel}
+		return []key.Binding{arrowsOnly, hint(k.Submit, "keep filter"), hint(k.Cancel, "clear filter")}
+	case p.mode == svcDetail && p.maintRefusal() != "":
+		return []key.Binding{k.Up, k.Down, k.Back}
 	case p.mode == svcDetail:
 		return []key.Binding{k.Up, k.Down, k.Back, k.Maint}
 	}
-	return []key.Binding{k.Up, k.Down, k.Open, k.Filter}
+	return []key.Binding{k.Up, k.Down, hint(k.Open, "instances"), k.Filter}
 }
 
 // poll re-reads the list (every service's health: one call per service)
@@ -357,7 +359,7 @@ func (p *servicesPane) key(msg tea.KeyMsg) tea.Cmd {
 			p.filter.SetValue("")
 			p.apply()
 			return nil
-		case key.Matches(msg, k.Open):
+		case key.Matches(msg, k.Submit):
 			p.filterOn = false
 			p.filter.Blur()
 			return nil
@@ -449,9 +451,43 @@ func (p *servicesPane) toggleMaint() tea.Cmd {
 		p.sh.flash("maintenance state not loaded yet; try again", false)
 		return nil
 	}
+	if why := p.maintRefusal(); why != "" {
+		p.sh.flash(why, false)
+		return nil
+	}
 	e := p.inst[p.icursor]
 	reason, on := p.sh.maint.service(e.Node.Node, e.Service.ID)
 	return p.maint.start(maintTarget{node: e.Node.Node, serviceID: e.Service.ID, service: e.Service.Service, on: on, reason: reason})
+}
+
+// serfCheckID is the node check the leader keeps from gossip: passing
+// while the node's agent is alive.
+const serfCheckID = "serfHealth"
+
+// maintRefusal says why m cannot work on the instance under the cursor
+// ("": it can). Service maintenance is set by the agent the instance is
+// registered on, reached through the cluster: the consul service is the
+// servers' own (in the catalog, on no agent), a node without serfHealth
+// has no agent (registered through the catalog API), and a node whose
+// serfHealth is critical cannot be reached.
+func (p *servicesPane) maintRefusal() string {
+	if p.icursor >= len(p.inst) {
+		return "no instance selected"
+	}
+	e := p.inst[p.icursor]
+	if e.Service.Service == "consul" {
+		return "the consul service is provided by the servers, not registered on an agent: put node " + e.Node.Node + " in maintenance instead (pane 1)"
+	}
+	for _, c := range e.Checks {
+		if c.CheckID != serfCheckID || c.ServiceID != "" {
+			continue
+		}
+		if c.Status == "critical" {
+			return "the agent of " + e.Node.Node + " is not reachable (serfHealth critical): its services' maintenance cannot change"
+		}
+		return ""
+	}
+	return "node " + e.Node.Node + " has no agent in this cluster (catalog-only registration): there is no agent to put " + e.Service.ID + " in maintenance"
 }
 
 func healthSummary(c [3]int) string {
@@ -497,20 +533,16 @@ func (p *servicesPane) view(w, h int) string {
 	}
 	for i := p.top; i < len(p.rows) && i < p.top+rowsH; i++ {
 		r := p.rows[i]
-		cells := make([]string, len(r.cells))
+		cells := make([]cell, len(r.cells))
 		for j, c := range r.cells {
-			cells[j] = pad(c, p.widths[j])
+			cells[j] = cell{text: c}
 		}
-		if i == p.cursor {
-			b.WriteString(st.Selected.Render(truncate(strings.TrimRight(gutter(true)+strings.Join(cells, "  "), " "), w)))
-		} else {
-			for hl, n := range r.counts {
-				if n > 0 {
-					cells[2+hl] = p.healthStyle(hl).Render(cells[2+hl])
-				}
+		for hl, n := range r.counts {
+			if n > 0 {
+				cells[2+hl].style = styleOf(p.healthStyle(hl))
 			}
-			b.WriteString(truncate(strings.TrimRight(gutter(false)+strings.Join(cells, "  "), " "), w))
 		}
+		b.WriteString(st.row(cells, p.widths, i == p.cursor, w))
 		b.WriteByte('\n')
 	}
 	return b.String()
@@ -613,22 +645,15 @@ func (p *servicesPane) detailView(w, h int) string {
 	instH := min(len(p.inst), max(room-checksLines, min(room/2, len(p.inst)), 1))
 	p.itop = scrollTop(p.itop, p.icursor, instH, len(p.inst))
 	for i := p.itop; i < len(p.inst) && i < p.itop+instH; i++ {
-		cells := make([]string, len(rows[i]), len(rows[i])+1)
+		cells := make([]cell, len(rows[i]), len(rows[i])+1)
 		for j, c := range rows[i] {
-			cells[j] = pad(c, widths[j])
+			cells[j] = cell{text: c}
 		}
+		cells[3].style = styleOf(p.healthStyle(health[i]))
 		if anyMaint {
-			cells = append(cells, marks[i])
+			cells = append(cells, cell{text: marks[i], style: styleOf(st.Warn)})
 		}
-		if i == p.icursor {
-			b.WriteString(st.Selected.Render(truncate(strings.TrimRight(gutter(true)+strings.Join(cells, "  "), " "), w)))
-		} else {
-			cells[3] = p.healthStyle(health[i]).Render(cells[3])
-			if marks[i] != "" {
-				cells[len(cells)-1] = st.Warn.Render(marks[i])
-			}
-			b.WriteString(truncate(strings.TrimRight(gutter(false)+strings.Join(cells, "  "), " "), w))
-		}
+		b.WriteString(st.row(cells, widths, i == p.icursor, w))
 		b.WriteByte('\n')
 	}
 

@@ -208,12 +208,13 @@ func TestMemberInMaintenanceIsTakenOut(t *testing.T) {
 func TestMaintenanceErrorIsShown(t *testing.T) {
 	t.Parallel()
 	f := newFake()
-	f.maintErr = &api.StatusError{Code: 404, Body: `No alive member named "web-2"`}
+	// The node left between the last poll and the toggle.
+	f.maintErr = &api.StatusError{Code: 404, Body: `No alive member named "web-1"`}
 	h := newHarness(t, f, Options{}).start()
-	memberCursor(h, "web-2")
+	memberCursor(h, "web-1")
 	h.keys("m", "enter", "y")
-	h.must("could not put node web-2 in maintenance")
-	h.mustNot("maint ·")
+	h.must("node web-1: not an alive member, its agent cannot be reached; maintenance unchanged")
+	h.mustNot("maint ·", "Unexpected response code")
 }
 
 func TestServiceInstanceMaintenance(t *testing.T) {

@@ -1,0 +1,144 @@
+package tui
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/teatest"
+)
+
+// Bubble Tea v1 reads printable input that arrives together into one
+// KeyMsg with several runes (tmux send-keys "jjj", a fast typist, a
+// terminal that batches). These tests send such messages and expect the
+// effect of the keys typed one by one.
+
+// burst is what Bubble Tea delivers for s arriving in one read.
+func burst(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+
+func paste(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s), Paste: true} }
+
+func TestBurstMovesTheCursorOncePerKey(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	h := newHarness(t, f, Options{})
+	h.send(membersOf(f))
+	h.must("> node-a ")
+	h.send(burst("jjj"))
+	h.must("> web-1 ")
+	h.send(burst("kk"))
+	h.must("> node-b ")
+	h.send(burst("Gk"))
+	h.must("> web-1 ")
+}
+
+func TestBurstOpensSearchAndTypesIntoIt(t *testing.T) {
+	t.Parallel()
+	h := kvHarness(t, Options{})
+	h.send(burst("/eedl")) // "/" opens the search, the rest is its text
+	h.must("search: eedl", "1 of 7 keys", "deep/a/b/c/needle")
+	h.send(burst("qq")) // inside the box q is text, not quit
+	if h.quit {
+		t.Fatal("q typed into the search quit the console")
+	}
+	h.must("search: eedlqq", "0 of 7 keys")
+}
+
+func TestBurstFiltersMembersAndServices(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	h := newHarness(t, f, Options{}).start()
+	h.send(burst("/web"))
+	h.must("/web", "2 of 5", "web-1", "web-2")
+	h.mustNot("node-b ")
+	h.keys("esc")
+	h.send(burst("6/db"))
+	h.must("/db", "1 of 3", "> db ")
+	h.mustNot("consul ")
+}
+
+func TestBurstThroughDialogsAndEditors(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	h := newHarness(t, f, Options{}).start()
+
+	// m, a reason typed in the same burst, enter, then y in another burst.
+	h.send(burst("jjjmdisk"))
+	h.must("Put node web-1 in maintenance", "reason: disk")
+	h.keys("enter")
+	h.send(burst("y"))
+	if c := f.calls(); !slices.Equal(c, []string{"node web-1 true disk"}) {
+		t.Fatalf("maintenance calls %v", c)
+	}
+
+	// A pane switch, a move and an edit in one burst; the text goes to
+	// the editor.
+	h.send(burst("3Ge!!"))
+	h.must(`editing "top"`, "plain text value!!")
+	h.keys("ctrl+s")
+	if n := len(f.puts); n != 1 || string(f.puts[0].Value) != "plain text value!!" {
+		t.Fatalf("puts %+v", f.puts)
+	}
+
+	// d and the y that confirms it, together.
+	h.send(burst("dy"))
+	if !slices.Equal(f.deleted, []string{"top"}) {
+		t.Fatalf("deleted %v", f.deleted)
+	}
+}
+
+func TestBurstStopsAtQuit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, newFake(), Options{})
+	h.send(burst("q3"))
+	if !h.quit {
+		t.Fatal("q in a burst did not quit")
+	}
+	if h.m.active != 0 {
+		t.Fatal("a key after q was still handled")
+	}
+
+	e := newHarness(t, newFake(), Options{Embedded: true})
+	e.send(burst("qy")) // the question and its answer
+	if !e.quit {
+		t.Fatal("q then y in one burst did not quit the embedded console")
+	}
+}
+
+func TestPasteIsTextNeverKeys(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	h := newHarness(t, f, Options{})
+	h.send(membersOf(f))
+	h.send(paste("q"))
+	h.send(paste("jjj"))
+	if h.quit {
+		t.Fatal("a pasted q quit")
+	}
+	h.must("> node-a ")
+	h.keys("/")
+	h.send(paste("web"))
+	h.must("/web", "2 of 5")
+}
+
+// TestBurstInRealProgram drives the real Bubble Tea program (teatest):
+// the burst goes through tea.Program exactly as a terminal read does.
+func TestBurstInRealProgram(t *testing.T) {
+	f := newFake()
+	m := New(f, Options{})
+	m.sh.now = fixedNow
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
+	waitFor(t, tm, "node-c")
+	tm.Send(burst("jjj"))
+	waitFor(t, tm, "> web-1 ")
+	tm.Send(burst("3/eedl"))
+	waitFor(t, tm, "search: eedl")
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
+	fm := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	if p := fm.kv(); p.search.Value() != "eedl" || !strings.Contains(fm.View(), "1 of 7 keys") {
+		t.Fatalf("search %q:\n%s", p.search.Value(), fm.View())
+	}
+}
