@@ -121,13 +121,13 @@ type kvPane struct {
 	// openLoaded: enter came before the key list (typed together with the
 	// search text); the first result opens when the list arrives.
 	openLoaded bool
-	all       []string
-	allLower  []string
-	allErr    error
-	allLoaded bool
-	results   []int // indexes into all
-	rcursor   int
-	rtop      int
+	all        []string
+	allLower   []string
+	allErr     error
+	allLoaded  bool
+	results    []int // indexes into all
+	rcursor    int
+	rtop       int
 
 	// editors
 	keyIn  textinput.Model

@@ -53,9 +53,9 @@ type (
 type logPane struct {
 	sh *shared
 
-	gen      int
-	stop     context.CancelFunc
-	stream   *logStream
+	gen     int
+	stop    context.CancelFunc
+	stream  *logStream
 	lines   []string   // raw, oldest first
 	wrapped [][]string // styled and wrapped to wrapW, same indexes
 	wrapW   int

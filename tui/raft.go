@@ -23,9 +23,9 @@ type raftPane struct {
 	sh *shared
 
 	stats   map[string]string // Self().Stats["raft"]; nil on clients
-	leader  string // Raft address
-	name    string // the leader's node name, "" when unknown
-	known   bool   // leader observed at least once
+	leader  string            // Raft address
+	name    string            // the leader's node name, "" when unknown
+	known   bool              // leader observed at least once
 	changes []string
 
 	cfg  *api.RaftConfiguration
