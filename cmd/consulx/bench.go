@@ -21,23 +21,47 @@ import (
 	"consulx/api"
 )
 
-// runBench drives a running cluster over HTTP, in the spirit of etcd's
-// benchmark tool: N concurrent clients, a fixed count of operations.
+// benchMode is one `consulx bench` mode.
+type benchMode struct {
+	name string
+	run  func(args []string, env *cliEnv) int
+}
+
+// benchModes is the one list of modes: the dispatch, the usage line and
+// the synopsis in `consulx -h` all read it, so they cannot drift apart.
+func benchModes() []benchMode {
+	return []benchMode{
+		{"kv-put", func(args []string, env *cliEnv) int { return runBenchKV("kv-put", args, env) }},
+		{"kv-get", func(args []string, env *cliEnv) int { return runBenchKV("kv-get", args, env) }},
+		{"watch", runBenchWatch},
+		{"snapshot", runBenchSnapshot},
+		{"dns", runBenchDNS},
+	}
+}
+
+func benchModeNames() []string {
+	var names []string
+	for _, m := range benchModes() {
+		names = append(names, m.name)
+	}
+	return names
+}
+
 func runBench(args []string, env *cliEnv) int {
-	if len(args) > 0 && args[0] == "watch" {
-		return runBenchWatch(args[1:], env)
+	if len(args) > 0 {
+		for _, m := range benchModes() {
+			if m.name == args[0] {
+				return m.run(args[1:], env)
+			}
+		}
 	}
-	if len(args) > 0 && args[0] == "snapshot" {
-		return runBenchSnapshot(args[1:], env)
-	}
-	if len(args) > 0 && args[0] == "dns" {
-		return runBenchDNS(args[1:], env)
-	}
-	if len(args) == 0 || (args[0] != "kv-put" && args[0] != "kv-get") {
-		fmt.Fprintln(env.stderr, "Usage: consulx bench <kv-put|kv-get|watch|snapshot|dns> [-clients N] [-total N] [-size BYTES] [-keys N] [-http-addr A[,B...]] [-stale|-consistent]")
-		return 1
-	}
-	mode := args[0]
+	fmt.Fprintf(env.stderr, "Usage: consulx bench <%s> [flags] (consulx bench <mode> -h lists the mode's flags)\n", strings.Join(benchModeNames(), "|"))
+	return 1
+}
+
+// runBenchKV drives a running cluster over HTTP, in the spirit of etcd's
+// benchmark tool: N concurrent clients, a fixed count of operations.
+func runBenchKV(mode string, args []string, env *cliEnv) int {
 	fs := newFlagSet("bench "+mode, env)
 	addrs := fs.String("http-addr", "127.0.0.1:8500", "Comma-separated agent HTTP addresses; clients are spread across them")
 	clients := fs.Int("clients", 16, "Concurrent clients")
@@ -48,7 +72,7 @@ func runBench(args []string, env *cliEnv) int {
 	duration := fs.Duration("duration", 0, "Run for this long instead of -total operations")
 	stale := fs.Bool("stale", false, "kv-get: read with ?stale")
 	consistent := fs.Bool("consistent", false, "kv-get: read with ?consistent")
-	if ok, code := parseFlags(fs, args[1:]); !ok {
+	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
 	if *clients < 1 || *total < 1 || *keys < 1 || *size < 0 {

@@ -343,3 +343,43 @@ func TestCLIEnvAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchModesInHelp: `consulx -h` and `consulx bench` name every mode
+// bench runs, and each named mode really runs (its own flag help).
+func TestBenchModesInHelp(t *testing.T) {
+	_, help, code := runCLI(t, "", "", "-h")
+	if code != 0 {
+		t.Fatalf("-h: exit %d", code)
+	}
+	var synopsis string
+	for _, line := range strings.Split(help, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "bench" {
+			synopsis = line
+		}
+	}
+	_, usage, code := runCLI(t, "", "", "bench")
+	if code != 1 {
+		t.Fatalf("bench without a mode: exit %d", code)
+	}
+	// The modes bench.go implements (kv-put/kv-get, runBenchWatch,
+	// runBenchSnapshot, runBenchDNS).
+	want := []string{"kv-put", "kv-get", "watch", "snapshot", "dns"}
+	if got := benchModeNames(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("bench modes %v, want %v", got, want)
+	}
+	if !strings.Contains(synopsis, "("+strings.Join(want, ", ")+")") {
+		t.Errorf("consulx -h bench line %q does not list %v", synopsis, want)
+	}
+	if !strings.Contains(usage, "<"+strings.Join(want, "|")+">") {
+		t.Errorf("bench usage %q does not list %v", usage, want)
+	}
+	for _, m := range benchModeNames() {
+		_, out, code := runCLI(t, "", "", "bench", m, "-h")
+		if code != 0 || !strings.HasPrefix(out, "Usage of bench "+m+":") {
+			t.Errorf("bench %s -h: exit %d %q", m, code, out)
+		}
+	}
+	if _, out, code := runCLI(t, "", "", "bench", "kv-del"); code != 1 || !strings.HasPrefix(out, "Usage: consulx bench <") {
+		t.Errorf("unknown mode: exit %d %q", code, out)
+	}
+}

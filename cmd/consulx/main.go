@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // command is one subcommand: it gets its arguments and the process's
@@ -41,7 +42,7 @@ func commands() map[string]command {
 		"tui":         {"Opens the ops console against a running agent", runTUI},
 		"demo":        {"Starts a small local cluster in this process and opens the console on it", runDemo},
 		"completion":  {"Prints shell completion for consulx and ssh/scp hosts", runCompletion},
-		"bench":       {"Benchmarks a running cluster (kv-put, kv-get)", runBench},
+		"bench":       {"Benchmarks a running cluster (" + strings.Join(benchModeNames(), ", ") + ")", runBench},
 	}
 }
 
