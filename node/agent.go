@@ -34,6 +34,10 @@ type Agent struct {
 	srv       *server    // nil on client agents
 	pool      *rpcPool
 	local     *localState
+	dirLock   *dataDirLock // nil for -dev and agents without a data_dir
+	// lanPeers and wanPeers record the gossip peers for a rejoin after a
+	// crash (peers.go); nil without a data_dir.
+	lanPeers, wanPeers *peerStore
 
 	reloadMu sync.Mutex
 	reloader func() (*Config, error)
@@ -49,6 +53,14 @@ type Agent struct {
 // caller adds the HTTP and DNS listeners (package agentrun does).
 func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 	a := &Agent{cfg: cfg, logger: logger.Named("agent"), pool: newRPCPool(), shutdownCh: make(chan struct{}), started: time.Now()}
+	// The data_dir lock comes before anything opens files there (gossip
+	// snapshots, raft-wal), and before the deferred Shutdown below, so a
+	// refused agent prints its one error line and nothing else.
+	if !cfg.Dev && cfg.DataDir != "" {
+		if a.dirLock, err = lockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	defer func() {
 		if err != nil {
 			a.Shutdown()
@@ -155,20 +167,33 @@ func (a *Agent) IsServer() bool { return a.srv != nil }
 // ShutdownCh is closed once the agent has stopped.
 func (a *Agent) ShutdownCh() <-chan struct{} { return a.shutdownCh }
 
-// retryJoin joins the LAN (or WAN) pool, retrying until one address answers.
+// retryJoin joins the LAN (or WAN) pool through addrs and keeps retrying,
+// every retry_interval, until the pool has an alive member besides this
+// agent. A join that reached only ourselves (every server's -retry-join
+// pointing at the first server, which is restarting) does not count: that
+// server would otherwise sit alone until the others found it.
 func (a *Agent) retryJoin(addrs []string, wan bool) {
 	defer a.wg.Done()
 	pool, name := a.lan, "LAN"
 	if wan {
 		pool, name = a.wan, "WAN"
 	}
+	self := pool.LocalMember().Name
 	for attempt := 1; ; attempt++ {
 		n, err := pool.Join(addrs, true)
-		if n > 0 {
+		switch {
+		case seesOthers(pool, self):
 			a.logger.Info(fmt.Sprintf("(%s) joined", name), "number_of_nodes", n)
 			return
+		case n > 0:
+			// Log the first time only: a lone server whose retry_join
+			// lists just itself retries quietly until others appear.
+			if attempt == 1 {
+				a.logger.Info(fmt.Sprintf("(%s) retry_join reached no other member yet; retrying", name), "retry_interval", a.cfg.RetryInterval)
+			}
+		default:
+			a.logger.Warn(fmt.Sprintf("(%s) join failed, retrying", name), "attempt", attempt, "error", err, "retry_interval", a.cfg.RetryInterval)
 		}
-		a.logger.Warn(fmt.Sprintf("(%s) join failed, retrying", name), "attempt", attempt, "error", err, "retry_interval", a.cfg.RetryInterval)
 		select {
 		case <-a.shutdownCh:
 			return
@@ -229,6 +254,15 @@ func (a *Agent) Leave() error {
 				a.logger.Warn("WAN leave failed", "error", e)
 			}
 		}
+		// Forget the recorded peers first: an agent that left must not
+		// rejoin by itself when it is started again.
+		for _, ps := range []*peerStore{a.lanPeers, a.wanPeers} {
+			if ps != nil {
+				if e := ps.clear(); e != nil {
+					a.logger.Warn("could not clear recorded gossip peers", "error", e)
+				}
+			}
+		}
 		if err = a.lan.Leave(); err != nil {
 			a.logger.Error("LAN leave failed", "error", err)
 		}
@@ -256,6 +290,9 @@ func (a *Agent) Shutdown() {
 		}
 		a.wg.Wait()
 		a.pool.close()
+		// Last, once Raft and the snapshots are closed, so an agent
+		// restarted in this process on the same data_dir can take it.
+		a.dirLock.release()
 	})
 }
 

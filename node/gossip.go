@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -94,10 +95,11 @@ func (a *Agent) startGossip() error {
 	if err != nil {
 		return err
 	}
-	a.lan, err = serf.Create(conf)
+	a.lan, err = a.createSerf(conf)
 	if err != nil {
 		return fmt.Errorf("start LAN gossip on port %d: %w (set -serf-lan-port)", a.cfg.Ports.SerfLAN, err)
 	}
+	a.lanPeers = a.startPeerStore(a.lan, conf, "local.peers.json", "LAN")
 	a.wg.Add(1)
 	go a.handleEvents(lanEvents, "LAN")
 	if a.cfg.Server && a.cfg.Ports.SerfWAN > 0 {
@@ -106,10 +108,11 @@ func (a *Agent) startGossip() error {
 		if err != nil {
 			return err
 		}
-		a.wan, err = serf.Create(conf)
+		a.wan, err = a.createSerf(conf)
 		if err != nil {
 			return fmt.Errorf("start WAN gossip on port %d: %w (set -serf-wan-port, or -1 to disable)", a.cfg.Ports.SerfWAN, err)
 		}
+		a.wanPeers = a.startPeerStore(a.wan, conf, "remote.peers.json", "WAN")
 		a.wg.Add(1)
 		go a.handleEvents(wanEvents, "WAN")
 	}
@@ -146,9 +149,75 @@ func (a *Agent) handleEvents(ch chan serf.Event, pool string) {
 					a.logger.Info(fmt.Sprintf("(%s) member reaped", pool), "member", m.Name)
 				}
 			}
+			if ps := a.peerStore(pool); ps != nil {
+				ps.changed()
+			}
 			if pool == "LAN" && a.srv != nil {
 				a.srv.triggerReconcile()
 			}
 		}
 	}
+}
+
+// createSerf starts a serf pool. Serf refuses to start when it cannot read
+// its snapshot; the snapshot only speeds up rejoining, so a damaged one is
+// moved aside with a warning and the pool starts without it.
+func (a *Agent) createSerf(conf *serf.Config) (*serf.Serf, error) {
+	s, err := serf.Create(conf)
+	if err == nil || conf.SnapshotPath == "" || !strings.Contains(err.Error(), "snapshot") {
+		return s, err
+	}
+	aside := conf.SnapshotPath + ".damaged"
+	a.logger.Warn("gossip snapshot cannot be read; moving it aside and starting without it", "path", conf.SnapshotPath, "moved_to", aside, "error", err)
+	if rerr := os.Rename(conf.SnapshotPath, aside); rerr != nil {
+		_ = os.RemoveAll(conf.SnapshotPath)
+	}
+	return serf.Create(conf)
+}
+
+// startPeerStore starts recording pool's peers next to serf's snapshot and
+// rejoins the peers recorded by the previous run (see peers.go). Agents
+// without a data_dir (and -dev agents) record nothing.
+func (a *Agent) startPeerStore(pool *serf.Serf, conf *serf.Config, file, name string) *peerStore {
+	if conf.SnapshotPath == "" {
+		return nil
+	}
+	ps := newPeerStore(filepath.Join(filepath.Dir(conf.SnapshotPath), file), conf.NodeName)
+	known, err := ps.load()
+	if err != nil {
+		a.logger.Warn(fmt.Sprintf("(%s) ignoring the recorded gossip peers", name), "error", err)
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ps.run(pool, a.shutdownCh, func(err error) { a.logger.Warn(fmt.Sprintf("(%s) %v", name, err)) })
+	}()
+	ps.changed()
+	if len(known) > 0 {
+		addrs := make([]string, len(known))
+		for i, kp := range known {
+			addrs[i] = kp.Addr
+		}
+		// In the background: a peer that is down may take memberlist's
+		// TCP timeout to give up on.
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			n, err := pool.Join(addrs, true)
+			if n > 0 {
+				a.logger.Info(fmt.Sprintf("(%s) rejoined known peers", name), "number_of_nodes", n, "known", len(addrs))
+			} else {
+				a.logger.Warn(fmt.Sprintf("(%s) could not rejoin any known peer", name), "known", len(addrs), "error", err)
+			}
+		}()
+	}
+	return ps
+}
+
+// peerStore returns the peer recorder of a pool ("LAN" or "WAN"), or nil.
+func (a *Agent) peerStore(pool string) *peerStore {
+	if pool == "WAN" {
+		return a.wanPeers
+	}
+	return a.lanPeers
 }

@@ -369,6 +369,7 @@ func (s *server) reconcile() {
 			if present && addr == raft.ServerAddress(info.addr) {
 				continue
 			}
+			s.removeStaleAtAddress(fut.Configuration(), id, raft.ServerAddress(info.addr), m.Name)
 			s.logger.Info("adding server", "node", m.Name, "addr", info.addr)
 			if err := s.raft.AddVoter(id, raft.ServerAddress(info.addr), 0, 5*time.Second).Error(); err != nil {
 				s.logger.Error("failed to add raft peer", "node", m.Name, "error", err)
@@ -381,6 +382,24 @@ func (s *server) reconcile() {
 			if err := s.raft.RemoveServer(id, 0, 5*time.Second).Error(); err != nil {
 				s.logger.Error("failed to remove raft peer", "node", m.Name, "error", err)
 			}
+		}
+	}
+}
+
+// removeStaleAtAddress removes from Raft any other server ID that holds
+// addr. A server whose data_dir was wiped comes back at the same address
+// with a new node ID; Raft refuses to add it ("found duplicate address in
+// configuration") and the old ID stays a ghost voter that counts against
+// the quorum. As Consul does, the old entry goes and the new one is added.
+// Our own entry is never removed this way.
+func (s *server) removeStaleAtAddress(conf raft.Configuration, id raft.ServerID, addr raft.ServerAddress, name string) {
+	for _, srv := range conf.Servers {
+		if srv.Address != addr || srv.ID == id || srv.ID == raft.ServerID(s.a.nodeID) {
+			continue
+		}
+		s.logger.Info("removing stale server with the same address", "node", name, "addr", addr, "old_id", srv.ID, "new_id", id)
+		if err := s.raft.RemoveServer(srv.ID, 0, 5*time.Second).Error(); err != nil {
+			s.logger.Error("failed to remove stale raft peer", "node", name, "old_id", srv.ID, "error", err)
 		}
 	}
 }
