@@ -107,6 +107,25 @@ func TestBurstStopsAtQuit(t *testing.T) {
 	}
 }
 
+// TestEscThenKeyIsTwoKeys: esc and a letter that arrive together read as
+// alt+letter; outside a text input they are the two keys.
+func TestEscThenKeyIsTwoKeys(t *testing.T) {
+	t.Parallel()
+	h := kvHarness(t, Options{})
+	h.keys("enter") // app/
+	h.must("kv: / app /")
+	h.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("j"), Alt: true}) // esc, j
+	h.must("kv: /  ", ">   bin")
+	// In a text input alt+letter stays what it is (word moves).
+	h.keys("/")
+	h.typeText("ab cd")
+	h.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("b"), Alt: true})
+	h.must("search: ab cd")
+	if h.m.kv().mode != kvSearch {
+		t.Fatal("alt+b in the search box closed it")
+	}
+}
+
 func TestPasteIsTextNeverKeys(t *testing.T) {
 	t.Parallel()
 	f := newFake()
@@ -141,4 +160,39 @@ func TestBurstInRealProgram(t *testing.T) {
 	if p := fm.kv(); p.search.Value() != "eedl" || !strings.Contains(fm.View(), "1 of 7 keys") {
 		t.Fatalf("search %q:\n%s", p.search.Value(), fm.View())
 	}
+}
+
+// together handles every message before any command runs: input read in
+// one go is in Update before the first answer comes back from the agent.
+func (h *harness) together(msgs ...tea.Msg) {
+	h.t.Helper()
+	var cmds []tea.Cmd
+	for _, msg := range msgs {
+		_, cmd := h.m.Update(msg)
+		cmds = append(cmds, cmd)
+	}
+	h.run(tea.Batch(cmds...))
+}
+
+// TestBurstIntoAFolderActsOnItsListing: enter and the moves after it
+// arrive together; the moves wait for the folder's listing.
+func TestBurstIntoAFolderActsOnItsListing(t *testing.T) {
+	t.Parallel()
+	h := kvHarness(t, Options{})
+	h.together(keyMsg("enter"), burst("jj"))
+	h.must("kv: / app /", ">   name")
+	h.together(keyMsg("backspace"), burst("jjj"))
+	h.must("kv: /  ", ">   top")
+	h.keys("g")
+	h.together(keyMsg("enter"), burst("Ge"), burst("!"))
+	h.must(`editing "app/name"`, "shop!")
+	// Keys for the KV pane typed before it is left are dropped, not
+	// replayed later out of sight.
+	h.keys("esc") // the editor, back to app/
+	h.together(keyMsg("backspace"), burst("jd1"))
+	if h.m.active != 0 {
+		t.Fatal("1 did not switch to Members")
+	}
+	h.keys("3")
+	h.mustNot("Delete key")
 }

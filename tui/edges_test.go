@@ -74,7 +74,7 @@ func TestServiceMaintenanceOfferedOnlyWhereItWorks(t *testing.T) {
 	h.must("3 services · 8 instances")
 
 	for _, c := range []struct{ svc, node, id, why string }{
-		{"consul", "node-a", "consul", "the consul service is provided by the servers"},
+		{"consul", "node-a", "consul", "consul is the servers' own service: use m on node node-a in pane 1"},
 		{"web", "node-c", "web-c", "the agent of node-c is not reachable"},
 		{"db", "ext-db", "db-ext", "node ext-db has no agent in this cluster"},
 	} {

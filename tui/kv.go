@@ -87,15 +87,19 @@ type kvPane struct {
 	// tree
 	prefix  string
 	entries []string // full keys; folders end in "/"
-	cursor  int
-	top     int
-	want    string // entry to select when the next listing arrives
-	loaded  bool
-	index   uint64
-	err     error
-	gen     int
-	wctx    context.Context // the current watch; cancelled when the prefix changes
-	stop    context.CancelFunc
+	// treeAhead are tree keys typed while the listing of a folder just
+	// entered is on its way (enter j j typed together): they act on the
+	// listing once it arrives, as they would have had it been there.
+	treeAhead []tea.KeyMsg
+	cursor    int
+	top       int
+	want      string // entry to select when the next listing arrives
+	loaded    bool
+	index     uint64
+	err       error
+	gen       int
+	wctx      context.Context // the current watch; cancelled when the prefix changes
+	stop      context.CancelFunc
 
 	// value view
 	valKey string
@@ -390,6 +394,7 @@ func (p *kvPane) onKeys(msg kvKeysMsg) tea.Cmd {
 	if msg.err != nil {
 		p.err = msg.err
 		p.index = 0
+		p.treeAhead = nil // no listing to act on; the operator sees the error
 		return p.sh.after(retryAfter, kvRetryMsg{gen: gen})
 	}
 	p.err = nil
@@ -408,11 +413,21 @@ func (p *kvPane) onKeys(msg kvKeysMsg) tea.Cmd {
 		}
 	}
 	p.index = msg.index
+	next := p.watchNext()
 	if p.index == 0 {
 		// No index to block on: fall back to polling.
-		return p.sh.after(pollEvery, kvRetryMsg{gen: gen})
+		next = p.sh.after(pollEvery, kvRetryMsg{gen: gen})
 	}
-	return p.watchNext()
+	ahead := p.treeAhead
+	p.treeAhead = nil
+	if len(ahead) == 0 || !p.sh.isActive(p) {
+		return next // keys for a pane the operator has left are dropped
+	}
+	cmds := []tea.Cmd{next}
+	for _, k := range ahead {
+		cmds = append(cmds, p.update(k))
+	}
+	return tea.Batch(cmds...)
 }
 
 func (p *kvPane) watchNext() tea.Cmd { return p.watch(p.wctx, p.gen, p.index) }
@@ -559,6 +574,12 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 	}
 
 	// tree
+	if !p.loaded && p.err == nil {
+		if len(p.treeAhead) < maxTypeAhead {
+			p.treeAhead = append(p.treeAhead, msg)
+		}
+		return nil
+	}
 	cur := p.current()
 	switch {
 	case key.Matches(msg, k.Up):

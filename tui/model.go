@@ -58,6 +58,8 @@ type shared struct {
 	// maint is what is in maintenance (the root polls it while a pane
 	// that shows nodes is active).
 	maint maintState
+	// isActive reports that p is the pane on screen.
+	isActive func(p pane) bool
 }
 
 func tickAfter(d time.Duration, msg tea.Msg) tea.Cmd {
@@ -141,6 +143,7 @@ func New(src Source, opts Options) *Model {
 	m.sh = &shared{src: src, keys: DefaultKeyMap(opts.ReadOnly), st: defaultStyles(), opts: opts, ctx: ctx, now: time.Now, after: tickAfter,
 		exec: tea.ExecProcess, getenv: os.Getenv}
 	m.sh.flash = func(text string, isErr bool) { m.flashed, m.flashErr = text, isErr }
+	m.sh.isActive = func(p pane) bool { return m.panes[m.active] == p }
 	m.panes = []pane{
 		newMembersPane(m.sh, false),
 		newMembersPane(m.sh, true),
@@ -326,11 +329,25 @@ func (m *Model) quit() tea.Cmd {
 // typed slowly. A paste is the exception: it is text, never keys, and a
 // focused input inserts it whole (its String() is "[...]", which matches
 // no binding, so it cannot trigger one).
+//
+// Likewise esc followed at once by a letter reads as alt+letter. No
+// binding of the console uses alt, so outside a text input (where alt+b,
+// alt+f... move by words) it is the two keys it was typed as.
 func (m *Model) handleKeys(msg tea.KeyMsg) tea.Cmd {
-	if msg.Type != tea.KeyRunes || len(msg.Runes) <= 1 || msg.Paste {
+	if msg.Type != tea.KeyRunes || msg.Paste {
 		return m.handleKey(msg)
 	}
 	var cmds []tea.Cmd
+	if msg.Alt {
+		if m.panes[m.active].capturing() {
+			return m.handleKey(msg)
+		}
+		cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyEsc}))
+		msg.Alt = false
+	}
+	if len(msg.Runes) == 1 && len(cmds) == 0 {
+		return m.handleKey(msg)
+	}
 	for _, r := range msg.Runes {
 		if m.quitting {
 			break // the rest would go to the shell in a real terminal; drop it

@@ -476,7 +476,7 @@ func (p *servicesPane) maintRefusal() string {
 	}
 	e := p.inst[p.icursor]
 	if e.Service.Service == "consul" {
-		return "the consul service is provided by the servers, not registered on an agent: put node " + e.Node.Node + " in maintenance instead (pane 1)"
+		return "consul is the servers' own service: use m on node " + e.Node.Node + " in pane 1"
 	}
 	for _, c := range e.Checks {
 		if c.CheckID != serfCheckID || c.ServiceID != "" {
