@@ -3,6 +3,8 @@ package agentrun_test
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +76,80 @@ func TestWipedServerRejoinsAtSameAddressWithoutGhost(t *testing.T) {
 		p, _, err := kv.Get("drill/after-wipe", &consul.QueryOptions{AllowStale: true})
 		if err != nil || p == nil || string(p.Value) != "ok" {
 			return fmt.Errorf("not replicated to the rebuilt server yet (%v)", err)
+		}
+		return nil
+	})
+}
+
+// TestDamagedGossipStateIsSkipped: a torn or unreadable record of gossip
+// peers must not stop an agent from starting; it is skipped with a
+// warning (and serf's unreadable snapshot is moved aside).
+func TestDamagedGossipStateIsSkipped(t *testing.T) {
+	c := testcluster.StartCluster(t, 1, 1)
+	cl := c.Clients[0]
+	serfDir := filepath.Join(cl.Config.DataDir, "serf")
+	peers := filepath.Join(serfDir, "local.peers.json")
+	// The peer record is written on every membership change.
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		b, err := os.ReadFile(peers)
+		if err != nil || !strings.Contains(string(b), c.Servers[0].Name) {
+			return fmt.Errorf("peer record %q (%v)", b, err)
+		}
+		return nil
+	})
+	cl.Running.Shutdown()
+	if err := os.WriteFile(peers, []byte(`{"peers":[{"name":"server-1","addr":"127.0.0`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(serfDir, "local.snapshot")
+	if err := os.Remove(snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(snap, 0o700); err != nil { // unreadable as a file
+		t.Fatal(err)
+	}
+	cl.Restart()
+	if _, err := os.Stat(snap + ".damaged"); err != nil {
+		t.Fatalf("the unreadable serf snapshot was not moved aside: %v", err)
+	}
+	logs, err := os.ReadFile(cl.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ignoring the recorded gossip peers", "local.peers.json is damaged", "gossip snapshot cannot be read"} {
+		if !strings.Contains(string(logs), want) {
+			t.Errorf("log has no %q", want)
+		}
+	}
+	// The agent works and can join again; the record is rewritten.
+	if _, err := cl.Running.Agent.Join([]string{c.Servers[0].SerfAddr()}, false); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		b, err := os.ReadFile(peers)
+		if err != nil || !strings.Contains(string(b), `"addr":"127.0.0.1:`) {
+			return fmt.Errorf("peer record not rewritten: %q (%v)", b, err)
+		}
+		return nil
+	})
+}
+
+// TestRetryJoinKeepsTryingUntilOthersAreSeen: a join that reaches only the
+// agent itself (retry_join listing its own address first, as every server
+// of the README's recipe does) must not end the retries while the other
+// addresses are still down.
+func TestRetryJoinKeepsTryingUntilOthersAreSeen(t *testing.T) {
+	bcfg := testcluster.Config(t, "late", false, 0)
+	acfg := testcluster.Config(t, "early", true, 1)
+	acfg.RetryJoin = []string{fmt.Sprintf("127.0.0.1:%d", acfg.Ports.SerfLAN), fmt.Sprintf("127.0.0.1:%d", bcfg.Ports.SerfLAN)}
+	a := testcluster.Start(t, acfg)
+	time.Sleep(3 * acfg.RetryInterval) // a few attempts reach only itself
+	b := testcluster.Start(t, bcfg)
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		for _, ag := range []*testcluster.Agent{a, b} {
+			if n := len(memberStatuses(t, ag)); n != 2 {
+				return fmt.Errorf("%s sees %d members, want 2", ag.Name, n)
+			}
 		}
 		return nil
 	})
