@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -381,5 +382,249 @@ func TestBenchModesInHelp(t *testing.T) {
 	}
 	if _, out, code := runCLI(t, "", "", "bench", "kv-del"); code != 1 || !strings.HasPrefix(out, "Usage: consulx bench <") {
 		t.Errorf("unknown mode: exit %d %q", code, out)
+	}
+}
+
+// toolsRequired: where CI or CONSULX_REQUIRE_TOOLS is set (.ci/run installs
+// the tools), a test part that needs an external tool must run, not skip.
+func toolsRequired() bool {
+	for _, v := range []string{"CONSULX_REQUIRE_TOOLS", "CI"} {
+		if val := os.Getenv(v); val != "" && val != "0" && !strings.EqualFold(val, "false") {
+			return true
+		}
+	}
+	return false
+}
+
+// completeDriver sources bash-completion (before or after consulx's script,
+// or not at all), then completes $2 the way readline would: it calls the
+// function `complete -p` registers for the command and prints COMPREPLY.
+const completeDriver = `order=$1 line=$2 script=$3
+bc=/usr/share/bash-completion/bash_completion
+[ "$order" = before ] && source "$bc"
+source "$script"
+[ "$order" = twice ] && source "$bc" && source "$script"
+[ "$order" = after ] && source "$bc"
+read -ra COMP_WORDS <<<"$line"
+[[ $line == *' ' ]] && COMP_WORDS+=("")
+COMP_LINE=$line COMP_POINT=${#line} COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+cmd=${COMP_WORDS[0]}
+[[ $(complete -p "$cmd") =~ " -F "([^ ]+)" " ]] || { echo "no completion function for $cmd"; exit 1; }
+"${BASH_REMATCH[1]}" "$cmd" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}" 2>/dev/null
+printf 'reply:%s\n' "${COMPREPLY[@]}"
+complete -p scp | sed 's/^/spec:/'
+`
+
+// TestCompletionKeepsSSHCompletion: `consulx completion bash` adds the alive
+// members to ssh/scp/sftp completion without replacing the system's
+// (bash-completion: hosts from ~/.ssh/config, options, remote paths).
+func TestCompletionKeepsSSHCompletion(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	_, statErr := os.Stat("/usr/share/bash-completion/bash_completion")
+	haveBC := statErr == nil
+	if !haveBC && toolsRequired() {
+		t.Fatal("bash-completion is required here (CI or CONSULX_REQUIRE_TOOLS is set) but /usr/share/bash-completion/bash_completion is missing: install bash-completion")
+	}
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	bin := filepath.Join(dir, "bin")
+	for _, d := range []string{filepath.Join(home, ".ssh"), bin} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(path, body string, mode os.FileMode) {
+		if err := os.WriteFile(path, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(home, ".ssh", "config"), "Host from-ssh-config\n  HostName 192.0.2.9\n", 0o600)
+	// `consulx hosts` as an agent would answer it: two alive members.
+	write(filepath.Join(bin, "consulx"), "#!/bin/sh\n[ \"$1\" = hosts ] && printf 'member-1\\nmember-2\\n'\n", 0o755)
+	script, _, code := runCLI(t, "", "", "completion", "bash")
+	if code != 0 {
+		t.Fatalf("completion bash: exit %d", code)
+	}
+	scriptPath := filepath.Join(dir, "consulx.bash")
+	write(scriptPath, script, 0o644)
+	driver := filepath.Join(dir, "drive.sh")
+	write(driver, completeDriver, 0o644)
+
+	complete := func(t *testing.T, order, line string) (reply []string, scpSpec string) {
+		t.Helper()
+		cmd := exec.Command(bash, driver, order, line, scriptPath)
+		cmd.Dir = dir
+		cmd.Env = []string{"HOME=" + home, "PATH=" + bin + ":/usr/bin:/bin", "COMP_KNOWN_HOSTS_WITH_HOSTFILE="}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s completing %q: %v\n%s", order, line, err, out)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if r, ok := strings.CutPrefix(l, "reply:"); ok && r != "" {
+				reply = append(reply, r)
+			}
+			if s, ok := strings.CutPrefix(l, "spec:"); ok {
+				scpSpec = s
+			}
+		}
+		return reply, scpSpec
+	}
+	has := func(reply []string, w string) bool {
+		for _, r := range reply {
+			if r == w {
+				return true
+			}
+		}
+		return false
+	}
+	type want struct {
+		line    string
+		in, out []string
+		nospace bool // scp's completion keeps the system's -o nospace
+	}
+	cases := map[string][]want{
+		// bash-completion loaded first, as /etc/bash.bashrc does.
+		"before": {
+			{line: "ssh ", in: []string{"from-ssh-config", "member-1", "member-2"}},
+			{line: "ssh mem", in: []string{"member-1", "member-2"}, out: []string{"from-ssh-config"}},
+			{line: "sftp ", in: []string{"from-ssh-config", "member-1"}},
+			{line: "ssh -J ", in: []string{"from-ssh-config", "member-1"}},
+			{line: "scp mem", in: []string{"member-1:", "member-2:"}, nospace: true},
+			{line: "scp from", in: []string{"from-ssh-config:"}, out: []string{"member-1:"}, nospace: true},
+			// Where no host goes, no members: an option's argument, the
+			// remote command after the destination.
+			{line: "ssh -i ", out: []string{"member-1"}},
+			{line: "ssh -p 22 from-ssh-config ", out: []string{"member-1"}},
+			{line: "scp ./", out: []string{"member-1:"}},
+		},
+		// consulx's script first: the system completion is wrapped on first
+		// use, scp's too (it comes in the same bash-completion file).
+		"after": {
+			{line: "ssh ", in: []string{"from-ssh-config", "member-1"}, nospace: true},
+			{line: "scp mem", in: []string{"member-1:", "member-2:"}, nospace: true},
+		},
+		// Evaluated twice (a re-sourced .bashrc): no loop, nothing lost.
+		"twice": {
+			{line: "ssh ", in: []string{"from-ssh-config", "member-1"}},
+		},
+		// No bash-completion at all: the members alone, files as before.
+		"none": {
+			{line: "ssh ", in: []string{"member-1", "member-2"}},
+			{line: "ssh -i ", out: []string{"member-1"}},
+		},
+	}
+	for _, order := range []string{"before", "after", "twice", "none"} {
+		if order != "none" && !haveBC {
+			t.Logf("bash-completion is not installed: skipping the %q cases (CI installs it)", order)
+			continue
+		}
+		for _, w := range cases[order] {
+			t.Run(order+"/"+w.line, func(t *testing.T) {
+				reply, spec := complete(t, order, w.line)
+				for _, x := range w.in {
+					if !has(reply, x) {
+						t.Errorf("offers %q, want %q among them", reply, x)
+					}
+				}
+				for _, x := range w.out {
+					if has(reply, x) {
+						t.Errorf("offers %q, want no %q", reply, x)
+					}
+				}
+				if w.nospace && !strings.Contains(spec, "-o nospace") {
+					t.Errorf("scp completion %q lost the system's nospace option", spec)
+				}
+			})
+		}
+	}
+}
+
+// zshDriver completes each line (one TAB) in an interactive zsh with
+// compinit and the completion script loaded, printing the screen after
+// each; typed-ahead "print DONE-n" marks when the completion has finished.
+const zshDriver = `script=$1; shift
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PS1='ZP> '; autoload -Uz compinit; compinit -u -D; source ${(q)script}; setopt nobeep; print RE''ADY"
+# Type only at a prompt: keys typed while a command runs meet the tty's
+# line editing, which would eat the TAB's effect.
+zpty -r -m z out '*READY*ZP> *' || exit 1
+local i=0 line
+for line in "$@"; do
+  (( i++ ))
+  zpty -w -n z "$line"$'\t'
+  # ^A^K (not ^U, which the tty itself would act on) clears the line.
+  zpty -w z $'\x01\x0b'"print DO''NE-$i"
+  zpty -r -m z out "*DONE-$i*ZP> *" || exit 1
+  print -r -- "CASE-$i $out"
+done
+zpty -d z
+`
+
+// TestZshCompletionKeepsSSHCompletion: in zsh too the members join the
+// hosts zsh's own ssh/scp completion offers (~/.ssh/config, user@host,
+// scp's "host:"), and only where a host goes.
+func TestZshCompletionKeepsSSHCompletion(t *testing.T) {
+	zsh, err := exec.LookPath("zsh")
+	if err != nil {
+		if toolsRequired() {
+			t.Fatal("zsh is required here (CI or CONSULX_REQUIRE_TOOLS is set) but not installed: install zsh")
+		}
+		t.Skip("zsh is not installed (CI installs it)")
+	}
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	bin := filepath.Join(dir, "bin")
+	for _, d := range []string{filepath.Join(home, ".ssh"), bin} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(path, body string, mode os.FileMode) {
+		if err := os.WriteFile(path, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(home, ".ssh", "config"), "Host from-ssh-config\n  HostName 192.0.2.9\n", 0o600)
+	write(filepath.Join(bin, "consulx"), "#!/bin/sh\n[ \"$1\" = hosts ] && printf 'alpha-member\\nbeta-member\\n'\n", 0o755)
+	script, _, code := runCLI(t, "", "", "completion", "zsh")
+	if code != 0 {
+		t.Fatalf("completion zsh: exit %d", code)
+	}
+	write(filepath.Join(dir, "consulx.zsh"), script, 0o644)
+	write(filepath.Join(dir, "drive.zsh"), zshDriver, 0o644)
+	cases := []struct{ line, want, never string }{
+		{"ssh fro", "ssh from-ssh-config", ""},
+		{"ssh alp", "ssh alpha-member", ""},
+		{"scp bet", "scp beta-member:", ""},
+		{"ssh root@alp", "ssh root@alpha-member", ""},
+		{"ssh -i alp", "", "alpha-member"},
+	}
+	args := []string{"-f", filepath.Join(dir, "drive.zsh"), filepath.Join(dir, "consulx.zsh")}
+	for _, c := range cases {
+		args = append(args, c.line)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, zsh, args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + home, "PATH=" + bin + ":/usr/bin:/bin", "TERM=xterm"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("zsh driver: %v\n%q", err, out)
+	}
+	screen := regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]|\b").ReplaceAllString(string(out), "")
+	for i, c := range cases {
+		_, after, _ := strings.Cut(screen, fmt.Sprintf("CASE-%d ", i+1))
+		got, _, _ := strings.Cut(after, fmt.Sprintf("DONE-%d", i+1))
+		if c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("%q completed to %q, want %q", c.line, got, c.want)
+		}
+		if c.never != "" && strings.Contains(got, c.never) {
+			t.Errorf("%q offered %q: %q", c.line, c.never, got)
+		}
 	}
 }

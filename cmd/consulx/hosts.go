@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 
 	"consulx/api"
 )
@@ -60,12 +61,14 @@ func runHosts(args []string, env *cliEnv) int {
 	return 0
 }
 
+// The completion scripts hold @COMMANDS@ where the subcommands go (a
+// placeholder, not a format verb: the scripts are full of '%').
 const bashCompletion = `# consulx bash completion: eval "$(consulx completion bash)"
 _consulx() {
   local cur prev words cword
   cur="${COMP_WORDS[COMP_CWORD]}"
   if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=( $(compgen -W "%[1]s" -- "$cur") )
+    COMPREPLY=( $(compgen -W "@COMMANDS@" -- "$cur") )
     return
   fi
   case "${COMP_WORDS[1]}" in
@@ -76,24 +79,106 @@ _consulx() {
 }
 complete -F _consulx consulx
 
-# ssh/scp host names from the cluster's alive members
-_consulx_hosts() {
-  local cur="${COMP_WORDS[COMP_CWORD]}"
-  local hosts
-  hosts=$(consulx hosts 2>/dev/null)
-  if [[ "$cur" == *@* ]]; then
-    COMPREPLY=( $(compgen -P "${cur%%@*}@" -W "$hosts" -- "${cur#*@}") )
+# ssh, scp and sftp keep the system's completion (bash-completion's _ssh,
+# _scp, _sftp: hosts from ~/.ssh/config and known_hosts, options, remote
+# paths) and also offer the cluster's alive members where a host goes.
+
+# _consulx_wrap CMD: put _consulx_ssh in front of CMD's completion, keeping
+# its options (scp's nospace) and remembering its function.
+_consulx_wrap() {
+  local cmd=$1 spec fn=
+  spec=$(complete -p "$cmd" 2>/dev/null)
+  if [ -z "$spec" ] && declare -F _completion_loader >/dev/null; then
+    # bash-completion loads a command's completion on first use: load it
+    # now, so there is something to wrap.
+    _completion_loader "$cmd" >/dev/null 2>&1
+    spec=$(complete -p "$cmd" 2>/dev/null)
+  fi
+  [[ $spec =~ " -F "([^ ]+)" " ]] && fn=${BASH_REMATCH[1]}
+  [ "$fn" = _consulx_ssh ] && return
+  printf -v "_consulx_sys_$cmd" %s "$fn"
+  if [ -n "$fn" ]; then
+    eval "${spec/ -F $fn / -F _consulx_ssh }"
   else
-    COMPREPLY=( $(compgen -W "$hosts" -- "$cur") )
+    complete -F _consulx_ssh -o default "$cmd"
   fi
 }
-complete -F _consulx_hosts -o default ssh scp
+
+_consulx_ssh() {
+  local cmd=${1##*/} var fn c
+  var=_consulx_sys_$cmd
+  fn=${!var-}
+  if [ -z "$fn" ] && declare -F _completion_loader >/dev/null; then
+    # bash-completion was loaded after this script: wrap its completion
+    # now (loading it registers ssh, scp and sftp at once).
+    complete -r "$cmd"
+    for c in "$cmd" ssh scp sftp; do _consulx_wrap "$c"; done
+    fn=${!var-}
+    # This completion already runs with the old options: take the new ones.
+    [[ $(complete -p "$cmd") == *nospace* ]] && compopt -o nospace 2>/dev/null
+  fi
+  COMPREPLY=()
+  if [ -n "$fn" ]; then
+    "$fn" "$@"
+  fi
+  _consulx_members "$cmd"
+}
+
+# _consulx_members CMD: add alive members when the word is a host: not an
+# option or its argument, not a path, and for ssh/sftp the destination
+# (the first operand), not the remote command; -J takes a host too.
+_consulx_members() {
+  local cmd=$1 line=${COMP_LINE:0:COMP_POINT} takesArg suffix= prefix= cur prev i w m hosts
+  local -a words
+  read -ra words <<<"$line"
+  [[ $line == *[[:space:]] || ${#words[@]} -eq 0 ]] && words+=("")
+  cur=${words[${#words[@]}-1]}
+  prev=${words[${#words[@]}-2]-}
+  case $cmd in
+    # "host:" as the system's scp completion offers it, when the spec
+    # does not add a space after a completion.
+    scp) takesArg=cDFiJloPSX; [[ $(complete -p scp 2>/dev/null) == *nospace* ]] && suffix=: ;;
+    sftp) takesArg=BbcDFiJloPRSsX ;;
+    *) takesArg=BbcDEeFIiJLlmOoPpQRSWw ;;
+  esac
+  if [ "$prev" = -J ]; then
+    suffix=
+  else
+    [[ $cur == -* || $prev == -*[$takesArg] ]] && return
+    case $cmd in
+      scp) [[ $cur == */* || $cur == *:* || $cur == [.~]* ]] && return ;;
+      *)
+        for ((i = 1; i < ${#words[@]} - 1; i++)); do
+          w=${words[i]}
+          if [[ $w == -* ]]; then
+            [[ $w == -*[$takesArg] ]] && ((i++))
+            continue
+          fi
+          return
+        done
+        ;;
+    esac
+  fi
+  # user@host: readline replaces only what follows '@' when '@' breaks words.
+  if [[ $cur == *@* ]]; then
+    [[ $COMP_WORDBREAKS == *@* ]] || prefix=${cur%@*}@
+    cur=${cur##*@}
+  fi
+  hosts=$(consulx hosts 2>/dev/null) || return
+  for m in $(compgen -W "$hosts" -- "$cur"); do
+    m=$prefix$m$suffix
+    [[ " ${COMPREPLY[*]} " == *" $m "* ]] || COMPREPLY+=("$m")
+  done
+}
+
+for _consulx_c in ssh scp sftp; do _consulx_wrap "$_consulx_c"; done
+unset _consulx_c
 `
 
-const zshCompletion = `# consulx zsh completion: eval "$(consulx completion zsh)"
+const zshCompletion = `# consulx zsh completion: eval "$(consulx completion zsh)" (after compinit)
 _consulx() {
   if (( CURRENT == 2 )); then
-    compadd -- %[1]s
+    compadd -- @COMMANDS@
   elif [[ $words[2] == kv && CURRENT -eq 3 ]]; then
     compadd -- get put delete export import
   elif [[ $words[2] == snapshot && CURRENT -eq 3 ]]; then
@@ -102,9 +187,28 @@ _consulx() {
 }
 compdef _consulx consulx
 
-# ssh/scp host names from the cluster's alive members
-_consulx_hosts() { compadd -- ${(f)"$(consulx hosts 2>/dev/null)"} }
-compdef _consulx_hosts ssh scp
+# ssh, scp and sftp keep zsh's own completion: _ssh_hosts, which they call
+# wherever a host goes (hosts from ~/.ssh/config, known_hosts and the hosts
+# style), also offers the cluster's alive members, with the same
+# prefixes and suffixes (scp's "host:").
+_consulx_members() {
+  local -a members expl
+  members=(${(f)"$(consulx hosts 2>/dev/null)"})
+  (( $#members )) && _wanted hosts expl 'consulx member' compadd "$@" -a members
+}
+if (( ! $+functions[_consulx_sys_ssh_hosts] )) && autoload -Uz +X _ssh_hosts 2>/dev/null; then
+  functions[_consulx_sys_ssh_hosts]=$functions[_ssh_hosts]
+  _ssh_hosts() {
+    local ret=1
+    _consulx_sys_ssh_hosts "$@" && ret=0
+    _consulx_members "$@" && ret=0
+    return ret
+  }
+elif (( ! $+functions[_consulx_sys_ssh_hosts] )); then
+  # No zsh host completion to extend: offer the members alone.
+  _consulx_hosts() { _consulx_members }
+  compdef _consulx_hosts ssh scp sftp
+fi
 `
 
 func runCompletion(args []string, env *cliEnv) int {
@@ -117,12 +221,10 @@ func runCompletion(args []string, env *cliEnv) int {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	words := fmt.Sprint(names)
-	words = words[1 : len(words)-1]
-	tmpl := bashCompletion
+	script := bashCompletion
 	if args[0] == "zsh" {
-		tmpl = zshCompletion
+		script = zshCompletion
 	}
-	fmt.Fprintf(env.stdout, tmpl, words)
+	fmt.Fprint(env.stdout, strings.ReplaceAll(script, "@COMMANDS@", strings.Join(names, " ")))
 	return 0
 }
