@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -627,4 +628,73 @@ func TestZshCompletionKeepsSSHCompletion(t *testing.T) {
 			t.Errorf("%q offered %q: %q", c.line, c.never, got)
 		}
 	}
+}
+
+// TestAgentWarnsAboutUnsupportedConfig: a config ported from Consul starts
+// the agent (retry_interval_wan used to stop it), and each key consulx does
+// not honour yet is announced at start, on stderr and in the log the
+// console's Log pane shows (/v1/agent/monitor).
+func TestAgentWarnsAboutUnsupportedConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	conf := filepath.Join(t.TempDir(), "ported.json")
+	if err := os.WriteFile(conf, []byte(`{
+		"encrypt": "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",
+		"acl": {"enabled": true, "default_policy": "deny"},
+		"retry_interval_wan": "30s",
+		"ui_config": {"enabled": true}
+	}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := newProc(t, "ported", true, 1, "")
+	p.args = append(p.args, "-config-file", conf)
+	startProc(t, p)
+	want := []string{
+		`[WARN]  config: "encrypt" is not supported yet: gossip is NOT encrypted: file=` + conf,
+		`[WARN]  config: "acl" is not supported yet: ACLs are NOT enforced`,
+		`[WARN]  config: "retry_interval_wan" is not supported yet: WAN joins are retried every retry_interval`,
+		`[WARN]  config: "ui_config" has no effect in consulx:`,
+	}
+	testcluster.Eventually(t, 20*time.Second, func() error {
+		if out, code := cli(t, p.http, "members"); code != 0 {
+			return fmt.Errorf("members: exit %d %s", code, out)
+		}
+		return nil
+	})
+	log, err := os.ReadFile(p.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if !strings.Contains(string(log), w) {
+			t.Errorf("stderr lacks %q", w)
+		}
+	}
+	// The Log pane reads /v1/agent/monitor, which starts with the history.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var monitored strings.Builder
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = api.NewClient(p.http).Monitor(ctx, "warn", func(line string) {
+			mu.Lock()
+			monitored.WriteString(line + "\n")
+			mu.Unlock()
+		})
+	}()
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, w := range want {
+			if !strings.Contains(monitored.String(), w) {
+				return fmt.Errorf("monitor lacks %q:\n%s", w, monitored.String())
+			}
+		}
+		return nil
+	})
+	cancel()
+	<-done
 }
