@@ -543,13 +543,14 @@ func TestCompletionKeepsSSHCompletion(t *testing.T) {
 	}
 }
 
-// zshDriver completes each line (one TAB) in an interactive zsh with
-// compinit and the completion script loaded, printing the screen after
-// each; typed-ahead "print DONE-n" marks when the completion has finished.
-const zshDriver = `script=$1; shift
+// zshDriver runs compinit and $1 (which sources the completion script) in
+// an interactive zsh, then completes each further argument with one TAB,
+// printing the screen after each; "print DONE-n", typed after the TAB,
+// marks when the completion has finished.
+const zshDriver = `setup=$1; shift
 zmodload zsh/zpty
 zpty z zsh -f -i
-zpty -w z "PS1='ZP> '; autoload -Uz compinit; compinit -u -D; source ${(q)script}; setopt nobeep; print RE''ADY"
+zpty -w z "PS1='ZP> '; autoload -Uz compinit; compinit -u -D; $setup; setopt nobeep; print RE''ADY"
 # Type only at a prompt: keys typed while a command runs meet the tty's
 # line editing, which would eat the TAB's effect.
 zpty -r -m z out '*READY*ZP> *' || exit 1
@@ -597,36 +598,51 @@ func TestZshCompletionKeepsSSHCompletion(t *testing.T) {
 	}
 	write(filepath.Join(dir, "consulx.zsh"), script, 0o644)
 	write(filepath.Join(dir, "drive.zsh"), zshDriver, 0o644)
-	cases := []struct{ line, want, never string }{
+	type zcase struct{ line, want, never string }
+	all := []zcase{
 		{"ssh fro", "ssh from-ssh-config", ""},
 		{"ssh alp", "ssh alpha-member", ""},
 		{"scp bet", "scp beta-member:", ""},
 		{"ssh root@alp", "ssh root@alpha-member", ""},
 		{"ssh -i alp", "", "alpha-member"},
 	}
-	args := []string{"-f", filepath.Join(dir, "drive.zsh"), filepath.Join(dir, "consulx.zsh")}
-	for _, c := range cases {
-		args = append(args, c.line)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, zsh, args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"HOME=" + home, "PATH=" + bin + ":/usr/bin:/bin", "TERM=xterm"}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("zsh driver: %v\n%q", err, out)
-	}
-	screen := regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]|\b").ReplaceAllString(string(out), "")
-	for i, c := range cases {
-		_, after, _ := strings.Cut(screen, fmt.Sprintf("CASE-%d ", i+1))
-		got, _, _ := strings.Cut(after, fmt.Sprintf("DONE-%d", i+1))
-		if c.want != "" && !strings.Contains(got, c.want) {
-			t.Errorf("%q completed to %q, want %q", c.line, got, c.want)
-		}
-		if c.never != "" && strings.Contains(got, c.never) {
-			t.Errorf("%q offered %q: %q", c.line, c.never, got)
-		}
+	src := "source " + filepath.Join(dir, "consulx.zsh")
+	for _, sc := range []struct {
+		name, setup string
+		cases       []zcase
+	}{
+		{"after compinit", src, all},
+		// _ssh_hosts already used in this shell, or the script sourced
+		// twice (a re-read .zshrc): still both, no loop.
+		{"ssh completion loaded first", "autoload -Uz +X _ssh_hosts; " + src, all[:2]},
+		{"sourced twice", src + "; " + src, all[:2]},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			args := []string{"-f", filepath.Join(dir, "drive.zsh"), sc.setup}
+			for _, c := range sc.cases {
+				args = append(args, c.line)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, zsh, args...)
+			cmd.Dir = dir
+			cmd.Env = []string{"HOME=" + home, "PATH=" + bin + ":/usr/bin:/bin", "TERM=xterm"}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("zsh driver: %v\n%q", err, out)
+			}
+			screen := regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]|\b").ReplaceAllString(string(out), "")
+			for i, c := range sc.cases {
+				_, after, _ := strings.Cut(screen, fmt.Sprintf("CASE-%d ", i+1))
+				got, _, _ := strings.Cut(after, fmt.Sprintf("DONE-%d", i+1))
+				if c.want != "" && !strings.Contains(got, c.want) {
+					t.Errorf("%q completed to %q, want %q", c.line, got, c.want)
+				}
+				if c.never != "" && strings.Contains(got, c.never) {
+					t.Errorf("%q offered %q: %q", c.line, c.never, got)
+				}
+			}
+		})
 	}
 }
 

@@ -196,18 +196,25 @@ _consulx_members() {
   members=(${(f)"$(consulx hosts 2>/dev/null)"})
   (( $#members )) && _wanted hosts expl 'consulx member' compadd "$@" -a members
 }
-if (( ! $+functions[_consulx_sys_ssh_hosts] )) && autoload -Uz +X _ssh_hosts 2>/dev/null; then
-  functions[_consulx_sys_ssh_hosts]=$functions[_ssh_hosts]
-  _ssh_hosts() {
-    local ret=1
-    _consulx_sys_ssh_hosts "$@" && ret=0
-    _consulx_members "$@" && ret=0
-    return ret
-  }
-elif (( ! $+functions[_consulx_sys_ssh_hosts] )); then
-  # No zsh host completion to extend: offer the members alone.
-  _consulx_hosts() { _consulx_members }
-  compdef _consulx_hosts ssh scp sftp
+if (( ! $+functions[_consulx_sys_ssh_hosts] )); then
+  # Load _ssh_hosts's body unless it is loaded already (compinit only
+  # declares it; autoload +X fails on a function that is already loaded).
+  if (( ! $+functions[_ssh_hosts] )) || [[ $functions[_ssh_hosts] == *'autoload -X'* ]]; then
+    autoload -Uz +X _ssh_hosts 2>/dev/null
+  fi
+  if (( $+functions[_ssh_hosts] )) && [[ $functions[_ssh_hosts] != *'autoload -X'* ]]; then
+    functions[_consulx_sys_ssh_hosts]=$functions[_ssh_hosts]
+    _ssh_hosts() {
+      local ret=1
+      _consulx_sys_ssh_hosts "$@" && ret=0
+      _consulx_members "$@" && ret=0
+      return ret
+    }
+  else
+    # No zsh host completion to extend: offer the members alone.
+    _consulx_hosts() { _consulx_members }
+    compdef _consulx_hosts ssh scp sftp
+  fi
 fi
 `
 
