@@ -347,7 +347,7 @@ func TestNoLeaderFailsFastAndStaleReadsAnswer(t *testing.T) {
 	}
 	// Quorum is gone: default reads and writes fail with Consul's text.
 	testcluster.Eventually(t, 10*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testcluster.Scaled(5*time.Second))
 		defer cancel()
 		_, _, err := kv.Get("survives", (&consul.QueryOptions{}).WithContext(ctx))
 		if err == nil || !containsNoLeader(err) {

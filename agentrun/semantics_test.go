@@ -66,10 +66,10 @@ func TestBlockingQueryWakesOnCreateAndTimesOut(t *testing.T) {
 		if r.err != nil || r.p == nil || string(r.p.Value) != "hello" || r.meta.LastIndex <= meta.LastIndex {
 			t.Fatalf("woke with %+v", r)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testcluster.Scaled(10 * time.Second)):
 		t.Fatal("watcher on a missing key did not wake when it was created")
 	}
-	if time.Since(start) > 10*time.Second {
+	if time.Since(start) > testcluster.Scaled(10*time.Second) {
 		t.Fatal("took too long")
 	}
 	// wait expiry returns the same index with 200.
@@ -336,7 +336,7 @@ func TestParkedBlockingQueryKeepsConnectionAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(testcluster.Scaled(10 * time.Second)))
 	req := fmt.Sprintf("GET /v1/kv/park/k?index=%d&wait=300ms HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/status/leader HTTP/1.1\r\nHost: x\r\n\r\n", meta.LastIndex)
 	if _, err := conn.Write([]byte(req)); err != nil {
 		t.Fatal(err)
@@ -367,7 +367,7 @@ func TestParkedBlockingQueryKeepsConnectionAlive(t *testing.T) {
 func TestAgentMonitorStreamsLogs(t *testing.T) {
 	a := singleServer(t)
 	collect := func(level string) []string {
-		ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), testcluster.Scaled(700*time.Millisecond))
 		defer cancel()
 		var lines []string
 		_ = a.Client().Monitor(ctx, level, func(l string) { lines = append(lines, l) })

@@ -23,7 +23,7 @@ func TestHistoryAndLiveLines(t *testing.T) {
 		if l != "partial done" {
 			t.Fatalf("live line = %q", l)
 		}
-	case <-time.After(time.Second):
+	case <-time.After(30 * time.Second): // a bound for a loaded machine, not a latency target
 		t.Fatal("no live line")
 	}
 }
