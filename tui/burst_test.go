@@ -116,6 +116,10 @@ func TestEscThenKeyIsTwoKeys(t *testing.T) {
 	h.must("kv: / app /")
 	h.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("j"), Alt: true}) // esc, j
 	h.must("kv: /  ", ">   bin")
+	h.keys("g", "enter", "j", "enter") // app/db/
+	h.must("kv: / app / db /")
+	h.send(tea.KeyMsg{Type: tea.KeyEsc, Alt: true}) // esc esc: up twice
+	h.must("kv: /  ", "> ▸ app/")
 	// In a text input alt+letter stays what it is (word moves).
 	h.keys("/")
 	h.typeText("ab cd")

@@ -1076,14 +1076,14 @@ func (p *kvPane) setValueText(s string) {
 	p.vp.SetContent(wrapText(s, p.valW))
 }
 
-// wrapText breaks every line longer than w at exactly w columns: a long
-// one-line value is shown whole, character for character (no spaces are
-// dropped, as word wrapping would).
+// wrapText breaks every line longer than w columns, at a space where
+// there is one (a word longer than w is cut), so a long one-line value is
+// shown whole instead of running off the screen.
 func wrapText(s string, w int) string {
 	if w <= 0 {
 		return s
 	}
-	return ansi.Hardwrap(s, w, true)
+	return ansi.Wrap(s, w, "")
 }
 
 // renderValue shows JSON pretty-printed, text as is and binary as a hex dump.

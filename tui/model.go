@@ -175,6 +175,10 @@ func Run(src Source, opts Options) error {
 	return err
 }
 
+// Quitting reports that the console has quit (q, y to the quit question,
+// ctrl+c): it returned tea.Quit, and keys after that are not its own.
+func (m *Model) Quitting() bool { return m.quitting }
+
 // Close stops the console's background work (polls, watches, log stream).
 func (m *Model) Close() { m.cancel() }
 
@@ -330,23 +334,24 @@ func (m *Model) quit() tea.Cmd {
 // focused input inserts it whole (its String() is "[...]", which matches
 // no binding, so it cannot trigger one).
 //
-// Likewise esc followed at once by a letter reads as alt+letter. No
-// binding of the console uses alt, so outside a text input (where alt+b,
-// alt+f... move by words) it is the two keys it was typed as.
+// Likewise esc followed at once by another key reads as alt+key (esc esc
+// as alt+esc). No binding of the console uses alt, so outside a text
+// input (where alt+b, alt+left... move by words) it is the two keys it was
+// typed as.
 func (m *Model) handleKeys(msg tea.KeyMsg) tea.Cmd {
-	if msg.Type != tea.KeyRunes || msg.Paste {
+	if msg.Paste {
 		return m.handleKey(msg)
 	}
 	var cmds []tea.Cmd
-	if msg.Alt {
-		if m.panes[m.active].capturing() {
-			return m.handleKey(msg)
-		}
+	if msg.Alt && !m.panes[m.active].capturing() {
 		cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyEsc}))
 		msg.Alt = false
 	}
-	if len(msg.Runes) == 1 && len(cmds) == 0 {
-		return m.handleKey(msg)
+	if msg.Type != tea.KeyRunes || len(msg.Runes) <= 1 {
+		if !m.quitting {
+			cmds = append(cmds, m.handleKey(msg))
+		}
+		return tea.Batch(cmds...)
 	}
 	for _, r := range msg.Runes {
 		if m.quitting {

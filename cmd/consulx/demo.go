@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -40,11 +42,21 @@ func freePort() (int, error) {
 
 // demoCluster is a small cluster running inside this process.
 type demoCluster struct {
-	agents []*agentrun.Running
-	dir    string
+	agents  []*agentrun.Running
+	loggers []hclog.Logger
+	servers int
+	dir     string
+
+	// seeded is closed when seeding has ended; seedErr says how.
+	seeded  chan struct{}
+	seedErr error
+	cancel  context.CancelFunc // stops the seeding
 }
 
 func (d *demoCluster) stop() {
+	if d.cancel != nil {
+		d.cancel()
+	}
 	for _, a := range d.agents {
 		a.Shutdown()
 	}
@@ -56,7 +68,7 @@ func startDemo(servers, clients int) (*demoCluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &demoCluster{dir: dir}
+	d := &demoCluster{dir: dir, servers: servers, seeded: make(chan struct{})}
 	var firstSerf string
 	for i := 0; i < servers+clients; i++ {
 		var ports [5]int
@@ -94,6 +106,7 @@ func startDemo(servers, clients int) (*demoCluster, error) {
 			return nil, fmt.Errorf("start %s: %w", cfg.NodeName, err)
 		}
 		d.agents = append(d.agents, r)
+		d.loggers = append(d.loggers, logger)
 		if firstSerf == "" {
 			firstSerf = fmt.Sprintf("127.0.0.1:%d", cfg.Ports.SerfLAN)
 		}
@@ -101,33 +114,170 @@ func startDemo(servers, clients int) (*demoCluster, error) {
 	return d, nil
 }
 
+// demoKV is the tree a demo starts with: a few apps' configuration (JSON,
+// which the console pretty-prints), a feature-flag folder, a long one-line
+// text (it wraps) and a binary value (shown as a hex dump).
+var demoKV = []struct {
+	key   string
+	value []byte
+}{
+	{"app/api/config.json", []byte(`{"replicas":2,"port":9090,"db":{"host":"db.service.consul","port":5432,"pool":20},"timeout":"5s"}`)},
+	{"app/billing/config.json", []byte(`{"currency":"EUR","retry":{"max":5,"backoff":"250ms"},"webhook":"https://billing.example.com/hooks/payments"}`)},
+	{"app/web/config.json", []byte(`{"replicas":3,"port":8080,"log_level":"info","upstreams":["api","billing"]}`)},
+	{"app/web/motd", []byte("Scheduled maintenance window on Saturday from 02:00 to 04:00 UTC: checkout may be slow while the payment provider migrates; the status page at https://status.example.com is updated every fifteen minutes.")},
+	{"assets/logo.png", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x20\x00\x00\x00\x20\x08\x06\x00\x00\x00\x73\x7a\x7a\xf4")},
+	{"features/dark-mode", []byte("false")},
+	{"features/new-checkout", []byte("true")},
+	{"features/rate-limit-rps", []byte("250")},
+}
+
+// demoService is one service instance a demo registers, on agent index
+// agent (modulo the cluster's size).
+type demoService struct {
+	agent int
+	def   node.ServiceDefinition
+}
+
+// demoServices are the services a demo starts with, spread over the
+// agents: web on both clients, api and redis on servers, and billing,
+// whose health check fails (nothing listens on its port).
+func (d *demoCluster) demoServices() ([]demoService, error) {
+	dead, err := freePort() // nothing listens here: the billing check fails
+	if err != nil {
+		return nil, err
+	}
+	httpCheck := func(i int, path string) *node.CheckBody {
+		a := d.agents[i%len(d.agents)]
+		return &node.CheckBody{Name: "HTTP " + path, HTTP: "http://" + a.HTTPAddr + path, Interval: node.Duration(5 * time.Second), Timeout: node.Duration(2 * time.Second)}
+	}
+	client := func(n int) int { return d.servers + n } // the nth client (wraps to a server when there are few)
+	svc := func(agent int, id, name string, port int, tags []string, check *node.CheckBody) demoService {
+		return demoService{agent: agent, def: node.ServiceDefinition{ID: id, Name: name, Port: port, Tags: tags, Check: check}}
+	}
+	return []demoService{
+		svc(client(0), "web-1", "web", 8080, []string{"v2", "primary"}, httpCheck(client(0), "/v1/status/leader")),
+		svc(client(1), "web-2", "web", 8081, []string{"v2", "canary"}, httpCheck(client(1), "/v1/status/leader")),
+		svc(1, "api-1", "api", 9090, []string{"v1", "grpc"}, httpCheck(1, "/v1/status/leader")),
+		svc(2, "redis-1", "redis", 6379, []string{"cache", "primary"},
+			&node.CheckBody{Name: "TCP " + d.agents[2%len(d.agents)].HTTPAddr, TCP: d.agents[2%len(d.agents)].HTTPAddr, Interval: node.Duration(5 * time.Second)}),
+		svc(client(0), "billing-1", "billing", 7070, []string{"v1"},
+			&node.CheckBody{Name: "HTTP /health", HTTP: fmt.Sprintf("http://127.0.0.1:%d/health", dead), Interval: node.Duration(5 * time.Second), Timeout: node.Duration(time.Second)}),
+	}, nil
+}
+
+// seed fills a new demo cluster so that the console's first screens show
+// what it can do. Services are registered on their agents at once (each
+// agent syncs them to the catalog when a leader exists); the KV writes wait
+// for the first leader. Keys are created only (check-and-set on index 0),
+// so nothing an operator wrote meanwhile is overwritten.
+func (d *demoCluster) seed(ctx context.Context) error {
+	svcs, err := d.demoServices()
+	if err != nil {
+		return err
+	}
+	for _, s := range svcs {
+		a := d.agents[s.agent%len(d.agents)]
+		def := s.def
+		if err := a.Agent.RegisterService(&def); err != nil {
+			return fmt.Errorf("register %s on %s: %w", def.ID, a.Agent.Config().NodeName, err)
+		}
+	}
+	c := api.NewClient(d.agents[0].HTTPAddr)
+	for _, kv := range demoKV {
+		for {
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := c.KVPut(wctx, &api.KVPair{Key: kv.key, Value: kv.value}, &api.WriteOptions{CAS: true})
+			cancel()
+			if err == nil {
+				break // written, or it existed already
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("write %s: %w (no leader yet?)", kv.key, err)
+			case <-time.After(200 * time.Millisecond): // no leader yet
+			}
+		}
+	}
+	return nil
+}
+
+// startSeeding seeds d in the background, logging the outcome to the
+// first agent's log (the console's Log pane shows it).
+func (d *demoCluster) startSeeding() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	d.cancel = cancel
+	go func() {
+		defer close(d.seeded)
+		d.seedErr = d.seed(ctx)
+		if d.seedErr != nil && !errors.Is(d.seedErr, context.Canceled) {
+			d.loggers[0].Error("demo: seeding the cluster failed", "error", d.seedErr)
+			return
+		}
+		d.loggers[0].Info("demo: seeded the KV store and the services", "keys", len(demoKV))
+	}()
+}
+
+// demoFlags are consulx demo's flags.
+type demoFlags struct {
+	servers, clients int
+	headless         bool
+	failAfter        time.Duration
+}
+
+// parseDemoFlags parses consulx demo's arguments (ok false: exit with code).
+func parseDemoFlags(args []string, env *cliEnv) (f demoFlags, ok bool, code int) {
+	fs := newFlagSet("demo", env)
+	fs.IntVar(&f.servers, "servers", 3, "Server agents")
+	fs.IntVar(&f.clients, "clients", 2, "Client agents")
+	fs.BoolVar(&f.headless, "headless", false, "Print the agents' HTTP addresses and wait for a signal instead of opening the console")
+	fs.DurationVar(&f.failAfter, "fail-after", 0, "Crash the last agent after this long (no leave), to watch failure detection")
+	if ok, code := parseFlags(fs, args); !ok {
+		return f, false, code
+	}
+	if f.servers < 1 || f.clients < 0 || f.servers+f.clients > 50 {
+		fmt.Fprintln(env.stderr, "demo: want at least 1 server and at most 50 agents")
+		return f, false, 1
+	}
+	return f, true, 0
+}
+
+// launchDemo starts the cluster of f, seeds it in the background and arms
+// -fail-after: everything consulx demo does before the console opens.
+func launchDemo(f demoFlags) (*demoCluster, error) {
+	d, err := startDemo(f.servers, f.clients)
+	if err != nil {
+		return nil, err
+	}
+	d.startSeeding()
+	if f.failAfter > 0 && len(d.agents) > 1 {
+		victim := d.agents[len(d.agents)-1]
+		time.AfterFunc(f.failAfter, victim.Shutdown)
+	}
+	return d, nil
+}
+
+// console is what the demo's console runs against, and how: the first
+// agent's HTTP API. Quitting it needs no confirmation: the cluster is a
+// throwaway that lives only as long as the console.
+func (d *demoCluster) console() (tui.Source, tui.Options) {
+	addr := d.agents[0].HTTPAddr
+	return api.NewClient(addr), tui.Options{Addr: addr}
+}
+
 // runDemo starts a small cluster on 127.0.0.1 in this process and opens
 // the console on it: a new user sees a real cluster within seconds.
 func runDemo(args []string, env *cliEnv) int {
-	fs := newFlagSet("demo", env)
-	servers := fs.Int("servers", 3, "Server agents")
-	clients := fs.Int("clients", 2, "Client agents")
-	headless := fs.Bool("headless", false, "Print the agents' HTTP addresses and wait for a signal instead of opening the console")
-	failAfter := fs.Duration("fail-after", 0, "Crash the last agent after this long (no leave), to watch failure detection")
-	if ok, code := parseFlags(fs, args); !ok {
+	f, ok, code := parseDemoFlags(args, env)
+	if !ok {
 		return code
 	}
-	if *servers < 1 || *clients < 0 || *servers+*clients > 50 {
-		fmt.Fprintln(env.stderr, "demo: want at least 1 server and at most 50 agents")
-		return 1
-	}
-	d, err := startDemo(*servers, *clients)
+	d, err := launchDemo(f)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "demo: %v\n", err)
 		return 1
 	}
 	defer d.stop()
-	addr := d.agents[0].HTTPAddr
-	if *failAfter > 0 && len(d.agents) > 1 {
-		victim := d.agents[len(d.agents)-1]
-		time.AfterFunc(*failAfter, victim.Shutdown)
-	}
-	if *headless {
+	if f.headless {
 		for _, a := range d.agents {
 			fmt.Fprintf(env.stdout, "%s http=%s\n", a.Agent.Config().NodeName, a.HTTPAddr)
 		}
@@ -136,7 +286,8 @@ func runDemo(args []string, env *cliEnv) int {
 		<-sig
 		return 0
 	}
-	if err := tui.Run(api.NewClient(addr), tui.Options{Addr: addr}); err != nil {
+	src, opts := d.console()
+	if err := tui.Run(src, opts); err != nil {
 		fmt.Fprintf(env.stderr, "console: %v\n", err)
 		return 1
 	}
