@@ -11,8 +11,8 @@ import (
 // keySpec declares one key of Consul's agent configuration (or, with keys,
 // an object and its child keys). The table below is Consul's full key set,
 // taken from hashicorp/consul agent/config/config.go and deprecated.go
-// (Config, DeprecatedConfig and the nested structs, at commit bf11280c9baf,
-// Consul 1.17+), so a Consul config
+// (Config, DeprecatedConfig and the nested structs, at commit bf11280c9baf),
+// so a Consul config
 // ports without "unknown key" errors; what consulx does with each key is:
 //   - honoured: no warn/noEffect on it or above it; FileConfig decodes it
 //     (a test holds the two in step);
