@@ -12,8 +12,8 @@ import (
 // an object and its child keys). The table below is Consul's full key set,
 // taken from hashicorp/consul agent/config/config.go and deprecated.go
 // (Config, DeprecatedConfig and the nested structs, at commit bf11280c9baf),
-// so a Consul config
-// ports without "unknown key" errors; what consulx does with each key is:
+// so a Consul config ports without "unknown key" errors. What consulx does
+// with each key:
 //   - honoured: no warn/noEffect on it or above it; FileConfig decodes it
 //     (a test holds the two in step);
 //   - warn: accepted, not supported yet; the agent warns at start, saying
