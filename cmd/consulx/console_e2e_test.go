@@ -38,7 +38,7 @@ func (s *tmuxSession) screen() string {
 func (s *tmuxSession) waitFor(what string, want ...string) string {
 	s.t.Helper()
 	var scr string
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(testcluster.Scaled(15 * time.Second))
 	for time.Now().Before(deadline) {
 		scr = s.screen()
 		ok := true
@@ -56,7 +56,9 @@ func (s *tmuxSession) waitFor(what string, want ...string) string {
 
 // TestConsoleInTmux runs `consulx agent -dev` on a 120x40 terminal: the
 // node shows alive in Members, the KV pane shows a key written with the
-// CLI, ? shows help, and q then y stops the agent.
+// CLI, keys sent together in one send-keys (one terminal read, one
+// Bubble Tea message) act one by one, ? shows help, and q then y stops
+// the agent.
 func TestConsoleInTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives the binary in tmux")
@@ -76,16 +78,23 @@ func TestConsoleInTmux(t *testing.T) {
 	t.Cleanup(func() { _, _ = s.run("kill-session", "-t", s.name) })
 
 	s.waitFor("members pane", "tmuxnode", "alive")
-	testcluster.Eventually(t, 10*time.Second, func() error {
-		if out, code := cli(t, http, "kv", "put", "tmux/hello", "world"); code != 0 {
-			return fmt.Errorf("kv put: %s", out)
-		}
-		return nil
-	})
+	for _, k := range []string{"tmux/hello", "tmux/a", "tmux/b", "tmux/c", "tmux/d", "tmux/service-x"} {
+		testcluster.Eventually(t, 10*time.Second, func() error {
+			if out, code := cli(t, http, "kv", "put", k, "world"); code != 0 {
+				return fmt.Errorf("kv put: %s", out)
+			}
+			return nil
+		})
+	}
 	s.keys("3")
 	s.waitFor("KV pane", "tmux/")
 	s.keys("Enter")
-	s.waitFor("KV folder", "hello")
+	s.waitFor("KV folder", "hello", "service-x", ">   a")
+	s.keys("jjj") // one send-keys: the three j arrive together
+	s.waitFor("jjj moved three rows", ">   d")
+	s.keys("/ser") // typed fast: / opens the search, ser is its text
+	s.waitFor("fast search", "search: ser", "1 of 6 keys", "> tmux/service-x")
+	s.keys("Escape")
 	s.keys("Escape")
 	s.keys("?")
 	s.waitFor("help", "quit")
