@@ -13,6 +13,12 @@
 // CatalogServices and one HealthService per service each second (a bounded
 // number at a time); inside a service only that service is polled.
 //
+// Keys are taken as typed even when they arrive together: Bubble Tea v1
+// reads a burst of printable input (a fast typist, tmux send-keys) as one
+// key message, which the root splits into its keys (Model.handleKeys);
+// keys typed while the editor or a folder listing is still loading wait
+// for it. Pasted text is text, never keys.
+//
 // It must not know how the agent works: it sees the agent only through the
 // Source interface, which *api.Client satisfies, so tests and benchmarks
 // pass a fake. All I/O happens in tea.Cmd functions with context timeouts;
