@@ -1007,9 +1007,9 @@ func (p *kvPane) searchView(w, h int) string {
 	case !p.allLoaded:
 		b.WriteString("  " + st.Faint.Render("loading all keys…"))
 	case p.search.Value() != "":
-		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d of %d keys", len(p.results), len(p.all))))
+		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d of %d %s", len(p.results), len(p.all), plural(len(p.all), "key", "keys"))))
 	default:
-		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d keys; type to search", len(p.all))))
+		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d %s; type to search", len(p.all), plural(len(p.all), "key", "keys"))))
 	}
 	b.WriteByte('\n')
 	h--

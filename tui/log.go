@@ -337,7 +337,7 @@ func (p *logPane) view(w, h int) string {
 			shown++
 		}
 	}
-	hdr := fmt.Sprintf("log · level ≥ %s (l cycles) · %d of %d lines · %s%s", logLevels[p.min], shown, len(p.lines), p.state, dropped)
+	hdr := fmt.Sprintf("log · level ≥ %s (l cycles) · %d of %d %s · %s%s", logLevels[p.min], shown, len(p.lines), plural(len(p.lines), "line", "lines"), p.state, dropped)
 	p.rewrap(w)
 	p.vp.Width, p.vp.Height = w, max(h-1, 1)
 	return st.Faint.Render(truncate(hdr, w)) + "\n" + p.vp.View()
