@@ -365,6 +365,12 @@ func TestQuitConfirmationIsADialog(t *testing.T) {
 	if h.quit {
 		t.Fatal("x quit")
 	}
+	h.keys("?", "q") // from the help too
+	h.must("│ Quit and stop the agent (graceful leave)? y/N")
+	h.keys("y")
+	if !h.quit {
+		t.Fatal("y did not quit")
+	}
 }
 
 func TestHeaderNamesTheLeader(t *testing.T) {

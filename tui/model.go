@@ -387,6 +387,7 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, k.Quit):
 		if m.sh.opts.Embedded {
+			m.full = false // the dialog shows over the pane
 			m.quitAsk = &confirmDialog{
 				prompt: "Quit and stop the agent (graceful leave)?",
 				yes:    m.quit,
