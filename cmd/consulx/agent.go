@@ -144,10 +144,11 @@ func buildConfig(args []string, env *cliEnv) (cfg *node.Config, headless bool, c
 }
 
 // wantConsole: the console opens in the agent's own process when stdout
-// is a terminal and -headless was not given.
+// is a terminal, -headless was not given and the agent is in the
+// terminal's foreground process group (not started with `&`).
 func wantConsole(headless bool, env *cliEnv) bool {
 	f, ok := env.stdout.(*os.File)
-	return !headless && ok && isatty.IsTerminal(f.Fd())
+	return !headless && ok && isatty.IsTerminal(f.Fd()) && inForegroundGroup(int(f.Fd()))
 }
 
 func runAgent(args []string, env *cliEnv) int {
