@@ -83,11 +83,26 @@ func startShell(t *testing.T, dir string, env ...string) *ptyShell {
 	go func() {
 		defer close(readDone)
 		buf := make([]byte, 4096)
+		answered := map[string]int{}
 		for {
 			n, err := m.Read(buf)
 			sh.mu.Lock()
 			sh.out.Write(buf[:n])
+			out := sh.out.Bytes()
+			// Answer what a terminal emulator answers. Every consulx
+			// command on a terminal asks for the background colour at
+			// start (Bubble Tea's init, through termenv) and waits up to
+			// 5 s for the reply.
+			var reply []byte
+			for _, qa := range terminalReplies {
+				for c := bytes.Count(out, []byte(qa[0])); answered[qa[0]] < c; answered[qa[0]]++ {
+					reply = append(reply, qa[1]...)
+				}
+			}
 			sh.mu.Unlock()
+			if len(reply) > 0 {
+				_, _ = m.Write(reply)
+			}
 			if err != nil {
 				return
 			}
@@ -106,6 +121,24 @@ func startShell(t *testing.T, dir string, env ...string) *ptyShell {
 		}
 	})
 	return sh
+}
+
+// terminalReplies maps queries a program writes to a terminal to the
+// terminal's answer: the background colour (OSC 11) and the cursor
+// position (DSR).
+// termenv reads them in the order it asked (colour, then position), so
+// they are answered in that order.
+var terminalReplies = [][2]string{
+	{"\x1b]11;?", "\x1b]11;rgb:0000/0000/0000\x1b\\"},
+	{"\x1b[6n", "\x1b[1;1R"},
+}
+
+// paste pastes text as a terminal with bracketed paste does (bash and zsh
+// turn it on), then presses Enter: the shell runs the pasted lines one
+// after another from its own buffer, as it does for an operator.
+func (sh *ptyShell) paste(text string) {
+	sh.t.Helper()
+	sh.send("\x1b[200~" + text + "\x1b[201~\r")
 }
 
 // send types text into the terminal.
@@ -166,7 +199,7 @@ func procState(pid int) string {
 // killAll kills, with SIGKILL, every process whose command line mentions
 // marker (a test's unique temp dir), so nothing a recipe started outlives
 // the test even when its PID was never learned.
-func killAll(marker string) {
+func killAll(marker []byte) {
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -174,7 +207,7 @@ func killAll(marker string) {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(b, []byte(marker)) {
+		if err == nil && bytes.Contains(b, marker) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}

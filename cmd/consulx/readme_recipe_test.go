@@ -1,0 +1,227 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"consulx/internal/testcluster"
+)
+
+// readmeBlock returns the first ```sh block of README.md after the line
+// containing anchor, so a test runs what the README shows.
+func readmeBlock(t *testing.T, anchor string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, anchor)
+	if i < 0 {
+		t.Fatalf("README.md has no %q", anchor)
+	}
+	s = s[i:]
+	start := strings.Index(s, "\n```sh\n")
+	if start < 0 {
+		t.Fatalf("README.md has no sh block after %q", anchor)
+	}
+	s = s[start+len("\n```sh\n"):]
+	end := strings.Index(s, "\n```\n")
+	if end < 0 {
+		t.Fatalf("unterminated sh block after %q", anchor)
+	}
+	return s[:end+1]
+}
+
+// portToken matches what looks like a literal port left in a recipe: a
+// number starting with 8 and three more digits, or a shell-built one
+// such as 850$i or 83${i}1.
+var portToken = regexp.MustCompile(`\b8[0-9]{3}\b|\b8[0-9]{1,2}\$`)
+
+// recipe is a README block made runnable in a test: its ports moved to free
+// ones (each README spelling mapped to a bash expression over arrays the
+// test defines), /tmp/cx moved into a temp dir and ./consulx pointed at the
+// built binary. Everything else is pasted as written.
+func prepareRecipe(t *testing.T, block string, ports [][2]string, tmp string) string {
+	t.Helper()
+	for _, p := range ports {
+		if !strings.Contains(block, p[0]) {
+			t.Fatalf("the README recipe no longer contains %q; update the port map of this test:\n%s", p[0], block)
+		}
+		block = strings.ReplaceAll(block, p[0], p[1])
+	}
+	if left := portToken.FindAllString(block, -1); len(left) > 0 {
+		t.Fatalf("the README recipe has ports this test does not map to free ones: %q\n%s", left, block)
+	}
+	block = strings.ReplaceAll(block, "/tmp/cx", tmp)
+	return strings.ReplaceAll(block, "./consulx", consulxBinary(t))
+}
+
+// pasteRecipe pastes the recipe into an interactive bash on a pty, as an
+// operator would, and returns what the terminal showed up to the recipe's
+// last exit code (which must be 0). prelude defines the port arrays.
+func pasteRecipe(t *testing.T, sh *ptyShell, prelude, recipe string, timeout time.Duration) string {
+	t.Helper()
+	sh.send(prelude + "\nprintf 'prelude-ok:%d\\n' $?\n")
+	sh.wait(10*time.Second, regexp.MustCompile(`prelude-ok:0`))
+	sh.paste(recipe + "printf 'recipe-exit:%d\\n' $?\n")
+	m := sh.wait(timeout, regexp.MustCompile(`(?s)(.*)recipe-exit:(\d+)`))
+	// Colours (jq's) and terminal queries (every consulx command's) would
+	// split the words the checks look for.
+	out := ansiEscape.ReplaceAllString(m[1], "")
+	if m[2] != "0" {
+		t.Fatalf("the recipe's last command exited %s; terminal:\n%s", m[2], out)
+	}
+	// Anything a pasted line could not do shows up as one of these.
+	for _, bad := range []string{"command not found", "No such file", "Stopped", "Error", "syntax error", "usage:"} {
+		if strings.Contains(out, bad) {
+			t.Fatalf("the recipe printed %q; terminal:\n%s", bad, out)
+		}
+	}
+	return out
+}
+
+// ansiEscape matches CSI sequences (colours, cursor) and OSC sequences.
+var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x1b\x07]*(\x1b\\|\x07)`)
+
+func bashArray(name string, vals ...int) string {
+	s := make([]string, len(vals))
+	for i, v := range vals {
+		s[i] = strconv.Itoa(v)
+	}
+	// Index 0 is unused: the README numbers agents from 1.
+	return fmt.Sprintf("%s=(0 %s)", name, strings.Join(s, " "))
+}
+
+// TestReadmeClusterRecipe pastes README's "three servers plus a client"
+// recipe into an interactive shell and checks the cluster it builds: four
+// alive members and a working KV, all of it started with `&` from a
+// terminal.
+func TestReadmeClusterRecipe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tmp := t.TempDir()
+	t.Cleanup(func() { killAll([]byte(tmp)) })
+	block := readmeBlock(t, "A three-server cluster plus a client")
+	p := testcluster.FreePorts(t, 20) // HTTP, DNS, LAN, WAN, server port: four each
+	recipe := prepareRecipe(t, block, [][2]string{
+		{"850$i", "${HTTP[$i]}"}, {"860$i", "${DNS[$i]}"},
+		{"83${i}0", "${SRV[$i]}"}, {"83${i}1", "${LAN[$i]}"}, {"83${i}2", "${WAN[$i]}"},
+		{"127.0.0.1:8311", fmt.Sprintf("127.0.0.1:%d", p[8])},
+		{"-http-port 8500", fmt.Sprint("-http-port ", p[3])}, {"-dns-port 8600", fmt.Sprint("-dns-port ", p[7])},
+		{"-serf-lan-port 8341", fmt.Sprint("-serf-lan-port ", p[11])},
+	}, tmp)
+	prelude := strings.Join([]string{
+		bashArray("HTTP", p[0:4]...), bashArray("DNS", p[4:8]...), bashArray("LAN", p[8:12]...),
+		bashArray("WAN", p[12:16]...), bashArray("SRV", p[16:20]...),
+	}, "; ")
+	clientHTTP := fmt.Sprintf("127.0.0.1:%d", p[3])
+	// The recipe's bare `./consulx members` means the default address,
+	// 127.0.0.1:8500, which is the client's; here that is a free port.
+	sh := startShell(t, tmp, "CONSUL_HTTP_ADDR="+clientHTTP)
+	out := pasteRecipe(t, sh, prelude, recipe, 60*time.Second)
+	// Its members answered (how many have joined after its sleep depends
+	// on the machine; the wait below does not).
+	if !regexp.MustCompile(`\nNode +Address +Status`).MatchString(out) {
+		t.Fatalf("the recipe's members printed no member table; terminal:\n%s", out)
+	}
+
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		out, code := cli(t, clientHTTP, "members")
+		if code != 0 || strings.Count(out, "alive") != 4 {
+			return fmt.Errorf("members (exit %d):\n%s", code, out)
+		}
+		return nil
+	})
+	testcluster.Eventually(t, 20*time.Second, func() error {
+		if out, code := cli(t, clientHTTP, "kv", "put", "readme/recipe", "works"); code != 0 {
+			return fmt.Errorf("kv put (exit %d): %s", code, out)
+		}
+		return nil
+	})
+	for i := 0; i < 3; i++ { // every server reads it, through its own API
+		addr := fmt.Sprintf("127.0.0.1:%d", p[i])
+		if out, code := cli(t, addr, "kv", "get", "readme/recipe"); code != 0 || out != "works\n" {
+			t.Fatalf("kv get on s%d (exit %d): %q", i+1, code, out)
+		}
+	}
+
+	// The PIDs in the lock files are the shell's jobs, as the README says.
+	sh.send(fmt.Sprintf("jobs -p > %s/jobs; printf 'jobs-saved:%%d\\n' $?\n", tmp))
+	sh.wait(10*time.Second, regexp.MustCompile(`jobs-saved:0`))
+	jobs, _ := os.ReadFile(filepath.Join(tmp, "jobs"))
+	for _, n := range []string{"s1", "s2", "s3", "c1"} {
+		pid, _ := os.ReadFile(filepath.Join(tmp, n, "consulx.lock"))
+		if len(strings.TrimSpace(string(pid))) == 0 || !strings.Contains(string(jobs), strings.TrimSpace(string(pid))+"\n") {
+			t.Fatalf("%s/consulx.lock holds %q, not one of the shell's jobs %q", n, pid, jobs)
+		}
+	}
+}
+
+// TestReadmeTryIt pastes the README's "Try it" block: a dev agent started
+// in the background of an interactive shell, the CLI and curl against it,
+// and `leave`, which must stop the agent.
+func TestReadmeTryIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tmp := t.TempDir()
+	block := readmeBlock(t, "## Try it")
+	// The test binary is built the way this line builds it.
+	const build = "go build -o consulx ./cmd/consulx\n"
+	if !strings.HasPrefix(block, build) {
+		t.Fatalf("Try it no longer starts with %q:\n%s", build, block)
+	}
+	block = strings.TrimPrefix(block, build)
+	p := testcluster.FreePorts(t, 5)
+	recipe := prepareRecipe(t, block, [][2]string{
+		{"agent -dev", fmt.Sprintf("agent -dev -http-port %d -dns-port %d -serf-lan-port %d -serf-wan-port %d -server-port %d", p[0], p[1], p[2], p[3], p[4])},
+		{"localhost:8500", fmt.Sprintf("localhost:%d", p[0])},
+	}, tmp)
+	// The dev agent's command line names none of tmp; its HTTP port
+	// argument is what identifies it for the final clean-up.
+	marker := []byte(fmt.Sprintf("\x00-http-port\x00%d\x00", p[0]))
+	t.Cleanup(func() { killAll(marker) })
+	if _, err := exec.LookPath("jq"); err != nil {
+		// Only the pretty-printing is jq's; the recipe is still checked.
+		t.Logf("jq is not installed: the recipe's jq is replaced by cat")
+		recipe = strings.ReplaceAll(recipe, "| jq .", "| cat")
+	}
+	sh := startShell(t, tmp, fmt.Sprintf("CONSUL_HTTP_ADDR=127.0.0.1:%d", p[0]))
+	out := pasteRecipe(t, sh, "", recipe, 60*time.Second)
+	for _, want := range []string{
+		"alive",                                // members
+		"Success! Data written to: app/config", // kv put
+		`{"replicas": 3}`,                      // kv get -detailed
+		`"Key":`,                               // curl
+		"leader",                               // list-peers
+		"raft:",                                // info
+		"Graceful leave complete",              // leave
+	} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("Try it printed no %q; terminal:\n%s", want, out)
+		}
+	}
+	// leave stops the background agent.
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && strings.Contains(string(b), string(marker)) {
+				if procState(atoi(e.Name())) != "Z" {
+					return fmt.Errorf("the dev agent (pid %s) still runs after leave", e.Name())
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
