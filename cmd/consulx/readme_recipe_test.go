@@ -66,7 +66,8 @@ func prepareRecipe(t *testing.T, block string, ports [][2]string, tmp string) st
 
 // pasteRecipe pastes the recipe into an interactive bash on a pty, as an
 // operator would, and returns what the terminal showed up to the recipe's
-// last exit code (which must be 0). prelude defines the port arrays.
+// last exit code (which must be 0). prelude, typed first, defines the
+// port arrays the recipe's ports were mapped to (may be empty).
 func pasteRecipe(t *testing.T, sh *ptyShell, prelude, recipe string, timeout time.Duration) string {
 	t.Helper()
 	sh.send(prelude + "\nprintf 'prelude-ok:%d\\n' $?\n")
@@ -158,9 +159,13 @@ func TestReadmeClusterRecipe(t *testing.T) {
 	sh.send(fmt.Sprintf("jobs -p > %s/jobs; printf 'jobs-saved:%%d\\n' $?\n", tmp))
 	sh.wait(10*time.Second, regexp.MustCompile(`jobs-saved:0`))
 	jobs, _ := os.ReadFile(filepath.Join(tmp, "jobs"))
+	isJob := map[string]bool{}
+	for _, j := range strings.Fields(string(jobs)) {
+		isJob[j] = true
+	}
 	for _, n := range []string{"s1", "s2", "s3", "c1"} {
 		pid, _ := os.ReadFile(filepath.Join(tmp, n, "consulx.lock"))
-		if len(strings.TrimSpace(string(pid))) == 0 || !strings.Contains(string(jobs), strings.TrimSpace(string(pid))+"\n") {
+		if !isJob[strings.TrimSpace(string(pid))] {
 			t.Fatalf("%s/consulx.lock holds %q, not one of the shell's jobs %q", n, pid, jobs)
 		}
 	}
