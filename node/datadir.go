@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // dataDirLockFile is the file in data_dir that an agent holds an flock on
@@ -32,12 +33,14 @@ func (e *DataDirInUseError) Error() string {
 
 // dataDirLock is an exclusive flock on data_dir/consulx.lock. Without it a
 // second agent on the same dir blocks forever inside raft-wal on the bolt
-// metadata lock, printing nothing; with it the second agent fails at once.
+// metadata lock, printing nothing; with it the second agent fails within
+// dataDirLockGrace.
 type dataDirLock struct {
 	f *os.File
 }
 
-// lockDataDir takes the data dir's lock without blocking. flock (not fcntl)
+// lockDataDir takes the data dir's lock, never blocking on it for longer
+// than dataDirLockGrace. flock (not fcntl)
 // locks belong to the open file, so a second agent in the same process
 // (tests start several) is refused just like one in another process, and
 // the kernel drops the lock when the holder dies, even by kill -9.
@@ -50,7 +53,7 @@ func lockDataDir(dir string) (*dataDirLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data_dir lock: %w", err)
 	}
-	if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockWithGrace(f, dataDirLockGrace); err != nil {
 		f.Close()
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("lock data_dir %s: %w", dir, err)
@@ -70,6 +73,25 @@ func lockDataDir(dir string) (*dataDirLock, error) {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return &dataDirLock{f: f}, nil
+}
+
+// dataDirLockGrace is how long a busy lock is retried: a holder killed a
+// moment ago (`kill -9` then the same command at once) may still be
+// exiting, and its lock goes with it. Well under the 2 s in which a second
+// agent must have failed.
+const dataDirLockGrace = 500 * time.Millisecond
+
+// lockWithGrace takes an exclusive flock without ever blocking in the
+// kernel, retrying a busy lock until grace has passed.
+func lockWithGrace(f *os.File, grace time.Duration) error {
+	deadline := time.Now().Add(grace)
+	for {
+		err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
+		if err != syscall.EWOULDBLOCK || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 }
 
 // flock retries on EINTR, which a signal arriving at start can cause.
