@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,12 +71,23 @@ func TestConsoleInTmux(t *testing.T) {
 	p := testcluster.FreePorts(t, 5)
 	http := fmt.Sprintf("127.0.0.1:%d", p[0])
 	s := &tmuxSession{t: t, name: fmt.Sprintf("consulx-e2e-%d", os.Getpid())}
-	cmdline := fmt.Sprintf("%s agent -dev -node tmuxnode -http-port %d -dns-port %d -serf-lan-port %d -serf-wan-port %d -server-port %d",
+	// exec: the pane's process is the agent itself, so the cleanup can kill
+	// it. kill-session alone only sends SIGHUP, which an agent takes as
+	// "reload" and survives, leaking it when the test fails midway.
+	cmdline := fmt.Sprintf("exec %s agent -dev -node tmuxnode -http-port %d -dns-port %d -serf-lan-port %d -serf-wan-port %d -server-port %d",
 		bin, p[0], p[1], p[2], p[3], p[4])
 	if out, err := s.run("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40", "env", "TERM=xterm-256color", "sh", "-c", cmdline); err != nil {
 		t.Fatalf("tmux new-session: %v %s", err, out)
 	}
-	t.Cleanup(func() { _, _ = s.run("kill-session", "-t", s.name) })
+	t.Cleanup(func() {
+		if out, err := s.run("list-panes", "-t", s.name, "-F", "#{pane_pid}"); err == nil {
+			var pid int
+			if _, err := fmt.Sscan(strings.TrimSpace(out), &pid); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		_, _ = s.run("kill-session", "-t", s.name)
+	})
 
 	s.waitFor("members pane", "tmuxnode", "alive")
 	for _, k := range []string{"tmux/hello", "tmux/a", "tmux/b", "tmux/c", "tmux/d", "tmux/service-x"} {
