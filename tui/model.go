@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"consulx/internal/termbg"
 	"context"
 	"errors"
 	"fmt"
@@ -157,6 +158,9 @@ func New(src Source, opts Options) *Model {
 
 // Run runs the console on the terminal's alternate screen until the user quits.
 func Run(src Source, opts Options) error {
+	// The background query is skipped at program start (internal/termbg);
+	// ask now, before Bubble Tea takes the terminal.
+	termbg.Detect()
 	m := New(src, opts)
 	defer m.Close()
 	p := tea.NewProgram(m, tea.WithAltScreen())

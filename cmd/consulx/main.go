@@ -7,6 +7,10 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	// For its init, which runs before Bubble Tea's: no command queries
+	// the terminal's background colour (and eats typed-ahead input).
+	_ "consulx/internal/termbg"
 )
 
 // command is one subcommand: it gets its arguments and the process's
