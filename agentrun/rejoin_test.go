@@ -154,3 +154,21 @@ func TestRetryJoinKeepsTryingUntilOthersAreSeen(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLANRefusesAnotherDatacenter: a join (a retry_join address, or a
+// recorded peer whose address now belongs to another cluster) must not
+// merge the LAN pools of two datacenters.
+func TestLANRefusesAnotherDatacenter(t *testing.T) {
+	a := testcluster.Start(t, testcluster.Config(t, "dc1-server", true, 1))
+	cfg := testcluster.Config(t, "dc2-client", false, 0)
+	cfg.Datacenter = "dc2"
+	b := testcluster.Start(t, cfg)
+	if _, err := b.Running.Agent.Join([]string{a.SerfAddr()}, false); err == nil {
+		t.Fatal("a dc2 agent joined dc1's LAN pool")
+	}
+	for _, ag := range []*testcluster.Agent{a, b} {
+		if ms := memberStatuses(t, ag); len(ms) != 1 {
+			t.Fatalf("%s sees %v, want only itself", ag.Name, ms)
+		}
+	}
+}

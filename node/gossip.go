@@ -74,6 +74,10 @@ func (a *Agent) serfConfig(name string, port int, wan bool, events chan serf.Eve
 	ml.AdvertisePort = port
 	ml.Logger = std
 	conf.MemberlistConfig = ml
+	if !wan {
+		conf.Merge = lanMergeDelegate{dc: a.cfg.Datacenter}
+
+	}
 	if !a.cfg.Dev && a.cfg.DataDir != "" {
 		file := "local.snapshot"
 		if wan {
@@ -198,11 +202,11 @@ func (a *Agent) startPeerStore(pool *serf.Serf, conf *serf.Config, file, name st
 		for i, kp := range known {
 			addrs[i] = kp.Addr
 		}
-		// In the background: a peer that is down may take memberlist's
-		// TCP timeout to give up on.
-		a.wg.Add(1)
+		// In the background, and not waited for by Shutdown: a peer that
+		// drops packets costs memberlist's TCP timeout (10 s LAN, 30 s
+		// WAN) per address, and a Join on a pool that has shut down just
+		// fails.
 		go func() {
-			defer a.wg.Done()
 			n, err := pool.Join(addrs, true)
 			if n > 0 {
 				a.logger.Info(fmt.Sprintf("(%s) rejoined known peers", name), "number_of_nodes", n, "known", len(addrs))
@@ -220,4 +224,18 @@ func (a *Agent) peerStore(pool string) *peerStore {
 		return a.wanPeers
 	}
 	return a.lanPeers
+}
+
+// lanMergeDelegate refuses to merge with a LAN pool of another datacenter,
+// as Consul's does: a recorded peer (or a retry_join address) that now
+// belongs to another cluster must not fuse the two.
+type lanMergeDelegate struct{ dc string }
+
+func (d lanMergeDelegate) NotifyMerge(members []*serf.Member) error {
+	for _, m := range members {
+		if dc, ok := m.Tags["dc"]; ok && dc != d.dc {
+			return fmt.Errorf("member %q is in datacenter %q, not %q", m.Name, dc, d.dc)
+		}
+	}
+	return nil
 }

@@ -44,6 +44,13 @@ type peerStore struct {
 	self  string
 	dirty chan struct{}
 
+	// remembered are the peers loaded at start that the pool has not seen
+	// yet. They stay in the file until the pool knows them: an agent
+	// killed again before its rejoin finished (a crash loop, or peers
+	// that are down for a while) must still find them next time, instead
+	// of finding a file its first write emptied.
+	remembered map[string]string // name -> addr
+
 	mu        sync.Mutex // serialises writes with the clear done on leave
 	leaving   bool       // after a graceful leave nothing is recorded
 	lastWrite []knownPeer
@@ -62,14 +69,21 @@ func (p *peerStore) changed() {
 }
 
 // peersOf lists the members worth rejoining: everyone but ourselves and
-// members that left gracefully (a failed member may come back).
-func peersOf(pool *serf.Serf, self string) []knownPeer {
+// members that left gracefully (a failed member may come back), plus the
+// remembered peers the pool has not seen yet.
+func (p *peerStore) peersOf(members []serf.Member) []knownPeer {
 	var out []knownPeer
-	for _, m := range pool.Members() {
-		if m.Name == self || m.Status == serf.StatusLeft {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range members {
+		delete(p.remembered, m.Name) // from now on the pool decides
+		if m.Name == p.self || m.Status == serf.StatusLeft {
 			continue
 		}
 		out = append(out, knownPeer{Name: m.Name, Addr: net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))})
+	}
+	for name, addr := range p.remembered {
+		out = append(out, knownPeer{Name: name, Addr: addr})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -84,7 +98,7 @@ func (p *peerStore) run(pool *serf.Serf, shutdown <-chan struct{}, onErr func(er
 			return
 		case <-p.dirty:
 		}
-		if err := p.write(peersOf(pool, p.self)); err != nil {
+		if err := p.write(p.peersOf(pool.Members())); err != nil {
 			onErr(err)
 		}
 		select {
@@ -152,6 +166,12 @@ func (p *peerStore) load() ([]knownPeer, error) {
 		}
 		out = append(out, kp)
 	}
+	p.mu.Lock()
+	p.remembered = make(map[string]string, len(out))
+	for _, kp := range out {
+		p.remembered[kp.Name] = kp.Addr
+	}
+	p.mu.Unlock()
 	return out, nil
 }
 

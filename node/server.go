@@ -369,7 +369,9 @@ func (s *server) reconcile() {
 			if present && addr == raft.ServerAddress(info.addr) {
 				continue
 			}
-			s.removeStaleAtAddress(fut.Configuration(), id, raft.ServerAddress(info.addr), m.Name)
+			if !s.removeStaleAtAddress(id, raft.ServerAddress(info.addr), m.Name) {
+				continue // retried on the next reconcile
+			}
 			s.logger.Info("adding server", "node", m.Name, "addr", info.addr)
 			if err := s.raft.AddVoter(id, raft.ServerAddress(info.addr), 0, 5*time.Second).Error(); err != nil {
 				s.logger.Error("failed to add raft peer", "node", m.Name, "error", err)
@@ -391,17 +393,29 @@ func (s *server) reconcile() {
 // with a new node ID; Raft refuses to add it ("found duplicate address in
 // configuration") and the old ID stays a ghost voter that counts against
 // the quorum. As Consul does, the old entry goes and the new one is added.
-// Our own entry is never removed this way.
-func (s *server) removeStaleAtAddress(conf raft.Configuration, id raft.ServerID, addr raft.ServerAddress, name string) {
-	for _, srv := range conf.Servers {
-		if srv.Address != addr || srv.ID == id || srv.ID == raft.ServerID(s.a.nodeID) {
+// Our own entry is never removed this way. The configuration is read
+// afresh (earlier changes in the same reconcile pass may have moved
+// servers); it reports whether adding the new ID may go ahead.
+func (s *server) removeStaleAtAddress(id raft.ServerID, addr raft.ServerAddress, name string) bool {
+	fut := s.raft.GetConfiguration()
+	if err := fut.Error(); err != nil {
+		return false
+	}
+	for _, srv := range fut.Configuration().Servers {
+		if srv.Address != addr || srv.ID == id {
 			continue
+		}
+		if srv.ID == raft.ServerID(s.a.nodeID) {
+			s.logger.Error("a server claims the leader's own address; not adding it", "node", name, "addr", addr, "id", id)
+			return false
 		}
 		s.logger.Info("removing stale server with the same address", "node", name, "addr", addr, "old_id", srv.ID, "new_id", id)
 		if err := s.raft.RemoveServer(srv.ID, 0, 5*time.Second).Error(); err != nil {
 			s.logger.Error("failed to remove stale raft peer", "node", name, "old_id", srv.ID, "error", err)
+			return false
 		}
 	}
+	return true
 }
 
 // observeLeader logs leader changes the way Consul operators grep for them.
