@@ -277,7 +277,9 @@ func runDemo(args []string, env *cliEnv) int {
 		return 1
 	}
 	defer d.stop()
-	if f.headless {
+	// Like an agent, a demo started with `&` (or with stdout not on a
+	// terminal) runs headless instead of stopping on SIGTTOU.
+	if f.headless || !wantConsole(false, env) {
 		for _, a := range d.agents {
 			fmt.Fprintf(env.stdout, "%s http=%s\n", a.Agent.Config().NodeName, a.HTTPAddr)
 		}

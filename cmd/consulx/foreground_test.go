@@ -77,3 +77,29 @@ func TestBackgroundAgentOnTerminalRunsHeadless(t *testing.T) {
 		t.Fatalf("foreground agent with the console: state %q", st)
 	}
 }
+
+// TestBackgroundDemoAndTUI: `consulx demo &` runs its cluster headless
+// (printing the agents' addresses) instead of stopping on SIGTTOU, and
+// `consulx tui &` says in one line why it cannot run rather than stopping.
+func TestBackgroundDemoAndTUI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := consulxBinary(t)
+	sh := startShell(t, t.TempDir())
+	sh.send(fmt.Sprintf("%s demo -servers 1 -clients 0 & printf 'demo-pid:%%d\\n' $!\n", bin))
+	pid, _ := strconv.Atoi(sh.wait(10*time.Second, regexp.MustCompile(`demo-pid:(\d+)`))[1])
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	addr := sh.wait(30*time.Second, regexp.MustCompile(`http=(127\.0\.0\.1:\d+)`))[1]
+	if st := procState(pid); st == "T" || st == "" {
+		t.Fatalf("background demo: state %q (T is stopped)", st)
+	}
+	sh.send(fmt.Sprintf("%s tui -http-addr %s & wait $!; printf 'tui-exit:%%d\\n' $?\n", bin, addr))
+	m := sh.wait(15*time.Second, regexp.MustCompile(`(?s)(consulx tui needs a terminal in the foreground[^\n]*).*tui-exit:(\d+)`))
+	if m[2] != "1" {
+		t.Fatalf("background tui exited %s, want 1", m[2])
+	}
+	if st := procState(pid); st == "T" || st == "" {
+		t.Fatalf("background demo after the tui attempt: state %q", st)
+	}
+}

@@ -89,10 +89,9 @@ func startShell(t *testing.T, dir string, env ...string) *ptyShell {
 			sh.mu.Lock()
 			sh.out.Write(buf[:n])
 			out := sh.out.Bytes()
-			// Answer what a terminal emulator answers. Every consulx
-			// command on a terminal asks for the background colour at
-			// start (Bubble Tea's init, through termenv) and waits up to
-			// 5 s for the reply.
+			// Answer what a terminal emulator answers. The console asks
+			// for the background colour before it starts (through
+			// termenv) and waits up to 5 s for the reply.
 			var reply []byte
 			for _, qa := range terminalReplies {
 				for c := bytes.Count(out, []byte(qa[0])); answered[qa[0]] < c; answered[qa[0]]++ {

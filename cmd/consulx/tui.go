@@ -21,6 +21,12 @@ func runTUI(args []string, env *cliEnv) int {
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
+	if !wantConsole(false, env) {
+		// Started with `&`, the console would be stopped by SIGTTOU the
+		// moment it takes the terminal; say so instead.
+		fmt.Fprintln(env.stderr, "consulx tui needs a terminal in the foreground (it was started in the background or with its output redirected)")
+		return 1
+	}
 	c := hf.client()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_, err := c.Self(ctx)
