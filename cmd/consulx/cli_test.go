@@ -429,22 +429,7 @@ func TestCompletionKeepsSSHCompletion(t *testing.T) {
 	if !haveBC && toolsRequired() {
 		t.Fatal("bash-completion is required here (CI or CONSULX_REQUIRE_TOOLS is set) but /usr/share/bash-completion/bash_completion is missing: install bash-completion")
 	}
-	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	bin := filepath.Join(dir, "bin")
-	for _, d := range []string{filepath.Join(home, ".ssh"), bin} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write := func(path, body string, mode os.FileMode) {
-		if err := os.WriteFile(path, []byte(body), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(filepath.Join(home, ".ssh", "config"), "Host from-ssh-config\n  HostName 192.0.2.9\n", 0o600)
-	// `consulx hosts` as an agent would answer it: two alive members.
-	write(filepath.Join(bin, "consulx"), "#!/bin/sh\n[ \"$1\" = hosts ] && printf 'member-1\\nmember-2\\n'\n", 0o755)
+	dir, home, bin, write := completionFixture(t, "member-1", "member-2")
 	script, _, code := runCLI(t, "", "", "completion", "bash")
 	if code != 0 {
 		t.Fatalf("completion bash: exit %d", code)
@@ -577,21 +562,7 @@ func TestZshCompletionKeepsSSHCompletion(t *testing.T) {
 		}
 		t.Skip("zsh is not installed (CI installs it)")
 	}
-	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	bin := filepath.Join(dir, "bin")
-	for _, d := range []string{filepath.Join(home, ".ssh"), bin} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write := func(path, body string, mode os.FileMode) {
-		if err := os.WriteFile(path, []byte(body), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(filepath.Join(home, ".ssh", "config"), "Host from-ssh-config\n  HostName 192.0.2.9\n", 0o600)
-	write(filepath.Join(bin, "consulx"), "#!/bin/sh\n[ \"$1\" = hosts ] && printf 'alpha-member\\nbeta-member\\n'\n", 0o755)
+	dir, home, bin, write := completionFixture(t, "alpha-member", "beta-member")
 	script, _, code := runCLI(t, "", "", "completion", "zsh")
 	if code != 0 {
 		t.Fatalf("completion zsh: exit %d", code)
@@ -713,4 +684,27 @@ func TestAgentWarnsAboutUnsupportedConfig(t *testing.T) {
 	})
 	cancel()
 	<-done
+}
+
+// completionFixture makes a home with an ~/.ssh/config host
+// (from-ssh-config) and a bin dir whose fake `consulx hosts` answers the
+// given members, as an agent would; write adds more files.
+func completionFixture(t *testing.T, members ...string) (dir, home, bin string, write func(path, body string, mode os.FileMode)) {
+	t.Helper()
+	dir = t.TempDir()
+	home = filepath.Join(dir, "home")
+	bin = filepath.Join(dir, "bin")
+	for _, d := range []string{filepath.Join(home, ".ssh"), bin} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write = func(path, body string, mode os.FileMode) {
+		if err := os.WriteFile(path, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(home, ".ssh", "config"), "Host from-ssh-config\n  HostName 192.0.2.9\n", 0o600)
+	write(filepath.Join(bin, "consulx"), "#!/bin/sh\n[ \"$1\" = hosts ] && printf '"+strings.Join(members, "\\n")+"\\n'\n", 0o755)
+	return dir, home, bin, write
 }
