@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,30 +15,11 @@ import (
 
 	"consulx/agentrun"
 	"consulx/api"
+	"consulx/internal/freeport"
 	"consulx/logstream"
 	"consulx/node"
 	"consulx/tui"
 )
-
-// freePort asks the kernel for a port free for both TCP and UDP on
-// 127.0.0.1 (gossip uses both).
-func freePort() (int, error) {
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return port, nil
-	}
-	return 0, fmt.Errorf("no free port on 127.0.0.1")
-}
 
 // demoCluster is a small cluster running inside this process.
 type demoCluster struct {
@@ -71,39 +52,29 @@ func startDemo(servers, clients int) (*demoCluster, error) {
 	d := &demoCluster{dir: dir, servers: servers, seeded: make(chan struct{})}
 	var firstSerf string
 	for i := 0; i < servers+clients; i++ {
-		var ports [5]int
-		for j := range ports {
-			if ports[j], err = freePort(); err != nil {
+		// A port found free can be taken (by another program, or as the
+		// source port of an outgoing connection) before the agent binds
+		// it; pick new ports and try again rather than fail the demo.
+		var r *agentrun.Running
+		var logger hclog.Logger
+		var cfg *node.Config
+		for attempt := 1; ; attempt++ {
+			cfg, err = demoAgentConfig(dir, i, servers, firstSerf)
+			if err != nil {
 				d.stop()
 				return nil, err
 			}
-		}
-		cfg := node.DefaultConfig()
-		isServer := i < servers
-		if isServer {
-			cfg.NodeName = fmt.Sprintf("server-%d", i+1)
-			cfg.Server, cfg.BootstrapExpect = true, servers
-		} else {
-			cfg.NodeName = fmt.Sprintf("client-%d", i-servers+1)
-		}
-		cfg.BindAddr, cfg.ClientAddr = "127.0.0.1", "127.0.0.1"
-		cfg.DataDir = filepath.Join(dir, cfg.NodeName)
-		cfg.Ports = node.Ports{HTTP: ports[0], DNS: ports[1], SerfLAN: ports[2], SerfWAN: ports[3], Server: ports[4], HTTPS: -1, GRPC: -1, GRPCTLS: -1}
-		cfg.Timing.FastGossip = true // a dead demo node turns red within a second
-		if firstSerf != "" {
-			cfg.RetryJoin = []string{firstSerf}
-			cfg.RetryInterval = 200 * time.Millisecond
-		}
-		if err := cfg.Finalize(false, false); err != nil {
-			d.stop()
-			return nil, err
-		}
-		logs := logstream.New(1000)
-		logger := hclog.New(&hclog.LoggerOptions{Name: cfg.NodeName, Level: hclog.Info, Output: logs})
-		r, err := agentrun.Start(cfg, logger, logs)
-		if err != nil {
-			d.stop()
-			return nil, fmt.Errorf("start %s: %w", cfg.NodeName, err)
+			logs := logstream.New(1000)
+			logger = hclog.New(&hclog.LoggerOptions{Name: cfg.NodeName, Level: hclog.Info, Output: logs})
+			r, err = agentrun.Start(cfg, logger, logs)
+			if err == nil {
+				break
+			}
+			if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+				d.stop()
+				return nil, fmt.Errorf("start %s: %w", cfg.NodeName, err)
+			}
+			_ = os.RemoveAll(cfg.DataDir)
 		}
 		d.agents = append(d.agents, r)
 		d.loggers = append(d.loggers, logger)
@@ -112,6 +83,36 @@ func startDemo(servers, clients int) (*demoCluster, error) {
 		}
 	}
 	return d, nil
+}
+
+// demoAgentConfig is the configuration of the demo's agent number i (the
+// first `servers` are servers) on fresh free ports; agents after the first
+// retry-join firstSerf.
+func demoAgentConfig(dir string, i, servers int, firstSerf string) (*node.Config, error) {
+	ports, err := freeport.Pick(5)
+	if err != nil {
+		return nil, err
+	}
+	cfg := node.DefaultConfig()
+	isServer := i < servers
+	if isServer {
+		cfg.NodeName = fmt.Sprintf("server-%d", i+1)
+		cfg.Server, cfg.BootstrapExpect = true, servers
+	} else {
+		cfg.NodeName = fmt.Sprintf("client-%d", i-servers+1)
+	}
+	cfg.BindAddr, cfg.ClientAddr = "127.0.0.1", "127.0.0.1"
+	cfg.DataDir = filepath.Join(dir, cfg.NodeName)
+	cfg.Ports = node.Ports{HTTP: ports[0], DNS: ports[1], SerfLAN: ports[2], SerfWAN: ports[3], Server: ports[4], HTTPS: -1, GRPC: -1, GRPCTLS: -1}
+	cfg.Timing.FastGossip = true // a dead demo node turns red within a second
+	if firstSerf != "" {
+		cfg.RetryJoin = []string{firstSerf}
+		cfg.RetryInterval = 200 * time.Millisecond
+	}
+	if err := cfg.Finalize(false, false); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // demoKV is the tree a demo starts with: a few apps' configuration (JSON,
@@ -142,10 +143,11 @@ type demoService struct {
 // agents: web on both clients, api and redis on servers, and billing,
 // whose health check fails (nothing listens on its port).
 func (d *demoCluster) demoServices() ([]demoService, error) {
-	dead, err := freePort() // nothing listens here: the billing check fails
+	free, err := freeport.Pick(1) // nothing listens here: the billing check fails
 	if err != nil {
 		return nil, err
 	}
+	dead := free[0]
 	httpCheck := func(i int, path string) *node.CheckBody {
 		a := d.agents[i%len(d.agents)]
 		return &node.CheckBody{Name: "HTTP " + path, HTTP: "http://" + a.HTTPAddr + path, Interval: node.Duration(5 * time.Second), Timeout: node.Duration(2 * time.Second)}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,48 +16,21 @@ import (
 
 	"consulx/agentrun"
 	"consulx/api"
+	"consulx/internal/freeport"
 	"consulx/logstream"
 	"consulx/node"
 )
 
-// portMu serialises port picking inside one test binary.
-var portMu sync.Mutex
-
 // FreePorts returns n ports free for both TCP and UDP on 127.0.0.1
-// (gossip needs both on the same number).
+// (gossip needs both on the same number), from below the ephemeral range
+// (see package freeport).
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	var out []int
-	var hold []net.Listener
-	var holdUDP []net.PacketConn
-	defer func() {
-		for _, l := range hold {
-			l.Close()
-		}
-		for _, p := range holdUDP {
-			p.Close()
-		}
-	}()
-	for attempts := 0; len(out) < n && attempts < 100*n; attempts++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			continue
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			l.Close()
-			continue
-		}
-		hold, holdUDP = append(hold, l), append(holdUDP, u)
-		out = append(out, port)
+	ports, err := freeport.Pick(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(out) < n {
-		t.Fatalf("could not find %d free ports", n)
-	}
-	return out
+	return ports
 }
 
 // Agent is one running test agent.

@@ -1,0 +1,11 @@
+// Package freeport picks ports on 127.0.0.1 that are free for both TCP
+// and UDP (gossip needs both on one number), for `consulx demo` and the
+// tests.
+//
+// Ports come from below the kernel's ephemeral range rather than from
+// binding port 0: a port the kernel hands out for :0 comes from the
+// ephemeral range, and once released it can be taken as the source port
+// of any outgoing connection (HTTP clients, Raft, gossip) before the agent
+// binds it, which failed test runs now and then with "address already in
+// use". Below that range only listeners that ask for a number compete.
+package freeport
