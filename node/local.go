@@ -8,12 +8,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
+	"consulx/exec"
 	"consulx/store"
 )
 
@@ -464,23 +464,27 @@ func probe(d *CheckDefinition, timeout time.Duration) (string, string) {
 		conn.Close()
 		return store.HealthPassing, fmt.Sprintf("TCP connect %s: Success", d.TCP)
 	case "script":
-		cmd := exec.CommandContext(ctx, d.Args[0], d.Args[1:]...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if err != nil {
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else {
-				return store.HealthCritical, err.Error()
+		// Its own process group, killed whole on timeout; output capped.
+		r := exec.Run(context.Background(), exec.Spec{Args: d.Args, Timeout: timeout, OutputCap: checkOutputMax})
+		out := string(r.Output)
+		switch {
+		case r.TimedOut:
+			// Consul's wording, with what the script wrote before.
+			msg := fmt.Sprintf("Timed out (%s) running check", timeout)
+			if out != "" {
+				msg += "\n\n" + out
 			}
+			return store.HealthCritical, msg
+		case r.Err != nil:
+			return store.HealthCritical, r.Err.Error()
 		}
-		switch code {
+		switch r.ExitCode {
 		case 0:
-			return store.HealthPassing, string(out)
+			return store.HealthPassing, out
 		case 1:
-			return store.HealthWarning, string(out)
+			return store.HealthWarning, out
 		}
-		return store.HealthCritical, string(out)
+		return store.HealthCritical, out
 	}
 	return store.HealthCritical, "unknown check type"
 }
