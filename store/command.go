@@ -22,6 +22,12 @@ const (
 	DeregisterCommand CommandType = 5
 	// TombstoneReapCommand carries a TombstoneReapRequest.
 	TombstoneReapCommand CommandType = 6
+
+	// IgnoreUnknownTypeFlag, set on a command type, lets a server that
+	// does not know the type skip the entry (as Consul's flag of the same
+	// name): for commands whose absence cannot make states diverge. Any
+	// other unknown type stops the server (UnknownCommandError).
+	IgnoreUnknownTypeFlag CommandType = 128
 )
 
 // TombstoneReapRequest removes KV tombstones created at or before Index.

@@ -29,6 +29,19 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 
 // ApplyBatch applies committed entries in order, in one transaction.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	// Consul's rule: a newer version marks a command older servers may
+	// skip with the high bit; any other unknown command stops this server,
+	// because applying everything but that entry would let its state
+	// diverge silently. Checked before any lock is taken or anything is
+	// applied, so the panic leaves the store as it was.
+	for _, l := range logs {
+		if l.Type != raft.LogCommand || len(l.Data) == 0 {
+			continue
+		}
+		if t := CommandType(l.Data[0]); commandTable[t].apply == nil && t&IgnoreUnknownTypeFlag == 0 {
+			panic(&UnknownCommandError{Type: t, Index: l.Index})
+		}
+	}
 	out := make([]interface{}, len(logs))
 	s := f.s
 	w := &wtx{}
@@ -39,6 +52,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		for i, l := range logs {
 			if l.Type != raft.LogCommand || len(l.Data) == 0 {
 				continue
+			}
+			if commandTable[CommandType(l.Data[0])].apply == nil {
+				continue // unknown but ignorable: checked above
 			}
 			nTouched, sessBefore, catBefore := len(w.touched), w.sessionsChanged, w.catalogChanged
 			w.sessionsChanged, w.catalogChanged = false, false
@@ -111,70 +127,74 @@ func (s *Store) applyCommand(w *wtx, l *raft.Log) ApplyResult {
 }
 
 func (s *Store) decodeAndApply(w *wtx, l *raft.Log) ApplyResult {
-	body := l.Data[1:]
-	switch CommandType(l.Data[0]) {
-	case KVCommand:
-		var req KVRequest
+	// ApplyBatch has checked the type is known.
+	return commandTable[CommandType(l.Data[0])].apply(s, w, l.Index, l.Data[1:])
+}
+
+// commandHandler decodes one command type's body and applies it.
+type commandHandler struct {
+	name  string
+	apply func(s *Store, w *wtx, index uint64, body []byte) ApplyResult
+}
+
+// decoded makes the handler of a command whose body is the JSON of a T.
+// A body that does not decode is a rejected command, never a partial one.
+func decoded[T any](name string, fn func(s *Store, w *wtx, index uint64, req *T) ApplyResult) commandHandler {
+	return commandHandler{name: name, apply: func(s *Store, w *wtx, index uint64, body []byte) ApplyResult {
+		var req T
 		if err := json.Unmarshal(body, &req); err != nil {
-			return ApplyResult{Err: fmt.Sprintf("decode KV command: %v", err)}
+			return ApplyResult{Err: fmt.Sprintf("decode %s command: %v", name, err)}
 		}
+		return fn(s, w, index, &req)
+	}}
+}
+
+// result turns an apply error into a rejected command's result.
+func result(ok bool, err error) ApplyResult {
+	if err != nil {
+		return ApplyResult{Err: err.Error()}
+	}
+	return ApplyResult{Ok: ok}
+}
+
+// commandTable is every command type this version applies: adding a
+// command is one entry here (and its CommandType constant).
+var commandTable = map[CommandType]commandHandler{
+	KVCommand: decoded("KV", func(_ *Store, w *wtx, index uint64, req *KVRequest) ApplyResult {
 		if req.Op.IsRead() {
 			return ApplyResult{Err: fmt.Sprintf("%s is only valid in a transaction", req.Op)}
 		}
-		ok, _, err := applyKV(w, l.Index, &req)
-		if err != nil {
-			return ApplyResult{Err: err.Error()}
-		}
-		return ApplyResult{Ok: ok}
-	case SessionCommand:
-		var req SessionRequest
-		if err := json.Unmarshal(body, &req); err != nil {
-			return ApplyResult{Err: fmt.Sprintf("decode session command: %v", err)}
-		}
-		ok, err := s.applySession(w, l.Index, &req)
-		if err != nil {
-			return ApplyResult{Err: err.Error()}
-		}
-		return ApplyResult{Ok: ok}
-	case RegisterCommand:
-		var req RegisterRequest
-		if err := json.Unmarshal(body, &req); err != nil {
-			return ApplyResult{Err: fmt.Sprintf("decode register command: %v", err)}
-		}
-		if err := applyRegister(w, l.Index, &req); err != nil {
-			return ApplyResult{Err: err.Error()}
-		}
-		return ApplyResult{Ok: true}
-	case DeregisterCommand:
-		var req DeregisterRequest
-		if err := json.Unmarshal(body, &req); err != nil {
-			return ApplyResult{Err: fmt.Sprintf("decode deregister command: %v", err)}
-		}
-		if err := applyDeregister(w, &req); err != nil {
-			return ApplyResult{Err: err.Error()}
-		}
-		return ApplyResult{Ok: true}
-	case TombstoneReapCommand:
-		var req TombstoneReapRequest
-		if err := json.Unmarshal(body, &req); err != nil {
-			return ApplyResult{Err: fmt.Sprintf("decode reap command: %v", err)}
-		}
-		if err := reapTombstones(w, req.Index); err != nil {
-			return ApplyResult{Err: err.Error()}
-		}
-		return ApplyResult{Ok: true}
-	case TxnCommand:
-		var req TxnRequest
-		if err := json.Unmarshal(body, &req); err != nil {
-			return ApplyResult{Err: fmt.Sprintf("decode txn command: %v", err)}
-		}
-		res := applyTxn(w, l.Index, &req)
+		ok, _, err := applyKV(w, index, req)
+		return result(ok, err)
+	}),
+	SessionCommand: decoded("session", func(s *Store, w *wtx, index uint64, req *SessionRequest) ApplyResult {
+		return result(s.applySession(w, index, req))
+	}),
+	RegisterCommand: decoded("register", func(_ *Store, w *wtx, index uint64, req *RegisterRequest) ApplyResult {
+		return result(true, applyRegister(w, index, req))
+	}),
+	DeregisterCommand: decoded("deregister", func(_ *Store, w *wtx, _ uint64, req *DeregisterRequest) ApplyResult {
+		return result(true, applyDeregister(w, req))
+	}),
+	TombstoneReapCommand: decoded("reap", func(_ *Store, w *wtx, _ uint64, req *TombstoneReapRequest) ApplyResult {
+		return result(true, reapTombstones(w, req.Index))
+	}),
+	TxnCommand: decoded("txn", func(_ *Store, w *wtx, index uint64, req *TxnRequest) ApplyResult {
+		res := applyTxn(w, index, req)
 		return ApplyResult{Ok: len(res.Errors) == 0, Txn: res}
-	default:
-		// An unknown type comes from a newer version; refusing it keeps
-		// every server's state identical rather than guessing.
-		return ApplyResult{Err: fmt.Sprintf("unknown command type %d", l.Data[0])}
-	}
+	}),
+}
+
+// UnknownCommandError is the panic value of a server that meets a command
+// type it does not know and may not skip (see IgnoreUnknownTypeFlag).
+type UnknownCommandError struct {
+	Type  CommandType
+	Index uint64
+}
+
+func (e *UnknownCommandError) Error() string {
+	return fmt.Sprintf("consulx: Raft log entry %d has command type %d, which this server does not know; "+
+		"a newer consulx wrote it: upgrade this server (skipping the entry would make its state diverge from the others')", e.Index, e.Type)
 }
 
 // ReadTxn runs a read-only transaction against the current state without

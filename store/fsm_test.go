@@ -177,7 +177,7 @@ func TestApplyBatchResults(t *testing.T) {
 		{ts.raw(raft.LogNoop, nil), expect{nilResult: true}},                          // 6
 		{ts.next(casReq("a", "3", 2)), expect{ok: false}},                             // 7: stale now
 		{ts.next(delReq("nope")), expect{ok: true}},                                   // 8: no-op
-		{ts.raw(raft.LogCommand, []byte{42}), expect{err: "unknown command type 42"}}, // 9
+		{ts.raw(raft.LogCommand, []byte{byte(IgnoreUnknownTypeFlag | 42)}), expect{nilResult: true}}, // 9: unknown but ignorable
 		{ts.next(setReq("b", "1")), expect{ok: true}},                                 // 10
 		{ts.next(delCASReq("pre", 0)), expect{ok: false}},                             // 11
 		{ts.next(delTreeReq("none/")), expect{ok: true}},                              // 12: no-op

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -848,8 +849,8 @@ func TestKVInvalidRequests(t *testing.T) {
 		{name: "malformed JSON body", data: []byte{byte(KVCommand), '{', 'x'}, wantErr: "decode KV command"},
 		{name: "type byte only", data: []byte{byte(KVCommand)}, wantErr: "decode KV command"},
 		{name: "wrong JSON shape", data: append([]byte{byte(KVCommand)}, `{"Op":1}`...), wantErr: "decode KV command"},
-		{name: "unknown command type", data: append([]byte{99}, validSet[1:]...), wantErr: "unknown command type 99"},
-		{name: "command type zero", data: append([]byte{0}, validSet[1:]...), wantErr: "unknown command type 0"},
+		{name: "unknown command type marked ignorable", data: append([]byte{byte(IgnoreUnknownTypeFlag | 99)}, validSet[1:]...), wantNil: true},
+		{name: "known type with the ignorable bit is still unknown", data: append([]byte{byte(IgnoreUnknownTypeFlag | KVCommand)}, validSet[1:]...), wantNil: true},
 		{name: "empty command data", data: nil, wantNil: true},
 		{name: "configuration entry carrying a set", typ: raft.LogConfiguration, data: validSet, wantNil: true},
 		{name: "noop entry carrying a set", typ: raft.LogNoop, data: validSet, wantNil: true},
@@ -1205,5 +1206,38 @@ func TestWatchBlockingReader(t *testing.T) {
 	e, idx := ts.get("foo")
 	if e == nil || idx != 1 {
 		t.Fatalf("after wake: %+v @%d", e, idx)
+	}
+}
+
+// TestUnknownCommandTypeStopsTheServer: a command type this version does
+// not know, without the ignorable bit, must stop the server with a clear
+// error instead of being skipped (an older server that skipped what a newer
+// leader applied would silently diverge), as Consul's FSM does.
+func TestUnknownCommandTypeStopsTheServer(t *testing.T) {
+	validSet, err := EncodeCommand(KVCommand, setReq("k", "v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []byte{99, 0, 7} {
+		t.Run(fmt.Sprint(typ), func(t *testing.T) {
+			ts := newTestStore(t)
+			var got any
+			func() {
+				defer func() { got = recover() }()
+				ts.fsm.Apply(ts.raw(raft.LogCommand, append([]byte{typ}, validSet[1:]...)))
+			}()
+			err, ok := got.(*UnknownCommandError)
+			if !ok {
+				t.Fatalf("Apply of command type %d: recovered %#v, want an *UnknownCommandError panic", typ, got)
+			}
+			if msg := err.Error(); !strings.Contains(msg, fmt.Sprintf("command type %d", typ)) || !strings.Contains(msg, "upgrade this server") {
+				t.Fatalf("unclear error: %s", msg)
+			}
+			// Nothing was applied or left locked.
+			if got, _ := ts.list(""); len(got) != 0 {
+				t.Fatalf("the refused entry changed the store: %+v", got)
+			}
+			ts.mustApply(setReq("after", "v"))
+		})
 	}
 }
