@@ -170,18 +170,18 @@ func TestApplyBatchResults(t *testing.T) {
 		log  *raft.Log
 		want expect
 	}{
-		{ts.next(setReq("a", "1")), expect{ok: true}},                                 // 2
-		{ts.raw(raft.LogConfiguration, []byte("peers")), expect{nilResult: true}},     // 3
-		{ts.next(casReq("a", "2", 2)), expect{ok: true}},                              // 4: sees the write at 2 in the same batch
-		{ts.next(setReq("", "x")), expect{err: "Missing key name"}},                   // 5
-		{ts.raw(raft.LogNoop, nil), expect{nilResult: true}},                          // 6
-		{ts.next(casReq("a", "3", 2)), expect{ok: false}},                             // 7: stale now
-		{ts.next(delReq("nope")), expect{ok: true}},                                   // 8: no-op
+		{ts.next(setReq("a", "1")), expect{ok: true}},                                                // 2
+		{ts.raw(raft.LogConfiguration, []byte("peers")), expect{nilResult: true}},                    // 3
+		{ts.next(casReq("a", "2", 2)), expect{ok: true}},                                             // 4: sees the write at 2 in the same batch
+		{ts.next(setReq("", "x")), expect{err: "Missing key name"}},                                  // 5
+		{ts.raw(raft.LogNoop, nil), expect{nilResult: true}},                                         // 6
+		{ts.next(casReq("a", "3", 2)), expect{ok: false}},                                            // 7: stale now
+		{ts.next(delReq("nope")), expect{ok: true}},                                                  // 8: no-op
 		{ts.raw(raft.LogCommand, []byte{byte(IgnoreUnknownTypeFlag | 42)}), expect{nilResult: true}}, // 9: unknown but ignorable
-		{ts.next(setReq("b", "1")), expect{ok: true}},                                 // 10
-		{ts.next(delCASReq("pre", 0)), expect{ok: false}},                             // 11
-		{ts.next(delTreeReq("none/")), expect{ok: true}},                              // 12: no-op
-		{ts.raw(raft.LogBarrier, nil), expect{nilResult: true}},                       // 13
+		{ts.next(setReq("b", "1")), expect{ok: true}},                                                // 10
+		{ts.next(delCASReq("pre", 0)), expect{ok: false}},                                            // 11
+		{ts.next(delTreeReq("none/")), expect{ok: true}},                                             // 12: no-op
+		{ts.raw(raft.LogBarrier, nil), expect{nilResult: true}},                                      // 13
 	}
 	logs := make([]*raft.Log, len(entries))
 	for i := range entries {
