@@ -285,3 +285,51 @@ func TestShell(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// TestParentDeathSignal: a child started with ParentDeathSignal dies when
+// the process that started it is killed outright. The parent is this test
+// binary re-run as a helper.
+func TestParentDeathSignal(t *testing.T) {
+	if os.Getenv("EXEC_TEST_PARENT") != "" {
+		t.Skip("running as the helper")
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	helper, err := Start(Spec{Args: []string{os.Args[0], "-test.run=^TestParentDeathHelper$"},
+		Env: append(os.Environ(), "EXEC_TEST_PARENT="+pidFile)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := readPid(t, pidFile)
+	if !alive(child) {
+		t.Fatal("child not running")
+	}
+	// SIGKILL to the helper alone, not its group: only Pdeathsig can tell
+	// the child.
+	if err := syscall.Kill(helper.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	helper.Wait()
+	gone(t, child, 10*time.Second)
+}
+
+// TestParentDeathHelper is the helper half of TestParentDeathSignal: it
+// starts a child that would sleep for five minutes, reports its pid, and
+// waits to be killed.
+func TestParentDeathHelper(t *testing.T) {
+	pidFile := os.Getenv("EXEC_TEST_PARENT")
+	if pidFile == "" {
+		t.Skip("helper for TestParentDeathSignal")
+	}
+	p, err := Start(Spec{Args: []string{"sleep", "300"}, ParentDeathSignal: syscall.SIGTERM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(p.Pid())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(60 * time.Second):
+		_ = p.Signal(syscall.SIGKILL)
+	}
+}

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
 	"consulx/api"
+	"consulx/exec"
 )
 
 // Flags Consul's lock and semaphore helpers mark their keys with, so that
@@ -126,67 +126,44 @@ func runLock(args []string, env *cliEnv) int {
 	l.logf("lock acquired, starting child")
 	defer l.release()
 
-	cmd := exec.Command("/bin/sh", "-c", strings.Join(child, " "))
-	if sh := os.Getenv("SHELL"); sh != "" {
-		cmd = exec.Command(sh, "-c", strings.Join(child, " "))
+	spec := exec.Spec{
+		Args:   exec.Shell(strings.Join(child, " ")),
+		Env:    append(os.Environ(), "CONSUL_LOCK_HELD=true"),
+		Stdout: os.Stdout, Stderr: os.Stderr,
+		// If we are killed outright, the child is told too instead of
+		// running on unlocked. (Its own process group comes with exec:
+		// signals reach grandchildren that `sh -c` would otherwise orphan.)
+		ParentDeathSignal: syscall.SIGTERM,
 	}
-	cmd.Env = append(os.Environ(), "CONSUL_LOCK_HELD=true")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if *passStdin {
-		cmd.Stdin = os.Stdin
+		spec.Stdin = os.Stdin
 	}
-	// Its own process group: killing the group reaches grandchildren that
-	// `sh -c` would otherwise orphan.
-	// Pdeathsig: if we are killed outright, the child is told too instead
-	// of running on unlocked.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
+	proc, err := exec.Start(spec)
+	if err != nil {
 		fmt.Fprintf(env.stderr, "Error running child: %v\n", err)
 		return 1
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	lost := make(chan struct{})
 	go l.monitor(ctx, lost)
 
-	var childErr error
+	var res exec.Result
 	select {
-	case childErr = <-exited:
+	case <-proc.Done():
+		res = proc.Wait()
 	case sig := <-sigCh:
 		l.logf("forwarding %s to the child", sig)
-		_ = syscall.Kill(-cmd.Process.Pid, sig.(syscall.Signal))
-		childErr = waitOrKill(cmd, exited, killGrace)
+		res = proc.Stop(sig.(syscall.Signal), killGrace)
 	case <-lost:
 		fmt.Fprintln(env.stderr, "Lock lost, killing child")
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		childErr = waitOrKill(cmd, exited, killGrace)
+		res = proc.Stop(syscall.SIGTERM, killGrace)
 	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(childErr, &ee) {
-		code = ee.ExitCode()
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			code = 128 + int(ws.Signal())
-		}
-	}
-	if code != 0 {
+	if code := res.Code(); code != 0 {
 		fmt.Fprintf(env.stderr, "Child exited with code %d\n", code)
 		if *childExit {
 			return code
 		}
 	}
 	return 0
-}
-
-// waitOrKill waits for the child after a signal, then kills its group.
-func waitOrKill(cmd *exec.Cmd, exited chan error, grace time.Duration) error {
-	select {
-	case err := <-exited:
-		return err
-	case <-time.After(grace):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		return <-exited
-	}
 }
 
 func (l *lockCmd) renew(ctx context.Context) {
