@@ -123,10 +123,7 @@ func (p *peerStore) write(peers []knownPeer) error {
 	if err := writeFileAtomic(p.path, b); err != nil {
 		return fmt.Errorf("record gossip peers in %s: %w", p.path, err)
 	}
-	p.lastWrite = append([]knownPeer{}, peers...)
-	if p.lastWrite == nil {
-		p.lastWrite = []knownPeer{}
-	}
+	p.lastWrite = append([]knownPeer{}, peers...) // never nil: "written" even when empty
 	return nil
 }
 
