@@ -77,31 +77,14 @@ type catalogServiceJSON struct {
 	ModifyIndex              uint64
 }
 
-func (h *Handler) catalogRead(w http.ResponseWriter, r *http.Request, kind, name string) (*node.CatalogReadResponse, error) {
-	opts, err := readOptions(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.checkDC(opts.Datacenter); err != nil {
-		return nil, err
-	}
-	out, err := h.agent.CatalogRead(r.Context(), &node.CatalogReadRequest{Kind: kind, Name: name, QueryOptions: opts})
-	if err != nil {
-		return nil, err
-	}
-	setMeta(w, out.QueryMeta)
-	return out, nil
-}
-
-// namedRead serves the catalog/health reads keyed by the name at the end
-// of the path: it refuses an empty name with missing (a 400) and runs the
-// query of the given kind.
-func (h *Handler) namedRead(w http.ResponseWriter, r *http.Request, prefix, kind, missing string) (*node.CatalogReadResponse, error) {
+// named reads the name at the end of the path, refusing an empty one
+// with missing (a 400).
+func named(r *http.Request, prefix, missing string) (string, error) {
 	name := pathTail(r, prefix)
 	if name == "" {
-		return nil, badRequest("%s", missing)
+		return "", badRequest("%s", missing)
 	}
-	return h.catalogRead(w, r, kind, name)
+	return name, nil
 }
 
 // nodeMetaFilter parses ?node-meta=k:v (repeatable); all must match.
@@ -138,10 +121,16 @@ func hasTags(tags, want []string) bool {
 }
 
 func (h *Handler) catalogNodes(w http.ResponseWriter, r *http.Request) (any, error) {
-	out, err := h.catalogRead(w, r, "nodes", "")
+	opts, err := readOptions(r)
 	if err != nil {
 		return nil, err
 	}
+	req := &node.NodesRequest{QueryOptions: opts}
+	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.CatalogNodes, h.agent.CatalogNodesWatch, showNodes)
+}
+
+func showNodes(w http.ResponseWriter, r *http.Request, out *node.NodesResponse) (any, error) {
+	setMeta(w, out.QueryMeta)
 	match := nodeMetaFilter(r)
 	res := []nodeJSON{}
 	for _, n := range out.Nodes {
@@ -153,18 +142,39 @@ func (h *Handler) catalogNodes(w http.ResponseWriter, r *http.Request) (any, err
 }
 
 func (h *Handler) catalogServices(w http.ResponseWriter, r *http.Request) (any, error) {
-	out, err := h.catalogRead(w, r, "services", "")
+	opts, err := readOptions(r)
 	if err != nil {
 		return nil, err
 	}
-	return out.Services, nil
+	req := &node.ServicesRequest{QueryOptions: opts}
+	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.CatalogServices, h.agent.CatalogServicesWatch,
+		func(w http.ResponseWriter, _ *http.Request, out *node.ServicesResponse) (any, error) {
+			setMeta(w, out.QueryMeta)
+			return out.Services, nil
+		})
+}
+
+// serviceNodes serves the reads of one service's instances (catalog and
+// health), rendered by show.
+func (h *Handler) serviceNodes(w http.ResponseWriter, r *http.Request, prefix string, show render[node.ServiceNodesResponse]) (any, error) {
+	name, err := named(r, prefix, "Missing service name")
+	if err != nil {
+		return nil, err
+	}
+	opts, err := readOptions(r)
+	if err != nil {
+		return nil, err
+	}
+	req := &node.ServiceNodesRequest{Service: name, QueryOptions: opts}
+	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.ServiceNodes, h.agent.ServiceNodesWatch, show)
 }
 
 func (h *Handler) catalogService(w http.ResponseWriter, r *http.Request) (any, error) {
-	out, err := h.namedRead(w, r, "/v1/catalog/service/", "service", "Missing service name")
-	if err != nil {
-		return nil, err
-	}
+	return h.serviceNodes(w, r, "/v1/catalog/service/", showCatalogService)
+}
+
+func showCatalogService(w http.ResponseWriter, r *http.Request, out *node.ServiceNodesResponse) (any, error) {
+	setMeta(w, out.QueryMeta)
 	tags, match := r.URL.Query()["tag"], nodeMetaFilter(r)
 	res := []catalogServiceJSON{}
 	for _, in := range out.Instances {
@@ -181,15 +191,25 @@ func (h *Handler) catalogService(w http.ResponseWriter, r *http.Request) (any, e
 }
 
 func (h *Handler) catalogNode(w http.ResponseWriter, r *http.Request) (any, error) {
-	out, err := h.namedRead(w, r, "/v1/catalog/node/", "node", "Missing node name")
+	name, err := named(r, "/v1/catalog/node/", "Missing node name")
 	if err != nil {
 		return nil, err
 	}
+	opts, err := readOptions(r)
+	if err != nil {
+		return nil, err
+	}
+	req := &node.NodeServicesRequest{Node: name, QueryOptions: opts}
+	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.NodeServices, h.agent.NodeServicesWatch, showCatalogNode)
+}
+
+func showCatalogNode(w http.ResponseWriter, _ *http.Request, out *node.NodeServicesResponse) (any, error) {
+	setMeta(w, out.QueryMeta)
 	if out.Node == nil {
 		return json.RawMessage("null"), nil
 	}
 	svcs := map[string]serviceJSON{}
-	for _, s := range out.NodeSvcs {
+	for _, s := range out.Services {
 		svcs[s.ID] = toServiceJSON(s)
 	}
 	return map[string]any{"Node": toNodeJSON(*out.Node), "Services": svcs}, nil
@@ -228,16 +248,14 @@ func (h *Handler) catalogRegister(w http.ResponseWriter, r *http.Request) (any, 
 	if b.Address == "" && !b.SkipNodeUpdate {
 		return nil, badRequest("Must provide address")
 	}
-	if err := h.checkDC(b.Datacenter); err != nil {
-		return nil, err
-	}
 	checks := b.Checks
 	if b.Check != nil {
 		checks = append(checks, b.Check)
 	}
 	req := &store.RegisterRequest{Node: b.Node, ID: b.ID, Address: b.Address, Datacenter: h.agent.Config().Datacenter,
 		TaggedAddresses: b.TaggedAddresses, NodeMeta: b.NodeMeta, Service: b.Service, Checks: checks, SkipNodeUpdate: b.SkipNodeUpdate}
-	if _, err := h.agent.CatalogApply(r.Context(), &node.CatalogWriteRequest{Register: req}); err != nil {
+	if _, err := h.agent.CatalogApply(r.Context(), &node.CatalogWriteRequest{Register: req,
+		WriteOptions: node.WriteOptions{Datacenter: b.Datacenter}}); err != nil {
 		return nil, err
 	}
 	return true, nil
@@ -270,14 +288,27 @@ func checksJSON(cs []store.HealthCheck) []store.HealthCheck {
 
 // healthChecksBy serves the check listings keyed by a path name:
 // /v1/health/node/<node> and /v1/health/checks/<service>.
-func (h *Handler) healthChecksBy(prefix, kind, missing string) handlerFunc {
+func (h *Handler) healthChecksBy(prefix string, by node.ChecksBy, missing string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) (any, error) {
-		out, err := h.namedRead(w, r, prefix, kind, missing)
+		name, err := named(r, prefix, missing)
 		if err != nil {
 			return nil, err
 		}
-		return checksJSON(out.Checks), nil
+		return h.healthChecks(w, r, by, name)
 	}
+}
+
+func (h *Handler) healthChecks(w http.ResponseWriter, r *http.Request, by node.ChecksBy, name string) (any, error) {
+	opts, err := readOptions(r)
+	if err != nil {
+		return nil, err
+	}
+	req := &node.ChecksRequest{By: by, Name: name, QueryOptions: opts}
+	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.HealthChecks, h.agent.HealthChecksWatch,
+		func(w http.ResponseWriter, _ *http.Request, out *node.ChecksResponse) (any, error) {
+			setMeta(w, out.QueryMeta)
+			return checksJSON(out.Checks), nil
+		})
 }
 
 func (h *Handler) healthState(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -287,18 +318,15 @@ func (h *Handler) healthState(w http.ResponseWriter, r *http.Request) (any, erro
 	default:
 		return nil, badRequest("Invalid check state: %q (use any, passing, warning or critical)", state)
 	}
-	out, err := h.catalogRead(w, r, "health-state", state)
-	if err != nil {
-		return nil, err
-	}
-	return checksJSON(out.Checks), nil
+	return h.healthChecks(w, r, node.ChecksInState, state)
 }
 
 func (h *Handler) healthService(w http.ResponseWriter, r *http.Request) (any, error) {
-	out, err := h.namedRead(w, r, "/v1/health/service/", "health-service", "Missing service name")
-	if err != nil {
-		return nil, err
-	}
+	return h.serviceNodes(w, r, "/v1/health/service/", h.showHealthService)
+}
+
+func (h *Handler) showHealthService(w http.ResponseWriter, r *http.Request, out *node.ServiceNodesResponse) (any, error) {
+	setMeta(w, out.QueryMeta)
 	// The same service is polled far more often than it changes: reuse
 	// the encoded answer while the catalog index is the same.
 	key := pathTail(r, "/v1/health/service/") + "\x00" + r.URL.Query().Encode()
@@ -359,30 +387,33 @@ func HealthyInstances(in []store.ServiceInstance, passingOnly bool) []store.Serv
 	return out
 }
 
-// encodedCache keeps encoded responses for one catalog index.
+// encodedCache keeps the latest encoded answer per query, with the index
+// it was encoded at (each service has its own index).
 type encodedCache struct {
 	mu      sync.Mutex
-	index   uint64
-	entries map[string][]byte
+	entries map[string]encodedAnswer
+}
+
+type encodedAnswer struct {
+	index uint64
+	body  []byte
 }
 
 func (c *encodedCache) get(index uint64, key string) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.index != index {
+	e, ok := c.entries[key]
+	if !ok || e.index != index {
 		return nil, false
 	}
-	b, ok := c.entries[key]
-	return b, ok
+	return e.body, true
 }
 
 func (c *encodedCache) put(index uint64, key string, b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.index != index || c.entries == nil {
-		c.index, c.entries = index, map[string][]byte{}
+	if c.entries == nil || len(c.entries) >= 256 {
+		c.entries = map[string]encodedAnswer{} // bounded: start over
 	}
-	if len(c.entries) < 256 {
-		c.entries[key] = b
-	}
+	c.entries[key] = encodedAnswer{index: index, body: b}
 }

@@ -1,13 +1,11 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"consulx/node"
 	"consulx/store"
@@ -54,117 +52,62 @@ func has(r *http.Request, name string) bool {
 	return ok
 }
 
-// checkDC refuses other datacenters until the WAN hop exists, with Consul's text.
-func (h *Handler) checkDC(dc string) error {
-	if dc != "" && dc != h.agent.Config().Datacenter {
-		return fmt.Errorf("No path to datacenter")
-	}
-	return nil
-}
-
 func (h *Handler) kvGet(w http.ResponseWriter, r *http.Request, key string) error {
 	opts, err := readOptions(r)
 	if err != nil {
 		return err
 	}
-	if err := h.checkDC(opts.Datacenter); err != nil {
-		return err
-	}
-	req := &node.KVReadRequest{Key: key, Mode: "get", QueryOptions: opts}
+	req := &node.KVReadRequest{Key: key, Mode: node.KVReadKey, QueryOptions: opts}
 	switch {
 	case has(r, "keys"):
-		req.Mode = "keys"
+		req.Mode = node.KVReadKeys
 		req.Separator = r.URL.Query().Get("separator")
 		if req.Separator == "" {
 			req.Separator = r.URL.Query().Get("seperator") // Consul's historic spelling
 		}
 	case has(r, "recurse"):
-		req.Mode = "list"
+		req.Mode = node.KVReadPrefix
 	case key == "":
 		return badRequest("Missing key name")
 	}
-	if req.MinIndex > 0 && h.parkKVRead(w, r, req) {
-		return nil
-	}
-	return h.answerKVRead(w, r, req)
-}
-
-// parkKVRead serves a blocking KV read by parking it (see park.go) when
-// this agent answers it locally and nothing changed yet. It reports false
-// when the ordinary path must serve the request.
-func (h *Handler) parkKVRead(w http.ResponseWriter, r *http.Request, req *node.KVReadRequest) bool {
-	deadline := time.Now().Add(h.agent.BlockingWait(req.MaxWait))
-	epoch := h.agent.RestoreEpoch()
-	// The watch is armed before the read so no change slips between them.
-	arm := func() (<-chan struct{}, func(), bool) {
-		ch, stop, ok := h.agent.KVWatch(req)
-		if !ok {
-			return nil, nil, false
-		}
-		now := *req
-		now.MinIndex = 0
-		out, err := h.agent.KVRead(context.Background(), &now)
-		if err != nil || !node.NotNewer(out.Index, req.MinIndex) || h.agent.RestoreEpoch() != epoch {
-			stop()
-			return nil, nil, false
-		}
-		return ch, stop, true
-	}
-	ch, stop, unchanged := arm()
-	if !unchanged {
-		return false
-	}
-	answer := func(w http.ResponseWriter, r *http.Request) {
-		now := *req
-		now.MinIndex = 0
-		if err := h.answerKVRead(w, r, &now); err != nil {
-			writeError(w, err)
-		}
-	}
-	if !h.park(w, r, ch, stop, deadline, arm, answer) {
-		stop()
-		return false
-	}
-	return true
-}
-
-// answerKVRead runs a KV read and writes Consul's response for it.
-func (h *Handler) answerKVRead(w http.ResponseWriter, r *http.Request, req *node.KVReadRequest) error {
-	key := req.Key
-	out, err := h.agent.KVRead(r.Context(), req)
-	if err != nil {
-		return err
-	}
-	setMeta(w, out.QueryMeta)
-	switch req.Mode {
-	case "keys":
-		if len(out.Keys) == 0 {
-			if key != "" {
-				w.WriteHeader(http.StatusNotFound)
-				return nil
-			}
-			out.Keys = []string{}
-		}
-		writeJSON(w, r, out.Keys)
-		return nil
-	}
-	if len(out.Entries) == 0 {
-		w.WriteHeader(http.StatusNotFound)
-		return nil
-	}
-	if req.Mode == "get" && has(r, "raw") {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "sandbox")
-		_, _ = w.Write(out.Entries[0].Value)
-		return nil
-	}
-	ents := make([]kvEntryJSON, len(out.Entries))
-	for i, e := range out.Entries {
-		ents[i] = toEntryJSON(e)
-	}
-	writeJSON(w, r, ents)
+	out, err := serveRead(h, w, r, req, &req.QueryOptions, h.agent.KVRead, h.agent.KVReadWatch, showKV(req))
+	respond(w, r, out, err)
 	return nil
+}
+
+// showKV writes Consul's response for a KV read: 404 with the headers
+// when nothing matched, the bare value for ?raw, else the entries (or key
+// names) as JSON.
+func showKV(req *node.KVReadRequest) render[node.KVReadResponse] {
+	return func(w http.ResponseWriter, r *http.Request, out *node.KVReadResponse) (any, error) {
+		setMeta(w, out.QueryMeta)
+		if req.Mode == node.KVReadKeys {
+			if len(out.Keys) == 0 {
+				if req.Key != "" {
+					w.WriteHeader(http.StatusNotFound)
+					return nil, nil
+				}
+				return []string{}, nil
+			}
+			return out.Keys, nil
+		}
+		if len(out.Entries) == 0 {
+			w.WriteHeader(http.StatusNotFound)
+			return nil, nil
+		}
+		if req.Mode == node.KVReadKey && has(r, "raw") {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.Header().Set("Content-Security-Policy", "sandbox")
+			_, _ = w.Write(out.Entries[0].Value)
+			return nil, nil
+		}
+		ents := make([]kvEntryJSON, len(out.Entries))
+		for i, e := range out.Entries {
+			ents[i] = toEntryJSON(e)
+		}
+		return ents, nil
+	}
 }
 
 func parseUintParam(r *http.Request, name string) (uint64, bool, error) {
@@ -215,9 +158,6 @@ func (h *Handler) kvPut(w http.ResponseWriter, r *http.Request, key string) erro
 		// Consul 1.22 answers these with a 500; it is the client's mistake.
 		return badRequest("Invalid key %q: leading or trailing whitespace", key)
 	}
-	if err := h.checkDC(r.URL.Query().Get("dc")); err != nil {
-		return err
-	}
 	n := 0
 	for _, f := range []string{"cas", "acquire", "release"} {
 		if has(r, f) {
@@ -255,7 +195,7 @@ func (h *Handler) kvPut(w http.ResponseWriter, r *http.Request, key string) erro
 		val = nil
 	}
 	out, err := h.agent.KVApply(r.Context(), &node.KVWriteRequest{Request: store.KVRequest{Op: op,
-		Entry: store.KVEntry{Key: key, Value: val, Flags: flags, ModifyIndex: casIdx, Session: session}}})
+		Entry: store.KVEntry{Key: key, Value: val, Flags: flags, ModifyIndex: casIdx, Session: session}}, WriteOptions: writeOptions(r)})
 	if err != nil {
 		return err
 	}
@@ -264,9 +204,6 @@ func (h *Handler) kvPut(w http.ResponseWriter, r *http.Request, key string) erro
 }
 
 func (h *Handler) kvDelete(w http.ResponseWriter, r *http.Request, key string) error {
-	if err := h.checkDC(r.URL.Query().Get("dc")); err != nil {
-		return err
-	}
 	recurse := has(r, "recurse")
 	if recurse && has(r, "cas") {
 		return badRequest("Conflicting flags: %s", r.URL.RawQuery)
@@ -286,7 +223,7 @@ func (h *Handler) kvDelete(w http.ResponseWriter, r *http.Request, key string) e
 		op = store.KVDeleteCAS
 	}
 	out, err := h.agent.KVApply(r.Context(), &node.KVWriteRequest{Request: store.KVRequest{Op: op,
-		Entry: store.KVEntry{Key: key, ModifyIndex: casIdx}}})
+		Entry: store.KVEntry{Key: key, ModifyIndex: casIdx}}, WriteOptions: writeOptions(r)})
 	if err != nil {
 		return err
 	}

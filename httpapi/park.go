@@ -11,6 +11,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"consulx/node"
 )
 
 // Parking a blocking query: when this agent can answer a blocking read
@@ -29,15 +31,23 @@ type ConnReturner func(net.Conn)
 // its goroutine (still correct, just heavier).
 func (h *Handler) SetConnReturner(f ConnReturner) { h.returnConn = f }
 
+// parkable is what the connection goroutine of a parked request needs of
+// the read it parks (read.go's parkedRead).
+type parkable interface {
+	// recheck reads again after a wake-up: it returns the watch to keep
+	// waiting on, or nil when the answer is ready.
+	recheck() *node.Watch
+	// answer writes the response: the read recheck found, or else (the
+	// wait expired) a fresh non-blocking read.
+	answer(w http.ResponseWriter, r *http.Request)
+}
+
 // park hijacks the connection and finishes the request later. One
 // goroutine per parked request sits in a 1-byte read on the connection:
 // the watch firing or the deadline passing interrupts it (by moving the
 // read deadline), and a client that hangs up ends it at once, releasing
-// the connection and its per-IP slot. answer serves the request normally
-// into a buffer; rearm re-arms the watch and reports false if the data
-// changed meanwhile (answer at once).
-func (h *Handler) park(w http.ResponseWriter, r *http.Request, changed <-chan struct{}, stop func(), deadline time.Time,
-	rearm func() (<-chan struct{}, func(), bool), answer func(w http.ResponseWriter, r *http.Request)) bool {
+// the connection and its per-IP slot.
+func (h *Handler) park(w http.ResponseWriter, r *http.Request, watch *node.Watch, deadline time.Time, p parkable) bool {
 	hj, ok := w.(http.Hijacker)
 	if !ok || h.returnConn == nil {
 		return false
@@ -71,7 +81,7 @@ func (h *Handler) park(w http.ResponseWriter, r *http.Request, changed <-chan st
 		one := make([]byte, 1)
 		for {
 			_ = conn.SetReadDeadline(deadline)
-			h.agent.OnWatchFire(changed, wake)
+			watch.OnFire(wake)
 			var n int
 			var rerr error
 			if len(pending) == 0 {
@@ -80,12 +90,12 @@ func (h *Handler) park(w http.ResponseWriter, r *http.Request, changed <-chan st
 				// Pipelined bytes are waiting: the client is alive; just
 				// wait for the watch or the deadline.
 				select {
-				case <-changed:
+				case <-watch.Changed():
 				case <-time.After(time.Until(deadline)):
 				}
 				rerr = os.ErrDeadlineExceeded
 			}
-			stop()
+			watch.Stop()
 			if n > 0 {
 				pending = append(pending, one[0])
 			}
@@ -93,17 +103,10 @@ func (h *Handler) park(w http.ResponseWriter, r *http.Request, changed <-chan st
 				conn.Close() // the client went away (or the agent is stopping)
 				return
 			}
-			if n == 0 && time.Now().Before(deadline) {
-				var still bool
-				changed, stop, still = rearm()
-				if still {
-					continue // woken, but what we read did not move: wait on
-				}
-			} else if n > 0 {
-				// Got a pipelined byte, not a wake-up: keep waiting.
-				var still bool
-				changed, stop, still = rearm()
-				if still {
+			// Woken before the deadline (or a pipelined byte arrived):
+			// read again; keep waiting while what we read did not move.
+			if n > 0 || time.Now().Before(deadline) {
+				if watch = p.recheck(); watch != nil {
 					continue
 				}
 			}
@@ -111,7 +114,7 @@ func (h *Handler) park(w http.ResponseWriter, r *http.Request, changed <-chan st
 		}
 		_ = conn.SetReadDeadline(time.Time{})
 		buf := &bufferedResponse{header: http.Header{}}
-		answer(buf, r)
+		p.answer(buf, r)
 		if err := buf.writeTo(conn, keepAlive); err != nil || !keepAlive {
 			conn.Close()
 			return

@@ -22,7 +22,7 @@ import (
 
 // Handler is the HTTP API of one agent.
 type Handler struct {
-	agent  *node.Agent
+	agent  Agent
 	logger hclog.Logger
 	mux    *http.ServeMux
 	// onLeave is called after a successful /v1/agent/leave, to stop the process.
@@ -40,7 +40,7 @@ type Handler struct {
 }
 
 // New builds the API handler. onLeave runs after the agent left via the API.
-func New(agent *node.Agent, logger hclog.Logger, onLeave func()) *Handler {
+func New(agent Agent, logger hclog.Logger, onLeave func()) *Handler {
 	h := &Handler{agent: agent, logger: logger.Named("http"), mux: http.NewServeMux(), onLeave: onLeave}
 	h.routes()
 	return h
@@ -82,8 +82,8 @@ func (h *Handler) routes() {
 	h.handle("/v1/catalog/datacenters", []string{"GET"}, h.catalogDatacenters)
 	h.handle("/v1/catalog/register", []string{"PUT"}, h.catalogRegister)
 	h.handle("/v1/catalog/deregister", []string{"PUT"}, h.catalogDeregister)
-	h.handle("/v1/health/node/", []string{"GET"}, h.healthChecksBy("/v1/health/node/", "health-node", "Missing node name"))
-	h.handle("/v1/health/checks/", []string{"GET"}, h.healthChecksBy("/v1/health/checks/", "health-checks", "Missing service name"))
+	h.handle("/v1/health/node/", []string{"GET"}, h.healthChecksBy("/v1/health/node/", node.ChecksOfNode, "Missing node name"))
+	h.handle("/v1/health/checks/", []string{"GET"}, h.healthChecksBy("/v1/health/checks/", node.ChecksOfService, "Missing service name"))
 	h.handle("/v1/health/service/", []string{"GET"}, h.healthService)
 	h.handle("/v1/health/state/", []string{"GET"}, h.healthState)
 	h.mux.HandleFunc("/v1/snapshot", h.snapshot)
@@ -111,14 +111,20 @@ func (h *Handler) handle(pattern string, methods []string, fn handlerFunc) {
 			return
 		}
 		out, err := fn(w, r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		if out != nil {
-			writeJSON(w, r, out)
-		}
+		respond(w, r, out, err)
 	})
+}
+
+// respond writes a handler's outcome: the error's status, or the value as
+// JSON (nothing when the handler wrote the response itself).
+func respond(w http.ResponseWriter, r *http.Request, out any, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if out != nil {
+		writeJSON(w, r, out)
+	}
 }
 
 func allowed(w http.ResponseWriter, r *http.Request, methods []string) bool {
@@ -161,21 +167,29 @@ func badRequest(format string, args ...any) error {
 	return &statusError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
-func writeError(w http.ResponseWriter, err error) {
-	code := http.StatusInternalServerError
+// statusOf is the one place a typed error becomes an HTTP status; any
+// other error is a 500, as Consul answers it.
+func statusOf(err error) int {
 	var se *statusError
 	var bad *node.BadRequestError
 	var nf *node.NotFoundError
+	var denied *node.PermissionDeniedError
 	switch {
 	case errors.As(err, &se):
-		code = se.code
+		return se.code
 	case errors.As(err, &bad):
-		code = http.StatusBadRequest
+		return http.StatusBadRequest
 	case errors.As(err, &nf):
-		code = http.StatusNotFound
+		return http.StatusNotFound
+	case errors.As(err, &denied):
+		return http.StatusForbidden
 	}
+	return http.StatusInternalServerError
+}
+
+func writeError(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(code)
+	w.WriteHeader(statusOf(err))
 	_, _ = io.WriteString(w, err.Error())
 }
 
@@ -217,6 +231,11 @@ func queryOptions(r *http.Request) (node.QueryOptions, error) {
 	}
 	o.Datacenter = q.Get("dc")
 	return o, nil
+}
+
+// writeOptions reads what every write carries: ?dc.
+func writeOptions(r *http.Request) node.WriteOptions {
+	return node.WriteOptions{Datacenter: r.URL.Query().Get("dc")}
 }
 
 // blockingParams validates ?index and ?wait the way Consul does.

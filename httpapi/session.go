@@ -83,7 +83,7 @@ func (h *Handler) sessionCreate(w http.ResponseWriter, r *http.Request) (any, er
 	default:
 		sess.NodeChecks = []string{"serfHealth"}
 	}
-	out, err := h.agent.SessionApply(r.Context(), &node.SessionWriteRequest{Op: store.SessionCreate, Session: sess})
+	out, err := h.agent.SessionApply(r.Context(), &node.SessionWriteRequest{Op: store.SessionCreate, Session: sess, WriteOptions: writeOptions(r)})
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (h *Handler) sessionDestroy(w http.ResponseWriter, r *http.Request) (any, e
 	if id == "" {
 		return nil, badRequest("Missing session")
 	}
-	if _, err := h.agent.SessionApply(r.Context(), &node.SessionWriteRequest{Op: store.SessionDestroy, Session: store.Session{ID: id}}); err != nil {
+	if _, err := h.agent.SessionApply(r.Context(), &node.SessionWriteRequest{Op: store.SessionDestroy, Session: store.Session{ID: id}, WriteOptions: writeOptions(r)}); err != nil {
 		return nil, err
 	}
 	return true, nil
@@ -110,7 +110,7 @@ func (h *Handler) sessionRenew(w http.ResponseWriter, r *http.Request) (any, err
 	if id == "" {
 		return nil, badRequest("Missing session")
 	}
-	out, err := h.agent.SessionRenew(r.Context(), &node.SessionRenewRequest{ID: id})
+	out, err := h.agent.SessionRenew(r.Context(), &node.SessionRenewRequest{ID: id, WriteOptions: writeOptions(r)})
 	if err != nil {
 		return nil, err
 	}
@@ -134,11 +134,10 @@ func (h *Handler) sessionRead(prefix string) handlerFunc {
 				return nil, badRequest("Missing node name")
 			}
 		}
-		out, err := h.agent.SessionRead(r.Context(), req)
-		if err != nil {
-			return nil, err
-		}
-		setMeta(w, out.QueryMeta)
-		return out.Sessions, nil
+		return serveRead(h, w, r, req, &req.QueryOptions, h.agent.SessionRead, h.agent.SessionReadWatch,
+			func(w http.ResponseWriter, _ *http.Request, out *node.SessionReadResponse) (any, error) {
+				setMeta(w, out.QueryMeta)
+				return out.Sessions, nil
+			})
 	}
 }

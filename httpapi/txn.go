@@ -50,9 +50,6 @@ func (h *Handler) txn(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.checkDC(opts.Datacenter); err != nil {
-		return nil, err
-	}
 	req := &node.TxnRequest{QueryOptions: opts}
 	for i, op := range ops {
 		if op.KV == nil {

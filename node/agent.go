@@ -33,6 +33,7 @@ type Agent struct {
 	wan       *serf.Serf // servers only
 	srv       *server    // nil on client agents
 	pool      *rpcPool
+	hooks     hooks // the server's authorizer and datacenter router
 	local     *localState
 	dirLock   *dataDirLock // nil for -dev and agents without a data_dir
 	// lanPeers and wanPeers record the gossip peers for a rejoin after a
@@ -73,7 +74,9 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 		return nil, err
 	}
 	if cfg.Server {
-		if err := a.startServer(&net.TCPAddr{IP: a.advertise, Port: cfg.Ports.Server}); err != nil {
+		a.srv, err = newServer(serverDeps{cfg: cfg, nodeID: a.nodeID, logger: a.logger, pool: a.pool, hooks: &a.hooks,
+			advertise: &net.TCPAddr{IP: a.advertise, Port: cfg.Ports.Server}, raw: a.rawHandlers()})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -81,6 +84,7 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 		return nil, err
 	}
 	if a.srv != nil {
+		a.srv.lan = a.lan
 		a.srv.start()
 	}
 	a.local = newLocalState(a)
@@ -302,8 +306,11 @@ type serverInfo struct {
 	port, expect   int
 }
 
-func (a *Agent) parseServer(m serf.Member) (serverInfo, bool) {
-	if m.Tags["role"] != "consul" || m.Tags["dc"] != a.cfg.Datacenter {
+func (a *Agent) parseServer(m serf.Member) (serverInfo, bool) { return parseServer(a.cfg.Datacenter, m) }
+
+// parseServer reads a server of datacenter dc from its member tags.
+func parseServer(dc string, m serf.Member) (serverInfo, bool) {
+	if m.Tags["role"] != "consul" || m.Tags["dc"] != dc {
 		return serverInfo{}, false
 	}
 	port, err := strconv.Atoi(m.Tags["port"])
@@ -329,18 +336,6 @@ func (a *Agent) pickServer(tried map[string]bool) string {
 		return ""
 	}
 	return cands[rand.IntN(len(cands))]
-}
-
-func (a *Agent) nodeNameByID(id string) string {
-	if id == a.nodeID {
-		return a.cfg.NodeName
-	}
-	for _, m := range a.lan.Members() {
-		if m.Tags["id"] == id {
-			return m.Name
-		}
-	}
-	return "(unknown)"
 }
 
 // Member is a gossip member in Consul's /v1/agent/members shape.
@@ -407,12 +402,12 @@ func (a *Agent) Stats(ctx context.Context) map[string]map[string]string {
 		"serf_lan": a.lan.Stats(),
 	}
 	if a.srv != nil {
-		st := a.srv.raft.Stats()
+		st, tombstones := a.srv.stats()
 		out["raft"] = st
 		out["consul"]["leader"] = strconv.FormatBool(st["state"] == "Leader")
 		out["consul"]["bootstrap"] = strconv.FormatBool(a.cfg.BootstrapExpect == 1)
 		out["consul"]["known_datacenters"] = "1"
-		out["consul"]["kv_tombstones"] = strconv.Itoa(a.srv.store.TombstoneCount(1 << 30))
+		out["consul"]["kv_tombstones"] = strconv.Itoa(tombstones)
 		delete(out["consul"], "known_servers")
 	}
 	if a.wan != nil {

@@ -2,218 +2,144 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/hashicorp/raft"
-	"github.com/hashicorp/serf/serf"
 
 	"consulx/store"
 )
 
-// CatalogWriteRequest registers or deregisters catalog entries.
-type CatalogWriteRequest struct {
-	Register   *store.RegisterRequest
-	Deregister *store.DeregisterRequest
-}
-
-// CatalogWriteResponse carries the write's index.
-type CatalogWriteResponse struct{ Index uint64 }
-
-// CatalogReadRequest names one catalog or health query.
-type CatalogReadRequest struct {
-	// Kind: nodes, services, service, node, health-node, health-checks,
-	// health-service, health-state.
-	Kind string
-	Name string
-	QueryOptions
-}
-
-// CatalogReadResponse holds whichever result the kind asks for.
-type CatalogReadResponse struct {
-	Nodes     []store.Node
-	Node      *store.Node
-	Services  map[string][]string
-	Instances []store.ServiceInstance
-	NodeSvcs  []store.NodeService
-	Checks    []store.HealthCheck
-	QueryMeta
-}
-
-func (s *server) catalogApply(ctx context.Context, req *CatalogWriteRequest) (*CatalogWriteResponse, error) {
-	var out CatalogWriteResponse
-	err := s.onLeader(ctx, "Catalog.Apply", req, &out, true, func() error {
-		var res store.ApplyResult
+var catalogApplyEndpoint = &endpoint[CatalogWriteRequest, CatalogWriteResponse]{
+	name: "Catalog.Apply", kind: writeEndpoint,
+	leader: func(s *server, _ context.Context, req *CatalogWriteRequest) (*CatalogWriteResponse, error) {
 		var idx uint64
 		var err error
 		switch {
 		case req.Register != nil:
-			res, idx, err = s.apply(store.RegisterCommand, req.Register)
+			_, idx, err = s.raftApply(store.RegisterCommand, req.Register)
 		case req.Deregister != nil:
-			res, idx, err = s.apply(store.DeregisterCommand, req.Deregister)
+			_, idx, err = s.raftApply(store.DeregisterCommand, req.Deregister)
 		default:
-			return &BadRequestError{Msg: "empty catalog write"}
+			return nil, &BadRequestError{Msg: "empty catalog write"}
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if res.Err != "" {
-			return &BadRequestError{Msg: res.Err}
-		}
-		out.Index = idx
-		return nil
-	})
-	return &out, err
+		return &CatalogWriteResponse{Index: idx}, nil
+	},
 }
 
-func (s *server) catalogRead(ctx context.Context, req *CatalogReadRequest) (*CatalogReadResponse, error) {
-	var out CatalogReadResponse
-	err := s.read(ctx, "Catalog.Read", req.QueryOptions, req, &out, func() error {
-		return s.blocking(ctx, req.QueryOptions, func() (uint64, <-chan struct{}, func(), error) {
-			ch, stop := s.store.Watches().WatchCatalog()
-			out = CatalogReadResponse{}
-			var idx uint64
-			var err error
-			st := s.store
-			switch req.Kind {
-			case "nodes":
-				out.Nodes, idx, err = st.Nodes()
-			case "services":
-				out.Services, idx, err = st.Services()
-			case "service", "health-service":
-				out.Instances, idx, err = st.ServiceInstances(req.Name)
-			case "node":
-				out.Node, out.NodeSvcs, idx, err = st.GetNode(req.Name)
-			case "health-node":
-				out.Checks, idx, err = st.Checks(req.Name, "", "")
-			case "health-checks":
-				out.Checks, idx, err = st.Checks("", req.Name, "")
-			case "health-state":
-				out.Checks, idx, err = st.Checks("", "", req.Name)
-			default:
-				err = &BadRequestError{Msg: fmt.Sprintf("unknown catalog query %q", req.Kind)}
-			}
-			out.QueryMeta = s.meta(idx)
-			return idx, ch, stop, err
-		})
-	})
-	return &out, err
+var catalogNodesEndpoint = &endpoint[NodesRequest, NodesResponse]{
+	name: "Catalog.ListNodes", kind: readEndpoint,
+	read: func(s *server, _ *NodesRequest, arm *watchArm) (*NodesResponse, uint64, error) {
+		arm.Catalog()
+		nodes, idx, err := s.store.Nodes()
+		return &NodesResponse{Nodes: nodes}, idx, err
+	},
+}
+
+var catalogServicesEndpoint = &endpoint[ServicesRequest, ServicesResponse]{
+	name: "Catalog.ListServices", kind: readEndpoint,
+	read: func(s *server, _ *ServicesRequest, arm *watchArm) (*ServicesResponse, uint64, error) {
+		arm.Catalog()
+		svcs, idx, err := s.store.Services()
+		return &ServicesResponse{Services: svcs}, idx, err
+	},
+}
+
+var serviceNodesEndpoint = &endpoint[ServiceNodesRequest, ServiceNodesResponse]{
+	name: "Catalog.ServiceNodes", kind: readEndpoint,
+	read: func(s *server, req *ServiceNodesRequest, arm *watchArm) (*ServiceNodesResponse, uint64, error) {
+		arm.Service(req.Service)
+		in, idx, err := s.store.ServiceInstances(req.Service)
+		return &ServiceNodesResponse{Instances: in}, idx, err
+	},
+}
+
+var nodeServicesEndpoint = &endpoint[NodeServicesRequest, NodeServicesResponse]{
+	name: "Catalog.NodeServices", kind: readEndpoint,
+	read: func(s *server, req *NodeServicesRequest, arm *watchArm) (*NodeServicesResponse, uint64, error) {
+		arm.Catalog()
+		n, svcs, idx, err := s.store.GetNode(req.Node)
+		return &NodeServicesResponse{Node: n, Services: svcs}, idx, err
+	},
+}
+
+var healthChecksEndpoint = &endpoint[ChecksRequest, ChecksResponse]{
+	name: "Health.Checks", kind: readEndpoint,
+	read: func(s *server, req *ChecksRequest, arm *watchArm) (*ChecksResponse, uint64, error) {
+		arm.Catalog()
+		var node, service, state string
+		switch req.By {
+		case ChecksOfNode:
+			node = req.Name
+		case ChecksOfService:
+			service = req.Name
+		case ChecksInState:
+			state = req.Name
+		default:
+			return nil, 0, &BadRequestError{Msg: fmt.Sprintf("unknown health check listing %d", req.By)}
+		}
+		checks, idx, err := s.store.Checks(node, service, state)
+		return &ChecksResponse{Checks: checks}, idx, err
+	},
 }
 
 // CatalogApply writes to the catalog.
 func (a *Agent) CatalogApply(ctx context.Context, req *CatalogWriteRequest) (*CatalogWriteResponse, error) {
-	return callServer(ctx, a, "Catalog.Apply", req, func(s *server) func(context.Context, *CatalogWriteRequest) (*CatalogWriteResponse, error) {
-		return s.catalogApply
-	})
+	return catalogApplyEndpoint.call(ctx, a, req)
 }
 
-// CatalogRead runs a catalog or health query.
-func (a *Agent) CatalogRead(ctx context.Context, req *CatalogReadRequest) (*CatalogReadResponse, error) {
-	return callServer(ctx, a, "Catalog.Read", req, func(s *server) func(context.Context, *CatalogReadRequest) (*CatalogReadResponse, error) {
-		return s.catalogRead
-	})
+// CatalogNodes lists the catalog's nodes.
+func (a *Agent) CatalogNodes(ctx context.Context, req *NodesRequest) (*NodesResponse, error) {
+	return catalogNodesEndpoint.call(ctx, a, req)
 }
 
-// serfHealth outputs, as Consul writes them.
-const (
-	serfHealthName     = "Serf Health Status"
-	serfAliveOutput    = "Agent alive and reachable"
-	serfCriticalOutput = "Agent not live or unreachable"
-)
-
-// reconcileCatalog (leader) mirrors gossip into the catalog: every alive
-// member is a node with a passing serfHealth check, a failed member's
-// check turns critical, members that left are deregistered, and servers
-// carry the "consul" service. Only differences are written.
-func (s *server) reconcileCatalog() {
-	if s.raft.State() != raft.Leader {
-		return
-	}
-	ctx := context.Background()
-	members := s.a.lan.Members()
-	known := map[string]bool{}
-	for _, m := range members {
-		if m.Tags["dc"] != s.a.cfg.Datacenter {
-			continue
-		}
-		known[m.Name] = true
-		if m.Status == serf.StatusLeft {
-			if n, _, _, _ := s.store.GetNode(m.Name); n != nil {
-				s.writeCatalog(ctx, &CatalogWriteRequest{Deregister: &store.DeregisterRequest{Node: m.Name}}, "deregister left node")
-			}
-			continue
-		}
-		status, output := store.HealthPassing, serfAliveOutput
-		if m.Status != serf.StatusAlive {
-			status, output = store.HealthCritical, serfCriticalOutput
-		}
-		if s.catalogMatches(m, status) {
-			continue
-		}
-		reg := &store.RegisterRequest{Node: m.Name, ID: m.Tags["id"], Address: m.Addr.String(), Datacenter: s.a.cfg.Datacenter,
-			TaggedAddresses: map[string]string{"lan": m.Addr.String()},
-			Checks:          []*store.HealthCheck{{CheckID: serfHealthCheck, Name: serfHealthName, Status: status, Output: output}}}
-		if info, ok := s.a.parseServer(m); ok && m.Status == serf.StatusAlive {
-			reg.Service = &store.NodeService{ID: "consul", Service: "consul", Port: info.port, Tags: []string{}}
-		}
-		s.writeCatalog(ctx, &CatalogWriteRequest{Register: reg}, "register member")
-	}
-	// Nodes that are no longer members at all (reaped) leave the catalog
-	// too, unless something registered them directly with an address no
-	// member has (external services stay).
-	nodes, _, _ := s.store.Nodes()
-	for _, n := range nodes {
-		if known[n.Node] {
-			continue
-		}
-		if checks, _, _ := s.store.Checks(n.Node, "", ""); hasCheck(checks, serfHealthCheck) {
-			s.writeCatalog(ctx, &CatalogWriteRequest{Deregister: &store.DeregisterRequest{Node: n.Node}}, "deregister reaped node")
-		}
-	}
+// CatalogServices lists the catalog's services with their tags.
+func (a *Agent) CatalogServices(ctx context.Context, req *ServicesRequest) (*ServicesResponse, error) {
+	return catalogServicesEndpoint.call(ctx, a, req)
 }
 
-func hasCheck(checks []store.HealthCheck, id string) bool {
-	for _, c := range checks {
-		if c.CheckID == id {
-			return true
-		}
-	}
-	return false
+// ServiceNodes lists one service's instances with their checks.
+func (a *Agent) ServiceNodes(ctx context.Context, req *ServiceNodesRequest) (*ServiceNodesResponse, error) {
+	return serviceNodesEndpoint.call(ctx, a, req)
 }
 
-// catalogMatches reports whether the catalog already shows member m with
-// the given serfHealth status (and the consul service for servers).
-func (s *server) catalogMatches(m serf.Member, status string) bool {
-	n, svcs, _, err := s.store.GetNode(m.Name)
-	if err != nil || n == nil || n.Address != m.Addr.String() {
-		return false
-	}
-	checks, _, _ := s.store.Checks(m.Name, "", "")
-	ok := false
-	for _, c := range checks {
-		if c.CheckID == serfHealthCheck {
-			ok = c.Status == status
-		}
-	}
-	if !ok {
-		return false
-	}
-	if _, isServer := s.a.parseServer(m); isServer && status == store.HealthPassing {
-		for _, sv := range svcs {
-			if sv.ID == "consul" {
-				return true
-			}
-		}
-		return false
-	}
-	return true
+// NodeServices returns one node and its services.
+func (a *Agent) NodeServices(ctx context.Context, req *NodeServicesRequest) (*NodeServicesResponse, error) {
+	return nodeServicesEndpoint.call(ctx, a, req)
 }
 
-func (s *server) writeCatalog(ctx context.Context, req *CatalogWriteRequest, what string) {
-	if _, err := s.catalogApply(ctx, req); err != nil && !errors.Is(err, ErrNoLeader) {
-		s.logger.Warn("catalog reconcile failed", "action", what, "error", err)
-	}
+// HealthChecks lists health checks by node, service or state.
+func (a *Agent) HealthChecks(ctx context.Context, req *ChecksRequest) (*ChecksResponse, error) {
+	return healthChecksEndpoint.call(ctx, a, req)
+}
+
+// The Watch forms answer a blocking read from this agent's state for the
+// HTTP layer to park (see watchLocal; ErrNotLocal when it cannot).
+
+// CatalogNodesWatch is CatalogNodes for parking.
+func (a *Agent) CatalogNodesWatch(req *NodesRequest, prev *Watch) (*NodesResponse, *Watch, error) {
+	return catalogNodesEndpoint.watchLocal(a, req, prev)
+}
+
+// CatalogServicesWatch is CatalogServices for parking.
+func (a *Agent) CatalogServicesWatch(req *ServicesRequest, prev *Watch) (*ServicesResponse, *Watch, error) {
+	return catalogServicesEndpoint.watchLocal(a, req, prev)
+}
+
+// ServiceNodesWatch is ServiceNodes for parking.
+func (a *Agent) ServiceNodesWatch(req *ServiceNodesRequest, prev *Watch) (*ServiceNodesResponse, *Watch, error) {
+	return serviceNodesEndpoint.watchLocal(a, req, prev)
+}
+
+// NodeServicesWatch is NodeServices for parking.
+func (a *Agent) NodeServicesWatch(req *NodeServicesRequest, prev *Watch) (*NodeServicesResponse, *Watch, error) {
+	return nodeServicesEndpoint.watchLocal(a, req, prev)
+}
+
+// HealthChecksWatch is HealthChecks for parking.
+func (a *Agent) HealthChecksWatch(req *ChecksRequest, prev *Watch) (*ChecksResponse, *Watch, error) {
+	return healthChecksEndpoint.watchLocal(a, req, prev)
 }
 
 func dnsMode(stale bool) QueryOptions {
@@ -226,17 +152,21 @@ func dnsMode(stale bool) QueryOptions {
 // dnsRead runs a catalog read for DNS: stale when allowed, redone in the
 // default (leader) mode when the stale answer's server last heard from the
 // leader longer ago than maxStale (dns_config.max_stale).
-func (a *Agent) dnsRead(ctx context.Context, kind, name string, stale bool, maxStale time.Duration) (*CatalogReadResponse, error) {
-	out, err := a.CatalogRead(ctx, &CatalogReadRequest{Kind: kind, Name: name, QueryOptions: dnsMode(stale)})
-	if err == nil && stale && maxStale > 0 && out.LastContact > maxStale {
-		return a.CatalogRead(ctx, &CatalogReadRequest{Kind: kind, Name: name})
+func dnsRead[A any, R any](ctx context.Context, read func(context.Context, *A) (*R, error), req *A, opts *QueryOptions,
+	meta func(*R) QueryMeta, stale bool, maxStale time.Duration) (*R, error) {
+	*opts = dnsMode(stale)
+	out, err := read(ctx, req)
+	if err == nil && stale && maxStale > 0 && meta(out).LastContact > maxStale {
+		*opts = QueryOptions{}
+		return read(ctx, req)
 	}
 	return out, err
 }
 
 // DNSNode looks a catalog node up for the DNS interface (nil if unknown).
 func (a *Agent) DNSNode(ctx context.Context, name string, stale bool, maxStale time.Duration) (*store.Node, error) {
-	out, err := a.dnsRead(ctx, "node", name, stale, maxStale)
+	req := &NodeServicesRequest{Node: name}
+	out, err := dnsRead(ctx, a.NodeServices, req, &req.QueryOptions, func(r *NodeServicesResponse) QueryMeta { return r.QueryMeta }, stale, maxStale)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +175,8 @@ func (a *Agent) DNSNode(ctx context.Context, name string, stale bool, maxStale t
 
 // DNSService returns a service's instances with their checks for DNS.
 func (a *Agent) DNSService(ctx context.Context, name string, stale bool, maxStale time.Duration) ([]store.ServiceInstance, error) {
-	out, err := a.dnsRead(ctx, "health-service", name, stale, maxStale)
+	req := &ServiceNodesRequest{Service: name}
+	out, err := dnsRead(ctx, a.ServiceNodes, req, &req.QueryOptions, func(r *ServiceNodesResponse) QueryMeta { return r.QueryMeta }, stale, maxStale)
 	if err != nil {
 		return nil, err
 	}

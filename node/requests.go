@@ -20,7 +20,8 @@ type QueryOptions struct {
 	// result's index passes MinIndex or MaxWait elapses.
 	MinIndex uint64
 	MaxWait  time.Duration
-	// Datacenter is reserved for the ?dc= hop: one more forward, not a rewrite.
+	// Datacenter is the datacenter the read is for ("" means ours); a
+	// server forwards it there (the endpoint table's hop).
 	Datacenter string
 }
 
@@ -31,16 +32,29 @@ type QueryMeta struct {
 	LastContact time.Duration
 }
 
+// KVReadMode says what a KV read returns.
+type KVReadMode int
+
+// The KV reads of GET /v1/kv.
+const (
+	// KVReadKey reads one key.
+	KVReadKey KVReadMode = iota
+	// KVReadPrefix reads every entry under the key (?recurse).
+	KVReadPrefix
+	// KVReadKeys lists the key names under the key, up to the separator (?keys).
+	KVReadKeys
+)
+
 // KVReadRequest is a GET on /v1/kv.
 type KVReadRequest struct {
-	Key string
-	// Mode is "get" (one key), "list" (recurse) or "keys".
-	Mode      string
-	Separator string
+	Key       string
+	Mode      KVReadMode
+	Separator string // KVReadKeys only
 	QueryOptions
 }
 
-// KVReadResponse answers a KVReadRequest.
+// KVReadResponse answers a KVReadRequest: Entries for KVReadKey and
+// KVReadPrefix, Keys for KVReadKeys.
 type KVReadResponse struct {
 	Entries []store.KVEntry
 	Keys    []string
@@ -49,8 +63,8 @@ type KVReadResponse struct {
 
 // KVWriteRequest is a PUT or DELETE on /v1/kv.
 type KVWriteRequest struct {
-	Request    store.KVRequest
-	Datacenter string
+	Request store.KVRequest
+	WriteOptions
 }
 
 // KVWriteResponse carries Consul's boolean and the index of the write.
@@ -89,4 +103,85 @@ type RaftConfigResponse struct {
 // belongs to a cluster.
 type RaftStateResponse struct {
 	LastIndex uint64
+}
+
+// CatalogWriteRequest registers or deregisters catalog entries.
+type CatalogWriteRequest struct {
+	Register   *store.RegisterRequest
+	Deregister *store.DeregisterRequest
+	WriteOptions
+}
+
+// CatalogWriteResponse carries the write's index.
+type CatalogWriteResponse struct{ Index uint64 }
+
+// NodesRequest is /v1/catalog/nodes.
+type NodesRequest struct{ QueryOptions }
+
+// NodesResponse lists catalog nodes by name.
+type NodesResponse struct {
+	Nodes []store.Node
+	QueryMeta
+}
+
+// ServicesRequest is /v1/catalog/services.
+type ServicesRequest struct{ QueryOptions }
+
+// ServicesResponse maps each service to the union of its tags.
+type ServicesResponse struct {
+	Services map[string][]string
+	QueryMeta
+}
+
+// ServiceNodesRequest asks for one service's instances with their health
+// checks (/v1/catalog/service, /v1/health/service, DNS).
+type ServiceNodesRequest struct {
+	Service string
+	QueryOptions
+}
+
+// ServiceNodesResponse lists a service's instances in node order.
+type ServiceNodesResponse struct {
+	Instances []store.ServiceInstance
+	QueryMeta
+}
+
+// NodeServicesRequest asks for one node and its services
+// (/v1/catalog/node, DNS node lookups).
+type NodeServicesRequest struct {
+	Node string
+	QueryOptions
+}
+
+// NodeServicesResponse is a node (nil when unknown) and its services.
+type NodeServicesResponse struct {
+	Node     *store.Node
+	Services []store.NodeService
+	QueryMeta
+}
+
+// ChecksBy says which health checks a ChecksRequest selects.
+type ChecksBy int
+
+// The health check listings.
+const (
+	// ChecksOfNode: the checks of the node named (/v1/health/node).
+	ChecksOfNode ChecksBy = iota + 1
+	// ChecksOfService: the checks of the service named (/v1/health/checks).
+	ChecksOfService
+	// ChecksInState: every check in the state named, or "any" (/v1/health/state).
+	ChecksInState
+)
+
+// ChecksRequest lists health checks.
+type ChecksRequest struct {
+	By   ChecksBy
+	Name string
+	QueryOptions
+}
+
+// ChecksResponse lists health checks.
+type ChecksResponse struct {
+	Checks []store.HealthCheck
+	QueryMeta
 }

@@ -22,24 +22,6 @@ const (
 	rpcInternal byte = 0x02
 )
 
-// Errors that cross the RPC boundary by name, so a client agent reports the
-// same text a server would.
-var (
-	ErrNoLeader  = errors.New("No cluster leader")
-	ErrNoServers = errors.New("No known Consul servers")
-)
-
-// BadRequestError marks input that is wrong regardless of cluster state; the
-// HTTP layer answers it with a 400.
-type BadRequestError struct{ Msg string }
-
-func (e *BadRequestError) Error() string { return e.Msg }
-
-// NotFoundError is answered with a 404.
-type NotFoundError struct{ Msg string }
-
-func (e *NotFoundError) Error() string { return e.Msg }
-
 // muxListener accepts on the server port and routes each connection by its
 // first byte.
 type muxListener struct {
@@ -211,19 +193,6 @@ func (p *rpcPool) call(ctx context.Context, addr, method string, args, reply any
 	return json.Unmarshal(data, reply)
 }
 
-// rpcErrorFrom rebuilds a typed error from an RPC error reply.
-func rpcErrorFrom(h http.Header, msg string) error {
-	switch h.Get(rpcErrorHeader) {
-	case "no-leader":
-		return ErrNoLeader
-	case "bad-request":
-		return &BadRequestError{Msg: msg}
-	case "not-found":
-		return &NotFoundError{Msg: msg}
-	}
-	return errors.New(msg)
-}
-
 func decodeRPCError(resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	return rpcErrorFrom(resp.Header, string(data))
@@ -231,15 +200,8 @@ func decodeRPCError(resp *http.Response) error {
 
 // writeRPCError answers an RPC with err, keeping its kind.
 func writeRPCError(w http.ResponseWriter, err error) {
-	var bad *BadRequestError
-	var nf *NotFoundError
-	switch {
-	case errors.Is(err, ErrNoLeader):
-		w.Header().Set(rpcErrorHeader, "no-leader")
-	case errors.As(err, &bad):
-		w.Header().Set(rpcErrorHeader, "bad-request")
-	case errors.As(err, &nf):
-		w.Header().Set(rpcErrorHeader, "not-found")
+	if kind := errorKind(err); kind != "" {
+		w.Header().Set(rpcErrorHeader, kind)
 	}
 	w.WriteHeader(http.StatusInternalServerError)
 	_, _ = io.WriteString(w, err.Error())
@@ -247,16 +209,6 @@ func writeRPCError(w http.ResponseWriter, err error) {
 
 // rpcHandler decodes a request body and runs one endpoint.
 type rpcHandler func(ctx context.Context, body []byte) (any, error)
-
-func register[A any, R any](m map[string]rpcHandler, name string, fn func(context.Context, *A) (*R, error)) {
-	m[name] = func(ctx context.Context, body []byte) (any, error) {
-		var a A
-		if err := json.Unmarshal(body, &a); err != nil {
-			return nil, &BadRequestError{Msg: fmt.Sprintf("decode %s: %v", name, err)}
-		}
-		return fn(ctx, &a)
-	}
-}
 
 // serveRPC answers internal RPCs arriving on the mux.
 func serveRPC(ln net.Listener, handlers map[string]rpcHandler, raw map[string]http.HandlerFunc) *http.Server {

@@ -29,10 +29,18 @@ const (
 	baseLeaderLease      = 150 * time.Millisecond
 )
 
-// server is the Raft half of a server agent.
+// server is the Raft half of a server agent: Raft, the state store, the
+// server port (Raft + internal RPC), and the leader's duties. It knows the
+// agent only through what it is given (serverDeps); nothing here points
+// back at the Agent.
 type server struct {
-	a      *Agent
+	cfg    *Config
+	nodeID string
 	logger hclog.Logger
+	pool   *rpcPool
+	hooks  *hooks
+	// lan is the LAN gossip pool, given once gossip is up (before start).
+	lan    memberLister
 	raft   *raft.Raft
 	store  *store.Store
 	trans  *raft.NetworkTransport
@@ -62,25 +70,43 @@ type server struct {
 	done         chan struct{}
 }
 
-func (a *Agent) startServer(advertise *net.TCPAddr) error {
-	cfg := a.cfg
-	s := &server{a: a, logger: a.logger.Named("server"), reconcileCh: make(chan struct{}, 1), done: make(chan struct{})}
+// memberLister is what the server needs of the gossip pool.
+type memberLister interface{ Members() []serf.Member }
+
+// serverDeps is what a server is built from.
+type serverDeps struct {
+	cfg       *Config
+	nodeID    string
+	logger    hclog.Logger
+	pool      *rpcPool
+	hooks     *hooks
+	advertise *net.TCPAddr
+	// raw are the streaming RPCs (snapshots) served on the server port.
+	raw map[string]http.HandlerFunc
+}
+
+// newServer opens the state, the Raft log and the server port, and
+// starts Raft (not yet the leader duties: see start).
+func newServer(d serverDeps) (_ *server, err error) {
+	cfg := d.cfg
+	s := &server{cfg: cfg, nodeID: d.nodeID, logger: d.logger.Named("server"), pool: d.pool, hooks: d.hooks,
+		reconcileCh: make(chan struct{}, 1), done: make(chan struct{})}
 	st, err := store.New()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.store = st
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, fmt.Sprint(cfg.Ports.Server)))
 	if err != nil {
-		return fmt.Errorf("listen on server port %d: %w (is another agent running? set -server-port)", cfg.Ports.Server, err)
+		return nil, fmt.Errorf("listen on server port %d: %w (is another agent running? set -server-port)", cfg.Ports.Server, err)
 	}
-	s.mux = newMuxListener(ln, advertise)
+	s.mux = newMuxListener(ln, d.advertise)
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:                &raftLayer{chanListener{m: s.mux, ch: s.mux.raftCh}},
 		MaxPool:               3,
 		Timeout:               5 * time.Second,
-		Logger:                a.logger.Named("raft-net"),
+		Logger:                d.logger.Named("raft-net"),
 		MaxRPCsInFlight:       64,
 		ServerAddressProvider: nil,
 	})
@@ -91,29 +117,29 @@ func (a *Agent) startServer(advertise *net.TCPAddr) error {
 	} else {
 		dir := filepath.Join(cfg.DataDir, "raft")
 		if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o700); err != nil {
-			return fmt.Errorf("create raft dir: %w", err)
+			return nil, fmt.Errorf("create raft dir: %w", err)
 		}
-		w, closeLog, err := openRaftLog(filepath.Join(dir, "wal"), a.logger.Named("wal"), 0)
+		w, closeLog, err := openRaftLog(filepath.Join(dir, "wal"), d.logger.Named("wal"), 0)
 		if err != nil {
-			return fmt.Errorf("open raft log in %s: %w", dir, err)
+			return nil, fmt.Errorf("open raft log in %s: %w", dir, err)
 		}
 		s.closers = append(s.closers, closeLog)
-		snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, a.logger.Named("snapshot"))
+		snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, d.logger.Named("snapshot"))
 		if err != nil {
-			return fmt.Errorf("open raft snapshots: %w", err)
+			return nil, fmt.Errorf("open raft snapshots: %w", err)
 		}
 		// The cache keeps the newest entries in memory, so replicating them
 		// to followers does not read them back from the WAL.
 		cached, err := raft.NewLogCache(1024, w)
 		if err != nil {
-			return fmt.Errorf("raft log cache: %w", err)
+			return nil, fmt.Errorf("raft log cache: %w", err)
 		}
 		s.logs, s.stable, s.snaps = cached, w, snaps
 	}
 
 	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(a.nodeID)
-	rc.Logger = a.logger.Named("raft")
+	rc.LocalID = raft.ServerID(d.nodeID)
+	rc.Logger = d.logger.Named("raft")
 	m := time.Duration(cfg.RaftMultiplier)
 	rc.HeartbeatTimeout = baseHeartbeatTimeout * m
 	rc.ElectionTimeout = baseElectionTimeout * m
@@ -126,7 +152,7 @@ func (a *Agent) startServer(advertise *net.TCPAddr) error {
 	rc.TrailingLogs = 10240
 	r, err := raft.NewRaft(rc, st.FSM(), s.logs, s.stable, s.snaps, s.trans)
 	if err != nil {
-		return fmt.Errorf("start raft: %w", err)
+		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	s.raft = r
 	if idx := r.LastIndex(); idx > 0 {
@@ -134,29 +160,14 @@ func (a *Agent) startServer(advertise *net.TCPAddr) error {
 		s.logger.Info("raft state restored from data_dir", "last_index", idx)
 	}
 
-	handlers := map[string]rpcHandler{}
-	register(handlers, "KV.Apply", s.kvApply)
-	register(handlers, "KV.Read", s.kvRead)
-	register(handlers, "Status.Leader", s.statusLeader)
-	register(handlers, "Status.Peers", s.statusPeers)
-	register(handlers, "Status.RaftState", s.raftState)
-	register(handlers, "Operator.RaftConfiguration", s.raftConfiguration)
-	register(handlers, "Session.Apply", s.sessionApply)
-	register(handlers, "Session.Renew", s.sessionRenew)
-	register(handlers, "Session.Read", s.sessionRead)
-	register(handlers, "Txn.Apply", s.txnApply)
-	register(handlers, "Catalog.Apply", s.catalogApply)
-	register(handlers, "Catalog.Read", s.catalogRead)
-	s.rpcSrv = serveRPC(&chanListener{m: s.mux, ch: s.mux.rpcCh}, handlers, s.rawHandlers())
-
-	a.srv = s
-	return nil
+	s.rpcSrv = serveRPC(&chanListener{m: s.mux, ch: s.mux.rpcCh}, rpcHandlers(s), d.raw)
+	return s, nil
 }
 
 // start runs the leader duties; it needs the gossip pool, so it is called
 // once gossip is up.
 func (s *server) start() {
-	if s.a.cfg.Dev || s.a.cfg.BootstrapExpect == 1 {
+	if s.cfg.Dev || s.cfg.BootstrapExpect == 1 {
 		s.bootstrapSelf()
 	}
 	s.wg.Add(2)
@@ -168,7 +179,7 @@ func (s *server) bootstrapSelf() {
 	if s.bootstrapped.Load() {
 		return
 	}
-	conf := raft.Configuration{Servers: []raft.Server{{ID: raft.ServerID(s.a.nodeID), Address: s.trans.LocalAddr()}}}
+	conf := raft.Configuration{Servers: []raft.Server{{ID: raft.ServerID(s.nodeID), Address: s.trans.LocalAddr()}}}
 	if err := s.raft.BootstrapCluster(conf).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 		s.logger.Error("bootstrap failed", "error", err)
 		return
@@ -181,13 +192,13 @@ func (s *server) bootstrapSelf() {
 // configuration. It never runs on a server that has Raft state, nor when any
 // peer already has some (that peer's leader will add us instead).
 func (s *server) maybeBootstrap() {
-	expect := s.a.cfg.BootstrapExpect
+	expect := s.cfg.BootstrapExpect
 	if expect < 2 || s.bootstrapped.Load() {
 		return
 	}
 	var servers []serverInfo
-	for _, m := range s.a.lan.Members() {
-		info, ok := s.a.parseServer(m)
+	for _, m := range s.lan.Members() {
+		info, ok := parseServer(s.cfg.Datacenter, m)
 		if !ok || m.Status != serf.StatusAlive {
 			continue
 		}
@@ -203,11 +214,11 @@ func (s *server) maybeBootstrap() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for _, srv := range servers {
-		if srv.id == s.a.nodeID {
+		if srv.id == s.nodeID {
 			continue
 		}
 		var st RaftStateResponse
-		if err := s.a.pool.call(ctx, srv.addr, "Status.RaftState", &StatusRequest{}, &st); err != nil {
+		if err := s.pool.call(ctx, srv.addr, "Status.RaftState", &StatusRequest{}, &st); err != nil {
 			s.logger.Debug("cannot ask peer for raft state yet; will retry", "peer", srv.name, "error", err)
 			return
 		}
@@ -241,7 +252,7 @@ const defaultTombstoneTTL = 15 * time.Minute
 // reapTombstones (leader) removes tombstones older than the TTL: the index
 // recorded at least TTL ago bounds what is old enough.
 func (s *server) reapTombstones() {
-	ttl := s.a.cfg.Timing.TombstoneTTL
+	ttl := s.cfg.Timing.TombstoneTTL
 	if ttl <= 0 {
 		ttl = defaultTombstoneTTL
 	}
@@ -260,8 +271,8 @@ func (s *server) reapTombstones() {
 	if upTo == 0 || s.store.TombstoneCount(1) == 0 {
 		return
 	}
-	if res, _, err := s.apply(store.TombstoneReapCommand, &store.TombstoneReapRequest{Index: upTo}); err != nil || res.Err != "" {
-		s.logger.Warn("tombstone reap failed", "error", err, "apply_error", res.Err)
+	if _, _, err := s.raftApply(store.TombstoneReapCommand, &store.TombstoneReapRequest{Index: upTo}); err != nil {
+		s.logger.Warn("tombstone reap failed", "error", err)
 	}
 }
 
@@ -357,8 +368,8 @@ func (s *server) reconcile() {
 	for _, srv := range fut.Configuration().Servers {
 		inRaft[srv.ID] = srv.Address
 	}
-	for _, m := range s.a.lan.Members() {
-		info, ok := s.a.parseServer(m)
+	for _, m := range s.lan.Members() {
+		info, ok := parseServer(s.cfg.Datacenter, m)
 		if !ok {
 			continue
 		}
@@ -377,7 +388,7 @@ func (s *server) reconcile() {
 				s.logger.Error("failed to add raft peer", "node", m.Name, "error", err)
 			}
 		case serf.StatusLeft:
-			if !present || info.id == s.a.nodeID {
+			if !present || info.id == s.nodeID {
 				continue
 			}
 			s.logger.Info("removing server that left", "node", m.Name, "addr", info.addr)
@@ -405,7 +416,7 @@ func (s *server) removeStaleAtAddress(id raft.ServerID, addr raft.ServerAddress,
 		if srv.Address != addr || srv.ID == id {
 			continue
 		}
-		if srv.ID == raft.ServerID(s.a.nodeID) {
+		if srv.ID == raft.ServerID(s.nodeID) {
 			s.logger.Error("a server claims the leader's own address; not adding it", "node", name, "addr", addr, "id", id)
 			return false
 		}
@@ -438,7 +449,7 @@ func (s *server) observeLeader() {
 				continue
 			}
 			s.everKnewLeader.Store(true)
-			s.logger.Info("New leader elected", "payload", s.a.nodeNameByID(string(lo.LeaderID)))
+			s.logger.Info("New leader elected", "payload", s.nodeNameByID(string(lo.LeaderID)))
 		}
 	}
 }
@@ -455,7 +466,7 @@ func (s *server) leave() (waitForRemoval bool) {
 		return false
 	}
 	if s.raft.State() == raft.Leader {
-		if err := s.raft.RemoveServer(raft.ServerID(s.a.nodeID), 0, 5*time.Second).Error(); err != nil {
+		if err := s.raft.RemoveServer(raft.ServerID(s.nodeID), 0, 5*time.Second).Error(); err != nil {
 			s.logger.Error("failed to remove ourself as raft peer", "error", err)
 		}
 		return false
@@ -474,7 +485,7 @@ func (s *server) waitRemoved(limit time.Duration) {
 		}
 		found := false
 		for _, srv := range fut.Configuration().Servers {
-			if srv.ID == raft.ServerID(s.a.nodeID) {
+			if srv.ID == raft.ServerID(s.nodeID) {
 				found = true
 			}
 		}
@@ -502,4 +513,22 @@ func (s *server) shutdown() {
 		_ = c()
 	}
 	_ = s.store.Close()
+}
+
+// nodeNameByID names the member with the given node ID.
+func (s *server) nodeNameByID(id string) string {
+	if id == s.nodeID {
+		return s.cfg.NodeName
+	}
+	for _, m := range s.lan.Members() {
+		if m.Tags["id"] == id {
+			return m.Name
+		}
+	}
+	return "(unknown)"
+}
+
+// stats are the server's sections of `consul info`.
+func (s *server) stats() (raftStats map[string]string, tombstones int) {
+	return s.raft.Stats(), s.store.TombstoneCount(1 << 30)
 }

@@ -2,32 +2,18 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
-	"sync"
-	"time"
 
 	"github.com/hashicorp/go-uuid"
-	"github.com/hashicorp/raft"
-	"github.com/hashicorp/serf/serf"
 
 	"consulx/store"
-)
-
-// Session limits: the maximum TTL (the minimum is session_ttl_min).
-const (
-	sessionTTLMax = 24 * time.Hour
-	// sessionTTLMultiplier: a session expires at twice its TTL, so a
-	// client renewing at TTL/2 survives a missed renewal.
-	sessionTTLMultiplier = 2
-	serfHealthCheck      = "serfHealth"
 )
 
 // SessionWriteRequest creates or destroys a session.
 type SessionWriteRequest struct {
 	Op      store.SessionOp
 	Session store.Session
+	WriteOptions
 }
 
 // SessionWriteResponse returns the session ID (create) and the index.
@@ -50,111 +36,23 @@ type SessionReadResponse struct {
 }
 
 // SessionRenewRequest resets a session's TTL timer.
-type SessionRenewRequest struct{ ID string }
-
-// sessionTimers are the leader's TTL timers; a new leader restarts them all.
-type sessionTimers struct {
-	mu     sync.Mutex
-	timers map[string]*time.Timer
+type SessionRenewRequest struct {
+	ID string
+	WriteOptions
 }
 
-func (t *sessionTimers) reset(id string, d time.Duration, expire func()) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.timers == nil {
-		t.timers = map[string]*time.Timer{}
-	}
-	if old, ok := t.timers[id]; ok {
-		old.Stop()
-	}
-	t.timers[id] = time.AfterFunc(d, expire)
-}
-
-func (t *sessionTimers) clear(id string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if old, ok := t.timers[id]; ok {
-		old.Stop()
-		delete(t.timers, id)
-	}
-}
-
-func (t *sessionTimers) clearAll() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for id, tm := range t.timers {
-		tm.Stop()
-		delete(t.timers, id)
-	}
-}
-
-// validateSession normalises a create request the way Consul does.
-func (s *server) validateSession(sess *store.Session) error {
-	if sess.Node == "" {
-		return &BadRequestError{Msg: "Missing node for session"}
-	}
-	switch sess.Behavior {
-	case "":
-		sess.Behavior = store.BehaviorRelease
-	case store.BehaviorRelease, store.BehaviorDelete:
-	default:
-		return &BadRequestError{Msg: fmt.Sprintf("Invalid Behavior setting '%s'", sess.Behavior)}
-	}
-	if sess.TTL != "" {
-		ttl, err := time.ParseDuration(sess.TTL)
-		if err != nil {
-			return &BadRequestError{Msg: fmt.Sprintf("Session TTL '%s' invalid: %v", sess.TTL, err)}
-		}
-		if ttl != 0 && (ttl < s.a.cfg.SessionTTLMin || ttl > sessionTTLMax) {
-			return &BadRequestError{Msg: fmt.Sprintf("Invalid Session TTL '%d', must be between [%v=%v]", ttl, s.a.cfg.SessionTTLMin, sessionTTLMax)}
-		}
-	}
-	if sess.Checks != nil && sess.NodeChecks == nil {
-		sess.NodeChecks = sess.Checks
-	}
-	catChecks, _, _ := s.store.Checks(sess.Node, "", "")
-	for _, c := range sess.NodeChecks {
-		if c == serfHealthCheck {
-			continue
-		}
-		found := false
-		for _, cc := range catChecks {
-			if cc.CheckID == c {
-				found = true
-				if cc.Status == store.HealthCritical {
-					return fmt.Errorf("Check '%s' is in critical state", c)
-				}
-			}
-		}
-		if !found {
-			return fmt.Errorf("Missing check '%s' registration", c)
-		}
-	}
-	sess.Checks = sess.NodeChecks
-	alive := false
-	for _, m := range s.a.lan.Members() {
-		if m.Name == sess.Node {
-			alive = m.Status == serf.StatusAlive
-		}
-	}
-	if !alive && slices.Contains(sess.NodeChecks, serfHealthCheck) {
-		return fmt.Errorf("Check '%s' is in critical state: node '%s' is not alive", serfHealthCheck, sess.Node)
-	}
-	return nil
-}
-
-func (s *server) sessionApply(ctx context.Context, req *SessionWriteRequest) (*SessionWriteResponse, error) {
-	var out SessionWriteResponse
-	err := s.onLeader(ctx, "Session.Apply", req, &out, true, func() error {
+var sessionApplyEndpoint = &endpoint[SessionWriteRequest, SessionWriteResponse]{
+	name: "Session.Apply", kind: writeEndpoint,
+	leader: func(s *server, _ context.Context, req *SessionWriteRequest) (*SessionWriteResponse, error) {
 		sess := req.Session
 		if req.Op == store.SessionCreate {
 			if err := s.validateSession(&sess); err != nil {
-				return err
+				return nil, err
 			}
 			for {
 				id, err := uuid.GenerateUUID()
 				if err != nil {
-					return err
+					return nil, err
 				}
 				if existing, _, _ := s.store.SessionGet(id); existing == nil {
 					sess.ID = id
@@ -162,181 +60,73 @@ func (s *server) sessionApply(ctx context.Context, req *SessionWriteRequest) (*S
 				}
 			}
 		} else if sess.ID == "" {
-			return &BadRequestError{Msg: "Missing session"}
+			return nil, &BadRequestError{Msg: "Missing session"}
 		}
-		res, idx, err := s.apply(store.SessionCommand, &store.SessionRequest{Op: req.Op, Session: sess})
+		_, idx, err := s.raftApply(store.SessionCommand, &store.SessionRequest{Op: req.Op, Session: sess})
 		if err != nil {
-			return err
-		}
-		if res.Err != "" {
-			return errors.New(res.Err)
+			return nil, err
 		}
 		if req.Op == store.SessionCreate {
 			s.resetSessionTimer(&sess)
 		} else {
 			s.sessionTimers.clear(sess.ID)
 		}
-		out = SessionWriteResponse{ID: sess.ID, Index: idx}
-		return nil
-	})
-	return &out, err
+		return &SessionWriteResponse{ID: sess.ID, Index: idx}, nil
+	},
 }
 
-// resetSessionTimer (re)starts the TTL timer of a session on the leader.
-func (s *server) resetSessionTimer(sess *store.Session) {
-	ttl, err := time.ParseDuration(sess.TTL)
-	if sess.TTL == "" || err != nil || ttl == 0 {
-		return
-	}
-	id := sess.ID
-	s.sessionTimers.reset(id, ttl*sessionTTLMultiplier, func() { s.invalidateSession(id, "TTL expired") })
-}
-
-// invalidateSession destroys a session through Raft (leader only).
-func (s *server) invalidateSession(id, why string) {
-	s.sessionTimers.clear(id)
-	if s.raft.State() != raft.Leader {
-		return
-	}
-	res, _, err := s.apply(store.SessionCommand, &store.SessionRequest{Op: store.SessionDestroy, Session: store.Session{ID: id}})
-	if err != nil || res.Err != "" {
-		s.logger.Error("failed to invalidate session; retrying", "session", id, "reason", why, "error", err, "apply_error", res.Err)
-		if s.raft.State() == raft.Leader {
-			s.sessionTimers.reset(id, time.Second, func() { s.invalidateSession(id, why) })
-		}
-		return
-	}
-	s.logger.Info("session invalidated", "session", id, "reason", why)
-}
-
-// startSessionTimers runs when this server becomes leader: every session
-// with a TTL gets a fresh timer, as in Consul.
-func (s *server) startSessionTimers() {
-	sessions, _, err := s.store.SessionList("")
-	if err != nil {
-		s.logger.Error("cannot list sessions to start TTL timers", "error", err)
-		return
-	}
-	for i := range sessions {
-		s.resetSessionTimer(&sessions[i])
-	}
-}
-
-// invalidateSessionsOfDeadNodes destroys sessions tied (through
-// serfHealth) to nodes that failed or left.
-func (s *server) invalidateSessionsOfDeadNodes() {
-	if s.raft.State() != raft.Leader {
-		return
-	}
-	status := map[string]serf.MemberStatus{}
-	for _, m := range s.a.lan.Members() {
-		status[m.Name] = m.Status
-	}
-	sessions, _, err := s.store.SessionList("")
-	if err != nil {
-		return
-	}
-	for _, sess := range sessions {
-		if slices.Contains(sess.NodeChecks, serfHealthCheck) {
-			// A node gossip does not know (yet) is not judged: a new
-			// leader's member list may still be converging, and dropping
-			// every lock in the cluster on a guess would be worse than
-			// waiting.
-			if st, ok := status[sess.Node]; ok && (st == serf.StatusFailed || st == serf.StatusLeft) {
-				s.invalidateSession(sess.ID, fmt.Sprintf("node %s is no longer alive", sess.Node))
-				continue
-			}
-		}
-		// Any other check of the session going critical (or away)
-		// invalidates it too, as in Consul.
-		var checks []store.HealthCheck
-		for _, c := range sess.NodeChecks {
-			if c == serfHealthCheck {
-				continue
-			}
-			if checks == nil {
-				checks, _, _ = s.store.Checks(sess.Node, "", "")
-			}
-			if why := sessionCheckFailure(checks, c); why != "" {
-				s.invalidateSession(sess.ID, why)
-				break
-			}
-		}
-	}
-}
-
-func (s *server) sessionRenew(ctx context.Context, req *SessionRenewRequest) (*SessionReadResponse, error) {
-	var out SessionReadResponse
-	err := s.onLeader(ctx, "Session.Renew", req, &out, true, func() error {
+// sessionRenewEndpoint resets a TTL timer on the leader; nothing enters Raft.
+var sessionRenewEndpoint = &endpoint[SessionRenewRequest, SessionReadResponse]{
+	name: "Session.Renew", kind: writeEndpoint,
+	leader: func(s *server, _ context.Context, req *SessionRenewRequest) (*SessionReadResponse, error) {
 		sess, idx, err := s.store.SessionGet(req.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if sess == nil {
-			return &NotFoundError{Msg: fmt.Sprintf("Session id '%s' not found", req.ID)}
+			return nil, &NotFoundError{Msg: fmt.Sprintf("Session id '%s' not found", req.ID)}
 		}
 		s.resetSessionTimer(sess)
-		out = SessionReadResponse{Sessions: []store.Session{*sess}, QueryMeta: s.meta(idx)}
-		return nil
-	})
-	return &out, err
+		return &SessionReadResponse{Sessions: []store.Session{*sess}, QueryMeta: s.meta(idx)}, nil
+	},
 }
 
-func (s *server) sessionRead(ctx context.Context, req *SessionReadRequest) (*SessionReadResponse, error) {
-	var out SessionReadResponse
-	err := s.read(ctx, "Session.Read", req.QueryOptions, req, &out, func() error {
-		return s.blocking(ctx, req.QueryOptions, func() (uint64, <-chan struct{}, func(), error) {
-			ch, stop := s.store.Watches().WatchSessions()
-			out = SessionReadResponse{Sessions: []store.Session{}}
-			var idx uint64
-			var err error
-			if req.ID != "" {
-				var sess *store.Session
-				sess, idx, err = s.store.SessionGet(req.ID)
-				if sess != nil {
-					out.Sessions = append(out.Sessions, *sess)
-				}
-			} else {
-				out.Sessions, idx, err = s.store.SessionList(req.Node)
+var sessionReadEndpoint = &endpoint[SessionReadRequest, SessionReadResponse]{
+	name: "Session.Read", kind: readEndpoint,
+	read: func(s *server, req *SessionReadRequest, arm *watchArm) (*SessionReadResponse, uint64, error) {
+		arm.Sessions()
+		out := &SessionReadResponse{Sessions: []store.Session{}}
+		var idx uint64
+		var err error
+		if req.ID != "" {
+			var sess *store.Session
+			sess, idx, err = s.store.SessionGet(req.ID)
+			if sess != nil {
+				out.Sessions = append(out.Sessions, *sess)
 			}
-			out.QueryMeta = s.meta(idx)
-			return idx, ch, stop, err
-		})
-	})
-	return &out, err
+		} else {
+			out.Sessions, idx, err = s.store.SessionList(req.Node)
+		}
+		return out, idx, err
+	},
 }
 
 // SessionApply creates or destroys a session.
 func (a *Agent) SessionApply(ctx context.Context, req *SessionWriteRequest) (*SessionWriteResponse, error) {
-	return callServer(ctx, a, "Session.Apply", req, func(s *server) func(context.Context, *SessionWriteRequest) (*SessionWriteResponse, error) {
-		return s.sessionApply
-	})
+	return sessionApplyEndpoint.call(ctx, a, req)
 }
 
 // SessionRenew renews a session's TTL.
 func (a *Agent) SessionRenew(ctx context.Context, req *SessionRenewRequest) (*SessionReadResponse, error) {
-	return callServer(ctx, a, "Session.Renew", req, func(s *server) func(context.Context, *SessionRenewRequest) (*SessionReadResponse, error) {
-		return s.sessionRenew
-	})
+	return sessionRenewEndpoint.call(ctx, a, req)
 }
 
 // SessionRead reads sessions (info, node, list).
 func (a *Agent) SessionRead(ctx context.Context, req *SessionReadRequest) (*SessionReadResponse, error) {
-	return callServer(ctx, a, "Session.Read", req, func(s *server) func(context.Context, *SessionReadRequest) (*SessionReadResponse, error) {
-		return s.sessionRead
-	})
+	return sessionReadEndpoint.call(ctx, a, req)
 }
 
-// sessionCheckFailure says why check id invalidates a session ("" if it
-// does not): it is critical or no longer registered.
-func sessionCheckFailure(checks []store.HealthCheck, id string) string {
-	for _, c := range checks {
-		if c.CheckID == id {
-			if c.Status == store.HealthCritical {
-				return fmt.Sprintf("check %s is critical", id)
-			}
-			return ""
-		}
-	}
-	return fmt.Sprintf("check %s was deregistered", id)
+// SessionReadWatch is SessionRead for parking (see watchLocal).
+func (a *Agent) SessionReadWatch(req *SessionReadRequest, prev *Watch) (*SessionReadResponse, *Watch, error) {
+	return sessionReadEndpoint.watchLocal(a, req, prev)
 }

@@ -213,13 +213,13 @@ func (s *server) restoreLocal(r io.Reader) error {
 }
 
 // rawHandlers serve the streaming snapshot RPCs that JSON cannot carry.
-func (s *server) rawHandlers() map[string]http.HandlerFunc {
+func (a *Agent) rawHandlers() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
 		"snapshot-save": func(w http.ResponseWriter, r *http.Request) {
-			s.a.snapshotSaveHTTP(w, r, r.URL.Query().Get("stale") == "1")
+			a.snapshotSaveHTTP(w, r, r.URL.Query().Get("stale") == "1")
 		},
 		"snapshot-restore": func(w http.ResponseWriter, r *http.Request) {
-			if err := s.a.SnapshotRestore(r.Context(), r.Body); err != nil {
+			if err := a.SnapshotRestore(r.Context(), r.Body); err != nil {
 				writeRPCError(w, err)
 			}
 		},

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -23,52 +22,61 @@ type TxnResponse struct {
 	QueryMeta
 }
 
-func (s *server) txnApply(ctx context.Context, req *TxnRequest) (*TxnResponse, error) {
-	readOnly := true
-	for i := range req.Ops {
-		if err := req.Ops[i].Validate(); err != nil {
-			return nil, &BadRequestError{Msg: err.Error()}
+// txnEndpoint is direct: a read-only transaction behaves like a read
+// (consistency modes apply, nothing goes through Raft), any other like a
+// write; it decides which when it sees the operations.
+var txnEndpoint = &endpoint[TxnRequest, TxnResponse]{
+	name: "Txn.Apply", kind: directEndpoint,
+	validate: func(req *TxnRequest) error {
+		for i := range req.Ops {
+			if err := req.Ops[i].Validate(); err != nil {
+				return &BadRequestError{Msg: err.Error()}
+			}
 		}
-		readOnly = readOnly && req.Ops[i].Op.IsRead()
-	}
-	var out TxnResponse
-	if readOnly {
-		// Read-only transactions behave like reads: consistency modes
-		// apply and nothing goes through Raft.
-		err := s.read(ctx, "Txn.Apply", req.QueryOptions, req, &out, func() error {
-			res, idx, err := s.store.ReadTxn(&store.TxnRequest{Ops: req.Ops})
+		return nil
+	},
+	direct: func(s *server, ctx context.Context, req *TxnRequest) (*TxnResponse, error) {
+		readOnly := true
+		for i := range req.Ops {
+			readOnly = readOnly && req.Ops[i].Op.IsRead()
+		}
+		var out TxnResponse
+		if readOnly {
+			err := s.read(ctx, "Txn.Apply", req.QueryOptions, req, &out, func() error {
+				res, idx, err := s.store.ReadTxn(&store.TxnRequest{Ops: req.Ops})
+				if err != nil {
+					return err
+				}
+				out = TxnResponse{Result: *res, Index: idx, QueryMeta: s.meta(idx)}
+				return s.hooks.filterRead(ctx, "Txn.Apply", req, &out)
+			})
+			return &out, err
+		}
+		err := s.onLeader(ctx, "Txn.Apply", req, &out, true, func() error {
+			if err := s.hooks.authorizeWrite(ctx, "Txn.Apply", req); err != nil {
+				return err
+			}
+			// Lock-delay applies to lock operations inside transactions too.
+			for i, op := range req.Ops {
+				if op.Op == store.KVLock && time.Now().Before(s.store.KVLockDelay(op.Entry.Key)) {
+					out = TxnResponse{Result: store.TxnResult{Errors: []store.TxnError{{OpIndex: i,
+						What: fmt.Sprintf("failed to lock key %q due to lock delay", op.Entry.Key)}}}, Index: s.store.KVIndex()}
+					out.QueryMeta = s.meta(out.Index)
+					return nil
+				}
+			}
+			res, idx, err := s.raftApply(store.TxnCommand, &store.TxnRequest{Ops: req.Ops})
 			if err != nil {
 				return err
 			}
-			out = TxnResponse{Result: *res, Index: idx, QueryMeta: s.meta(idx)}
+			out = TxnResponse{Result: *res.Txn, Index: idx, QueryMeta: s.meta(idx)}
 			return nil
 		})
 		return &out, err
-	}
-	err := s.onLeader(ctx, "Txn.Apply", req, &out, true, func() error {
-		// Lock-delay applies to lock operations inside transactions too.
-		for i, op := range req.Ops {
-			if op.Op == store.KVLock && time.Now().Before(s.store.KVLockDelay(op.Entry.Key)) {
-				out = TxnResponse{Result: store.TxnResult{Errors: []store.TxnError{{OpIndex: i,
-					What: fmt.Sprintf("failed to lock key %q due to lock delay", op.Entry.Key)}}}, Index: s.store.KVIndex()}
-				out.QueryMeta = s.meta(out.Index)
-				return nil
-			}
-		}
-		res, idx, err := s.apply(store.TxnCommand, &store.TxnRequest{Ops: req.Ops})
-		if err != nil {
-			return err
-		}
-		if res.Err != "" {
-			return errors.New(res.Err)
-		}
-		out = TxnResponse{Result: *res.Txn, Index: idx, QueryMeta: s.meta(idx)}
-		return nil
-	})
-	return &out, err
+	},
 }
 
 // Txn runs an atomic transaction.
 func (a *Agent) Txn(ctx context.Context, req *TxnRequest) (*TxnResponse, error) {
-	return callServer(ctx, a, "Txn.Apply", req, func(s *server) func(context.Context, *TxnRequest) (*TxnResponse, error) { return s.txnApply })
+	return txnEndpoint.call(ctx, a, req)
 }

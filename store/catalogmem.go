@@ -34,14 +34,19 @@ func newCatalogMirror() *catalogMirror {
 		checks: map[string]map[string]*HealthCheck{}, byName: map[string]map[string]struct{}{}}
 }
 
-// refreshNodes re-reads the given nodes from tx.
-func (m *catalogMirror) refreshNodes(tx *buntdb.Tx, nodes []string, index uint64) {
+// refreshNodes re-reads the given nodes from tx, and returns the names of
+// the services that were or now are on them, whose watchers must wake.
+func (m *catalogMirror) refreshNodes(tx *buntdb.Tx, nodes []string, index uint64) (services []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.resultsMu.Lock()
 	m.results = nil
 	m.resultsMu.Unlock()
+	touched := map[string]bool{}
 	for _, n := range nodes {
+		for _, sv := range m.services[n] {
+			touched[sv.Service] = true
+		}
 		m.dropNodeLocked(n)
 		if v, err := tx.Get(nodePrefix + n); err == nil {
 			var node Node
@@ -66,6 +71,9 @@ func (m *catalogMirror) refreshNodes(tx *buntdb.Tx, nodes []string, index uint64
 		if len(svcs) > 0 {
 			m.services[n] = svcs
 		}
+		for _, sv := range svcs {
+			touched[sv.Service] = true
+		}
 		checks := map[string]*HealthCheck{}
 		_ = ascendPrefix(tx, checkPrefix, n+"\x00", func(_, v string) bool {
 			var c HealthCheck
@@ -79,6 +87,10 @@ func (m *catalogMirror) refreshNodes(tx *buntdb.Tx, nodes []string, index uint64
 		}
 	}
 	m.index = index
+	for name := range touched {
+		services = append(services, name)
+	}
+	return services
 }
 
 func (m *catalogMirror) dropNodeLocked(n string) {

@@ -45,6 +45,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	out := make([]interface{}, len(logs))
 	s := f.s
 	w := &wtx{}
+	var services []string // whose instances or checks changed
 	s.mu.RLock()
 	err := s.db.Update(func(tx *buntdb.Tx) error {
 		w.tx = tx
@@ -86,7 +87,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		if len(w.catalogNodes) > 0 {
 			// Inside the write transaction, so readers of the mirror never
 			// see it behind a committed catalog index for long.
-			s.catalog.refreshNodes(tx, w.catalogNodes, getUint(tx, catalogIndexKey))
+			services = s.catalog.refreshNodes(tx, w.catalogNodes, getUint(tx, catalogIndexKey))
 		}
 		if maxSess > 0 {
 			if _, _, err := tx.Set(sessionIndexKey, strconv.FormatUint(maxSess, 10), nil); err != nil {
@@ -111,6 +112,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	if w.catalogChanged {
 		s.watches.notifyCatalog()
 	}
+	s.watches.notifyServices(services)
 	return out
 }
 

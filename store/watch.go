@@ -11,6 +11,7 @@ type Watches struct {
 	mu       sync.Mutex
 	exact    map[string]map[chan struct{}]struct{}
 	prefixes map[string]map[chan struct{}]struct{}
+	services map[string]map[chan struct{}]struct{}
 	sessions map[chan struct{}]struct{}
 	catalog  map[chan struct{}]struct{}
 	// callbacks run (under mu, so they must not block) when their channel
@@ -23,6 +24,7 @@ func NewWatches() *Watches {
 	return &Watches{
 		exact:    map[string]map[chan struct{}]struct{}{},
 		prefixes: map[string]map[chan struct{}]struct{}{},
+		services: map[string]map[chan struct{}]struct{}{},
 		sessions: map[chan struct{}]struct{}{},
 		catalog:  map[chan struct{}]struct{}{},
 
@@ -114,6 +116,25 @@ func (w *Watches) fireTable(set map[chan struct{}]struct{}) {
 	}
 }
 
+// WatchService returns a channel closed when the instances of the named
+// service or their checks change (its first registration included), so a
+// health watcher of one service sleeps through writes to the others.
+func (w *Watches) WatchService(name string) (<-chan struct{}, func()) {
+	return w.add(w.services, name)
+}
+
+// notifyServices wakes the watchers of the named services.
+func (w *Watches) notifyServices(names []string) {
+	if len(names) == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, n := range names {
+		w.fire(w.services, n)
+	}
+}
+
 func (w *Watches) notifySessions() { w.fireTable(w.sessions) }
 func (w *Watches) notifyCatalog()  { w.fireTable(w.catalog) }
 
@@ -150,6 +171,9 @@ func (w *Watches) notifyAll() {
 	for k := range w.prefixes {
 		w.fire(w.prefixes, k)
 	}
+	for k := range w.services {
+		w.fire(w.services, k)
+	}
 	for _, set := range []map[chan struct{}]struct{}{w.sessions, w.catalog} {
 		for c := range set {
 			w.closeLocked(c)
@@ -164,3 +188,4 @@ func (w *Watches) fire(m map[string]map[chan struct{}]struct{}, k string) {
 	}
 	delete(m, k)
 }
+

@@ -1,0 +1,76 @@
+package node
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// Authorizer decides what a request may do; access control plugs in here.
+// Both methods see the endpoint's name and its typed request (and
+// response): an implementation type-switches on what it guards.
+type Authorizer interface {
+	// AuthorizeWrite runs on the leader before a write enters Raft; an
+	// error (a *PermissionDeniedError) refuses it and nothing is written.
+	AuthorizeWrite(ctx context.Context, endpoint string, req any) error
+	// FilterRead runs where a read is answered, after the read; it may
+	// remove from resp what the requester must not see, or refuse.
+	FilterRead(ctx context.Context, endpoint string, req, resp any) error
+}
+
+// DatacenterRouter finds a server of another datacenter to forward a
+// request to (the WAN hop).
+type DatacenterRouter interface {
+	// ServerIn returns the RPC address of a server of dc, or an error
+	// (ErrNoPathToDatacenter when there is none).
+	ServerIn(dc string) (addr string, err error)
+}
+
+// hooks holds the pluggable policy of a server. Both may be replaced
+// while the agent runs; nil means allow everything / no other datacenter.
+type hooks struct {
+	authorizer atomic.Pointer[Authorizer]
+	router     atomic.Pointer[DatacenterRouter]
+}
+
+func (h *hooks) authorizeWrite(ctx context.Context, endpoint string, req any) error {
+	if a := h.authorizer.Load(); a != nil {
+		return (*a).AuthorizeWrite(ctx, endpoint, req)
+	}
+	return nil
+}
+
+func (h *hooks) filterRead(ctx context.Context, endpoint string, req, resp any) error {
+	if a := h.authorizer.Load(); a != nil {
+		return (*a).FilterRead(ctx, endpoint, req, resp)
+	}
+	return nil
+}
+
+func (h *hooks) serverIn(dc string) (string, error) {
+	if r := h.router.Load(); r != nil {
+		return (*r).ServerIn(dc)
+	}
+	return "", ErrNoPathToDatacenter
+}
+
+// SetAuthorizer installs the authorizer consulted by this agent's server
+// half (nil: allow everything). It has no effect on a client agent, whose
+// requests are authorized by the servers.
+func (a *Agent) SetAuthorizer(z Authorizer) {
+	if z == nil {
+		a.hooks.authorizer.Store(nil)
+		return
+	}
+	a.hooks.authorizer.Store(&z)
+}
+
+// SetDatacenterRouter installs how this server finds servers of other
+// datacenters (nil: none, requests for them fail with "No path to
+// datacenter").
+func (a *Agent) SetDatacenterRouter(r DatacenterRouter) {
+	if r == nil {
+		a.hooks.router.Store(nil)
+		return
+	}
+	a.hooks.router.Store(&r)
+}
