@@ -84,6 +84,15 @@ func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (
 // Done is closed when the agent has stopped, including after an API leave.
 func (r *Running) Done() <-chan struct{} { return r.done }
 
+// ParkedQueries is the number of blocking queries the HTTP API holds
+// parked (connection hijacked, no goroutine stack) right now.
+func (r *Running) ParkedQueries() int {
+	if r.handler == nil {
+		return 0
+	}
+	return r.handler.Parked()
+}
+
 // Leave leaves gracefully, then shuts down.
 func (r *Running) Leave() error {
 	err := r.Agent.Leave()

@@ -142,6 +142,13 @@ func (h *Handler) trackParked(c net.Conn, add bool) {
 	}
 }
 
+// Parked is the number of blocking queries parked right now.
+func (h *Handler) Parked() int {
+	h.parkedMu.Lock()
+	defer h.parkedMu.Unlock()
+	return len(h.parked)
+}
+
 // CloseParked closes every parked connection (agent shutdown).
 func (h *Handler) CloseParked() {
 	h.parkedMu.Lock()

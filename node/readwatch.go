@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -100,8 +101,17 @@ func (w *watchArm) Sessions() {
 type Watch struct {
 	ch    <-chan struct{}
 	stop  func()
-	set   *store.Watches
-	epoch uint64 // the store's restore epoch when armed
+	set   *store.Watches // nil for WatchOn's
+	done  chan struct{}  // WatchOn's: closed by Stop
+	epoch uint64         // the store's restore epoch when armed
+}
+
+// WatchOn makes a Watch that fires when ch is closed, for fakes of the
+// agent in tests of the layers above.
+func WatchOn(ch <-chan struct{}) *Watch {
+	done := make(chan struct{})
+	var once sync.Once
+	return &Watch{ch: ch, done: done, stop: func() { once.Do(func() { close(done) }) }}
 }
 
 // Changed is closed when the watch fires.
@@ -115,8 +125,18 @@ func (w *Watch) Changed() <-chan struct{} {
 // OnFire calls fn (which must not block) when the watch fires, at once if
 // it has: a parked request needs no goroutine waiting on Changed.
 func (w *Watch) OnFire(fn func()) {
-	if w != nil && w.ch != nil {
+	switch {
+	case w == nil || w.ch == nil:
+	case w.set != nil:
 		w.set.OnFire(w.ch, fn)
+	default:
+		go func() {
+			select {
+			case <-w.ch:
+				fn()
+			case <-w.done:
+			}
+		}()
 	}
 }
 

@@ -189,3 +189,16 @@ func (w *Watches) fire(m map[string]map[chan struct{}]struct{}, k string) {
 	delete(m, k)
 }
 
+
+// Count is the number of armed watches (tests and stats).
+func (w *Watches) Count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(w.sessions) + len(w.catalog)
+	for _, m := range []map[string]map[chan struct{}]struct{}{w.exact, w.prefixes, w.services} {
+		for _, set := range m {
+			n += len(set)
+		}
+	}
+	return n
+}

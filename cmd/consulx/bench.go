@@ -158,16 +158,20 @@ func runBenchKV(mode string, args []string, env *cliEnv) int {
 	return 0
 }
 
-// runBenchWatch measures blocking-query wake-ups: idle watchers on keys
-// nobody writes, hot watchers on one key that is written -rounds times.
-// It reports wake latency after the PUT's acknowledgement, spurious
+// runBenchWatch measures blocking-query wake-ups: idle watchers on data
+// nobody writes, hot watchers on data that is written -rounds times. With
+// -target kv (the default) they watch KV keys; with -target health they
+// watch /v1/health/service/<name> as consul-template does, and a write is
+// a catalog registration that changes the hot service's check.
+// It reports wake latency after the write's acknowledgement, spurious
 // wake-ups, and (with -pid) the agent's RSS growth for the watchers.
 func runBenchWatch(args []string, env *cliEnv) int {
 	fs := newFlagSet("bench watch", env)
 	addr := fs.String("http-addr", "127.0.0.1:8500", "Agent HTTP address")
-	idle := fs.Int("idle", 1000, "Idle watchers on keys that are never written")
-	hot := fs.Int("hot", 100, "Watchers on the written key")
-	rounds := fs.Int("rounds", 20, "Writes to the hot key")
+	target := fs.String("target", "kv", "What the watchers watch: kv (keys) or health (/v1/health/service)")
+	idle := fs.Int("idle", 1000, "Idle watchers on data that is never written")
+	hot := fs.Int("hot", 100, "Watchers on the written data")
+	rounds := fs.Int("rounds", 20, "Writes to the hot data")
 	pid := fs.Int("pid", 0, "Agent process ID, to report its RSS growth")
 	settle := fs.Duration("settle", 0, "Extra time before reading the agent's RSS (lets the Go runtime return a start-up burst's memory)")
 	ramp := fs.Int("ramp", 0, "Start idle watchers in batches of this size, 100 ms apart (0: all at once)")
@@ -178,30 +182,71 @@ func runBenchWatch(args []string, env *cliEnv) int {
 		fmt.Fprintln(env.stderr, "bench watch: -hot and -rounds must be positive, -idle not negative")
 		return 1
 	}
+	if *target != "kv" && *target != "health" {
+		fmt.Fprintf(env.stderr, "bench watch: -target must be kv or health, not %q\n", *target)
+		return 1
+	}
 	tr := &http.Transport{MaxIdleConnsPerHost: *idle + *hot + 16, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute}
 	hc := &http.Client{Transport: tr}
 	base := "http://" + strings.TrimPrefix(*addr, "http://")
-	put := func(key, val string) (time.Time, error) {
-		req, _ := http.NewRequest(http.MethodPut, base+"/v1/kv/"+key, strings.NewReader(val))
+	do := func(method, path, body string) (string, error) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		resp, err := hc.Do(req)
 		if err != nil {
-			return time.Time{}, err
+			return "", err
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		return time.Now(), nil
+		if resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotFound {
+			return "", fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		}
+		return resp.Header.Get("X-Consul-Index"), nil
 	}
-	index := func(key string) (uint64, error) {
-		resp, err := hc.Get(base + "/v1/kv/" + key)
+	// watchPath is what watcher i watches (-1: the hot data); write changes
+	// the hot data for round r.
+	watchPath := func(i int) string {
+		if i < 0 {
+			return "/v1/kv/bench-watch/hot"
+		}
+		return fmt.Sprintf("/v1/kv/bench-watch/idle/%d", i)
+	}
+	write := func(r int) (time.Time, error) {
+		_, err := do(http.MethodPut, "/v1/kv/bench-watch/hot", strconv.Itoa(r))
+		return time.Now(), err
+	}
+	if *target == "health" {
+		register := func(node, svc, output string) error {
+			_, err := do(http.MethodPut, "/v1/catalog/register", fmt.Sprintf(`{"Node":%q,"Address":"127.0.0.2","Service":{"ID":%q,"Service":%q,"Port":80},"Check":{"CheckID":"bench-%s","Name":"bench","Status":"passing","ServiceID":%q,"Output":%q}}`,
+				node, svc, svc, svc, svc, output))
+			return err
+		}
+		// Idle services live on their own node: a write to the hot node's
+		// check must not touch them.
+		for i := 0; i < 100; i++ {
+			if err := register("bench-idle-node", fmt.Sprintf("bench-idle-%d", i), "idle"); err != nil {
+				return apiError(env.stderr, "registering the idle services", err)
+			}
+		}
+		watchPath = func(i int) string {
+			if i < 0 {
+				return "/v1/health/service/bench-hot"
+			}
+			return fmt.Sprintf("/v1/health/service/bench-idle-%d", i%100)
+		}
+		write = func(r int) (time.Time, error) {
+			err := register("bench-hot-node", "bench-hot", "round "+strconv.Itoa(r))
+			return time.Now(), err
+		}
+	}
+	index := func(path string) (uint64, error) {
+		h, err := do(http.MethodGet, path, "")
 		if err != nil {
 			return 0, err
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return strconv.ParseUint(resp.Header.Get("X-Consul-Index"), 10, 64)
+		return strconv.ParseUint(h, 10, 64)
 	}
-	if _, err := put("bench-watch/hot", "0"); err != nil {
-		return apiError(env.stderr, "writing the hot key", err)
+	if _, err := write(0); err != nil {
+		return apiError(env.stderr, "writing the hot data", err)
 	}
 	rss0 := rssMiB(*pid)
 	var spurious atomic.Int64
@@ -211,7 +256,7 @@ func runBenchWatch(args []string, env *cliEnv) int {
 		if *ramp > 0 && i > 0 && i%*ramp == 0 {
 			time.Sleep(100 * time.Millisecond)
 		}
-		key := fmt.Sprintf("bench-watch/idle/%d", i)
+		key := watchPath(i)
 		idleWG.Add(1)
 		go func() {
 			defer idleWG.Done()
@@ -226,7 +271,7 @@ func runBenchWatch(args []string, env *cliEnv) int {
 				default:
 				}
 				t0 := time.Now()
-				resp, err := hc.Get(fmt.Sprintf("%s/v1/kv/%s?index=%d&wait=5m", base, key, idx))
+				resp, err := hc.Get(fmt.Sprintf("%s%s?index=%d&wait=5m", base, key, idx))
 				if err != nil {
 					return
 				}
@@ -248,9 +293,9 @@ func runBenchWatch(args []string, env *cliEnv) int {
 	var lats []time.Duration
 	var mu sync.Mutex
 	for r := 1; r <= *rounds; r++ {
-		idx, err := index("bench-watch/hot")
+		idx, err := index(watchPath(-1))
 		if err != nil {
-			return apiError(env.stderr, "reading the hot key", err)
+			return apiError(env.stderr, "reading the hot data", err)
 		}
 		woke := make([]time.Time, *hot)
 		var wg sync.WaitGroup
@@ -260,7 +305,7 @@ func runBenchWatch(args []string, env *cliEnv) int {
 			started.Add(1)
 			go func(h int) {
 				defer wg.Done()
-				req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/v1/kv/bench-watch/hot?index=%d&wait=30s", base, idx), nil)
+				req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s%s?index=%d&wait=30s", base, watchPath(-1), idx), nil)
 				started.Done()
 				resp, err := hc.Do(req)
 				if err != nil {
@@ -273,9 +318,9 @@ func runBenchWatch(args []string, env *cliEnv) int {
 		}
 		started.Wait()
 		time.Sleep(200 * time.Millisecond) // watchers reach the server and block
-		acked, err := put("bench-watch/hot", strconv.Itoa(r))
+		acked, err := write(r)
 		if err != nil {
-			return apiError(env.stderr, "writing the hot key", err)
+			return apiError(env.stderr, "writing the hot data", err)
 		}
 		wg.Wait()
 		mu.Lock()
@@ -291,7 +336,7 @@ func runBenchWatch(args []string, env *cliEnv) int {
 	close(stopIdle)
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
 	p := func(q float64) time.Duration { return percentile(lats, q) }
-	fmt.Fprintf(env.stdout, "watch: %d idle + %d hot watchers, %d writes\n", *idle, *hot, *rounds)
+	fmt.Fprintf(env.stdout, "watch (%s): %d idle + %d hot watchers, %d writes\n", *target, *idle, *hot, *rounds)
 	fmt.Fprintf(env.stdout, "wake after ack: p50 %s  p99 %s  max %s\n", p(0.5).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), p(1).Round(10*time.Microsecond))
 	fmt.Fprintf(env.stdout, "spurious wake-ups of idle watchers: %d\n", spurious.Load())
 	if *pid > 0 {

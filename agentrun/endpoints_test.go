@@ -1,0 +1,289 @@
+package agentrun_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	consul "github.com/hashicorp/consul/api"
+
+	"consulx/internal/testcluster"
+	"consulx/node"
+	"consulx/store"
+)
+
+// denySecrets is a fake authorizer: writes under secret/ are refused, and
+// reads never show entries under secret/. It records what it was asked.
+type denySecrets struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+func (d *denySecrets) AuthorizeWrite(_ context.Context, endpoint string, req any) error {
+	d.mu.Lock()
+	d.writes = append(d.writes, endpoint)
+	d.mu.Unlock()
+	if w, ok := req.(*node.KVWriteRequest); ok && strings.HasPrefix(w.Request.Entry.Key, "secret/") {
+		return &node.PermissionDeniedError{Msg: "key " + w.Request.Entry.Key}
+	}
+	if t, ok := req.(*node.TxnRequest); ok {
+		for _, op := range t.Ops {
+			if strings.HasPrefix(op.Entry.Key, "secret/") {
+				return &node.PermissionDeniedError{}
+			}
+		}
+	}
+	return nil
+}
+
+func (d *denySecrets) FilterRead(_ context.Context, _ string, _, resp any) error {
+	if r, ok := resp.(*node.KVReadResponse); ok {
+		kept := r.Entries[:0]
+		for _, e := range r.Entries {
+			if !strings.HasPrefix(e.Key, "secret/") {
+				kept = append(kept, e)
+			}
+		}
+		r.Entries = kept
+	}
+	return nil
+}
+
+func (d *denySecrets) asked(endpoint string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, w := range d.writes {
+		if w == endpoint {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAuthorizerRefusesWritesAndFiltersReads: the endpoint table consults
+// the server's authorizer before a write reaches Raft (a request through a
+// client agent included) and filters what reads return.
+func TestAuthorizerRefusesWritesAndFiltersReads(t *testing.T) {
+	srv := singleServer(t)
+	cli := testcluster.Start(t, testcluster.Config(t, "client", false, 0))
+	if _, err := cli.Running.Agent.Join([]string{srv.SerfAddr()}, false); err != nil {
+		t.Fatal(err)
+	}
+	kv := official(t, cli).KV()
+	for _, k := range []string{"secret/pw", "public/a"} {
+		if _, err := official(t, srv).KV().Put(&consul.KVPair{Key: k, Value: []byte("v")}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake := &denySecrets{}
+	srv.Running.Agent.SetAuthorizer(fake)
+
+	_, err := kv.Put(&consul.KVPair{Key: "secret/new", Value: []byte("x")}, nil)
+	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "Permission denied") {
+		t.Fatalf("write under secret/ through the client: err = %v, want a 403 Permission denied", err)
+	}
+	if p, _, _ := official(t, srv).KV().Get("secret/new", nil); p != nil {
+		t.Fatalf("a refused write was stored: %+v", p)
+	}
+	ok, _, _, err := official(t, cli).Txn().Txn(consul.TxnOps{{KV: &consul.KVTxnOp{Verb: consul.KVSet, Key: "secret/t", Value: []byte("x")}}}, nil)
+	if err == nil || ok {
+		t.Fatalf("txn under secret/: ok=%v err=%v, want refused", ok, err)
+	}
+	if _, err := kv.Put(&consul.KVPair{Key: "public/b", Value: []byte("y")}, nil); err != nil {
+		t.Fatalf("allowed write: %v", err)
+	}
+	if !fake.asked("KV.Apply") || !fake.asked("Txn.Apply") {
+		t.Fatalf("authorizer was not consulted for KV.Apply and Txn.Apply: %v", fake.writes)
+	}
+	pairs, _, err := kv.List("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, p := range pairs {
+		keys = append(keys, p.Key)
+	}
+	if got := strings.Join(keys, ","); got != "public/a,public/b" {
+		t.Fatalf("filtered recurse read = %s, want public/a,public/b", got)
+	}
+	// Without the authorizer everything is visible again.
+	srv.Running.Agent.SetAuthorizer(nil)
+	if p, _, _ := kv.Get("secret/pw", nil); p == nil {
+		t.Fatal("secret/pw missing once the authorizer is removed")
+	}
+}
+
+// routeTo is a fake datacenter router: one datacenter, one server address.
+type routeTo struct{ dc, addr string }
+
+func (r routeTo) ServerIn(dc string) (string, error) {
+	if dc != r.dc {
+		return "", node.ErrNoPathToDatacenter
+	}
+	return r.addr, nil
+}
+
+// TestDatacenterHopReachesAnotherDatacenter: a request for another
+// datacenter is forwarded once, to a server the router names, and runs
+// there; without a route it fails with Consul's "No path to datacenter".
+func TestDatacenterHopReachesAnotherDatacenter(t *testing.T) {
+	dc1 := singleServer(t)
+	cfg2 := testcluster.Config(t, "east", true, 1)
+	cfg2.Datacenter = "dc2"
+	dc2 := testcluster.Start(t, cfg2)
+	testcluster.Of(t, []*testcluster.Agent{dc2}, nil).WaitLeader(10 * time.Second)
+	cli := testcluster.Start(t, testcluster.Config(t, "client", false, 0))
+	if _, err := cli.Running.Agent.Join([]string{dc1.SerfAddr()}, false); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		_, err := official(t, cli).Status().Leader()
+		return err
+	})
+	if _, err := official(t, dc2).KV().Put(&consul.KVPair{Key: "where", Value: []byte("east")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := official(t, dc1).KV().Put(&consul.KVPair{Key: "where", Value: []byte("west")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	get := func(a *testcluster.Agent, query string) (int, string) {
+		resp, err := http.Get("http://" + a.HTTPAddr() + "/v1/kv/where?raw&" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(dc1, "dc=dc2"); code != 500 || body != "No path to datacenter" {
+		t.Fatalf("no route: %d %q, want 500 No path to datacenter", code, body)
+	}
+	dc1.Running.Agent.SetDatacenterRouter(routeTo{dc: "dc2", addr: fmt.Sprintf("127.0.0.1:%d", dc2.Config.Ports.Server)})
+	for _, via := range []*testcluster.Agent{dc1, cli} {
+		if code, body := get(via, "dc=dc2"); code != 200 || body != "east" {
+			t.Fatalf("read for dc2 through %s: %d %q, want east", via.Name, code, body)
+		}
+		if code, body := get(via, ""); code != 200 || body != "west" {
+			t.Fatalf("read for our own datacenter through %s: %d %q, want west", via.Name, code, body)
+		}
+	}
+	wo := &consul.WriteOptions{Datacenter: "dc2"}
+	if _, err := official(t, cli).KV().Put(&consul.KVPair{Key: "written", Value: []byte("from dc1")}, wo); err != nil {
+		t.Fatalf("write for dc2 through a dc1 client: %v", err)
+	}
+	if p, _, _ := official(t, dc2).KV().Get("written", nil); p == nil || string(p.Value) != "from dc1" {
+		t.Fatalf("dc2 does not have the forwarded write: %+v", p)
+	}
+	if p, _, _ := official(t, dc1).KV().Get("written", nil); p != nil {
+		t.Fatalf("the write for dc2 landed in dc1 too: %+v", p)
+	}
+	if code, body := get(dc1, "dc=dc3"); code != 500 || body != "No path to datacenter" {
+		t.Fatalf("unknown datacenter: %d %q", code, body)
+	}
+}
+
+// TestHealthWatchIsParkedAndWakesOnlyForItsService: a blocking
+// /v1/health/service query the server answers itself is parked (no
+// goroutine held); a write to another service leaves it asleep, a change
+// to its own service answers it with the new index.
+func TestHealthWatchIsParkedAndWakesOnlyForItsService(t *testing.T) {
+	a := singleServer(t)
+	c := official(t, a)
+	reg := func(node, svc, status string) {
+		t.Helper()
+		_, err := c.Catalog().Register(&consul.CatalogRegistration{Node: node, Address: "10.0.0.1",
+			Service: &consul.AgentService{ID: svc, Service: svc, Port: 80},
+			Check:   &consul.AgentCheck{CheckID: "chk-" + svc, Name: "c", Status: status, ServiceID: svc}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg("web-node", "web", store.HealthPassing)
+	reg("db-node", "db", store.HealthPassing)
+	_, meta, err := c.Health().Service("web", "", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		index uint64
+		n     int
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		entries, m, err := c.Health().Service("web", "", false, &consul.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: time.Minute})
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		done <- result{index: m.LastIndex, n: len(entries)}
+	}()
+	testcluster.Eventually(t, 5*time.Second, func() error {
+		if n := a.Running.ParkedQueries(); n != 1 {
+			return fmt.Errorf("%d parked queries, want 1", n)
+		}
+		return nil
+	})
+	reg("db-node", "db", store.HealthCritical) // another service on another node
+	select {
+	case r := <-done:
+		t.Fatalf("a write to another service answered the web watch: %+v", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+	reg("web-node", "web", store.HealthWarning)
+	select {
+	case r := <-done:
+		if r.err != nil || r.index <= meta.LastIndex || r.n != 1 {
+			t.Fatalf("web watch after its check changed: %+v (index before %d)", r, meta.LastIndex)
+		}
+	case <-time.After(testcluster.Scaled(5 * time.Second)):
+		t.Fatal("the web watch did not wake when its own check changed")
+	}
+	if n := a.Running.ParkedQueries(); n != 0 {
+		t.Fatalf("%d queries still parked after the answer", n)
+	}
+}
+
+// TestEveryBlockingReadIsParked: catalog, health and session blocking
+// reads answered by the server itself are parked like KV reads.
+func TestEveryBlockingReadIsParked(t *testing.T) {
+	a := singleServer(t)
+	idx := func(path string) string {
+		resp, err := http.Get("http://" + a.HTTPAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Consul-Index")
+	}
+	paths := []string{"/v1/catalog/nodes", "/v1/catalog/services", "/v1/catalog/service/consul", "/v1/catalog/node/solo",
+		"/v1/health/node/solo", "/v1/health/checks/consul", "/v1/health/state/any", "/v1/health/service/consul",
+		"/v1/session/list", "/v1/session/node/solo", "/v1/kv/parked?recurse"}
+	var wg sync.WaitGroup
+	for _, p := range paths {
+		sep := "?"
+		if strings.Contains(p, "?") {
+			sep = "&"
+		}
+		url := fmt.Sprintf("http://%s%s%sindex=%s&wait=2s", a.HTTPAddr(), p, sep, idx(p))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, err := http.Get(url); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	testcluster.Eventually(t, 5*time.Second, func() error {
+		if n := a.Running.ParkedQueries(); n != len(paths) {
+			return fmt.Errorf("%d of %d blocking reads parked", n, len(paths))
+		}
+		return nil
+	})
+	wg.Wait()
+}
