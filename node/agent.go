@@ -306,7 +306,9 @@ type serverInfo struct {
 	port, expect   int
 }
 
-func (a *Agent) parseServer(m serf.Member) (serverInfo, bool) { return parseServer(a.cfg.Datacenter, m) }
+func (a *Agent) parseServer(m serf.Member) (serverInfo, bool) {
+	return parseServer(a.cfg.Datacenter, m)
+}
 
 // parseServer reads a server of datacenter dc from its member tags.
 func parseServer(dc string, m serf.Member) (serverInfo, bool) {

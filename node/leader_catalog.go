@@ -111,4 +111,3 @@ func (s *server) writeCatalog(ctx context.Context, req *CatalogWriteRequest, wha
 		s.logger.Warn("catalog reconcile failed", "action", what, "error", err)
 	}
 }
-

@@ -189,7 +189,6 @@ func (w *Watches) fire(m map[string]map[chan struct{}]struct{}, k string) {
 	delete(m, k)
 }
 
-
 // Count is the number of armed watches (tests and stats).
 func (w *Watches) Count() int {
 	w.mu.Lock()
