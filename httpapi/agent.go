@@ -33,31 +33,16 @@ type Agent interface {
 	ForceLeave(name string, prune, wan bool) error
 	Reload() error
 
-	// KV and transactions. Each read has a Watch form that answers a
-	// blocking read from this agent's own state for parking.
-	KVApply(ctx context.Context, req *node.KVWriteRequest) (*node.KVWriteResponse, error)
-	KVRead(ctx context.Context, req *node.KVReadRequest) (*node.KVReadResponse, error)
-	KVReadWatch(req *node.KVReadRequest, prev *node.Watch) (*node.KVReadResponse, *node.Watch, error)
-	Txn(ctx context.Context, req *node.TxnRequest) (*node.TxnResponse, error)
+	// Reads are the read endpoints (KV, catalog, health, sessions), each
+	// with the read-and-watch form that parking uses.
+	Reads() *node.Reads
 
-	// Sessions.
+	// Writes.
+	KVApply(ctx context.Context, req *node.KVWriteRequest) (*node.KVWriteResponse, error)
+	Txn(ctx context.Context, req *node.TxnRequest) (*node.TxnResponse, error)
 	SessionApply(ctx context.Context, req *node.SessionWriteRequest) (*node.SessionWriteResponse, error)
 	SessionRenew(ctx context.Context, req *node.SessionRenewRequest) (*node.SessionReadResponse, error)
-	SessionRead(ctx context.Context, req *node.SessionReadRequest) (*node.SessionReadResponse, error)
-	SessionReadWatch(req *node.SessionReadRequest, prev *node.Watch) (*node.SessionReadResponse, *node.Watch, error)
-
-	// Catalog and health.
 	CatalogApply(ctx context.Context, req *node.CatalogWriteRequest) (*node.CatalogWriteResponse, error)
-	CatalogNodes(ctx context.Context, req *node.NodesRequest) (*node.NodesResponse, error)
-	CatalogNodesWatch(req *node.NodesRequest, prev *node.Watch) (*node.NodesResponse, *node.Watch, error)
-	CatalogServices(ctx context.Context, req *node.ServicesRequest) (*node.ServicesResponse, error)
-	CatalogServicesWatch(req *node.ServicesRequest, prev *node.Watch) (*node.ServicesResponse, *node.Watch, error)
-	ServiceNodes(ctx context.Context, req *node.ServiceNodesRequest) (*node.ServiceNodesResponse, error)
-	ServiceNodesWatch(req *node.ServiceNodesRequest, prev *node.Watch) (*node.ServiceNodesResponse, *node.Watch, error)
-	NodeServices(ctx context.Context, req *node.NodeServicesRequest) (*node.NodeServicesResponse, error)
-	NodeServicesWatch(req *node.NodeServicesRequest, prev *node.Watch) (*node.NodeServicesResponse, *node.Watch, error)
-	HealthChecks(ctx context.Context, req *node.ChecksRequest) (*node.ChecksResponse, error)
-	HealthChecksWatch(req *node.ChecksRequest, prev *node.Watch) (*node.ChecksResponse, *node.Watch, error)
 
 	// The agent's own services and checks.
 	LocalServices() map[string]store.NodeService

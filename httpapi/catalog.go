@@ -126,7 +126,7 @@ func (h *Handler) catalogNodes(w http.ResponseWriter, r *http.Request) (any, err
 		return nil, err
 	}
 	req := &node.NodesRequest{QueryOptions: opts}
-	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.CatalogNodes, h.agent.CatalogNodesWatch, showNodes)
+	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.Reads().Nodes, showNodes)
 }
 
 func showNodes(w http.ResponseWriter, r *http.Request, out *node.NodesResponse) (any, error) {
@@ -147,7 +147,7 @@ func (h *Handler) catalogServices(w http.ResponseWriter, r *http.Request) (any, 
 		return nil, err
 	}
 	req := &node.ServicesRequest{QueryOptions: opts}
-	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.CatalogServices, h.agent.CatalogServicesWatch,
+	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.Reads().Services,
 		func(w http.ResponseWriter, _ *http.Request, out *node.ServicesResponse) (any, error) {
 			setMeta(w, out.QueryMeta)
 			return out.Services, nil
@@ -157,16 +157,23 @@ func (h *Handler) catalogServices(w http.ResponseWriter, r *http.Request) (any, 
 // serviceNodes serves the reads of one service's instances (catalog and
 // health), rendered by show.
 func (h *Handler) serviceNodes(w http.ResponseWriter, r *http.Request, prefix string, show render[node.ServiceNodesResponse]) (any, error) {
-	name, err := named(r, prefix, "Missing service name")
-	if err != nil {
+	req := &node.ServiceNodesRequest{}
+	return serveNamedRead(h, w, r, prefix, "Missing service name", &req.Service, req, &req.QueryOptions, h.agent.Reads().ServiceNodes, show)
+}
+
+// serveNamedRead serves a read keyed by the name at the end of the path:
+// it refuses an empty name with missing (a 400), fills *name and opts,
+// and serves req.
+func serveNamedRead[A, R any](h *Handler, w http.ResponseWriter, r *http.Request, prefix, missing string,
+	name *string, req *A, opts *node.QueryOptions, rd node.Reader[A, R], show render[R]) (any, error) {
+	var err error
+	if *name, err = named(r, prefix, missing); err != nil {
 		return nil, err
 	}
-	opts, err := readOptions(r)
-	if err != nil {
+	if *opts, err = readOptions(r); err != nil {
 		return nil, err
 	}
-	req := &node.ServiceNodesRequest{Service: name, QueryOptions: opts}
-	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.ServiceNodes, h.agent.ServiceNodesWatch, show)
+	return serveRead(h, w, r, req, opts, rd, show)
 }
 
 func (h *Handler) catalogService(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -191,16 +198,8 @@ func showCatalogService(w http.ResponseWriter, r *http.Request, out *node.Servic
 }
 
 func (h *Handler) catalogNode(w http.ResponseWriter, r *http.Request) (any, error) {
-	name, err := named(r, "/v1/catalog/node/", "Missing node name")
-	if err != nil {
-		return nil, err
-	}
-	opts, err := readOptions(r)
-	if err != nil {
-		return nil, err
-	}
-	req := &node.NodeServicesRequest{Node: name, QueryOptions: opts}
-	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.NodeServices, h.agent.NodeServicesWatch, showCatalogNode)
+	req := &node.NodeServicesRequest{}
+	return serveNamedRead(h, w, r, "/v1/catalog/node/", "Missing node name", &req.Node, req, &req.QueryOptions, h.agent.Reads().NodeServices, showCatalogNode)
 }
 
 func showCatalogNode(w http.ResponseWriter, _ *http.Request, out *node.NodeServicesResponse) (any, error) {
@@ -290,11 +289,8 @@ func checksJSON(cs []store.HealthCheck) []store.HealthCheck {
 // /v1/health/node/<node> and /v1/health/checks/<service>.
 func (h *Handler) healthChecksBy(prefix string, by node.ChecksBy, missing string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) (any, error) {
-		name, err := named(r, prefix, missing)
-		if err != nil {
-			return nil, err
-		}
-		return h.healthChecks(w, r, by, name)
+		req := &node.ChecksRequest{By: by}
+		return serveNamedRead(h, w, r, prefix, missing, &req.Name, req, &req.QueryOptions, h.agent.Reads().Checks, showChecks)
 	}
 }
 
@@ -304,11 +300,12 @@ func (h *Handler) healthChecks(w http.ResponseWriter, r *http.Request, by node.C
 		return nil, err
 	}
 	req := &node.ChecksRequest{By: by, Name: name, QueryOptions: opts}
-	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.HealthChecks, h.agent.HealthChecksWatch,
-		func(w http.ResponseWriter, _ *http.Request, out *node.ChecksResponse) (any, error) {
-			setMeta(w, out.QueryMeta)
-			return checksJSON(out.Checks), nil
-		})
+	return serveRead(h, w, r, req, &req.QueryOptions, h.agent.Reads().Checks, showChecks)
+}
+
+func showChecks(w http.ResponseWriter, _ *http.Request, out *node.ChecksResponse) (any, error) {
+	setMeta(w, out.QueryMeta)
+	return checksJSON(out.Checks), nil
 }
 
 func (h *Handler) healthState(w http.ResponseWriter, r *http.Request) (any, error) {

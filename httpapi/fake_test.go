@@ -48,7 +48,13 @@ func newFake() *fakeAgent {
 func (f *fakeAgent) Config() *node.Config                     { return f.cfg }
 func (f *fakeAgent) BlockingWait(time.Duration) time.Duration { return 2 * time.Second }
 
-func (f *fakeAgent) KVRead(_ context.Context, req *node.KVReadRequest) (*node.KVReadResponse, error) {
+func (f *fakeAgent) Reads() *node.Reads { return &node.Reads{KV: fakeKV{f}} }
+
+// fakeKV is the fake's KV read endpoint.
+type fakeKV struct{ f *fakeAgent }
+
+func (k fakeKV) Read(_ context.Context, req *node.KVReadRequest) (*node.KVReadResponse, error) {
+	f := k.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads = append(f.reads, *req)
@@ -62,7 +68,8 @@ func (f *fakeAgent) KVRead(_ context.Context, req *node.KVReadRequest) (*node.KV
 	return &node.KVReadResponse{QueryMeta: node.QueryMeta{Index: 0, KnownLeader: true, LastContact: 3 * time.Millisecond}}, nil
 }
 
-func (f *fakeAgent) KVReadWatch(req *node.KVReadRequest, prev *node.Watch) (*node.KVReadResponse, *node.Watch, error) {
+func (k fakeKV) Watch(req *node.KVReadRequest, prev *node.Watch) (*node.KVReadResponse, *node.Watch, error) {
+	f := k.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.watchRounds) == 0 {

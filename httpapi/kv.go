@@ -70,7 +70,7 @@ func (h *Handler) kvGet(w http.ResponseWriter, r *http.Request, key string) erro
 	case key == "":
 		return badRequest("Missing key name")
 	}
-	out, err := serveRead(h, w, r, req, &req.QueryOptions, h.agent.KVRead, h.agent.KVReadWatch, showKV(req))
+	out, err := serveRead(h, w, r, req, &req.QueryOptions, h.agent.Reads().KV, showKV(req))
 	respond(w, r, out, err)
 	return nil
 }

@@ -134,7 +134,7 @@ func (h *Handler) sessionRead(prefix string) handlerFunc {
 				return nil, badRequest("Missing node name")
 			}
 		}
-		return serveRead(h, w, r, req, &req.QueryOptions, h.agent.SessionRead, h.agent.SessionReadWatch,
+		return serveRead(h, w, r, req, &req.QueryOptions, h.agent.Reads().Sessions,
 			func(w http.ResponseWriter, _ *http.Request, out *node.SessionReadResponse) (any, error) {
 				setMeta(w, out.QueryMeta)
 				return out.Sessions, nil

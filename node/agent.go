@@ -34,6 +34,7 @@ type Agent struct {
 	srv       *server    // nil on client agents
 	pool      *rpcPool
 	hooks     hooks // the server's authorizer and datacenter router
+	reads     Reads
 	local     *localState
 	dirLock   *dataDirLock // nil for -dev and agents without a data_dir
 	// lanPeers and wanPeers record the gossip peers for a rejoin after a
@@ -54,6 +55,7 @@ type Agent struct {
 // caller adds the HTTP and DNS listeners (package agentrun does).
 func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 	a := &Agent{cfg: cfg, logger: logger.Named("agent"), pool: newRPCPool(), shutdownCh: make(chan struct{}), started: time.Now()}
+	a.reads = bindReads(a)
 	// The data_dir lock comes before anything opens files there (gossip
 	// snapshots, raft-wal), and before the deferred Shutdown below, so a
 	// refused agent prints its one error line and nothing else.

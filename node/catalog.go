@@ -28,23 +28,25 @@ var catalogApplyEndpoint = &endpoint[CatalogWriteRequest, CatalogWriteResponse]{
 	},
 }
 
-var catalogNodesEndpoint = &endpoint[NodesRequest, NodesResponse]{
-	name: "Catalog.ListNodes", kind: readEndpoint,
-	read: func(s *server, _ *NodesRequest, arm *watchArm) (*NodesResponse, uint64, error) {
-		arm.Catalog()
-		nodes, idx, err := s.store.Nodes()
-		return &NodesResponse{Nodes: nodes}, idx, err
-	},
+// catalogListing declares a read of the whole catalog (any catalog change
+// may change its result).
+func catalogListing[A, R any](name string, list func(*store.Store) (*R, uint64, error)) *endpoint[A, R] {
+	return &endpoint[A, R]{name: name, kind: readEndpoint,
+		read: func(s *server, _ *A, arm *watchArm) (*R, uint64, error) {
+			arm.Catalog()
+			return list(s.store)
+		}}
 }
 
-var catalogServicesEndpoint = &endpoint[ServicesRequest, ServicesResponse]{
-	name: "Catalog.ListServices", kind: readEndpoint,
-	read: func(s *server, _ *ServicesRequest, arm *watchArm) (*ServicesResponse, uint64, error) {
-		arm.Catalog()
-		svcs, idx, err := s.store.Services()
-		return &ServicesResponse{Services: svcs}, idx, err
-	},
-}
+var catalogNodesEndpoint = catalogListing[NodesRequest]("Catalog.ListNodes", func(st *store.Store) (*NodesResponse, uint64, error) {
+	nodes, idx, err := st.Nodes()
+	return &NodesResponse{Nodes: nodes}, idx, err
+})
+
+var catalogServicesEndpoint = catalogListing[ServicesRequest]("Catalog.ListServices", func(st *store.Store) (*ServicesResponse, uint64, error) {
+	svcs, idx, err := st.Services()
+	return &ServicesResponse{Services: svcs}, idx, err
+})
 
 var serviceNodesEndpoint = &endpoint[ServiceNodesRequest, ServiceNodesResponse]{
 	name: "Catalog.ServiceNodes", kind: readEndpoint,
@@ -89,59 +91,6 @@ func (a *Agent) CatalogApply(ctx context.Context, req *CatalogWriteRequest) (*Ca
 	return catalogApplyEndpoint.call(ctx, a, req)
 }
 
-// CatalogNodes lists the catalog's nodes.
-func (a *Agent) CatalogNodes(ctx context.Context, req *NodesRequest) (*NodesResponse, error) {
-	return catalogNodesEndpoint.call(ctx, a, req)
-}
-
-// CatalogServices lists the catalog's services with their tags.
-func (a *Agent) CatalogServices(ctx context.Context, req *ServicesRequest) (*ServicesResponse, error) {
-	return catalogServicesEndpoint.call(ctx, a, req)
-}
-
-// ServiceNodes lists one service's instances with their checks.
-func (a *Agent) ServiceNodes(ctx context.Context, req *ServiceNodesRequest) (*ServiceNodesResponse, error) {
-	return serviceNodesEndpoint.call(ctx, a, req)
-}
-
-// NodeServices returns one node and its services.
-func (a *Agent) NodeServices(ctx context.Context, req *NodeServicesRequest) (*NodeServicesResponse, error) {
-	return nodeServicesEndpoint.call(ctx, a, req)
-}
-
-// HealthChecks lists health checks by node, service or state.
-func (a *Agent) HealthChecks(ctx context.Context, req *ChecksRequest) (*ChecksResponse, error) {
-	return healthChecksEndpoint.call(ctx, a, req)
-}
-
-// The Watch forms answer a blocking read from this agent's state for the
-// HTTP layer to park (see watchLocal; ErrNotLocal when it cannot).
-
-// CatalogNodesWatch is CatalogNodes for parking.
-func (a *Agent) CatalogNodesWatch(req *NodesRequest, prev *Watch) (*NodesResponse, *Watch, error) {
-	return catalogNodesEndpoint.watchLocal(a, req, prev)
-}
-
-// CatalogServicesWatch is CatalogServices for parking.
-func (a *Agent) CatalogServicesWatch(req *ServicesRequest, prev *Watch) (*ServicesResponse, *Watch, error) {
-	return catalogServicesEndpoint.watchLocal(a, req, prev)
-}
-
-// ServiceNodesWatch is ServiceNodes for parking.
-func (a *Agent) ServiceNodesWatch(req *ServiceNodesRequest, prev *Watch) (*ServiceNodesResponse, *Watch, error) {
-	return serviceNodesEndpoint.watchLocal(a, req, prev)
-}
-
-// NodeServicesWatch is NodeServices for parking.
-func (a *Agent) NodeServicesWatch(req *NodeServicesRequest, prev *Watch) (*NodeServicesResponse, *Watch, error) {
-	return nodeServicesEndpoint.watchLocal(a, req, prev)
-}
-
-// HealthChecksWatch is HealthChecks for parking.
-func (a *Agent) HealthChecksWatch(req *ChecksRequest, prev *Watch) (*ChecksResponse, *Watch, error) {
-	return healthChecksEndpoint.watchLocal(a, req, prev)
-}
-
 func dnsMode(stale bool) QueryOptions {
 	if stale {
 		return QueryOptions{Consistency: ModeStale}
@@ -166,7 +115,7 @@ func dnsRead[A any, R any](ctx context.Context, read func(context.Context, *A) (
 // DNSNode looks a catalog node up for the DNS interface (nil if unknown).
 func (a *Agent) DNSNode(ctx context.Context, name string, stale bool, maxStale time.Duration) (*store.Node, error) {
 	req := &NodeServicesRequest{Node: name}
-	out, err := dnsRead(ctx, a.NodeServices, req, &req.QueryOptions, func(r *NodeServicesResponse) QueryMeta { return r.QueryMeta }, stale, maxStale)
+	out, err := dnsRead(ctx, a.reads.NodeServices.Read, req, &req.QueryOptions, func(r *NodeServicesResponse) QueryMeta { return r.QueryMeta }, stale, maxStale)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +125,7 @@ func (a *Agent) DNSNode(ctx context.Context, name string, stale bool, maxStale t
 // DNSService returns a service's instances with their checks for DNS.
 func (a *Agent) DNSService(ctx context.Context, name string, stale bool, maxStale time.Duration) ([]store.ServiceInstance, error) {
 	req := &ServiceNodesRequest{Service: name}
-	out, err := dnsRead(ctx, a.ServiceNodes, req, &req.QueryOptions, func(r *ServiceNodesResponse) QueryMeta { return r.QueryMeta }, stale, maxStale)
+	out, err := dnsRead(ctx, a.reads.ServiceNodes.Read, req, &req.QueryOptions, func(r *ServiceNodesResponse) QueryMeta { return r.QueryMeta }, stale, maxStale)
 	if err != nil {
 		return nil, err
 	}

@@ -64,14 +64,3 @@ var kvReadEndpoint = &endpoint[KVReadRequest, KVReadResponse]{
 func (a *Agent) KVApply(ctx context.Context, req *KVWriteRequest) (*KVWriteResponse, error) {
 	return kvApplyEndpoint.call(ctx, a, req)
 }
-
-// KVRead performs a KV read.
-func (a *Agent) KVRead(ctx context.Context, req *KVReadRequest) (*KVReadResponse, error) {
-	return kvReadEndpoint.call(ctx, a, req)
-}
-
-// KVReadWatch answers a blocking KV read from this agent's state for the
-// HTTP layer to park (see watchLocal; ErrNotLocal when it cannot).
-func (a *Agent) KVReadWatch(req *KVReadRequest, prev *Watch) (*KVReadResponse, *Watch, error) {
-	return kvReadEndpoint.watchLocal(a, req, prev)
-}

@@ -559,7 +559,7 @@ func (l *localState) syncOnce() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	services, checks := l.Services(), l.Checks()
-	cat, err := l.a.NodeServices(ctx, &NodeServicesRequest{Node: l.a.cfg.NodeName, QueryOptions: QueryOptions{Consistency: ModeStale}})
+	cat, err := l.a.reads.NodeServices.Read(ctx, &NodeServicesRequest{Node: l.a.cfg.NodeName, QueryOptions: QueryOptions{Consistency: ModeStale}})
 	if err != nil {
 		return err
 	}
@@ -567,7 +567,7 @@ func (l *localState) syncOnce() error {
 		// The leader registers the node from gossip; wait for it.
 		return fmt.Errorf("node %s not in the catalog yet", l.a.cfg.NodeName)
 	}
-	catChecks, err := l.a.HealthChecks(ctx, &ChecksRequest{By: ChecksOfNode, Name: l.a.cfg.NodeName, QueryOptions: QueryOptions{Consistency: ModeStale}})
+	catChecks, err := l.a.reads.Checks.Read(ctx, &ChecksRequest{By: ChecksOfNode, Name: l.a.cfg.NodeName, QueryOptions: QueryOptions{Consistency: ModeStale}})
 	if err != nil {
 		return err
 	}

@@ -63,36 +63,29 @@ func (w *watchArm) arm(ch <-chan struct{}, stop func()) {
 
 // Key watches one KV key.
 func (w *watchArm) Key(k string) {
-	if w.on {
-		w.arm(w.set.WatchKey(k))
-	}
+	w.armIf(func() (<-chan struct{}, func()) { return w.set.WatchKey(k) })
 }
 
 // Prefix watches every KV key under p.
 func (w *watchArm) Prefix(p string) {
-	if w.on {
-		w.arm(w.set.WatchPrefix(p))
-	}
+	w.armIf(func() (<-chan struct{}, func()) { return w.set.WatchPrefix(p) })
 }
 
 // Catalog watches any node, service or check.
-func (w *watchArm) Catalog() {
-	if w.on {
-		w.arm(w.set.WatchCatalog())
-	}
-}
+func (w *watchArm) Catalog() { w.armIf(w.set.WatchCatalog) }
 
 // Service watches one service's instances and their checks.
 func (w *watchArm) Service(name string) {
-	if w.on {
-		w.arm(w.set.WatchService(name))
-	}
+	w.armIf(func() (<-chan struct{}, func()) { return w.set.WatchService(name) })
 }
 
 // Sessions watches every session.
-func (w *watchArm) Sessions() {
+func (w *watchArm) Sessions() { w.armIf(w.set.WatchSessions) }
+
+// armIf arms the watch watch makes, when the read is blocking.
+func (w *watchArm) armIf(watch func() (<-chan struct{}, func())) {
 	if w.on {
-		w.arm(w.set.WatchSessions())
+		w.arm(watch())
 	}
 }
 
@@ -266,4 +259,52 @@ func NonBlocking[A any](req *A) *A {
 		q.query().MinIndex = 0
 	}
 	return &cp
+}
+
+// Reader is one read endpoint of an agent. Read is the ordinary call
+// (blocking inside the agent when the request asks); Watch is the
+// read-and-watch form the HTTP layer parks (see watchLocal).
+type Reader[A, R any] interface {
+	Read(ctx context.Context, req *A) (*R, error)
+	Watch(req *A, prev *Watch) (*R, *Watch, error)
+}
+
+// Reads are an agent's read endpoints.
+type Reads struct {
+	KV           Reader[KVReadRequest, KVReadResponse]
+	Nodes        Reader[NodesRequest, NodesResponse]
+	Services     Reader[ServicesRequest, ServicesResponse]
+	ServiceNodes Reader[ServiceNodesRequest, ServiceNodesResponse]
+	NodeServices Reader[NodeServicesRequest, NodeServicesResponse]
+	Checks       Reader[ChecksRequest, ChecksResponse]
+	Sessions     Reader[SessionReadRequest, SessionReadResponse]
+}
+
+func bindReads(a *Agent) Reads {
+	return Reads{
+		KV:           boundReader[KVReadRequest, KVReadResponse]{a, kvReadEndpoint},
+		Nodes:        boundReader[NodesRequest, NodesResponse]{a, catalogNodesEndpoint},
+		Services:     boundReader[ServicesRequest, ServicesResponse]{a, catalogServicesEndpoint},
+		ServiceNodes: boundReader[ServiceNodesRequest, ServiceNodesResponse]{a, serviceNodesEndpoint},
+		NodeServices: boundReader[NodeServicesRequest, NodeServicesResponse]{a, nodeServicesEndpoint},
+		Checks:       boundReader[ChecksRequest, ChecksResponse]{a, healthChecksEndpoint},
+		Sessions:     boundReader[SessionReadRequest, SessionReadResponse]{a, sessionReadEndpoint},
+	}
+}
+
+// Reads returns the agent's read endpoints.
+func (a *Agent) Reads() *Reads { return &a.reads }
+
+// boundReader is a read endpoint bound to an agent.
+type boundReader[A, R any] struct {
+	a *Agent
+	e *endpoint[A, R]
+}
+
+func (b boundReader[A, R]) Read(ctx context.Context, req *A) (*R, error) {
+	return b.e.call(ctx, b.a, req)
+}
+
+func (b boundReader[A, R]) Watch(req *A, prev *Watch) (*R, *Watch, error) {
+	return b.e.watchLocal(b.a, req, prev)
 }

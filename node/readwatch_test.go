@@ -55,29 +55,29 @@ func TestNonBlockingReadsArmNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 50; i++ {
-		if _, err := a.KVRead(ctx, &KVReadRequest{Key: "k"}); err != nil {
+		if _, err := a.reads.KV.Read(ctx, &KVReadRequest{Key: "k"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := a.DNSService(ctx, "consul", true, 0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.NodeServices(ctx, &NodeServicesRequest{Node: "dev"}); err != nil {
+		if _, err := a.reads.NodeServices.Read(ctx, &NodeServicesRequest{Node: "dev"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.SessionRead(ctx, &SessionReadRequest{}); err != nil {
+		if _, err := a.reads.Sessions.Read(ctx, &SessionReadRequest{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n := watches.Count(); n != 0 {
 		t.Fatalf("%d watches armed after non-blocking reads, want 0", n)
 	}
-	first, err := a.KVRead(ctx, &KVReadRequest{Key: "k"})
+	first, err := a.reads.KV.Read(ctx, &KVReadRequest{Key: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan *KVReadResponse, 1)
 	go func() {
-		out, _ := a.KVRead(ctx, &KVReadRequest{Key: "k", QueryOptions: QueryOptions{MinIndex: first.Index, MaxWait: time.Minute}})
+		out, _ := a.reads.KV.Read(ctx, &KVReadRequest{Key: "k", QueryOptions: QueryOptions{MinIndex: first.Index, MaxWait: time.Minute}})
 		done <- out
 	}()
 	deadline := time.Now().Add(5 * time.Second)
@@ -110,24 +110,24 @@ func TestWatchLocalFollowsTheConsistencyRule(t *testing.T) {
 	if _, err := a.KVApply(context.Background(), &KVWriteRequest{Request: store.KVRequest{Op: store.KVSet, Entry: store.KVEntry{Key: "none", Value: []byte("v")}}}); err != nil {
 		t.Fatal(err)
 	}
-	cur, err := a.KVRead(context.Background(), &KVReadRequest{Key: "none"})
+	cur, err := a.reads.KV.Read(context.Background(), &KVReadRequest{Key: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mode := range []string{ModeDefault, ModeStale} {
-		out, w, err := a.KVReadWatch(&KVReadRequest{Key: "none", QueryOptions: QueryOptions{Consistency: mode, MinIndex: cur.Index}}, nil)
+		out, w, err := a.reads.KV.Watch(&KVReadRequest{Key: "none", QueryOptions: QueryOptions{Consistency: mode, MinIndex: cur.Index}}, nil)
 		if err != nil || out == nil || w == nil {
 			t.Fatalf("mode %q: out=%v watch=%v err=%v, want a parked read", mode, out, w, err)
 		}
 		w.Stop()
 		// A query for an older index is answered at once (no watch).
-		out, w, err = a.KVReadWatch(&KVReadRequest{Key: "none", QueryOptions: QueryOptions{Consistency: mode, MinIndex: cur.Index - 1}}, nil)
+		out, w, err = a.reads.KV.Watch(&KVReadRequest{Key: "none", QueryOptions: QueryOptions{Consistency: mode, MinIndex: cur.Index - 1}}, nil)
 		if err != nil || out == nil || w != nil {
 			t.Fatalf("mode %q, older index: watch=%v err=%v, want an answer now", mode, w, err)
 		}
 	}
 	for _, q := range []QueryOptions{{Consistency: ModeConsistent, MinIndex: cur.Index}, {Datacenter: "elsewhere", MinIndex: cur.Index}} {
-		if _, _, err := a.KVReadWatch(&KVReadRequest{Key: "none", QueryOptions: q}, nil); !errors.Is(err, ErrNotLocal) {
+		if _, _, err := a.reads.KV.Watch(&KVReadRequest{Key: "none", QueryOptions: q}, nil); !errors.Is(err, ErrNotLocal) {
 			t.Fatalf("%+v: err = %v, want ErrNotLocal", q, err)
 		}
 	}

@@ -120,13 +120,3 @@ func (a *Agent) SessionApply(ctx context.Context, req *SessionWriteRequest) (*Se
 func (a *Agent) SessionRenew(ctx context.Context, req *SessionRenewRequest) (*SessionReadResponse, error) {
 	return sessionRenewEndpoint.call(ctx, a, req)
 }
-
-// SessionRead reads sessions (info, node, list).
-func (a *Agent) SessionRead(ctx context.Context, req *SessionReadRequest) (*SessionReadResponse, error) {
-	return sessionReadEndpoint.call(ctx, a, req)
-}
-
-// SessionReadWatch is SessionRead for parking (see watchLocal).
-func (a *Agent) SessionReadWatch(req *SessionReadRequest, prev *Watch) (*SessionReadResponse, *Watch, error) {
-	return sessionReadEndpoint.watchLocal(a, req, prev)
-}
