@@ -160,7 +160,7 @@ func (e *endpoint[A, R]) serve(ctx context.Context, s *server, req *A) (*R, erro
 	switch e.kind {
 	case writeEndpoint:
 		out := new(R)
-		err := s.onLeader(ctx, e.name, req, out, true, func() error {
+		err := onLeader(ctx, s, e.name, req, out, forwardWrite, func() error {
 			if err := s.hooks.authorizeWrite(ctx, e.name, req); err != nil {
 				return err
 			}
@@ -174,7 +174,7 @@ func (e *endpoint[A, R]) serve(ctx context.Context, s *server, req *A) (*R, erro
 	case readEndpoint:
 		opts := *any(req).(queried).query()
 		out := new(R)
-		err := s.read(ctx, e.name, opts, req, out, func() error {
+		err := read(ctx, s, e.name, opts, req, out, func() error {
 			r, err := e.blockingRead(ctx, s, req, opts)
 			if err == nil {
 				err = s.hooks.filterRead(ctx, e.name, req, r)

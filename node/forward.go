@@ -14,11 +14,23 @@ import (
 // holdPoll is how often a held request looks for a leader again.
 const holdPoll = 10 * time.Millisecond
 
-// onLeader runs local on the leader, forwarding the call to the leader when
-// this server is a follower. With no leader it waits up to the hold
-// timeout, then fails with ErrNoLeader. The hold bounds only the wait for a
-// leader: a blocking query may then run for as long as it asked.
-func (s *server) onLeader(ctx context.Context, method string, args, reply any, write bool, local func() error) error {
+// forwarding says which failures to reach the leader may be retried.
+type forwarding int
+
+const (
+	// forwardWrite retries only failures that cannot have reached the
+	// leader (no leader, could not dial), so a write is never applied twice.
+	forwardWrite forwarding = iota
+	// forwardRead also retries a connection lost during the call.
+	forwardRead
+)
+
+// onLeader runs local on the leader, forwarding the request to the leader
+// (the same endpoint, by name) when this server is a follower; the
+// leader's answer is decoded into reply. With no leader it waits up to the
+// hold timeout, then fails with ErrNoLeader. The hold bounds only the
+// wait for a leader: a blocking query may then run for as long as it asked.
+func onLeader[A, R any](ctx context.Context, s *server, method string, req *A, reply *R, how forwarding, local func() error) error {
 	hold := time.NewTimer(s.cfg.RPCHoldTimeout)
 	defer hold.Stop()
 	for {
@@ -31,11 +43,11 @@ func (s *server) onLeader(ctx context.Context, method string, args, reply any, w
 				}
 			}
 		} else if addr, _ := s.raft.LeaderWithID(); addr != "" && addr != s.trans.LocalAddr() {
-			err = s.pool.call(ctx, string(addr), method, args, reply)
+			err = s.pool.call(ctx, string(addr), method, req, reply)
 			var de *dialError
 			// Only failures that cannot have reached the leader are retried
 			// for writes, so a retry never applies a write twice.
-			if err == nil || !(errors.Is(err, ErrNoLeader) || errors.As(err, &de) || (!write && ctx.Err() == nil && isTransport(err))) {
+			if err == nil || !(errors.Is(err, ErrNoLeader) || errors.As(err, &de) || (how == forwardRead && ctx.Err() == nil && isTransport(err))) {
 				return err
 			}
 		}
@@ -70,15 +82,15 @@ func (s *server) meta(index uint64) QueryMeta {
 
 // read runs a read under the requested consistency mode: here when this
 // server may answer it (answersLocally), otherwise on the leader.
-func (s *server) read(ctx context.Context, method string, opts QueryOptions, args, reply any, local func() error) error {
+func read[A, R any](ctx context.Context, s *server, method string, opts QueryOptions, req *A, reply *R, local func() error) error {
 	switch opts.Consistency {
 	case ModeStale, ModeDefault:
 		if s.answersLocally(opts) {
 			return local()
 		}
-		return s.onLeader(ctx, method, args, reply, false, local)
+		return onLeader(ctx, s, method, req, reply, forwardRead, local)
 	case ModeConsistent:
-		return s.onLeader(ctx, method, args, reply, false, func() error {
+		return onLeader(ctx, s, method, req, reply, forwardRead, func() error {
 			if err := s.raft.VerifyLeader().Error(); err != nil {
 				return raft.ErrNotLeader
 			}

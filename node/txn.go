@@ -42,7 +42,7 @@ var txnEndpoint = &endpoint[TxnRequest, TxnResponse]{
 		}
 		var out TxnResponse
 		if readOnly {
-			err := s.read(ctx, "Txn.Apply", req.QueryOptions, req, &out, func() error {
+			err := read(ctx, s, "Txn.Apply", req.QueryOptions, req, &out, func() error {
 				res, idx, err := s.store.ReadTxn(&store.TxnRequest{Ops: req.Ops})
 				if err != nil {
 					return err
@@ -52,7 +52,7 @@ var txnEndpoint = &endpoint[TxnRequest, TxnResponse]{
 			})
 			return &out, err
 		}
-		err := s.onLeader(ctx, "Txn.Apply", req, &out, true, func() error {
+		err := onLeader(ctx, s, "Txn.Apply", req, &out, forwardWrite, func() error {
 			if err := s.hooks.authorizeWrite(ctx, "Txn.Apply", req); err != nil {
 				return err
 			}
