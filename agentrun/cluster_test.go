@@ -3,6 +3,7 @@ package agentrun_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,10 @@ import (
 
 	"consulx/internal/testcluster"
 )
+
+// httpc is the tests' plain HTTP client: bounded, so a request that never
+// gets an answer fails its test instead of hanging the package.
+var httpc = &http.Client{Timeout: 2 * time.Minute}
 
 // officialClients caches one official client per agent address: each
 // client has its own connection pool, and the agent caps connections per IP.
@@ -25,6 +30,9 @@ func official(t *testing.T, a *testcluster.Agent) *consul.Client {
 	}
 	cfg := consul.DefaultConfig()
 	cfg.Address = a.HTTPAddr()
+	// Bounded, so a request that never gets an answer fails the test
+	// instead of hanging the package until go test's 10-minute timeout.
+	cfg.HttpClient = &http.Client{Transport: cfg.Transport, Timeout: 2 * time.Minute}
 	c, err := consul.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ func TestHTTPConnectionsPerClientAreCapped(t *testing.T) {
 	}
 	// ...so a fourth from the same IP is refused with 429.
 	testcluster.Eventually(t, 5*time.Second, func() error {
-		resp, err := (&http.Client{Transport: &http.Transport{}}).Get("http://" + a.HTTPAddr() + "/v1/status/leader")
+		resp, err := (&http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}).Get("http://" + a.HTTPAddr() + "/v1/status/leader")
 		if err != nil {
 			return err
 		}
@@ -75,7 +75,7 @@ func TestAbandonedBlockingQueriesFreeTheirSlots(t *testing.T) {
 		conn.Close()
 	}
 	testcluster.Eventually(t, 5*time.Second, func() error {
-		resp, err := (&http.Client{Transport: &http.Transport{}}).Get("http://" + a.HTTPAddr() + "/v1/status/leader")
+		resp, err := (&http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}).Get("http://" + a.HTTPAddr() + "/v1/status/leader")
 		if err != nil {
 			return err
 		}

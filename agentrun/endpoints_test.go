@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -152,7 +151,7 @@ func TestDatacenterHopReachesAnotherDatacenter(t *testing.T) {
 		t.Fatal(err)
 	}
 	get := func(a *testcluster.Agent, query string) (int, string) {
-		resp, err := http.Get("http://" + a.HTTPAddr() + "/v1/kv/where?raw&" + query)
+		resp, err := httpc.Get("http://" + a.HTTPAddr() + "/v1/kv/where?raw&" + query)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +253,7 @@ func TestHealthWatchIsParkedAndWakesOnlyForItsService(t *testing.T) {
 func TestEveryBlockingReadIsParked(t *testing.T) {
 	a := singleServer(t)
 	idx := func(path string) string {
-		resp, err := http.Get("http://" + a.HTTPAddr() + path)
+		resp, err := httpc.Get("http://" + a.HTTPAddr() + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,7 +273,7 @@ func TestEveryBlockingReadIsParked(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if resp, err := http.Get(url); err == nil {
+			if resp, err := httpc.Get(url); err == nil {
 				resp.Body.Close()
 			}
 		}()

@@ -101,9 +101,11 @@ func TestLocksWithOfficialClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lost1, err := l1.Lock(nil)
+	stop1 := make(chan struct{})
+	time.AfterFunc(testcluster.Scaled(10*time.Second), func() { close(stop1) })
+	lost1, err := l1.Lock(stop1)
 	if err != nil || lost1 == nil {
-		t.Fatalf("first lock: %v", err)
+		t.Fatalf("first lock: %v (nil channel: not acquired within the bound)", err)
 	}
 	p, _, _ := c1.KV().Get("service/leader", nil)
 	if p == nil || p.Session == "" || p.LockIndex != 1 {
@@ -166,7 +168,13 @@ func TestSemaphoreWithOfficialClient(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(testcluster.Scaled(40 * time.Second)):
+		t.Fatal("semaphore holders did not all finish (acquire or release hung)")
+	}
 	if m := maxHolding.Load(); m != 2 {
 		t.Fatalf("at most %d holders at once, want exactly 2 (limit)", m)
 	}
@@ -224,7 +232,7 @@ func TestSessionTTLExpiresAtTwiceTTLAndLockDelayApplies(t *testing.T) {
 	})
 	// Renew of an unknown session is a 404 with Consul's text.
 	req, _ := http.NewRequest(http.MethodPut, "http://"+a.HTTPAddr()+"/v1/session/renew/00000000-0000-0000-0000-000000000000", nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +316,7 @@ func TestTxnIsAtomic(t *testing.T) {
 	}
 	for _, body := range []string{`{`, `[{"KV":{"Verb":"explode","Key":"k"}}]`, `[{"KV":{"Verb":"set"}}]`} {
 		req, _ := http.NewRequest(http.MethodPut, "http://"+a.HTTPAddr()+"/v1/txn", bytes.NewBufferString(body))
-		r, err := http.DefaultClient.Do(req)
+		r, err := httpc.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
