@@ -89,15 +89,18 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 		a.srv.lan = a.lan
 		a.srv.start()
 	}
-	a.local = newLocalState(a)
+	a.local = newLocalState(localDepsOf(a, cfg))
 	if err := a.local.load(); err != nil {
 		return nil, err
 	}
-	if err := a.loadConfigServices(); err != nil {
+	if err := a.local.loadConfig(cfg.Extra); err != nil {
 		return nil, err
 	}
 	a.wg.Add(1)
-	go a.local.syncLoop()
+	go func() {
+		defer a.wg.Done()
+		a.local.syncLoop()
+	}()
 	if len(cfg.StartJoin) > 0 {
 		n, err := a.lan.Join(cfg.StartJoin, true)
 		if err != nil && n == 0 {

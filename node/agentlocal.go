@@ -3,7 +3,7 @@ package node
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+
 	"strings"
 
 	"consulx/store"
@@ -95,21 +95,8 @@ func stripUnderscores(v any) any {
 }
 
 // RegisterService adds a local service (and its checks) and persists it.
-func (a *Agent) RegisterService(def *ServiceDefinition) error { return a.addService(def, true) }
-
-// addService registers def; persist is false for config-file services,
-// whose files are their source of truth.
-func (a *Agent) addService(def *ServiceDefinition, persist bool) error {
-	svc := &store.NodeService{ID: def.ID, Service: def.Name, Tags: def.Tags, Address: def.Address, Port: def.Port,
-		Meta: def.Meta, EnableTagOverride: def.EnableTagOverride}
-	var checks []CheckDefinition
-	if def.Check != nil {
-		checks = append(checks, def.Check.Definition())
-	}
-	for _, c := range def.Checks {
-		checks = append(checks, c.Definition())
-	}
-	return a.local.AddService(svc, checks, persist)
+func (a *Agent) RegisterService(def *ServiceDefinition) error {
+	return a.local.addServiceDef(def, true)
 }
 
 // DeregisterService removes a local service.
@@ -172,93 +159,20 @@ func (a *Agent) Reload() error {
 // config files with those of cfg (consulx reload / SIGHUP). API-registered
 // services and maintenance are kept.
 func (a *Agent) ReloadConfigServices(cfg *Config) error {
-	// Decode everything first so a bad file changes nothing.
-	staged := &Agent{cfg: cfg, logger: a.logger, shutdownCh: a.shutdownCh}
-	staged.local = newLocalState(staged)
-	staged.local.noRun = true
-	if err := staged.loadConfigServices(); err != nil {
+	// Decode and validate everything first, so a bad file changes nothing.
+	deps := a.local.deps
+	deps.enableScriptChecks = cfg.EnableScriptChecks
+	staged := newLocalState(deps)
+	staged.noRun = true
+	if err := staged.loadConfig(cfg.Extra); err != nil {
 		return err
 	}
-	a.local.mu.Lock()
-	var oldSvcs, oldChecks []string
-	for id := range a.local.configSvcs {
-		oldSvcs = append(oldSvcs, id)
-	}
-	for id := range a.local.configChecks {
-		oldChecks = append(oldChecks, id)
-	}
-	a.local.mu.Unlock()
-	for _, id := range oldChecks {
-		_ = a.local.RemoveCheck(id)
-	}
-	for _, id := range oldSvcs {
-		_ = a.local.RemoveService(id)
-	}
+	a.local.dropConfig()
 	a.cfg.Extra = cfg.Extra
-	if err := a.loadConfigServices(); err != nil {
+	if err := a.local.loadConfig(cfg.Extra); err != nil {
 		return err
 	}
-	a.logger.Info("reloaded services and checks from the configuration", "services", len(a.local.configSvcs), "checks", len(a.local.configChecks))
-	return nil
-}
-
-// loadConfigServices registers the service/services/check/checks keys of
-// the configuration (not persisted: the files are their source).
-func (a *Agent) loadConfigServices() error {
-	for _, raw := range a.cfg.Extra["service"] {
-		var def ServiceDefinition
-		if err := DecodeLoose(raw, &def); err != nil {
-			return fmt.Errorf("config: service: %w", err)
-		}
-		if err := a.registerConfigService(&def); err != nil {
-			return err
-		}
-	}
-	for _, raw := range a.cfg.Extra["services"] {
-		var defs []ServiceDefinition
-		if err := DecodeLoose(raw, &defs); err != nil {
-			return fmt.Errorf("config: services: %w", err)
-		}
-		for i := range defs {
-			if err := a.registerConfigService(&defs[i]); err != nil {
-				return err
-			}
-		}
-	}
-	for _, key := range []string{"check", "checks"} {
-		for _, raw := range a.cfg.Extra[key] {
-			var bodies []CheckBody
-			if key == "check" {
-				var one CheckBody
-				if err := DecodeLoose(raw, &one); err != nil {
-					return fmt.Errorf("config: check: %w", err)
-				}
-				bodies = []CheckBody{one}
-			} else if err := DecodeLoose(raw, &bodies); err != nil {
-				return fmt.Errorf("config: checks: %w", err)
-			}
-			for _, b := range bodies {
-				def := b.Definition()
-				if err := a.local.AddCheck(def, false); err != nil {
-					return fmt.Errorf("config: check %q: %w", b.Name, err)
-				}
-				a.local.markConfigCheck(def)
-			}
-		}
-	}
-	return nil
-}
-
-func (a *Agent) registerConfigService(def *ServiceDefinition) error {
-	if err := a.addService(def, false); err != nil {
-		return fmt.Errorf("config: service %q: %w", def.Name, err)
-	}
-	id := def.ID
-	if id == "" {
-		id = def.Name
-	}
-	a.local.mu.Lock()
-	a.local.configSvcs[id] = true
-	a.local.mu.Unlock()
+	svcs, checks := a.local.configCounts()
+	a.logger.Info("reloaded services and checks from the configuration", "services", svcs, "checks", checks)
 	return nil
 }

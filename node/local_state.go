@@ -1,19 +1,23 @@
 package node
 
+// Local state: the services and checks this agent owns, what survives a
+// restart (local-state.json), and maintenance. The check runner
+// (check_runner.go) keeps the checks' status; anti-entropy
+// (anti_entropy.go) keeps the catalog in line. It holds no pointer to the
+// Agent: localDeps is all it knows of it.
+
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
-	"consulx/exec"
+	"github.com/hashicorp/go-hclog"
+
 	"consulx/store"
 )
 
@@ -76,7 +80,7 @@ type localCheck struct {
 // localState holds the services and checks this agent is responsible for
 // and keeps the catalog in line with them (anti-entropy).
 type localState struct {
-	a        *Agent
+	deps     localDeps
 	mu       sync.Mutex
 	services map[string]*store.NodeService
 	checks   map[string]*localCheck
@@ -99,8 +103,34 @@ func (l *localState) markConfigCheck(d CheckDefinition) {
 	l.mu.Unlock()
 }
 
-func newLocalState(a *Agent) *localState {
-	return &localState{a: a, services: map[string]*store.NodeService{}, checks: map[string]*localCheck{}, syncCh: make(chan struct{}, 1),
+// localDeps is what local state needs from the agent, passed in.
+type localDeps struct {
+	nodeName string
+	// statePath is where API-registered definitions persist ("": nowhere).
+	statePath          string
+	enableScriptChecks bool
+	logger             hclog.Logger
+	// stop ends the check runners and the sync loop (agent shutdown).
+	stop <-chan struct{}
+	// The catalog calls anti-entropy makes.
+	nodeServices func(context.Context, *NodeServicesRequest) (*NodeServicesResponse, error)
+	nodeChecks   func(context.Context, *ChecksRequest) (*ChecksResponse, error)
+	catalogApply func(context.Context, *CatalogWriteRequest) (*CatalogWriteResponse, error)
+}
+
+// localDepsOf wires local state to an agent.
+func localDepsOf(a *Agent, cfg *Config) localDeps {
+	path := ""
+	if cfg.DataDir != "" && !cfg.Dev {
+		path = filepath.Join(cfg.DataDir, localStateFile)
+	}
+	return localDeps{nodeName: cfg.NodeName, statePath: path, enableScriptChecks: cfg.EnableScriptChecks,
+		logger: a.logger, stop: a.shutdownCh, nodeServices: a.reads.NodeServices.Read, nodeChecks: a.reads.Checks.Read,
+		catalogApply: a.CatalogApply}
+}
+
+func newLocalState(d localDeps) *localState {
+	return &localState{deps: d, services: map[string]*store.NodeService{}, checks: map[string]*localCheck{}, syncCh: make(chan struct{}, 1),
 		configSvcs: map[string]bool{}, configChecks: map[string]bool{}}
 }
 
@@ -118,12 +148,7 @@ type persisted struct {
 	Checks   []CheckDefinition
 }
 
-func (l *localState) path() string {
-	if l.a.cfg.DataDir == "" || l.a.cfg.Dev {
-		return ""
-	}
-	return filepath.Join(l.a.cfg.DataDir, localStateFile)
-}
+func (l *localState) path() string { return l.deps.statePath }
 
 // save writes the local definitions atomically (temp file + rename).
 func (l *localState) saveLocked() {
@@ -255,7 +280,7 @@ func (l *localState) validateCheck(d *CheckDefinition) error {
 	if kinds > 1 {
 		return &BadRequestError{Msg: "Check must have exactly one of TTL, HTTP, TCP or Args"}
 	}
-	if len(d.Args) > 0 && !l.a.cfg.EnableScriptChecks {
+	if len(d.Args) > 0 && !l.deps.enableScriptChecks {
 		return &BadRequestError{Msg: "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' to true"}
 	}
 	if (d.HTTP != "" || d.TCP != "" || len(d.Args) > 0) && d.Interval <= 0 {
@@ -297,7 +322,7 @@ func (l *localState) AddCheck(d CheckDefinition, persist bool) error {
 		status = store.HealthCritical // new checks start critical, as in Consul
 	}
 	c := &localCheck{def: d, stop: make(chan struct{}), state: store.HealthCheck{
-		Node: l.a.cfg.NodeName, CheckID: d.ID, Name: d.Name, Status: status, Notes: d.Notes,
+		Node: l.deps.nodeName, CheckID: d.ID, Name: d.Name, Status: status, Notes: d.Notes,
 		ServiceID: d.ServiceID, Type: d.Type()}}
 	if svc != nil {
 		c.state.ServiceName, c.state.ServiceTags = svc.Service, svc.Tags
@@ -346,13 +371,6 @@ func (l *localState) RemoveCheck(id string) error {
 	return nil
 }
 
-func truncateOutput(s string) string {
-	if len(s) > checkOutputMax {
-		return s[:checkOutputMax]
-	}
-	return s
-}
-
 // UpdateCheck sets a check's status and output (TTL pass/warn/fail and
 // /check/update); a TTL check's timer restarts.
 func (l *localState) UpdateCheck(id, status, output string) error {
@@ -385,108 +403,10 @@ func (l *localState) setStatusLocked(c *localCheck, status, output string) {
 		return
 	}
 	if c.state.Status != status {
-		l.a.logger.Info("check status changed", "check", c.state.CheckID, "status", status)
+		l.deps.logger.Info("check status changed", "check", c.state.CheckID, "status", status)
 	}
 	c.state.Status, c.state.Output = status, output
 	l.triggerSync()
-}
-
-func (l *localState) ttlExpired(id string, c *localCheck) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.checks[id] != c {
-		return
-	}
-	l.setStatusLocked(c, store.HealthCritical, "TTL expired")
-}
-
-// runCheck runs an HTTP, TCP or script check every interval.
-func (l *localState) runCheck(c *localCheck) {
-	interval := time.Duration(c.def.Interval)
-	timeout := time.Duration(c.def.Timeout)
-	if timeout <= 0 {
-		timeout = defaultCheckTimeout
-	}
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-l.a.shutdownCh:
-			return
-		case <-t.C:
-		}
-		status, output := probe(&c.def, timeout)
-		l.mu.Lock()
-		if l.checks[c.def.ID] == c {
-			l.setStatusLocked(c, status, output)
-		}
-		l.mu.Unlock()
-		t.Reset(interval)
-	}
-}
-
-// probe runs one check: HTTP 2xx passing, 429 warning, else critical;
-// TCP connect passing; script exit 0 passing, 1 warning, else critical.
-func probe(d *CheckDefinition, timeout time.Duration) (string, string) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	switch d.Type() {
-	case "http":
-		method := d.Method
-		if method == "" {
-			method = http.MethodGet
-		}
-		req, err := http.NewRequestWithContext(ctx, method, d.HTTP, nil)
-		if err != nil {
-			return store.HealthCritical, err.Error()
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return store.HealthCritical, err.Error()
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, checkOutputMax))
-		out := fmt.Sprintf("HTTP %s %s: %s Output: %s", method, d.HTTP, resp.Status, body)
-		switch {
-		case resp.StatusCode >= 200 && resp.StatusCode < 300:
-			return store.HealthPassing, out
-		case resp.StatusCode == http.StatusTooManyRequests:
-			return store.HealthWarning, out
-		}
-		return store.HealthCritical, out
-	case "tcp":
-		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", d.TCP)
-		if err != nil {
-			return store.HealthCritical, err.Error()
-		}
-		conn.Close()
-		return store.HealthPassing, fmt.Sprintf("TCP connect %s: Success", d.TCP)
-	case "script":
-		// Its own process group, killed whole on timeout; output capped.
-		r := exec.Run(context.Background(), exec.Spec{Args: d.Args, Timeout: timeout, OutputCap: checkOutputMax})
-		out := string(r.Output)
-		switch {
-		case r.TimedOut:
-			// Consul's wording, with what the script wrote before.
-			msg := fmt.Sprintf("Timed out (%s) running check", timeout)
-			if out != "" {
-				msg += "\n\n" + out
-			}
-			return store.HealthCritical, msg
-		case r.Err != nil:
-			return store.HealthCritical, r.Err.Error()
-		}
-		switch r.ExitCode {
-		case 0:
-			return store.HealthPassing, out
-		case 1:
-			return store.HealthWarning, out
-		}
-		return store.HealthCritical, out
-	}
-	return store.HealthCritical, "unknown check type"
 }
 
 // Services returns copies of the local services.
@@ -511,147 +431,6 @@ func (l *localState) Checks() map[string]store.HealthCheck {
 	return out
 }
 
-// reapCritical deregisters services whose check has been critical longer
-// than its DeregisterCriticalServiceAfter.
-func (l *localState) reapCritical() {
-	l.mu.Lock()
-	var victims []string
-	for _, c := range l.checks {
-		after := time.Duration(c.def.DeregisterCriticalServiceAfter)
-		if after > 0 && c.def.ServiceID != "" && !c.criticalSince.IsZero() && time.Since(c.criticalSince) > after {
-			victims = append(victims, c.def.ServiceID)
-		}
-	}
-	l.mu.Unlock()
-	for _, id := range victims {
-		l.a.logger.Info("deregistering service whose check stayed critical", "service", id)
-		_ = l.RemoveService(id)
-	}
-}
-
-// syncLoop keeps the catalog in line with local state: at once after a
-// change, and every antiEntropyInterval to repair drift.
-func (l *localState) syncLoop() {
-	defer l.a.wg.Done()
-	t := time.NewTicker(antiEntropyInterval)
-	defer t.Stop()
-	reap := time.NewTicker(time.Second)
-	defer reap.Stop()
-	for {
-		select {
-		case <-l.a.shutdownCh:
-			return
-		case <-reap.C:
-			l.reapCritical()
-			continue
-		case <-l.syncCh:
-		case <-t.C:
-		}
-		if err := l.syncOnce(); err != nil {
-			l.a.logger.Debug("anti-entropy sync failed; will retry", "error", err)
-			time.AfterFunc(time.Second, l.triggerSync)
-		}
-	}
-}
-
-// syncOnce writes the differences between local state and the catalog.
-func (l *localState) syncOnce() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	services, checks := l.Services(), l.Checks()
-	cat, err := l.a.reads.NodeServices.Read(ctx, &NodeServicesRequest{Node: l.a.cfg.NodeName, QueryOptions: QueryOptions{Consistency: ModeStale}})
-	if err != nil {
-		return err
-	}
-	if cat.Node == nil {
-		// The leader registers the node from gossip; wait for it.
-		return fmt.Errorf("node %s not in the catalog yet", l.a.cfg.NodeName)
-	}
-	catChecks, err := l.a.reads.Checks.Read(ctx, &ChecksRequest{By: ChecksOfNode, Name: l.a.cfg.NodeName, QueryOptions: QueryOptions{Consistency: ModeStale}})
-	if err != nil {
-		return err
-	}
-	remoteSvc := map[string]store.NodeService{}
-	for _, s := range cat.Services {
-		remoteSvc[s.ID] = s
-	}
-	remoteChk := map[string]store.HealthCheck{}
-	for _, c := range catChecks.Checks {
-		remoteChk[c.CheckID] = c
-	}
-	write := func(req *CatalogWriteRequest) error {
-		_, err := l.a.CatalogApply(ctx, req)
-		return err
-	}
-	for id, s := range services {
-		r, ok := remoteSvc[id]
-		var svcChecks []*store.HealthCheck
-		dirty := !ok || !sameService(r, s)
-		for _, c := range checks {
-			if c.ServiceID == id {
-				cc := c
-				svcChecks = append(svcChecks, &cc)
-				if rc, ok := remoteChk[c.CheckID]; !ok || rc.Status != c.Status || rc.Output != c.Output || rc.Name != c.Name || rc.Notes != c.Notes {
-					dirty = true
-				}
-			}
-		}
-		if dirty {
-			sv := s
-			if err := write(&CatalogWriteRequest{Register: &store.RegisterRequest{Node: l.a.cfg.NodeName, SkipNodeUpdate: true, Service: &sv, Checks: svcChecks}}); err != nil {
-				return err
-			}
-		}
-	}
-	var nodeChecks []*store.HealthCheck
-	for _, c := range checks {
-		if c.ServiceID != "" {
-			continue
-		}
-		if rc, ok := remoteChk[c.CheckID]; !ok || rc.Status != c.Status || rc.Output != c.Output || rc.Notes != c.Notes || rc.Name != c.Name {
-			cc := c
-			nodeChecks = append(nodeChecks, &cc)
-		}
-	}
-	if len(nodeChecks) > 0 {
-		if err := write(&CatalogWriteRequest{Register: &store.RegisterRequest{Node: l.a.cfg.NodeName, SkipNodeUpdate: true, Checks: nodeChecks}}); err != nil {
-			return err
-		}
-	}
-	// Remove what the catalog has and we do not (except what the leader
-	// owns: the consul service and serfHealth).
-	for id := range remoteSvc {
-		if _, ok := services[id]; !ok && id != "consul" {
-			if err := write(&CatalogWriteRequest{Deregister: &store.DeregisterRequest{Node: l.a.cfg.NodeName, ServiceID: id}}); err != nil {
-				return err
-			}
-		}
-	}
-	for id, rc := range remoteChk {
-		if _, local := checks[id]; local || id == serfHealthCheck {
-			continue
-		}
-		if _, svcLocal := services[rc.ServiceID]; rc.ServiceID != "" && !svcLocal {
-			continue // removed together with its service above
-		}
-		if err := write(&CatalogWriteRequest{Deregister: &store.DeregisterRequest{Node: l.a.cfg.NodeName, CheckID: id}}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func sameService(a, b store.NodeService) bool {
-	a.CreateIndex, a.ModifyIndex, b.CreateIndex, b.ModifyIndex = 0, 0, 0, 0
-	return sameJSON(a, b)
-}
-
-func sameJSON(a, b any) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
-}
-
 // Maintenance ------------------------------------------------------------
 
 // SetNodeMaintenance adds or removes the node maintenance check.
@@ -664,10 +443,10 @@ func (l *localState) SetNodeMaintenance(enable bool, reason string) error {
 		if reason == "" {
 			reason = nodeMaintDefault
 		}
-		l.a.logger.Info("Node entered maintenance mode")
+		l.deps.logger.Info("Node entered maintenance mode")
 		return l.AddCheck(CheckDefinition{ID: NodeMaintCheckID, Name: "Node Maintenance Mode", Notes: reason, Status: store.HealthCritical}, true)
 	case !enable && on:
-		l.a.logger.Info("Node left maintenance mode")
+		l.deps.logger.Info("Node left maintenance mode")
 		return l.RemoveCheck(NodeMaintCheckID)
 	}
 	return nil
@@ -687,10 +466,10 @@ func (l *localState) SetServiceMaintenance(id string, enable bool, reason string
 		if reason == "" {
 			reason = serviceMaintDefault
 		}
-		l.a.logger.Info(fmt.Sprintf("Service %q entered maintenance mode", id))
+		l.deps.logger.Info(fmt.Sprintf("Service %q entered maintenance mode", id))
 		return l.AddCheck(CheckDefinition{ID: ServiceMaintPrefix + id, Name: "Service Maintenance Mode", Notes: reason, ServiceID: id, Status: store.HealthCritical}, true)
 	case !enable && on:
-		l.a.logger.Info(fmt.Sprintf("Service %q left maintenance mode", id))
+		l.deps.logger.Info(fmt.Sprintf("Service %q left maintenance mode", id))
 		return l.RemoveCheck(ServiceMaintPrefix + id)
 	}
 	return nil
