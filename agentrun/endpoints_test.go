@@ -1,6 +1,7 @@
 package agentrun_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -285,4 +286,27 @@ func TestEveryBlockingReadIsParked(t *testing.T) {
 		return nil
 	})
 	wg.Wait()
+}
+
+// TestSnapshotSaveThroughAClientAgent: a save asked of a client agent is
+// forwarded to the leader, spooled once, and arrives whole with the
+// leader's index.
+func TestSnapshotSaveThroughAClientAgent(t *testing.T) {
+	c := testcluster.StartCluster(t, 1, 1)
+	if _, err := official(t, c.Servers[0]).KV().Put(&consul.KVPair{Key: "snap/k", Value: []byte("v")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var direct, forwarded bytes.Buffer
+	idx1, err := c.Servers[0].Client().SnapshotSave(context.Background(), false, &direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx2, err := c.Clients[0].Client().SnapshotSave(context.Background(), false, &forwarded)
+	if err != nil || idx2 == 0 || idx2 < idx1 {
+		t.Fatalf("save through the client: index %d (direct %d), err %v", idx2, idx1, err)
+	}
+	meta, err := node.InspectArchive(&forwarded)
+	if err != nil || meta.Index != idx2 {
+		t.Fatalf("forwarded archive: %+v, %v (header index %d)", meta, err, idx2)
+	}
 }

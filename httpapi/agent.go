@@ -55,7 +55,7 @@ type Agent interface {
 	MaintenanceOn(ctx context.Context, node, serviceID string, enable bool, reason string) error
 
 	// Snapshots.
-	SnapshotSave(ctx context.Context, stale bool, w io.Writer) (uint64, error)
+	SnapshotSave(ctx context.Context, stale bool) (*node.Snapshot, error)
 	SnapshotRestore(ctx context.Context, r io.Reader) error
 }
 

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 )
 
@@ -11,26 +10,18 @@ import (
 func (h *Handler) snapshot(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
-		// Spool to a file first: a failure must be an error status, never
-		// a truncated archive that looks like a backup.
-		f, err := os.CreateTemp("", "consulx-snapshot-*")
+		// The agent spools the archive before answering: a failure is an
+		// error status, never a truncated archive that looks like a backup.
+		snap, err := h.agent.SnapshotSave(r.Context(), has(r, "stale"))
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		defer os.Remove(f.Name())
-		defer f.Close()
-		idx, err := h.agent.SnapshotSave(r.Context(), has(r, "stale"), f)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		size, _ := f.Seek(0, io.SeekCurrent)
-		_, _ = f.Seek(0, io.SeekStart)
+		defer snap.Close()
 		w.Header().Set("Content-Type", "application/x-gzip")
-		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
-		w.Header().Set("X-Consul-Index", strconv.FormatUint(max(idx, 1), 10))
-		_, _ = io.Copy(w, f)
+		w.Header().Set("Content-Length", strconv.FormatInt(snap.Size, 10))
+		w.Header().Set("X-Consul-Index", strconv.FormatUint(max(snap.Index, 1), 10))
+		_, _ = io.Copy(w, snap)
 	case http.MethodPut:
 		if err := h.agent.SnapshotRestore(r.Context(), r.Body); err != nil {
 			writeError(w, err)

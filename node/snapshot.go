@@ -212,11 +212,65 @@ func (s *server) restoreLocal(r io.Reader) error {
 	return nil
 }
 
+// Snapshot is a saved archive, spooled to a temporary file first so a
+// failure is an error, never a truncated file that looks like a backup.
+// Read it, then Close it (which removes the file).
+type Snapshot struct {
+	// Index is the Raft index the snapshot covers.
+	Index uint64
+	// Size is the archive's length in bytes.
+	Size int64
+	f    *os.File
+}
+
+func (s *Snapshot) Read(p []byte) (int, error) { return s.f.Read(p) }
+
+// Close releases the spooled archive.
+func (s *Snapshot) Close() error {
+	err := s.f.Close()
+	os.Remove(s.f.Name())
+	return err
+}
+
+// spool runs write into a temporary file and returns it as a Snapshot.
+func spool(write func(io.Writer) (uint64, error)) (*Snapshot, error) {
+	f, err := os.CreateTemp("", "consulx-snapshot-*")
+	if err != nil {
+		return nil, err
+	}
+	snap := &Snapshot{f: f}
+	idx, err := write(f)
+	if err == nil {
+		snap.Index = idx
+		snap.Size, err = f.Seek(0, io.SeekCurrent)
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		snap.Close()
+		return nil, err
+	}
+	return snap, nil
+}
+
+// snapshotIndexHeader carries a forwarded snapshot's index on the
+// internal RPC (not the public API's header).
+const snapshotIndexHeader = "X-Consulx-Snapshot-Index"
+
 // rawHandlers serve the streaming snapshot RPCs that JSON cannot carry.
 func (a *Agent) rawHandlers() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
 		"snapshot-save": func(w http.ResponseWriter, r *http.Request) {
-			a.snapshotSaveHTTP(w, r, r.URL.Query().Get("stale") == "1")
+			snap, err := a.SnapshotSave(r.Context(), r.URL.Query().Get("stale") == "1")
+			if err != nil {
+				writeRPCError(w, err)
+				return
+			}
+			defer snap.Close()
+			w.Header().Set(snapshotIndexHeader, strconv.FormatUint(snap.Index, 10))
+			w.Header().Set("Content-Length", strconv.FormatInt(snap.Size, 10))
+			_, _ = io.Copy(w, snap)
 		},
 		"snapshot-restore": func(w http.ResponseWriter, r *http.Request) {
 			if err := a.SnapshotRestore(r.Context(), r.Body); err != nil {
@@ -224,30 +278,6 @@ func (a *Agent) rawHandlers() map[string]http.HandlerFunc {
 			}
 		},
 	}
-}
-
-// snapshotSaveHTTP answers a save, from this server or a forward. The
-// archive is spooled first so a failure is an error status, not a
-// truncated file.
-func (a *Agent) snapshotSaveHTTP(w http.ResponseWriter, r *http.Request, stale bool) {
-	f, err := os.CreateTemp("", "consulx-save-*")
-	if err != nil {
-		writeRPCError(w, err)
-		return
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	idx, err := a.SnapshotSave(r.Context(), stale, f)
-	if err != nil {
-		writeRPCError(w, err)
-		return
-	}
-	size, _ := f.Seek(0, io.SeekCurrent)
-	_, _ = f.Seek(0, io.SeekStart)
-	w.Header().Set("Content-Type", "application/x-gzip")
-	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
-	w.Header().Set("X-Consul-Index", strconv.FormatUint(idx, 10))
-	_, _ = io.Copy(w, f)
 }
 
 // rawCall posts to a server's raw RPC and returns the response on success.
@@ -277,25 +307,31 @@ func (a *Agent) snapshotTarget(needLeader bool) (string, error) {
 		}
 		return addr, nil
 	}
-	if !needLeader || a.srv.raft.State() == raft.Leader {
+	return a.srv.snapshotTarget(needLeader)
+}
+
+// snapshotTarget is "" when this server may take the snapshot, else the
+// leader's address.
+func (s *server) snapshotTarget(needLeader bool) (string, error) {
+	if !needLeader || s.raft.State() == raft.Leader {
 		return "", nil
 	}
-	addr, _ := a.srv.raft.LeaderWithID()
+	addr, _ := s.raft.LeaderWithID()
 	if addr == "" {
 		return "", ErrNoLeader
 	}
 	return string(addr), nil
 }
 
-// SnapshotSave writes an archive of the current state to w and returns
-// its index. Without stale it is taken on the leader.
-func (a *Agent) SnapshotSave(ctx context.Context, stale bool, w io.Writer) (uint64, error) {
+// SnapshotSave saves an archive of the current state (on the leader,
+// unless stale) and returns it spooled.
+func (a *Agent) SnapshotSave(ctx context.Context, stale bool) (*Snapshot, error) {
 	addr, err := a.snapshotTarget(!stale)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if addr == "" {
-		return a.srv.saveLocal(w)
+		return spool(a.srv.saveLocal)
 	}
 	q := ""
 	if stale {
@@ -303,14 +339,14 @@ func (a *Agent) SnapshotSave(ctx context.Context, stale bool, w io.Writer) (uint
 	}
 	resp, err := a.rawCall(ctx, addr, "snapshot-save", q, nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	idx, _ := strconv.ParseUint(resp.Header.Get("X-Consul-Index"), 10, 64)
-	if _, err := io.Copy(w, resp.Body); err != nil {
-		return 0, err
-	}
-	return idx, nil
+	return spool(func(w io.Writer) (uint64, error) {
+		idx, _ := strconv.ParseUint(resp.Header.Get(snapshotIndexHeader), 10, 64)
+		_, err := io.Copy(w, resp.Body)
+		return idx, err
+	})
 }
 
 // SnapshotRestore replaces the cluster state with an archive (on the leader).
