@@ -3,6 +3,7 @@ package agentrun_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,9 @@ func official(t *testing.T, a *testcluster.Agent) *consul.Client {
 	}
 	cfg := consul.DefaultConfig()
 	cfg.Address = a.HTTPAddr()
+	// Without a timeout a request to an agent that never answers would
+	// block its test until go test's timeout.
+	cfg.HttpClient = &http.Client{Transport: cfg.Transport, Timeout: httpTimeout()}
 	c, err := consul.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +173,7 @@ func TestLeaderLossLosesNoAcknowledgedWrite(t *testing.T) {
 		return nil
 	})
 	stop.Store(true)
-	wg.Wait()
+	waitGroup(t, &wg, 60*time.Second, "the writers")
 
 	pairs, _, err := official(t, newLeader).KV().List("ack/", &consul.QueryOptions{RequireConsistent: true})
 	if err != nil {
