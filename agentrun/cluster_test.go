@@ -15,10 +15,6 @@ import (
 	"consulx/internal/testcluster"
 )
 
-// httpc is the tests' plain HTTP client: bounded, so a request that never
-// gets an answer fails its test instead of hanging the package.
-var httpc = &http.Client{Timeout: 2 * time.Minute}
-
 // officialClients caches one official client per agent address: each
 // client has its own connection pool, and the agent caps connections per IP.
 var officialClients sync.Map
@@ -30,9 +26,9 @@ func official(t *testing.T, a *testcluster.Agent) *consul.Client {
 	}
 	cfg := consul.DefaultConfig()
 	cfg.Address = a.HTTPAddr()
-	// Bounded, so a request that never gets an answer fails the test
-	// instead of hanging the package until go test's 10-minute timeout.
-	cfg.HttpClient = &http.Client{Transport: cfg.Transport, Timeout: 2 * time.Minute}
+	// Without a timeout a request to an agent that never answers would
+	// block its test until go test's timeout.
+	cfg.HttpClient = &http.Client{Transport: cfg.Transport, Timeout: httpTimeout()}
 	c, err := consul.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +173,7 @@ func TestLeaderLossLosesNoAcknowledgedWrite(t *testing.T) {
 		return nil
 	})
 	stop.Store(true)
-	wg.Wait()
+	waitGroup(t, &wg, 60*time.Second, "the writers")
 
 	pairs, _, err := official(t, newLeader).KV().List("ack/", &consul.QueryOptions{RequireConsistent: true})
 	if err != nil {

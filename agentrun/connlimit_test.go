@@ -18,7 +18,7 @@ func TestHTTPConnectionsPerClientAreCapped(t *testing.T) {
 	cfg.HTTPMaxConnsPerClient = 3
 	a := testcluster.Start(t, cfg)
 	testcluster.Of(t, []*testcluster.Agent{a}, nil).WaitLeader(10 * time.Second)
-	_, meta, err := a.Client().KVGet(t.Context(), "x", nil)
+	_, meta, err := a.Client().KVGet(boundedCtx(t), "x", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestHTTPConnectionsPerClientAreCapped(t *testing.T) {
 		tr := &http.Transport{}
 		t.Cleanup(tr.CloseIdleConnections)
 		go func() {
-			resp, err := (&http.Client{Transport: tr}).Get("http://" + a.HTTPAddr() + "/v1/kv/x?index=" + itoa(meta.LastIndex) + "&wait=5s")
+			resp, err := (&http.Client{Transport: tr, Timeout: httpTimeout()}).Get("http://" + a.HTTPAddr() + "/v1/kv/x?index=" + itoa(meta.LastIndex) + "&wait=5s")
 			if err == nil {
 				resp.Body.Close()
 			}
@@ -35,7 +35,7 @@ func TestHTTPConnectionsPerClientAreCapped(t *testing.T) {
 	}
 	// ...so a fourth from the same IP is refused with 429.
 	testcluster.Eventually(t, 5*time.Second, func() error {
-		resp, err := (&http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}).Get("http://" + a.HTTPAddr() + "/v1/status/leader")
+		resp, err := rawHTTP().Get("http://" + a.HTTPAddr() + "/v1/status/leader")
 		if err != nil {
 			return err
 		}
@@ -61,12 +61,12 @@ func TestAbandonedBlockingQueriesFreeTheirSlots(t *testing.T) {
 	cfg.HTTPMaxConnsPerClient = 5
 	a := testcluster.Start(t, cfg)
 	testcluster.Of(t, []*testcluster.Agent{a}, nil).WaitLeader(10 * time.Second)
-	_, meta, err := a.Client().KVGet(t.Context(), "x", nil)
+	_, meta, err := a.Client().KVGet(boundedCtx(t), "x", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
-		conn, err := net.Dial("tcp", a.HTTPAddr())
+		conn, err := net.DialTimeout("tcp", a.HTTPAddr(), testcluster.Scaled(10*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func TestAbandonedBlockingQueriesFreeTheirSlots(t *testing.T) {
 		conn.Close()
 	}
 	testcluster.Eventually(t, 5*time.Second, func() error {
-		resp, err := (&http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}).Get("http://" + a.HTTPAddr() + "/v1/status/leader")
+		resp, err := rawHTTP().Get("http://" + a.HTTPAddr() + "/v1/status/leader")
 		if err != nil {
 			return err
 		}

@@ -115,7 +115,7 @@ func TestLinearizableAcrossLeaderLoss(t *testing.T) {
 			}
 			time.Sleep(time.Second)
 			leader.Running.Shutdown()
-			wg.Wait()
+			waitGroup(t, &wg, 60*time.Second, "the writers and readers")
 			res := porcupine.CheckOperationsTimeout(kvModel, history, 60*time.Second)
 			if res == porcupine.Illegal {
 				t.Fatalf("history of %d operations is not linearizable", len(history))

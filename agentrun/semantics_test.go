@@ -101,11 +101,9 @@ func TestLocksWithOfficialClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop1 := make(chan struct{})
-	time.AfterFunc(testcluster.Scaled(10*time.Second), func() { close(stop1) })
-	lost1, err := l1.Lock(stop1)
+	lost1, err := l1.Lock(stopAfter(t, 10*time.Second))
 	if err != nil || lost1 == nil {
-		t.Fatalf("first lock: %v (nil channel: not acquired within the bound)", err)
+		t.Fatalf("first lock (free key) not acquired within %s: %v", testcluster.Scaled(10*time.Second), err)
 	}
 	p, _, _ := c1.KV().Get("service/leader", nil)
 	if p == nil || p.Session == "" || p.LockIndex != 1 {
@@ -113,18 +111,22 @@ func TestLocksWithOfficialClient(t *testing.T) {
 	}
 	// A second contender cannot take it while it is held.
 	l2, _ := c2.LockOpts(&consul.LockOptions{Key: "service/leader", LockTryOnce: true, LockWaitTime: 300 * time.Millisecond})
-	if ch, err := l2.Lock(nil); ch != nil || err != nil {
+	stop2 := stopAfter(t, 10*time.Second)
+	if ch, err := l2.Lock(stop2); ch != nil || err != nil {
 		t.Fatalf("second lock while held: ch=%v err=%v", ch, err)
+	}
+	select {
+	case <-stop2:
+		t.Fatalf("second lock (LockTryOnce, LockWaitTime 300ms) did not give up within %s", testcluster.Scaled(10*time.Second))
+	default:
 	}
 	// After an explicit unlock (a release, so no lock-delay) it can.
 	if err := l1.Unlock(); err != nil {
 		t.Fatal(err)
 	}
 	l3, _ := c2.LockKey("service/leader")
-	stop := make(chan struct{})
-	time.AfterFunc(10*time.Second, func() { close(stop) })
-	if ch, err := l3.Lock(stop); ch == nil || err != nil {
-		t.Fatalf("lock after release: %v", err)
+	if ch, err := l3.Lock(stopAfter(t, 10*time.Second)); ch == nil || err != nil {
+		t.Fatalf("lock after release not acquired within %s: %v", testcluster.Scaled(10*time.Second), err)
 	}
 	p, _, _ = c1.KV().Get("service/leader", nil)
 	if p.LockIndex != 2 {
@@ -147,11 +149,9 @@ func TestSemaphoreWithOfficialClient(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			stop := make(chan struct{})
-			time.AfterFunc(20*time.Second, func() { close(stop) })
-			ch, err := s.Acquire(stop)
+			ch, err := s.Acquire(stopAfter(t, 20*time.Second))
 			if err != nil || ch == nil {
-				t.Errorf("acquire: %v", err)
+				t.Errorf("acquire (not acquired within %s?): %v", testcluster.Scaled(20*time.Second), err)
 				return
 			}
 			n := holding.Add(1)
@@ -168,13 +168,7 @@ func TestSemaphoreWithOfficialClient(t *testing.T) {
 			}
 		}()
 	}
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	select {
-	case <-finished:
-	case <-time.After(testcluster.Scaled(40 * time.Second)):
-		t.Fatal("semaphore holders did not all finish (acquire or release hung)")
-	}
+	waitGroup(t, &wg, 60*time.Second, "the semaphore holders (Acquire or Release hung)")
 	if m := maxHolding.Load(); m != 2 {
 		t.Fatalf("at most %d holders at once, want exactly 2 (limit)", m)
 	}
@@ -232,7 +226,7 @@ func TestSessionTTLExpiresAtTwiceTTLAndLockDelayApplies(t *testing.T) {
 	})
 	// Renew of an unknown session is a 404 with Consul's text.
 	req, _ := http.NewRequest(http.MethodPut, "http://"+a.HTTPAddr()+"/v1/session/renew/00000000-0000-0000-0000-000000000000", nil)
-	resp, err := httpc.Do(req)
+	resp, err := rawHTTP().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +310,7 @@ func TestTxnIsAtomic(t *testing.T) {
 	}
 	for _, body := range []string{`{`, `[{"KV":{"Verb":"explode","Key":"k"}}]`, `[{"KV":{"Verb":"set"}}]`} {
 		req, _ := http.NewRequest(http.MethodPut, "http://"+a.HTTPAddr()+"/v1/txn", bytes.NewBufferString(body))
-		r, err := httpc.Do(req)
+		r, err := rawHTTP().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -339,7 +333,7 @@ func TestParkedBlockingQueryKeepsConnectionAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, meta, _ := official(t, a).KV().Get("park/k", nil)
-	conn, err := net.Dial("tcp", a.HTTPAddr())
+	conn, err := net.DialTimeout("tcp", a.HTTPAddr(), testcluster.Scaled(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

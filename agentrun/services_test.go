@@ -201,7 +201,7 @@ func TestMaintenanceSurvivesRestart(t *testing.T) {
 func TestMaintenanceOfAnotherNode(t *testing.T) {
 	c := testcluster.StartCluster(t, 1, 1)
 	srvClient := c.Servers[0].Client()
-	if err := srvClient.NodeMaintenanceOn(t.Context(), "client-1", true, "remote reason"); err != nil {
+	if err := srvClient.NodeMaintenanceOn(boundedCtx(t), "client-1", true, "remote reason"); err != nil {
 		t.Fatal(err)
 	}
 	checks, err := official(t, c.Clients[0]).Agent().Checks()
@@ -211,17 +211,17 @@ func TestMaintenanceOfAnotherNode(t *testing.T) {
 	if mc := checks["_node_maintenance"]; mc == nil || mc.Notes != "remote reason" {
 		t.Fatalf("client-1 checks after remote maintenance: %+v", checks)
 	}
-	if err := srvClient.NodeMaintenanceOn(t.Context(), "client-1", false, ""); err != nil {
+	if err := srvClient.NodeMaintenanceOn(boundedCtx(t), "client-1", false, ""); err != nil {
 		t.Fatal(err)
 	}
 	checks, _ = official(t, c.Clients[0]).Agent().Checks()
 	if checks["_node_maintenance"] != nil {
 		t.Fatal("remote disable did not remove the maintenance check")
 	}
-	if err := srvClient.ServiceMaintenanceOn(t.Context(), "client-1", "nope", true, ""); err == nil || !strings.Contains(err.Error(), "No service registered") {
+	if err := srvClient.ServiceMaintenanceOn(boundedCtx(t), "client-1", "nope", true, ""); err == nil || !strings.Contains(err.Error(), "No service registered") {
 		t.Fatalf("remote maintenance of an unknown service: %v", err)
 	}
-	if err := srvClient.NodeMaintenanceOn(t.Context(), "ghost", true, ""); err == nil || !strings.Contains(err.Error(), "404") {
+	if err := srvClient.NodeMaintenanceOn(boundedCtx(t), "ghost", true, ""); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("maintenance of an unknown node: %v", err)
 	}
 }

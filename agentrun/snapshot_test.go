@@ -2,7 +2,6 @@ package agentrun_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"reflect"
 	"testing"
@@ -53,7 +52,7 @@ func TestSnapshotRestoreIntoFreshCluster(t *testing.T) {
 	}
 	before := dumpKV(t, src.Servers[0])
 	var buf bytes.Buffer
-	idx, err := src.Servers[0].Client().SnapshotSave(context.Background(), false, &buf)
+	idx, err := src.Servers[0].Client().SnapshotSave(boundedCtx(t), false, &buf)
 	if err != nil || idx == 0 || buf.Len() == 0 {
 		t.Fatalf("save: idx %d, %d bytes, %v", idx, buf.Len(), err)
 	}
@@ -61,7 +60,7 @@ func TestSnapshotRestoreIntoFreshCluster(t *testing.T) {
 
 	dst := testcluster.StartCluster(t, 3, 1)
 	// Restore through a client agent: it is forwarded to the leader.
-	if err := dst.Clients[0].Client().SnapshotRestore(context.Background(), bytes.NewReader(archive)); err != nil {
+	if err := dst.Clients[0].Client().SnapshotRestore(boundedCtx(t), bytes.NewReader(archive)); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range dst.Servers {
@@ -80,7 +79,7 @@ func TestSnapshotRestoreIntoFreshCluster(t *testing.T) {
 	// A damaged archive is refused with a 400 and changes nothing.
 	bad := append([]byte{}, archive...)
 	bad[len(bad)/2] ^= 0xff
-	err = dst.Servers[0].Client().SnapshotRestore(context.Background(), bytes.NewReader(bad))
+	err = dst.Servers[0].Client().SnapshotRestore(boundedCtx(t), bytes.NewReader(bad))
 	var se2 *api.StatusError
 	if err == nil || !asStatus(err, &se2) || se2.Code != 400 {
 		t.Fatalf("damaged archive: %v, want a 400", err)
