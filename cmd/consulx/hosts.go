@@ -12,53 +12,46 @@ import (
 // runHosts prints one member name per line: the feed for ssh/scp host
 // completion (the seeds complete host names from alive members).
 func runHosts(args []string, env *cliEnv) int {
-	fs := newFlagSet("hosts", env)
-	var hf httpFlags
-	hf.register(fs)
-	status := fs.String("status", "alive", "Only members whose status matches this regular expression")
-	wan := fs.Bool("wan", false, "List WAN members (servers of all datacenters)")
-	service := fs.String("service", "", "Only nodes providing this service (from the catalog)")
-	tag := fs.String("tag", "", "With -service: only instances with this tag")
-	if ok, code := parseFlags(fs, args); !ok {
-		return code
-	}
-	if *tag != "" && *service == "" {
-		fmt.Fprintln(env.stderr, "-tag requires -service")
-		return 1
-	}
-	re, err := regexp.Compile("^(?:" + *status + ")$")
-	if err != nil {
-		fmt.Fprintf(env.stderr, "Failed to compile status regexp: %v\n", err)
-		return 1
-	}
-	ctx, cancel := ctxTimeout()
-	defer cancel()
-	ms, err := hf.client().Members(ctx, *wan)
-	if err != nil {
-		return apiError(env.stderr, "retrieving members", err)
-	}
-	var providers map[string]bool
-	if *service != "" {
-		inst, _, err := hf.client().CatalogService(ctx, *service, *tag, nil)
+	cmd := newAPICmd("hosts", env)
+	status := cmd.fs.String("status", "alive", "Only members whose status matches this regular expression")
+	wan := cmd.fs.Bool("wan", false, "List WAN members (servers of all datacenters)")
+	service := cmd.fs.String("service", "", "Only nodes providing this service (from the catalog)")
+	tag := cmd.fs.String("tag", "", "With -service: only instances with this tag")
+	return cmd.run(args, func(x *cmdRun) int {
+		if *tag != "" && *service == "" {
+			return x.errorf("-tag requires -service")
+		}
+		re, err := regexp.Compile("^(?:" + *status + ")$")
 		if err != nil {
-			return apiError(env.stderr, "retrieving service", err)
+			return x.errorf("Failed to compile status regexp: %v", err)
 		}
-		providers = map[string]bool{}
-		for _, i := range inst {
-			providers[i.Node] = true
+		ms, err := x.client.Members(x.ctx, *wan)
+		if err != nil {
+			return x.fail("retrieving members", err)
 		}
-	}
-	var names []string
-	for _, m := range ms {
-		if re.MatchString(api.StatusWord(m.Status)) && (providers == nil || providers[m.Name]) {
-			names = append(names, m.Name)
+		var providers map[string]bool
+		if *service != "" {
+			inst, _, err := x.client.CatalogService(x.ctx, *service, *tag, nil)
+			if err != nil {
+				return x.fail("retrieving service", err)
+			}
+			providers = map[string]bool{}
+			for _, i := range inst {
+				providers[i.Node] = true
+			}
 		}
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintln(env.stdout, n)
-	}
-	return 0
+		var names []string
+		for _, m := range ms {
+			if re.MatchString(api.StatusWord(m.Status)) && (providers == nil || providers[m.Name]) {
+				names = append(names, m.Name)
+			}
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintln(x.stdout, n)
+		}
+		return 0
+	})
 }
 
 // The completion scripts hold @COMMANDS@ where the subcommands go (a

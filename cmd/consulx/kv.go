@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,82 +32,86 @@ func runKV(args []string, env *cliEnv) int {
 	return 1
 }
 
+// runKVGet prints a key's value, a prefix's keys (-keys) or entries
+// (-recurse). With -format=json it prints what /v1/kv returns: the entry
+// (Key, CreateIndex, ModifyIndex, LockIndex, Flags, Value in base64,
+// Session), an array of entries with -recurse, an array of key names with
+// -keys; -base64 and -detailed change nothing there.
 func runKVGet(args []string, env *cliEnv) int {
-	fs := newFlagSet("kv get", env)
-	var hf httpFlags
-	hf.register(fs)
-	b64 := fs.Bool("base64", false, "Print values base64-encoded")
-	detailed := fs.Bool("detailed", false, "Print every field of the entry")
-	keys := fs.Bool("keys", false, "List key names under the prefix")
-	recurse := fs.Bool("recurse", false, "Print every key under the prefix as key:value")
-	sep := fs.String("separator", "/", "With -keys, fold keys at this separator (\"\" to list all)")
-	stale := fs.Bool("stale", false, "Allow any server to answer")
-	if ok, code := parseFlags(fs, args); !ok {
-		return code
-	}
-	key := ""
-	switch fs.NArg() {
-	case 0:
-	case 1:
-		key = strings.TrimPrefix(fs.Arg(0), "/")
-	default:
-		fmt.Fprintln(env.stderr, "Too many arguments (expected 1, got more)")
-		return 1
-	}
-	if key == "" && !*keys && !*recurse {
-		fmt.Fprintln(env.stderr, "Error! Missing KEY argument")
-		return 1
-	}
-	q := &api.QueryOptions{Stale: *stale, Datacenter: hf.datacenter}
-	c := hf.client()
-	ctx, cancel := ctxTimeout()
-	defer cancel()
-	value := func(v []byte) string {
-		if *b64 {
-			return base64.StdEncoding.EncodeToString(v)
+	cmd := newAPICmd("kv get", env).withFormat().withStale("Allow any server to answer")
+	b64 := cmd.fs.Bool("base64", false, "Print values base64-encoded")
+	detailed := cmd.fs.Bool("detailed", false, "Print every field of the entry")
+	keys := cmd.fs.Bool("keys", false, "List key names under the prefix")
+	recurse := cmd.fs.Bool("recurse", false, "Print every key under the prefix as key:value")
+	sep := cmd.fs.String("separator", "/", "With -keys, fold keys at this separator (\"\" to list all)")
+	return cmd.run(args, func(x *cmdRun) int {
+		key := ""
+		switch len(x.args()) {
+		case 0:
+		case 1:
+			key = strings.TrimPrefix(x.args()[0], "/")
+		default:
+			return x.errorf("Too many arguments (expected 1, got more)")
 		}
-		return string(v)
-	}
-	switch {
-	case *keys:
-		ks, _, err := c.KVKeys(ctx, key, *sep, q)
-		if err != nil {
-			return apiError(env.stderr, "querying Consul agent", err)
+		if key == "" && !*keys && !*recurse {
+			return x.errorf("Error! Missing KEY argument")
 		}
-		for _, k := range ks {
-			fmt.Fprintln(env.stdout, k)
-		}
-	case *recurse:
-		ps, _, err := c.KVList(ctx, key, q)
-		if err != nil {
-			return apiError(env.stderr, "querying Consul agent", err)
-		}
-		for i, p := range ps {
-			if *detailed {
-				if i > 0 {
-					fmt.Fprintln(env.stdout)
-				}
-				printDetailed(env.stdout, p, value)
-				continue
+		value := func(v []byte) string {
+			if *b64 {
+				return base64.StdEncoding.EncodeToString(v)
 			}
-			fmt.Fprintf(env.stdout, "%s:%s\n", p.Key, value(p.Value))
+			return string(v)
 		}
-	default:
-		p, _, err := c.KVGet(ctx, key, q)
+		switch {
+		case *keys:
+			ks, _, err := x.client.KVKeys(x.ctx, key, *sep, x.query())
+			if err != nil {
+				return x.fail("querying Consul agent", err)
+			}
+			if ks == nil {
+				ks = []string{}
+			}
+			return x.output(ks, func(w io.Writer) {
+				for _, k := range ks {
+					fmt.Fprintln(w, k)
+				}
+			})
+		case *recurse:
+			ps, _, err := x.client.KVList(x.ctx, key, x.query())
+			if err != nil {
+				return x.fail("querying Consul agent", err)
+			}
+			if ps == nil {
+				ps = []*api.KVPair{}
+			}
+			return x.output(ps, func(w io.Writer) {
+				for i, p := range ps {
+					if *detailed {
+						if i > 0 {
+							fmt.Fprintln(w)
+						}
+						printDetailed(w, p, value)
+						continue
+					}
+					fmt.Fprintf(w, "%s:%s\n", p.Key, value(p.Value))
+				}
+			})
+		}
+		p, _, err := x.client.KVGet(x.ctx, key, x.query())
 		if err != nil {
-			return apiError(env.stderr, "querying Consul agent", err)
+			return x.fail("querying Consul agent", err)
 		}
 		if p == nil {
-			fmt.Fprintf(env.stderr, "Error! No key exists at: %s\n", key)
-			return 1
+			return x.errorf("Error! No key exists at: %s", key)
 		}
-		if *detailed {
-			printDetailed(env.stdout, p, value)
-		} else {
-			fmt.Fprintln(env.stdout, value(p.Value))
-		}
-	}
-	return 0
+		return x.output(p, func(w io.Writer) {
+			if *detailed {
+				printDetailed(w, p, value)
+			} else {
+				fmt.Fprintln(w, value(p.Value))
+			}
+		})
+	})
 }
 
 func printDetailed(w io.Writer, p *api.KVPair, value func([]byte) string) {
@@ -143,147 +146,109 @@ func readData(arg string, stdin io.Reader) ([]byte, error) {
 }
 
 func runKVPut(args []string, env *cliEnv) int {
-	fs := newFlagSet("kv put", env)
-	var hf httpFlags
-	hf.register(fs)
-	flags := fs.Uint64("flags", 0, "Opaque unsigned integer stored with the value")
-	cas := fs.Bool("cas", false, "Check-and-set: write only if the key's ModifyIndex equals -modify-index")
-	modIdx := fs.Uint64("modify-index", 0, "ModifyIndex for -cas (0: only if the key does not exist)")
-	b64 := fs.Bool("base64", false, "The data is base64-encoded")
-	acquire := fs.Bool("acquire", false, "Obtain a lock on the key (needs -session)")
-	release := fs.Bool("release", false, "Release the lock on the key (needs -session)")
-	session := fs.String("session", "", "Session ID for -acquire and -release")
-	if ok, code := parseFlags(fs, args); !ok {
-		return code
-	}
-	if (*acquire || *release) && *session == "" {
-		fmt.Fprintln(env.stderr, "Error! Missing -session (required with -acquire and -release)")
-		return 1
-	}
-	if *acquire && *release || (*cas && (*acquire || *release)) {
-		fmt.Fprintln(env.stderr, "Error! Only one of -cas, -acquire and -release may be given")
-		return 1
-	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(env.stderr, "Error! Missing KEY argument")
-		return 1
-	}
-	if fs.NArg() > 2 {
-		fmt.Fprintln(env.stderr, "Too many arguments (expected 1 or 2)")
-		return 1
-	}
-	modSet := false
-	fs.Visit(func(f *flag.Flag) { modSet = modSet || f.Name == "modify-index" })
-	if modSet && !*cas {
-		fmt.Fprintln(env.stderr, "Cannot specify -modify-index without -cas!")
-		return 1
-	}
-	key := strings.TrimPrefix(fs.Arg(0), "/")
-	var data []byte
-	if fs.NArg() == 2 {
-		var err error
-		if data, err = readData(fs.Arg(1), env.stdin); err != nil {
-			fmt.Fprintf(env.stderr, "Error! %v\n", err)
-			return 1
+	cmd := newAPICmd("kv put", env)
+	flags := cmd.fs.Uint64("flags", 0, "Opaque unsigned integer stored with the value")
+	cas := cmd.fs.Bool("cas", false, "Check-and-set: write only if the key's ModifyIndex equals -modify-index")
+	modIdx := cmd.fs.Uint64("modify-index", 0, "ModifyIndex for -cas (0: only if the key does not exist)")
+	b64 := cmd.fs.Bool("base64", false, "The data is base64-encoded")
+	acquire := cmd.fs.Bool("acquire", false, "Obtain a lock on the key (needs -session)")
+	release := cmd.fs.Bool("release", false, "Release the lock on the key (needs -session)")
+	session := cmd.fs.String("session", "", "Session ID for -acquire and -release")
+	return cmd.run(args, func(x *cmdRun) int {
+		if (*acquire || *release) && *session == "" {
+			return x.errorf("Error! Missing -session (required with -acquire and -release)")
 		}
-		if *b64 {
-			if data, err = base64.StdEncoding.DecodeString(string(data)); err != nil {
-				fmt.Fprintf(env.stderr, "Error! Cannot base 64 decode data: %v\n", err)
-				return 1
+		if *acquire && *release || (*cas && (*acquire || *release)) {
+			return x.errorf("Error! Only one of -cas, -acquire and -release may be given")
+		}
+		switch n := len(x.args()); {
+		case n == 0:
+			return x.errorf("Error! Missing KEY argument")
+		case n > 2:
+			return x.errorf("Too many arguments (expected 1 or 2)")
+		}
+		if x.flagSet("modify-index") && !*cas {
+			return x.errorf("Cannot specify -modify-index without -cas!")
+		}
+		key := strings.TrimPrefix(x.args()[0], "/")
+		var data []byte
+		if len(x.args()) == 2 {
+			var err error
+			if data, err = readData(x.args()[1], env.stdin); err != nil {
+				return x.errorf("Error! %v", err)
+			}
+			if *b64 {
+				if data, err = base64.StdEncoding.DecodeString(string(data)); err != nil {
+					return x.errorf("Error! Cannot base 64 decode data: %v", err)
+				}
 			}
 		}
-	}
-	ctx, cancel := ctxTimeout()
-	defer cancel()
-	pair := &api.KVPair{Key: key, Value: data, Flags: *flags, ModifyIndex: *modIdx}
-	c := hf.client()
-	switch {
-	case *acquire || *release:
-		pair.Session = *session
-		var ok bool
-		var err error
-		if *acquire {
-			ok, err = c.KVAcquire(ctx, pair)
-		} else {
-			ok, err = c.KVRelease(ctx, pair)
+		pair := &api.KVPair{Key: key, Value: data, Flags: *flags, ModifyIndex: *modIdx}
+		if *acquire || *release {
+			pair.Session = *session
+			verb, op := "release", x.client.KVRelease
+			if *acquire {
+				verb, op = "acquire", x.client.KVAcquire
+			}
+			ok, err := op(x.ctx, pair)
+			if err != nil {
+				return x.errorf("Error! Failed writing data: %v", err)
+			}
+			if !ok {
+				return x.errorf("Error! Did not %s lock", verb)
+			}
+			fmt.Fprintf(x.stdout, "Success! Lock %sd on: %s\n", verb, key)
+			return 0
 		}
+		ok, err := x.client.KVPut(x.ctx, pair, &api.WriteOptions{CAS: *cas, Datacenter: x.datacenter()})
 		if err != nil {
-			fmt.Fprintf(env.stderr, "Error! Failed writing data: %v\n", err)
-			return 1
+			return x.errorf("Error! Failed writing data: %v", err)
 		}
-		verb := map[bool]string{true: "acquire", false: "release"}[*acquire]
 		if !ok {
-			fmt.Fprintf(env.stderr, "Error! Did not %s lock\n", verb)
-			return 1
+			return x.errorf("Error! Did not write to %s: CAS failed", key)
 		}
-		fmt.Fprintf(env.stdout, "Success! Lock %sd on: %s\n", map[bool]string{true: "acquire", false: "release"}[*acquire], key)
+		fmt.Fprintf(x.stdout, "Success! Data written to: %s\n", key)
 		return 0
-	}
-	ok, err := c.KVPut(ctx, pair, &api.WriteOptions{CAS: *cas, Datacenter: hf.datacenter})
-	if err != nil {
-		fmt.Fprintf(env.stderr, "Error! Failed writing data: %v\n", err)
-		return 1
-	}
-	if !ok {
-		fmt.Fprintf(env.stderr, "Error! Did not write to %s: CAS failed\n", key)
-		return 1
-	}
-	fmt.Fprintf(env.stdout, "Success! Data written to: %s\n", key)
-	return 0
+	})
 }
 
 func runKVDelete(args []string, env *cliEnv) int {
-	fs := newFlagSet("kv delete", env)
-	var hf httpFlags
-	hf.register(fs)
-	cas := fs.Bool("cas", false, "Delete only if the key's ModifyIndex equals -modify-index")
-	modIdx := fs.Uint64("modify-index", 0, "ModifyIndex for -cas")
-	recurse := fs.Bool("recurse", false, "Delete every key under the prefix")
-	if ok, code := parseFlags(fs, args); !ok {
-		return code
-	}
-	if fs.NArg() > 1 {
-		fmt.Fprintln(env.stderr, "Too many arguments (expected 1)")
-		return 1
-	}
-	key := strings.TrimPrefix(fs.Arg(0), "/")
-	modSet := false
-	fs.Visit(func(f *flag.Flag) { modSet = modSet || f.Name == "modify-index" })
-	switch {
-	case *cas && *recurse:
-		fmt.Fprintln(env.stderr, "Cannot specify both -cas and -recurse!")
-		return 1
-	case modSet && !*cas:
-		fmt.Fprintln(env.stderr, "Cannot specify -modify-index without -cas!")
-		return 1
-	case key == "" && !*recurse:
-		fmt.Fprintln(env.stderr, "Error! Missing KEY argument")
-		return 1
-	}
-	c := hf.client()
-	ctx, cancel := ctxTimeout()
-	defer cancel()
-	if *recurse {
-		if _, err := c.KVDeleteTree(ctx, key); err != nil {
-			fmt.Fprintf(env.stderr, "Error! Did not delete prefix %s: %v\n", key, err)
-			return 1
+	cmd := newAPICmd("kv delete", env)
+	cas := cmd.fs.Bool("cas", false, "Delete only if the key's ModifyIndex equals -modify-index")
+	modIdx := cmd.fs.Uint64("modify-index", 0, "ModifyIndex for -cas")
+	recurse := cmd.fs.Bool("recurse", false, "Delete every key under the prefix")
+	return cmd.run(args, func(x *cmdRun) int {
+		if len(x.args()) > 1 {
+			return x.errorf("Too many arguments (expected 1)")
 		}
-		fmt.Fprintf(env.stdout, "Success! Deleted keys with prefix: %s\n", key)
+		key := strings.TrimPrefix(x.fs.Arg(0), "/")
+		switch {
+		case *cas && *recurse:
+			return x.errorf("Cannot specify both -cas and -recurse!")
+		case x.flagSet("modify-index") && !*cas:
+			return x.errorf("Cannot specify -modify-index without -cas!")
+		case key == "" && !*recurse:
+			return x.errorf("Error! Missing KEY argument")
+		}
+		if *recurse {
+			if _, err := x.client.KVDeleteTree(x.ctx, key); err != nil {
+				return x.errorf("Error! Did not delete prefix %s: %v", key, err)
+			}
+			fmt.Fprintf(x.stdout, "Success! Deleted keys with prefix: %s\n", key)
+			return 0
+		}
+		var casIdx *uint64
+		if *cas {
+			casIdx = modIdx
+		}
+		ok, err := x.client.KVDelete(x.ctx, key, casIdx)
+		if err != nil {
+			return x.errorf("Error! Did not delete key %s: %v", key, err)
+		}
+		if !ok {
+			return x.errorf("Error! Did not delete key %s: CAS failed", key)
+		}
+		fmt.Fprintf(x.stdout, "Success! Deleted key: %s\n", key)
 		return 0
-	}
-	var casIdx *uint64
-	if *cas {
-		casIdx = modIdx
-	}
-	ok, err := c.KVDelete(ctx, key, casIdx)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "Error! Did not delete key %s: %v\n", key, err)
-		return 1
-	}
-	if !ok {
-		fmt.Fprintf(env.stderr, "Error! Did not delete key %s: CAS failed\n", key)
-		return 1
-	}
-	fmt.Fprintf(env.stdout, "Success! Deleted key: %s\n", key)
-	return 0
+	})
 }

@@ -16,84 +16,71 @@ type kvExportEntry struct {
 	Value string `json:"value"`
 }
 
+// runKVExport prints Consul's export format, which is JSON already:
+// -format=json is accepted (every data command takes it) and prints the
+// same document.
 func runKVExport(args []string, env *cliEnv) int {
-	fs := newFlagSet("kv export", env)
-	var hf httpFlags
-	hf.register(fs)
-	stale := fs.Bool("stale", false, "Allow any server to answer")
-	if ok, code := parseFlags(fs, args); !ok {
-		return code
-	}
-	if fs.NArg() > 1 {
-		fmt.Fprintln(env.stderr, "Too many arguments (expected 1 or 0)")
-		return 1
-	}
-	ctx, cancel := ctxTimeout()
-	defer cancel()
-	pairs, _, err := hf.client().KVList(ctx, strings.TrimPrefix(fs.Arg(0), "/"), &api.QueryOptions{Stale: *stale, Datacenter: hf.datacenter})
-	if err != nil {
-		return apiError(env.stderr, "querying Consul agent", err)
-	}
-	out := make([]kvExportEntry, 0, len(pairs))
-	for _, p := range pairs {
-		out = append(out, kvExportEntry{Key: p.Key, Flags: p.Flags, Value: base64.StdEncoding.EncodeToString(p.Value)})
-	}
-	b, err := json.MarshalIndent(out, "", "\t")
-	if err != nil {
-		fmt.Fprintf(env.stderr, "Error exporting KV data: %v\n", err)
-		return 1
-	}
-	fmt.Fprintln(env.stdout, string(b))
-	return 0
+	cmd := newAPICmd("kv export", env).withFormat().withStale("Allow any server to answer")
+	return cmd.run(args, func(x *cmdRun) int {
+		if len(x.args()) > 1 {
+			return x.errorf("Too many arguments (expected 1 or 0)")
+		}
+		pairs, _, err := x.client.KVList(x.ctx, strings.TrimPrefix(x.fs.Arg(0), "/"), x.query())
+		if err != nil {
+			return x.fail("querying Consul agent", err)
+		}
+		out := make([]kvExportEntry, 0, len(pairs))
+		for _, p := range pairs {
+			out = append(out, kvExportEntry{Key: p.Key, Flags: p.Flags, Value: base64.StdEncoding.EncodeToString(p.Value)})
+		}
+		b, err := json.MarshalIndent(out, "", "\t")
+		if err != nil {
+			return x.errorf("Error exporting KV data: %v", err)
+		}
+		fmt.Fprintln(x.stdout, string(b))
+		return 0
+	})
 }
 
 func runKVImport(args []string, env *cliEnv) int {
-	fs := newFlagSet("kv import", env)
-	var hf httpFlags
-	hf.register(fs)
-	prefix := fs.String("prefix", "", "Prepend this prefix to every imported key")
-	if ok, code := parseFlags(fs, args); !ok {
-		return code
-	}
-	arg := "-"
-	switch fs.NArg() {
-	case 0:
-	case 1:
-		arg = fs.Arg(0)
-	default:
-		fmt.Fprintln(env.stderr, "Too many arguments (expected 1 or 0)")
-		return 1
-	}
-	data, err := readData(arg, env.stdin)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "Error! %v\n", err)
-		return 1
-	}
-	var entries []kvExportEntry
-	if err := json.Unmarshal(data, &entries); err != nil {
-		fmt.Fprintf(env.stderr, "Cannot unmarshal data: %v\n", err)
-		return 1
-	}
-	// Decode everything first: a bad entry must stop the import before
-	// anything is written.
-	values := make([][]byte, len(entries))
-	for i, e := range entries {
-		if values[i], err = base64.StdEncoding.DecodeString(e.Value); err != nil {
-			fmt.Fprintf(env.stderr, "Error base 64 decoding value for key %s: %v\n", e.Key, err)
-			return 1
+	cmd := newAPICmd("kv import", env)
+	prefix := cmd.fs.String("prefix", "", "Prepend this prefix to every imported key")
+	return cmd.run(args, func(x *cmdRun) int {
+		arg := "-"
+		switch len(x.args()) {
+		case 0:
+		case 1:
+			arg = x.args()[0]
+		default:
+			return x.errorf("Too many arguments (expected 1 or 0)")
 		}
-	}
-	c := hf.client()
-	for i, e := range entries {
-		ctx, cancel := ctxTimeout()
-		key := *prefix + e.Key
-		_, err := c.KVPut(ctx, &api.KVPair{Key: key, Flags: e.Flags, Value: values[i]}, &api.WriteOptions{Datacenter: hf.datacenter})
-		cancel()
+		data, err := readData(arg, env.stdin)
 		if err != nil {
-			fmt.Fprintf(env.stderr, "Error! Failed writing data for key %s: %v\n", key, err)
-			return 1
+			return x.errorf("Error! %v", err)
 		}
-		fmt.Fprintf(env.stdout, "Imported: %s\n", key)
-	}
-	return 0
+		var entries []kvExportEntry
+		if err := json.Unmarshal(data, &entries); err != nil {
+			return x.errorf("Cannot unmarshal data: %v", err)
+		}
+		// Decode everything first: a bad entry must stop the import before
+		// anything is written.
+		values := make([][]byte, len(entries))
+		for i, e := range entries {
+			if values[i], err = base64.StdEncoding.DecodeString(e.Value); err != nil {
+				return x.errorf("Error base 64 decoding value for key %s: %v", e.Key, err)
+			}
+		}
+		for i, e := range entries {
+			// Each write gets its own 30 s: an import can be long.
+			ctx, cancel := ctxTimeout()
+			key := *prefix + e.Key
+			_, err := x.client.KVPut(ctx, &api.KVPair{Key: key, Flags: e.Flags, Value: values[i]}, &api.WriteOptions{Datacenter: x.datacenter()})
+			cancel()
+			if err != nil {
+				return x.errorf("Error! Failed writing data for key %s: %v", key, err)
+			}
+			fmt.Fprintf(x.stdout, "Imported: %s\n", key)
+		}
+		return 0
+	})
 }

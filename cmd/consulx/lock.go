@@ -35,6 +35,10 @@ type lockCmd struct {
 	verbose      bool
 	session      string
 	ttl          time.Duration
+	name         string
+	lockDelay    time.Duration
+	childExit    bool
+	passStdin    bool
 }
 
 func (l *lockCmd) logf(format string, args ...any) {
@@ -44,34 +48,38 @@ func (l *lockCmd) logf(format string, args ...any) {
 }
 
 func runLock(args []string, env *cliEnv) int {
-	fs := newFlagSet("lock", env)
-	var hf httpFlags
-	hf.register(fs)
-	n := fs.Int("n", 1, "Number of holders at once (more than 1 makes it a semaphore)")
-	name := fs.String("name", "", "Session name")
-	timeout := fs.Duration("timeout", 0, "Give up acquiring after this long (0: wait forever)")
-	monitorRetry := fs.Int("monitor-retry", 3, "Retries on agent errors while monitoring the lock (1 s apart)")
-	childExit := fs.Bool("child-exit-code", false, "Exit with the child's exit code (Consul exits 2 on any failure)")
-	verbose := fs.Bool("verbose", false, "Explain what the lock is doing")
-	passStdin := fs.Bool("pass-stdin", false, "Give the child our standard input")
-	sessionTTL := fs.Duration("session-ttl", lockSessionTTL, "TTL of the lock's session (consulx extension; the agent's session_ttl_min applies)")
-	lockDelay := fs.Duration("lock-delay", 15*time.Second, "Lock-delay of the lock's session (consulx extension)")
-	if ok, code := parseFlags(fs, args); !ok {
-		return code
-	}
-	if fs.NArg() < 2 {
-		fmt.Fprintln(env.stderr, "Key prefix and child command must be specified")
-		return 1
-	}
-	if *n < 1 {
-		fmt.Fprintln(env.stderr, "Lock holder limit must be positive")
-		return 1
-	}
-	l := &lockCmd{env: env, c: hf.client(), prefix: strings.Trim(fs.Arg(0), "/"), limit: *n,
-		timeout: *timeout, monitorRetry: *monitorRetry, verbose: *verbose}
-	child := fs.Args()[1:]
-	if *name == "" {
-		*name = fmt.Sprintf("Consul lock for '%s' at '%s'", strings.Join(child, " "), l.prefix)
+	cmd := newAPICmd("lock", env)
+	n := cmd.fs.Int("n", 1, "Number of holders at once (more than 1 makes it a semaphore)")
+	name := cmd.fs.String("name", "", "Session name")
+	timeout := cmd.fs.Duration("timeout", 0, "Give up acquiring after this long (0: wait forever)")
+	monitorRetry := cmd.fs.Int("monitor-retry", 3, "Retries on agent errors while monitoring the lock (1 s apart)")
+	childExit := cmd.fs.Bool("child-exit-code", false, "Exit with the child's exit code (Consul exits 2 on any failure)")
+	verbose := cmd.fs.Bool("verbose", false, "Explain what the lock is doing")
+	passStdin := cmd.fs.Bool("pass-stdin", false, "Give the child our standard input")
+	sessionTTL := cmd.fs.Duration("session-ttl", lockSessionTTL, "TTL of the lock's session (consulx extension; the agent's session_ttl_min applies)")
+	lockDelay := cmd.fs.Duration("lock-delay", 15*time.Second, "Lock-delay of the lock's session (consulx extension)")
+	return cmd.run(args, func(x *cmdRun) int {
+		if len(x.args()) < 2 {
+			return x.errorf("Key prefix and child command must be specified")
+		}
+		if *n < 1 {
+			return x.errorf("Lock holder limit must be positive")
+		}
+		l := &lockCmd{env: env, c: x.client, prefix: strings.Trim(x.args()[0], "/"), limit: *n,
+			timeout: *timeout, monitorRetry: *monitorRetry, verbose: *verbose,
+			name: *name, ttl: *sessionTTL, lockDelay: *lockDelay, childExit: *childExit, passStdin: *passStdin}
+		// The lock is held for as long as the child runs: it does not use
+		// the command's 30 s context.
+		return l.hold(x.args()[1:])
+	})
+}
+
+// hold takes the lock (or a semaphore slot), runs child while it is held,
+// and releases it.
+func (l *lockCmd) hold(child []string) int {
+	env := l.env
+	if l.name == "" {
+		l.name = fmt.Sprintf("Consul lock for '%s' at '%s'", strings.Join(child, " "), l.prefix)
 	}
 
 	// Signals arriving while we wait for the lock stop the wait.
@@ -85,8 +93,7 @@ func runLock(args []string, env *cliEnv) int {
 	if l.limit > 1 {
 		behavior = "delete"
 	}
-	l.ttl = *sessionTTL
-	id, err := l.c.SessionCreate(ctx, &api.SessionEntry{Name: *name, TTL: sessionTTL.String(), Behavior: behavior, LockDelay: *lockDelay})
+	id, err := l.c.SessionCreate(ctx, &api.SessionEntry{Name: l.name, TTL: l.ttl.String(), Behavior: behavior, LockDelay: l.lockDelay})
 	if err != nil {
 		return apiError(env.stderr, "creating session", err)
 	}
@@ -135,7 +142,7 @@ func runLock(args []string, env *cliEnv) int {
 		// signals reach grandchildren that `sh -c` would otherwise orphan.)
 		ParentDeathSignal: syscall.SIGTERM,
 	}
-	if *passStdin {
+	if l.passStdin {
 		spec.Stdin = os.Stdin
 	}
 	proc, err := exec.Start(spec)
@@ -159,7 +166,7 @@ func runLock(args []string, env *cliEnv) int {
 	}
 	if code := res.Code(); code != 0 {
 		fmt.Fprintf(env.stderr, "Child exited with code %d\n", code)
-		if *childExit {
+		if l.childExit {
 			return code
 		}
 	}

@@ -1,4 +1,4 @@
-// Command consulx is the consulx agent, its CLI and (later) its console.
+// Command consulx is the consulx agent, its CLI and its console.
 package main
 
 import (

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"regexp"
 	"sort"
 	"strings"
@@ -9,51 +10,53 @@ import (
 	"consulx/api"
 )
 
+// runMembers lists the gossip pool; exit 2 when no member matches. With
+// -format=json it prints the matching members as /v1/agent/members returns
+// them (Name, Addr, Port, Tags, Status, Protocol*, Delegate*), every tag
+// included, in the same order ([] and exit 2 when none match).
 func runMembers(args []string, env *cliEnv) int {
-	fs := newFlagSet("members", env)
-	var hf httpFlags
-	hf.register(fs)
-	detailed := fs.Bool("detailed", false, "Show every member tag")
-	wan := fs.Bool("wan", false, "List the WAN pool (servers of all datacenters)")
-	status := fs.String("status", ".*", "Only members whose status matches this regular expression")
-	if ok, code := parseFlags(fs, args); !ok {
-		return code
-	}
-	re, err := regexp.Compile(*status)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "Failed to compile status regexp: %v\n", err)
-		return 1
-	}
-	ctx, cancel := ctxTimeout()
-	defer cancel()
-	ms, err := hf.client().Members(ctx, *wan)
-	if err != nil {
-		return apiError(env.stderr, "retrieving members", err)
-	}
-	var shown []api.Member
-	for _, m := range ms {
-		if re.MatchString(api.StatusWord(m.Status)) {
-			shown = append(shown, m)
+	cmd := newAPICmd("members", env).withFormat()
+	detailed := cmd.fs.Bool("detailed", false, "Show every member tag")
+	wan := cmd.fs.Bool("wan", false, "List the WAN pool (servers of all datacenters)")
+	status := cmd.fs.String("status", ".*", "Only members whose status matches this regular expression")
+	return cmd.run(args, func(x *cmdRun) int {
+		re, err := regexp.Compile(*status)
+		if err != nil {
+			return x.errorf("Failed to compile status regexp: %v", err)
 		}
-	}
-	if len(shown) == 0 {
-		return 2
-	}
-	sortMembers(shown)
-	var rows [][]string
-	if *detailed {
-		rows = append(rows, []string{"Node", "Address", "Status", "Tags"})
-		for _, m := range shown {
-			rows = append(rows, []string{m.Name, memberAddr(m), api.StatusWord(m.Status), tagString(m.Tags)})
+		ms, err := x.client.Members(x.ctx, *wan)
+		if err != nil {
+			return x.fail("retrieving members", err)
 		}
-	} else {
-		rows = append(rows, []string{"Node", "Address", "Status", "Type", "Build", "Protocol", "DC", "Segment"})
-		for _, m := range shown {
-			rows = append(rows, memberRow(m))
+		shown := []api.Member{}
+		for _, m := range ms {
+			if re.MatchString(api.StatusWord(m.Status)) {
+				shown = append(shown, m)
+			}
 		}
-	}
-	fmt.Fprint(env.stdout, columnize(rows))
-	return 0
+		sortMembers(shown)
+		if len(shown) == 0 {
+			if x.json() {
+				x.output(shown, nil)
+			}
+			return 2
+		}
+		return x.output(shown, func(w io.Writer) {
+			var rows [][]string
+			if *detailed {
+				rows = append(rows, []string{"Node", "Address", "Status", "Tags"})
+				for _, m := range shown {
+					rows = append(rows, []string{m.Name, memberAddr(m), api.StatusWord(m.Status), tagString(m.Tags)})
+				}
+			} else {
+				rows = append(rows, []string{"Node", "Address", "Status", "Type", "Build", "Protocol", "DC", "Segment"})
+				for _, m := range shown {
+					rows = append(rows, memberRow(m))
+				}
+			}
+			fmt.Fprint(w, columnize(rows))
+		})
+	})
 }
 
 // sortMembers orders servers first, then by name, as newer Consul does.
