@@ -15,7 +15,8 @@ import (
 // flags when it talks to an agent and -format when it prints data. run
 // parses the arguments (the flag package's message and usage, exit 1; -h
 // exits 0), checks -format, and hands the body a cmdRun with the client
-// and a context bounded by 30 s.
+// and a context bounded by 30 s (lock and tui run longer and make their
+// own), then fail is the one exit for an API error.
 //
 //	cmd := newAPICmd("members", env).withFormat()
 //	wan := cmd.fs.Bool("wan", false, "...")
@@ -26,6 +27,27 @@ type cliCmd struct {
 	http   *httpFlags // nil: the command does not talk to an agent
 	format string     // "" unless withFormat
 	hasFmt bool
+}
+
+// httpFlags are the flags every API command shares, as in Consul
+// (-stale only where a command reads through the servers).
+type httpFlags struct {
+	addr       string
+	token      string
+	datacenter string
+	stale      bool
+}
+
+func (h *httpFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&h.addr, "http-addr", api.DefaultAddr(), "Address of the agent's HTTP API (env CONSUL_HTTP_ADDR, CONSULX_HTTP_ADDR)")
+	fs.StringVar(&h.token, "token", api.DefaultToken(), "ACL token (env CONSUL_HTTP_TOKEN, CONSULX_HTTP_TOKEN)")
+	fs.StringVar(&h.datacenter, "datacenter", "", "Datacenter to query (default: the agent's)")
+}
+
+func (h *httpFlags) client() *api.Client {
+	c := api.NewClient(h.addr)
+	c.Token = h.token
+	return c
 }
 
 // Output formats of -format.

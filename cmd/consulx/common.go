@@ -19,30 +19,10 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-// httpFlags are the flags every API command shares, as in Consul.
-type httpFlags struct {
-	addr       string
-	token      string
-	datacenter string
-	stale      bool
-}
-
 func newFlagSet(name string, env *cliEnv) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	return fs
-}
-
-func (h *httpFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&h.addr, "http-addr", api.DefaultAddr(), "Address of the agent's HTTP API (env CONSUL_HTTP_ADDR, CONSULX_HTTP_ADDR)")
-	fs.StringVar(&h.token, "token", api.DefaultToken(), "ACL token (env CONSUL_HTTP_TOKEN, CONSULX_HTTP_TOKEN)")
-	fs.StringVar(&h.datacenter, "datacenter", "", "Datacenter to query (default: the agent's)")
-}
-
-func (h *httpFlags) client() *api.Client {
-	c := api.NewClient(h.addr)
-	c.Token = h.token
-	return c
 }
 
 // parseFlags parses args; on error the flag package has already printed
