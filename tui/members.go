@@ -7,9 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
@@ -58,29 +56,22 @@ type membersPane struct {
 	wan bool
 
 	raw     []api.Member
-	all     []memberRow
-	rows    []memberRow // filtered and sorted
+	list    filterList[memberRow] // filtered, sorted by sortCol
 	loaded  bool
 	busy    bool
 	err     error
-	cursor  int
-	top     int
 	sortCol int
-	widths  []int
-
-	filter    textinput.Model
-	filtering bool
+	widths  []int // of the kept rows' columns, computed when they change
+	w, h    int   // the body's size (for the scroll window)
 
 	maint   *maintFlow
 	inMaint int // nodes in maintenance; the MAINT column shows when > 0
 }
 
 func newMembersPane(sh *shared, wan bool) *membersPane {
-	ti := textinput.New()
-	ti.Prompt = "/"
-	ti.Placeholder = "filter"
-	ti.Cursor.SetMode(cursor.CursorStatic)
-	return &membersPane{sh: sh, wan: wan, filter: ti, maint: newMaintFlow(sh)}
+	p := &membersPane{sh: sh, wan: wan, maint: newMaintFlow(sh), w: 100, h: 26}
+	p.list = newFilterList(func(r memberRow) string { return r.lower }, func(r memberRow) string { return r.cells[0] }, p.arrange)
+	return p
 }
 
 // showsMaint: LAN members are marked when in maintenance (WAN names are
@@ -94,14 +85,14 @@ func (p *membersPane) title() string {
 	return "Members"
 }
 
-func (p *membersPane) capturing() bool { return p.filtering || p.maint.active() }
+func (p *membersPane) capturing() bool { return p.list.typing || p.maint.active() }
 
 func (p *membersPane) helpKeys() []key.Binding {
 	k := p.sh.keys
 	if p.maint.active() {
 		return p.maint.helpKeys()
 	}
-	if p.filtering {
+	if p.list.typing {
 		return []key.Binding{arrowsOnly, hint(k.Submit, "keep filter"), hint(k.Cancel, "clear filter")}
 	}
 	if p.wan || p.maintRefusal() != "" {
@@ -127,7 +118,24 @@ func (p *membersPane) refresh() tea.Cmd {
 }
 
 func (p *membersPane) update(msg tea.Msg) tea.Cmd {
+	cmd := p.handle(msg)
+	p.layout()
+	return cmd
+}
+
+// layout keeps the cursor's row inside the window the view will draw.
+func (p *membersPane) layout() {
+	used := 3
+	if d := p.maint.view(p.w); d != "" {
+		used += strings.Count(d, "\n")
+	}
+	p.list.scroll(max(p.h-used, 1))
+}
+
+func (p *membersPane) handle(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
+	case paneSizeMsg:
+		p.w, p.h = msg.w, msg.h
 	case membersMsg:
 		if msg.wan != p.wan {
 			return nil
@@ -155,7 +163,7 @@ func (p *membersPane) update(msg tea.Msg) tea.Cmd {
 
 // rebuild formats the members again (new data or maintenance state).
 func (p *membersPane) rebuild() {
-	p.all = p.all[:0]
+	all := make([]memberRow, 0, len(p.raw))
 	p.inMaint = 0
 	for _, mb := range p.raw {
 		r := toRow(mb)
@@ -164,27 +172,16 @@ func (p *membersPane) rebuild() {
 			p.inMaint++
 		}
 		r.lower = strings.ToLower(strings.Join(r.cells[:], "\x00") + "\x00" + r.maint)
-		p.all = append(p.all, r)
+		all = append(all, r)
 	}
-	p.apply()
+	p.list.set(all)
 }
 
-// apply recomputes the visible rows, keeping the cursor on the same node.
-func (p *membersPane) apply() {
-	var keep string
-	if p.cursor < len(p.rows) {
-		keep = p.rows[p.cursor].cells[0]
-	}
-	q := strings.ToLower(p.filter.Value())
-	p.rows = p.rows[:0]
-	for _, r := range p.all {
-		if q == "" || strings.Contains(r.lower, q) {
-			p.rows = append(p.rows, r)
-		}
-	}
+// arrange sorts the kept rows by the sort column and sizes the columns.
+func (p *membersPane) arrange(rows []memberRow) {
 	c := p.sortCol
-	sort.SliceStable(p.rows, func(i, j int) bool {
-		a, b := p.rows[i].cells, p.rows[j].cells
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i].cells, rows[j].cells
 		if a[c] != b[c] {
 			return a[c] < b[c]
 		}
@@ -199,73 +196,31 @@ func (p *membersPane) apply() {
 			p.widths[i] += 2 // " ↓"
 		}
 	}
-	for _, r := range p.rows {
+	for _, r := range rows {
 		for i, c := range r.cells {
 			p.widths[i] = max(p.widths[i], textWidth(c))
-		}
-	}
-	p.cursor = 0
-	for i, r := range p.rows {
-		if r.cells[0] == keep {
-			p.cursor = i
-			break
 		}
 	}
 }
 
 func (p *membersPane) key(msg tea.KeyMsg) tea.Cmd {
 	k := p.sh.keys
-	if p.filtering {
-		switch {
-		case key.Matches(msg, k.Cancel):
-			p.filtering = false
-			p.filter.Blur()
-			p.filter.SetValue("")
-			p.apply()
-			return nil
-		case key.Matches(msg, k.Submit):
-			p.filtering = false
-			p.filter.Blur()
-			return nil
-		case msg.Type == tea.KeyUp:
-			p.move(-1)
-			return nil
-		case msg.Type == tea.KeyDown:
-			p.move(1)
-			return nil
-		}
-		var cmd tea.Cmd
-		p.filter, cmd = p.filter.Update(msg)
-		p.apply()
-		return cmd
+	if p.list.typing {
+		return p.list.typingKey(msg, k)
 	}
 	switch {
 	case key.Matches(msg, k.Maint):
 		return p.toggleMaint()
 	case key.Matches(msg, k.Filter):
-		p.filtering = true
-		return p.filter.Focus()
+		return p.list.startFilter()
 	case key.Matches(msg, k.Back):
-		if p.filter.Value() != "" {
-			p.filter.SetValue("")
-			p.apply()
-		}
+		p.list.clearFilter()
 	case key.Matches(msg, k.Sort):
 		p.sortCol = (p.sortCol + 1) % len(memberCols)
-		p.apply()
+		p.list.apply()
 		p.sh.flash("sorted by "+memberCols[p.sortCol], false)
-	case key.Matches(msg, k.Up):
-		p.move(-1)
-	case key.Matches(msg, k.Down):
-		p.move(1)
-	case key.Matches(msg, k.PageUp):
-		p.move(-10)
-	case key.Matches(msg, k.PageDown):
-		p.move(10)
-	case key.Matches(msg, k.Top):
-		p.cursor = 0
-	case key.Matches(msg, k.Bottom):
-		p.cursor = max(len(p.rows)-1, 0)
+	default:
+		p.list.cursor = moveCursor(msg, k, p.list.cursor, len(p.list.rows))
 	}
 	return nil
 }
@@ -276,7 +231,7 @@ func (p *membersPane) toggleMaint() tea.Cmd {
 	case p.wan:
 		p.sh.flash("maintenance is per LAN node: use pane 1", false)
 		return nil
-	case p.cursor >= len(p.rows):
+	case p.list.cursor >= len(p.list.rows):
 		return nil
 	case !p.sh.maint.loaded:
 		p.sh.flash("maintenance state not loaded yet; try again", false)
@@ -286,7 +241,7 @@ func (p *membersPane) toggleMaint() tea.Cmd {
 		p.sh.flash(why, false)
 		return nil
 	}
-	node := p.rows[p.cursor].cells[0]
+	node := p.list.rows[p.list.cursor].cells[0]
 	reason, on := p.sh.maint.node(node)
 	return p.maint.start(maintTarget{node: node, on: on, reason: reason})
 }
@@ -295,22 +250,20 @@ func (p *membersPane) toggleMaint() tea.Cmd {
 // it can). Maintenance is set by the node's own agent, reached through the
 // cluster, so only an alive member can take it.
 func (p *membersPane) maintRefusal() string {
-	if p.cursor >= len(p.rows) {
+	r, ok := p.list.current()
+	if !ok {
 		return "no member selected"
 	}
-	if r := p.rows[p.cursor]; r.status != "alive" {
+	if r.status != "alive" {
 		return fmt.Sprintf("node %s is %s: its agent cannot be reached, so its maintenance cannot change", r.cells[0], r.status)
 	}
 	return ""
 }
 
-func (p *membersPane) move(d int) {
-	p.cursor = min(max(p.cursor+d, 0), max(len(p.rows)-1, 0))
-}
-
 func (p *membersPane) counts() string {
 	var alive, failed, left, other, servers, clients int
-	for _, r := range p.all {
+	all := p.list.all
+	for _, r := range all {
 		switch r.status {
 		case "alive":
 			alive++
@@ -327,7 +280,7 @@ func (p *membersPane) counts() string {
 			clients++
 		}
 	}
-	s := fmt.Sprintf("%d %s: %d alive, %d failed, %d left", len(p.all), plural(len(p.all), "member", "members"), alive, failed, left)
+	s := fmt.Sprintf("%d %s: %d alive, %d failed, %d left", len(all), plural(len(all), "member", "members"), alive, failed, left)
 	if other > 0 {
 		s += fmt.Sprintf(", %d other", other)
 	}
@@ -346,7 +299,7 @@ func (p *membersPane) view(w, h int) string {
 		return st.Error.Render("members: " + p.err.Error())
 	case !p.loaded:
 		return st.Faint.Render("loading members…")
-	case p.wan && len(p.all) == 0:
+	case p.wan && len(p.list.all) == 0:
 		return st.Faint.Render("WAN membership is visible from server agents only")
 	}
 	b.WriteString(st.Header.Render(p.counts()))
@@ -359,10 +312,7 @@ func (p *membersPane) view(w, h int) string {
 		b.WriteString(d + "\n")
 		used += strings.Count(d, "\n")
 	} else {
-		if p.filtering || p.filter.Value() != "" {
-			b.WriteString(p.filter.View())
-			fmt.Fprintf(&b, "  %s", st.Faint.Render(fmt.Sprintf("%d of %d", len(p.rows), len(p.all))))
-		}
+		b.WriteString(p.list.filterLine(st))
 		b.WriteByte('\n')
 	}
 
@@ -380,19 +330,12 @@ func (p *membersPane) view(w, h int) string {
 	b.WriteString(st.Header.Render(truncate(strings.TrimRight(gutter(false)+strings.Join(hdr, "  "), " "), w)))
 	b.WriteByte('\n')
 
-	rowsH := max(h-used, 1)
-	if p.cursor < p.top {
-		p.top = p.cursor
-	}
-	if p.cursor >= p.top+rowsH {
-		p.top = p.cursor - rowsH + 1
-	}
-	p.top = min(p.top, max(len(p.rows)-rowsH, 0))
-	if len(p.rows) == 0 {
+	if len(p.list.rows) == 0 {
 		b.WriteString(st.Faint.Render("no members match"))
 	}
-	for i := p.top; i < len(p.rows) && i < p.top+rowsH; i++ {
-		r := p.rows[i]
+	from, to := p.list.window(max(h-used, 1))
+	for i := from; i < to; i++ {
+		r := p.list.rows[i]
 		cells := make([]cell, len(r.cells), len(r.cells)+1)
 		for j, c := range r.cells {
 			cells[j] = cell{text: c}
@@ -401,7 +344,7 @@ func (p *membersPane) view(w, h int) string {
 		if p.inMaint > 0 {
 			cells = append(cells, cell{text: r.maint, style: styleOf(st.Warn)})
 		}
-		b.WriteString(st.row(cells, widths, i == p.cursor, w))
+		b.WriteString(st.row(cells, widths, i == p.list.cursor, w))
 		b.WriteByte('\n')
 	}
 	return b.String()

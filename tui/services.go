@@ -8,9 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
@@ -100,21 +98,18 @@ type servicesPane struct {
 	sh   *shared
 	mode svcMode
 
+	w, h int // the body's size (for the scroll windows)
+
 	// list
-	all      []svcRow
-	rows     []svcRow // filtered
-	widths   []int
-	cache    map[string][]api.ServiceEntry
-	loaded   bool
-	err      error
-	busy     bool
-	seq      int
-	cursor   int
-	top      int
-	totals   [3]int
-	nInst    int
-	filter   textinput.Model
-	filterOn bool
+	list   filterList[svcRow] // by name
+	widths []int              // of the kept rows' columns
+	cache  map[string][]api.ServiceEntry
+	loaded bool
+	err    error
+	busy   bool
+	seq    int
+	totals [3]int
+	nInst  int
 
 	// detail
 	name    string
@@ -130,23 +125,21 @@ type servicesPane struct {
 }
 
 func newServicesPane(sh *shared) *servicesPane {
-	ti := textinput.New()
-	ti.Prompt = "/"
-	ti.Placeholder = "filter"
-	ti.Cursor.SetMode(cursor.CursorStatic)
-	return &servicesPane{sh: sh, filter: ti, maint: newMaintFlow(sh)}
+	p := &servicesPane{sh: sh, maint: newMaintFlow(sh), w: 100, h: 26}
+	p.list = newFilterList(func(r svcRow) string { return r.lower }, func(r svcRow) string { return r.name }, p.sizeColumns)
+	return p
 }
 
 func (p *servicesPane) title() string    { return "Services" }
 func (p *servicesPane) showsMaint() bool { return true }
-func (p *servicesPane) capturing() bool  { return p.filterOn || p.maint.active() }
+func (p *servicesPane) capturing() bool  { return p.list.typing || p.maint.active() }
 
 func (p *servicesPane) helpKeys() []key.Binding {
 	k := p.sh.keys
 	switch {
 	case p.maint.active():
 		return p.maint.helpKeys()
-	case p.filterOn:
+	case p.list.typing:
 		return []key.Binding{arrowsOnly, hint(k.Submit, "keep filter"), hint(k.Cancel, "clear filter")}
 	case p.mode == svcDetail && p.maintRefusal() != "":
 		return []key.Binding{k.Up, k.Down, k.Back}
@@ -231,7 +224,26 @@ func (p *servicesPane) fetchDetail(force bool) tea.Cmd {
 }
 
 func (p *servicesPane) update(msg tea.Msg) tea.Cmd {
+	cmd := p.handle(msg)
+	p.layout()
+	return cmd
+}
+
+// layout keeps each cursor inside the window its view will draw.
+func (p *servicesPane) layout() {
+	if p.mode == svcDetail {
+		if n := p.instRows(p.w, p.h); n > 0 {
+			p.itop = scrollTop(p.itop, p.icursor, n, len(p.inst))
+		}
+		return
+	}
+	p.list.scroll(max(p.h-3, 1))
+}
+
+func (p *servicesPane) handle(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
+	case paneSizeMsg:
+		p.w, p.h = msg.w, msg.h
 	case svcListMsg:
 		if msg.seq != p.seq {
 			return nil
@@ -269,7 +281,7 @@ func (p *servicesPane) update(msg tea.Msg) tea.Cmd {
 
 // build turns a list answer into rows.
 func (p *servicesPane) build(tags map[string][]string) {
-	p.all = p.all[:0]
+	all := make([]svcRow, 0, len(p.cache))
 	p.totals, p.nInst = [3]int{}, 0
 	for name, es := range p.cache {
 		r := svcRow{name: name}
@@ -285,39 +297,21 @@ func (p *servicesPane) build(tags map[string][]string) {
 			p.totals[i] += n
 		}
 		p.nInst += len(es)
-		p.all = append(p.all, r)
+		all = append(all, r)
 	}
-	sort.Slice(p.all, func(i, j int) bool { return p.all[i].name < p.all[j].name })
-	p.apply()
+	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
+	p.list.set(all)
 }
 
-// apply filters the rows, keeping the cursor on the same service.
-func (p *servicesPane) apply() {
-	var keep string
-	if p.cursor < len(p.rows) {
-		keep = p.rows[p.cursor].name
-	}
-	q := strings.ToLower(p.filter.Value())
-	p.rows = p.rows[:0]
-	for _, r := range p.all {
-		if q == "" || strings.Contains(r.lower, q) {
-			p.rows = append(p.rows, r)
-		}
-	}
+// sizeColumns sizes the columns for the kept rows.
+func (p *servicesPane) sizeColumns(rows []svcRow) {
 	p.widths = make([]int, len(svcCols))
 	for i, c := range svcCols {
 		p.widths[i] = len(c)
 	}
-	for _, r := range p.rows {
+	for _, r := range rows {
 		for i, c := range r.cells {
 			p.widths[i] = max(p.widths[i], textWidth(c))
-		}
-	}
-	p.cursor = 0
-	for i, r := range p.rows {
-		if r.name == keep {
-			p.cursor = i
-			break
 		}
 	}
 }
@@ -351,51 +345,25 @@ func (p *servicesPane) setInstances(es []api.ServiceEntry) {
 
 func (p *servicesPane) key(msg tea.KeyMsg) tea.Cmd {
 	k := p.sh.keys
-	if p.filterOn {
-		switch {
-		case key.Matches(msg, k.Cancel):
-			p.filterOn = false
-			p.filter.Blur()
-			p.filter.SetValue("")
-			p.apply()
-			return nil
-		case key.Matches(msg, k.Submit):
-			p.filterOn = false
-			p.filter.Blur()
-			return nil
-		case msg.Type == tea.KeyUp:
-			p.cursor = max(p.cursor-1, 0)
-			return nil
-		case msg.Type == tea.KeyDown:
-			p.cursor = min(p.cursor+1, max(len(p.rows)-1, 0))
-			return nil
-		}
-		var cmd tea.Cmd
-		p.filter, cmd = p.filter.Update(msg)
-		p.apply()
-		return cmd
+	if p.list.typing {
+		return p.list.typingKey(msg, k)
 	}
 	if p.mode == svcDetail {
 		return p.detailKey(msg)
 	}
-	n := len(p.rows)
 	switch {
 	case key.Matches(msg, k.Filter):
-		p.filterOn = true
-		return p.filter.Focus()
+		return p.list.startFilter()
 	case key.Matches(msg, k.Back):
-		if p.filter.Value() != "" {
-			p.filter.SetValue("")
-			p.apply()
-		}
+		p.list.clearFilter()
 	case key.Matches(msg, k.Open):
-		if p.cursor < n {
-			return p.open(p.rows[p.cursor].name)
+		if r, ok := p.list.current(); ok {
+			return p.open(r.name)
 		}
 	case key.Matches(msg, k.Maint):
 		p.sh.flash("m acts on a service instance: enter opens the service", false)
 	default:
-		p.cursor = moveCursor(msg, k, p.cursor, n)
+		p.list.cursor = moveCursor(msg, k, p.list.cursor, len(p.list.rows))
 	}
 	return nil
 }
@@ -506,16 +474,14 @@ func (p *servicesPane) view(w, h int) string {
 		return st.Faint.Render("loading services…")
 	}
 	var b strings.Builder
-	b.WriteString(st.Header.Render(truncate(fmt.Sprintf("%d %s · %d %s: %s", len(p.all), plural(len(p.all), "service", "services"),
+	all := p.list.all
+	b.WriteString(st.Header.Render(truncate(fmt.Sprintf("%d %s · %d %s: %s", len(all), plural(len(all), "service", "services"),
 		p.nInst, plural(p.nInst, "instance", "instances"), healthSummary(p.totals)), w)))
 	if p.err != nil {
 		b.WriteString("  " + st.Error.Render("(stale: "+p.err.Error()+")"))
 	}
 	b.WriteByte('\n')
-	if p.filterOn || p.filter.Value() != "" {
-		b.WriteString(p.filter.View())
-		fmt.Fprintf(&b, "  %s", st.Faint.Render(fmt.Sprintf("%d of %d", len(p.rows), len(p.all))))
-	}
+	b.WriteString(p.list.filterLine(st))
 	b.WriteByte('\n')
 	hdr := make([]string, len(svcCols))
 	for i, c := range svcCols {
@@ -523,16 +489,15 @@ func (p *servicesPane) view(w, h int) string {
 	}
 	b.WriteString(st.Header.Render(truncate(strings.TrimRight(gutter(false)+strings.Join(hdr, "  "), " "), w)) + "\n")
 
-	rowsH := max(h-3, 1)
-	p.top = scrollTop(p.top, p.cursor, rowsH, len(p.rows))
 	switch {
-	case len(p.all) == 0:
+	case len(all) == 0:
 		b.WriteString(st.Faint.Render("no services registered"))
-	case len(p.rows) == 0:
+	case len(p.list.rows) == 0:
 		b.WriteString(st.Faint.Render("no services match"))
 	}
-	for i := p.top; i < len(p.rows) && i < p.top+rowsH; i++ {
-		r := p.rows[i]
+	from, to := p.list.window(max(h-3, 1))
+	for i := from; i < to; i++ {
+		r := p.list.rows[i]
 		cells := make([]cell, len(r.cells))
 		for j, c := range r.cells {
 			cells[j] = cell{text: c}
@@ -542,7 +507,7 @@ func (p *servicesPane) view(w, h int) string {
 				cells[2+hl].style = styleOf(p.healthStyle(hl))
 			}
 		}
-		b.WriteString(st.row(cells, p.widths, i == p.cursor, w))
+		b.WriteString(st.row(cells, p.widths, i == p.list.cursor, w))
 		b.WriteByte('\n')
 	}
 	return b.String()
@@ -640,11 +605,9 @@ func (p *servicesPane) detailView(w, h int) string {
 
 	sel := p.inst[p.icursor]
 	_, why := p.instMaint(sel)
-	checksLines := 3 + len(why) + len(sel.Checks) // blank, title, header
-	room := max(h-used, 1)
-	instH := min(len(p.inst), max(room-checksLines, min(room/2, len(p.inst)), 1))
-	p.itop = scrollTop(p.itop, p.icursor, instH, len(p.inst))
-	for i := p.itop; i < len(p.inst) && i < p.itop+instH; i++ {
+	instH := p.instRows(w, h)
+	itop := scrollTop(p.itop, p.icursor, instH, len(p.inst))
+	for i := itop; i < len(p.inst) && i < itop+instH; i++ {
 		cells := make([]cell, len(rows[i]), len(rows[i])+1)
 		for j, c := range rows[i] {
 			cells[j] = cell{text: c}
@@ -702,4 +665,21 @@ func (p *servicesPane) detailView(w, h int) string {
 		b.WriteString(line + "\n")
 	}
 	return b.String()
+}
+
+// instRows is how many instance rows the detail view of a w×h body shows
+// (0 when it shows none): what the checks of the selected instance leave.
+func (p *servicesPane) instRows(w, h int) int {
+	if !p.dloaded || len(p.inst) == 0 {
+		return 0
+	}
+	used := 2 // breadcrumb, table header
+	if d := p.maint.view(w); d != "" {
+		used += strings.Count(d, "\n") + 1
+	}
+	sel := p.inst[min(p.icursor, len(p.inst)-1)]
+	_, why := p.instMaint(sel)
+	checksLines := 3 + len(why) + len(sel.Checks) // blank, title, header
+	room := max(h-used, 1)
+	return min(len(p.inst), max(room-checksLines, min(room/2, len(p.inst)), 1))
 }
