@@ -153,4 +153,3 @@ func (m *Model) fullHelp(h int) string {
 	end := min(m.helpTop+room, len(lines))
 	return truncate(title, m.w) + "\n\n" + strings.Join(lines[m.helpTop:end], "\n")
 }
-
