@@ -512,4 +512,3 @@ func (p *servicesPane) view(w, h int) string {
 	}
 	return b.String()
 }
-
