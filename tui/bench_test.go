@@ -67,7 +67,7 @@ func BenchmarkKeypress100kKeys(b *testing.B) {
 	// A folder listing of 1,000 entries (the first 1,000 full keys).
 	all, _, _ := f.KVKeys(context.Background(), "", "", nil)
 	b.Run("tree-1000-entries", func(b *testing.B) {
-		p.entries, p.loaded = all[:1000], true
+		p.tree.entries, p.tree.loaded = all[:1000], true
 		down, up := keyMsg("j"), keyMsg("k")
 		for i := 0; b.Loop(); i++ {
 			if i%2000 < 1000 {

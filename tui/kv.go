@@ -78,50 +78,63 @@ type (
 	}
 )
 
-// kvPane browses the KV store as a tree of prefixes folded at "/".
+// kvPane browses the KV store as a tree of prefixes folded at "/". It is
+// a small root over sub-models, each owning one part of the pane's state
+// and its view: the tree, the value view, the search, the editors, the
+// copy/move flow, and a confirmation dialog. mode says which one has the
+// screen; views only render (layout, called after every update, keeps
+// scroll windows and sizes).
 type kvPane struct {
 	sh   *shared
 	mode kvMode
 	w, h int
 
-	// tree
+	tree   kvTreeModel
+	value  kvValueModel
+	search kvSearchModel
+	edit   kvEditorModel
+	copy   kvCopyFlow
+
+	confirm *confirmDialog
+	pending string // shown while a count for D, or a copy, is running
+}
+
+// kvTreeModel is the listing of one prefix, kept current by a blocking query.
+type kvTreeModel struct {
 	prefix  string
 	entries []string // full keys; folders end in "/"
-	// treeAhead are tree keys typed while the listing of a folder just
+	// ahead are tree keys typed while the listing of a folder just
 	// entered is on its way (enter j j typed together): they act on the
 	// listing once it arrives, as they would have had it been there.
-	treeAhead []tea.KeyMsg
-	cursor    int
-	top       int
-	want      string // entry to select when the next listing arrives
-	loaded    bool
-	index     uint64
-	err       error
-	gen       int
-	wctx      context.Context // the current watch; cancelled when the prefix changes
-	stop      context.CancelFunc
+	ahead  []tea.KeyMsg
+	cursor int
+	top    int
+	want   string // entry to select when the next listing arrives
+	loaded bool
+	index  uint64
+	err    error
+	gen    int
+	wctx   context.Context // the current watch; cancelled when the prefix changes
+	stop   context.CancelFunc
+}
 
-	// value view
-	valKey string
-	val    *api.KVPair
-	valErr error
+// kvValueModel is one key's value, shown in a scrolling view.
+type kvValueModel struct {
+	key    string
+	pair   *api.KVPair
+	err    error
 	vp     viewport.Model
-	valTxt string // the rendered value, before wrapping
-	valW   int    // the width valTxt was wrapped to in vp
+	txt    string // the rendered value, before wrapping
+	wrapW  int    // the width txt was wrapped to in vp
 	backTo kvMode // where esc leaves the value view for
+}
 
-	editBack kvMode // where the editor returns (the tree or the value view)
-
-	// opening: e was pressed and the value is being read for the editor.
-	// Keys typed meanwhile (e and its text arrive together when typed
-	// fast) are kept in ahead and go to the editor once it opens.
-	opening bool
-	ahead   []tea.KeyMsg
-
-	// search: typing into the box (searchTyping), or, once a result was
-	// opened and closed, moving through the results with the box blurred
-	search       textinput.Model
-	searchTyping bool
+// kvSearchModel is the whole-store search: typing into the box (typing), or,
+// once a result was opened and closed, moving through the results with
+// the box blurred.
+type kvSearchModel struct {
+	input  textinput.Model
+	typing bool
 	// openLoaded: enter came before the key list (typed together with the
 	// search text); the first result opens when the list arrives.
 	openLoaded bool
@@ -130,21 +143,33 @@ type kvPane struct {
 	allErr     error
 	allLoaded  bool
 	results    []int // indexes into all
-	rcursor    int
-	rtop       int
+	cursor     int
+	top        int
+}
 
-	// editors
-	keyIn  textinput.Model
-	editor textarea.Model
-	editOf *api.KVPair // nil: a new key
+// Value is the search text.
+func (s *kvSearchModel) Value() string { return s.input.Value() }
 
-	// copy and move
-	dstIn   textinput.Model
-	copyOp  copyOp
-	copying bool // a copy or move is being checked, confirmed or run
+// kvEditorModel is the inline editor of a value (e) and the new-key flow (n).
+type kvEditorModel struct {
+	keyIn textinput.Model
+	area  textarea.Model
+	of    *api.KVPair // the value being edited; nil: a new key
+	back  kvMode      // where the editor returns (the tree or the value view)
 
-	confirm *confirmDialog
-	pending string // shown while a count for D, or a copy, is running
+	// opening: e was pressed and the value is being read for the editor.
+	// Keys typed meanwhile (e and its text arrive together when typed
+	// fast) are kept in ahead and go to the editor once it opens.
+	opening bool
+	ahead   []tea.KeyMsg
+}
+
+// kvCopyFlow is the copy (c) and move (R) flow: the destination input, then a
+// check, a confirmation and the run.
+type kvCopyFlow struct {
+	in   textinput.Model
+	op   copyOp
+	busy bool // a copy or move is being checked, confirmed or run
 }
 
 func newKVPane(sh *shared) *kvPane {
@@ -161,14 +186,15 @@ func newKVPane(sh *shared) *kvPane {
 	ta.ShowLineNumbers = false
 	ta.Cursor.SetMode(cursor.CursorStatic)
 	ta.CharLimit = 512 << 10
-	p := &kvPane{sh: sh, search: s, keyIn: k, dstIn: d, editor: ta, w: 100, h: 26, vp: viewport.New(100, 22)}
+	p := &kvPane{sh: sh, search: kvSearchModel{input: s}, edit: kvEditorModel{keyIn: k, area: ta}, copy: kvCopyFlow{in: d},
+		w: 100, h: 26, value: kvValueModel{vp: viewport.New(100, 22)}}
 	return p
 }
 
 func (p *kvPane) title() string { return "KV" }
 
 func (p *kvPane) capturing() bool {
-	return p.confirm != nil || p.opening || (p.mode == kvSearch && p.searchTyping) || p.mode == kvEdit || p.mode == kvNewKey || p.mode == kvNewValue || p.mode == kvCopyDest
+	return p.confirm != nil || p.edit.opening || (p.mode == kvSearch && p.search.typing) || p.mode == kvEdit || p.mode == kvNewKey || p.mode == kvNewValue || p.mode == kvCopyDest
 }
 
 // helpKeys are the footer: what works in the current mode, named for
@@ -176,11 +202,11 @@ func (p *kvPane) capturing() bool {
 func (p *kvPane) helpKeys() []key.Binding {
 	k := p.sh.keys
 	switch {
-	case p.opening:
+	case p.edit.opening:
 		return nil // nothing to do but wait (ctrl+c still quits)
 	case p.confirm != nil:
 		return []key.Binding{k.Yes, anyKeyCancels}
-	case p.mode == kvSearch && p.searchTyping:
+	case p.mode == kvSearch && p.search.typing:
 		return []key.Binding{arrowsOnly, hint(k.Open, "open"), hint(k.Cancel, "close search")}
 	case p.mode == kvSearch:
 		return []key.Binding{k.Up, k.Down, k.Open, hint(k.Filter, "edit search"), hint(k.Back, "close search")}
@@ -200,7 +226,7 @@ func (p *kvPane) helpKeys() []key.Binding {
 // each second, since it may live outside the watched prefix.
 func (p *kvPane) poll() tea.Cmd {
 	if p.mode == kvValue {
-		return p.get(p.valKey, false)
+		return p.get(p.value.key, false)
 	}
 	return nil
 }
@@ -208,26 +234,26 @@ func (p *kvPane) poll() tea.Cmd {
 func (p *kvPane) refresh() tea.Cmd {
 	cmds := []tea.Cmd{p.start()}
 	if p.mode == kvValue {
-		cmds = append(cmds, p.get(p.valKey, false))
+		cmds = append(cmds, p.get(p.value.key, false))
 	}
 	return tea.Batch(cmds...)
 }
 
 // start (re)starts the watch of the current prefix from scratch.
 func (p *kvPane) start() tea.Cmd {
-	if p.stop != nil {
-		p.stop()
+	if p.tree.stop != nil {
+		p.tree.stop()
 	}
-	p.gen++
-	p.index = 0
-	p.wctx, p.stop = context.WithCancel(p.sh.ctx)
-	return p.watch(p.wctx, p.gen, 0)
+	p.tree.gen++
+	p.tree.index = 0
+	p.tree.wctx, p.tree.stop = context.WithCancel(p.sh.ctx)
+	return p.watch(p.tree.wctx, p.tree.gen, 0)
 }
 
 // watch lists the current prefix; with index > 0 it is a blocking query
 // that returns when something under the prefix changes (or after kvWait).
 func (p *kvPane) watch(ctx context.Context, gen int, index uint64) tea.Cmd {
-	src, prefix := p.sh.src, p.prefix
+	src, prefix := p.sh.src, p.tree.prefix
 	return func() tea.Msg {
 		q := &api.QueryOptions{}
 		timeout := pollTimeout
@@ -275,33 +301,33 @@ func (p *kvPane) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case paneSizeMsg:
 		p.w, p.h = msg.w, msg.h
-		p.vp.Width, p.vp.Height = msg.w, max(msg.h-3, 1)
-		p.editor.SetWidth(max(msg.w-2, 10))
-		p.editor.SetHeight(max(msg.h-5, 3))
+		p.value.vp.Width, p.value.vp.Height = msg.w, max(msg.h-3, 1)
+		p.edit.area.SetWidth(max(msg.w-2, 10))
+		p.edit.area.SetHeight(max(msg.h-5, 3))
 	case kvKeysMsg:
 		return p.onKeys(msg)
 	case kvRetryMsg:
-		if msg.gen == p.gen {
+		if msg.gen == p.tree.gen {
 			return p.start()
 		}
 	case kvValueMsg:
 		return p.onValue(msg)
 	case kvAllKeysMsg:
-		p.allErr = msg.err
+		p.search.allErr = msg.err
 		if msg.err == nil {
-			p.all = msg.keys
-			p.allLower = make([]string, len(msg.keys))
+			p.search.all = msg.keys
+			p.search.allLower = make([]string, len(msg.keys))
 			for i, k := range msg.keys {
-				p.allLower[i] = strings.ToLower(k)
+				p.search.allLower[i] = strings.ToLower(k)
 			}
-			p.allLoaded = true
+			p.search.allLoaded = true
 			p.filterResults()
-			if p.openLoaded && p.mode == kvSearch && p.searchTyping {
-				p.openLoaded = false
+			if p.search.openLoaded && p.mode == kvSearch && p.search.typing {
+				p.search.openLoaded = false
 				return p.openResult()
 			}
 		}
-		p.openLoaded = false
+		p.search.openLoaded = false
 	case kvCountMsg:
 		p.pending = ""
 		switch n := len(msg.keys); {
@@ -344,28 +370,28 @@ func (p *kvPane) update(msg tea.Msg) tea.Cmd {
 			}
 		default:
 			p.sh.flash(msg.done, false)
-			p.editor.Blur()
-			p.keyIn.Blur()
+			p.edit.area.Blur()
+			p.edit.keyIn.Blur()
 			switch {
 			case p.mode == kvEdit:
-				p.mode = p.editBack
+				p.mode = p.edit.back
 			case p.mode == kvNewValue || p.mode == kvNewKey:
 				p.mode = kvTree
-				p.want = p.entryFor(msg.key)
+				p.tree.want = p.entryFor(msg.key)
 			case p.mode == kvValue && msg.deleted:
 				p.mode = kvTree
 			}
 			// The watch sees the change too; listing now makes it immediate.
 			cmds := []tea.Cmd{p.start()}
 			if p.mode == kvValue {
-				cmds = append(cmds, p.get(p.valKey, false))
+				cmds = append(cmds, p.get(p.value.key, false))
 			}
 			return tea.Batch(cmds...)
 		}
 	case tea.KeyMsg:
-		if p.opening {
-			if len(p.ahead) < maxTypeAhead {
-				p.ahead = append(p.ahead, msg)
+		if p.edit.opening {
+			if len(p.edit.ahead) < maxTypeAhead {
+				p.edit.ahead = append(p.edit.ahead, msg)
 			}
 			return nil
 		}
@@ -387,39 +413,39 @@ func (p *kvPane) update(msg tea.Msg) tea.Cmd {
 }
 
 func (p *kvPane) onKeys(msg kvKeysMsg) tea.Cmd {
-	if msg.gen != p.gen {
+	if msg.gen != p.tree.gen {
 		return nil
 	}
-	gen := p.gen
+	gen := p.tree.gen
 	if msg.err != nil {
-		p.err = msg.err
-		p.index = 0
-		p.treeAhead = nil // no listing to act on; the operator sees the error
+		p.tree.err = msg.err
+		p.tree.index = 0
+		p.tree.ahead = nil // no listing to act on; the operator sees the error
 		return p.sh.after(retryAfter, kvRetryMsg{gen: gen})
 	}
-	p.err = nil
-	keep := p.want
-	if keep == "" && p.cursor < len(p.entries) {
-		keep = p.entries[p.cursor]
+	p.tree.err = nil
+	keep := p.tree.want
+	if keep == "" && p.tree.cursor < len(p.tree.entries) {
+		keep = p.tree.entries[p.tree.cursor]
 	}
-	p.want = ""
-	p.entries = msg.keys
-	p.loaded = true
-	p.cursor = min(p.cursor, max(len(p.entries)-1, 0))
-	for i, e := range p.entries {
+	p.tree.want = ""
+	p.tree.entries = msg.keys
+	p.tree.loaded = true
+	p.tree.cursor = min(p.tree.cursor, max(len(p.tree.entries)-1, 0))
+	for i, e := range p.tree.entries {
 		if e == keep {
-			p.cursor = i
+			p.tree.cursor = i
 			break
 		}
 	}
-	p.index = msg.index
+	p.tree.index = msg.index
 	next := p.watchNext()
-	if p.index == 0 {
+	if p.tree.index == 0 {
 		// No index to block on: fall back to polling.
 		next = p.sh.after(pollEvery, kvRetryMsg{gen: gen})
 	}
-	ahead := p.treeAhead
-	p.treeAhead = nil
+	ahead := p.tree.ahead
+	p.tree.ahead = nil
 	if len(ahead) == 0 || !p.sh.isActive(p) {
 		return next // keys for a pane the operator has left are dropped
 	}
@@ -430,14 +456,14 @@ func (p *kvPane) onKeys(msg kvKeysMsg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (p *kvPane) watchNext() tea.Cmd { return p.watch(p.wctx, p.gen, p.index) }
+func (p *kvPane) watchNext() tea.Cmd { return p.watch(p.tree.wctx, p.tree.gen, p.tree.index) }
 
 func (p *kvPane) onValue(msg kvValueMsg) tea.Cmd {
-	if msg.key != p.valKey {
+	if msg.key != p.value.key {
 		return nil
 	}
-	changed := msg.pair == nil || p.val == nil || msg.pair.ModifyIndex != p.val.ModifyIndex
-	p.val, p.valErr = msg.pair, msg.err
+	changed := msg.pair == nil || p.value.pair == nil || msg.pair.ModifyIndex != p.value.pair.ModifyIndex
+	p.value.pair, p.value.err = msg.pair, msg.err
 	if changed {
 		p.setValueText(renderValue(msg.pair))
 	}
@@ -457,37 +483,37 @@ func (p *kvPane) onValue(msg kvValueMsg) tea.Cmd {
 // entryFor maps a full key to the entry that shows it under the current
 // prefix (the key itself or its first folder).
 func (p *kvPane) entryFor(k string) string {
-	if !strings.HasPrefix(k, p.prefix) {
+	if !strings.HasPrefix(k, p.tree.prefix) {
 		return ""
 	}
-	rest := k[len(p.prefix):]
+	rest := k[len(p.tree.prefix):]
 	if i := strings.IndexByte(rest, '/'); i >= 0 && i < len(rest)-1 {
-		return p.prefix + rest[:i+1]
+		return p.tree.prefix + rest[:i+1]
 	}
 	return k
 }
 
 func (p *kvPane) cd(prefix, selectEntry string) tea.Cmd {
-	p.prefix = prefix
-	p.entries = nil
-	p.loaded = false
-	p.cursor, p.top = 0, 0
-	p.want = selectEntry
+	p.tree.prefix = prefix
+	p.tree.entries = nil
+	p.tree.loaded = false
+	p.tree.cursor, p.tree.top = 0, 0
+	p.tree.want = selectEntry
 	return p.start()
 }
 
 func (p *kvPane) current() string {
-	if p.cursor < len(p.entries) {
-		return p.entries[p.cursor]
+	if p.tree.cursor < len(p.tree.entries) {
+		return p.tree.entries[p.tree.cursor]
 	}
 	return ""
 }
 
 func (p *kvPane) open(k string, from kvMode) tea.Cmd {
-	p.mode, p.backTo = kvValue, from
-	p.valKey, p.val, p.valErr = k, nil, nil
+	p.mode, p.value.backTo = kvValue, from
+	p.value.key, p.value.pair, p.value.err = k, nil, nil
 	p.setValueText("")
-	p.vp.GotoTop()
+	p.value.vp.GotoTop()
 	return p.get(k, false)
 }
 
@@ -499,8 +525,8 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 	case kvEdit, kvNewValue:
 		switch {
 		case key.Matches(msg, k.Cancel):
-			p.editor.Blur()
-			if p.mode == kvEdit && p.editBack == kvValue {
+			p.edit.area.Blur()
+			if p.mode == kvEdit && p.edit.back == kvValue {
 				p.mode = kvValue
 			} else {
 				p.mode = kvTree
@@ -511,126 +537,126 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 			return p.save()
 		}
 		var cmd tea.Cmd
-		p.editor, cmd = p.editor.Update(msg)
+		p.edit.area, cmd = p.edit.area.Update(msg)
 		return cmd
 	case kvCopyDest:
 		return p.copyDestKey(msg)
 	case kvNewKey:
 		switch {
 		case key.Matches(msg, k.Cancel):
-			p.keyIn.Blur()
+			p.edit.keyIn.Blur()
 			p.mode = kvTree
 			return nil
 		case key.Matches(msg, k.Submit):
-			name := strings.TrimLeft(p.keyIn.Value(), "/")
+			name := strings.TrimLeft(p.edit.keyIn.Value(), "/")
 			if name == "" {
 				p.sh.flash("a key needs a name", true)
 				return nil
 			}
-			p.keyIn.Blur()
+			p.edit.keyIn.Blur()
 			if strings.HasSuffix(name, "/") {
 				// A folder marker: no value to ask for.
 				return p.put(&api.KVPair{Key: name}, "created folder "+quote(name))
 			}
 			p.mode = kvNewValue
-			p.editOf = nil
-			p.editor.Placeholder = "value of " + name
-			p.editor.SetValue("")
-			return p.editor.Focus()
+			p.edit.of = nil
+			p.edit.area.Placeholder = "value of " + name
+			p.edit.area.SetValue("")
+			return p.edit.area.Focus()
 		}
 		var cmd tea.Cmd
-		p.keyIn, cmd = p.keyIn.Update(msg)
+		p.edit.keyIn, cmd = p.edit.keyIn.Update(msg)
 		return cmd
 	case kvValue:
 		switch {
 		case key.Matches(msg, k.Back):
 			// From a search result, back to the results, not into the
 			// box: j and k move there, / edits the search.
-			p.mode = p.backTo
+			p.mode = p.value.backTo
 			return nil
 		case key.Matches(msg, k.Edit):
-			p.editBack = kvValue
-			if p.val == nil && p.valErr == nil {
+			p.edit.back = kvValue
+			if p.value.pair == nil && p.value.err == nil {
 				// Still loading (enter and e typed together): open the
 				// editor when it arrives.
-				return p.loadForEdit(p.valKey)
+				return p.loadForEdit(p.value.key)
 			}
 			return p.startEdit()
 		case key.Matches(msg, k.ExtEdit):
-			return p.extEdit(p.valKey, kvValue)
+			return p.extEdit(p.value.key, kvValue)
 		case key.Matches(msg, k.Delete):
-			p.askDelete(p.valKey)
+			p.askDelete(p.value.key)
 			return nil
 		case key.Matches(msg, k.Top):
-			p.vp.GotoTop()
+			p.value.vp.GotoTop()
 			return nil
 		case key.Matches(msg, k.Bottom):
-			p.vp.GotoBottom()
+			p.value.vp.GotoBottom()
 			return nil
 		}
 		var cmd tea.Cmd
-		p.vp, cmd = p.vp.Update(msg)
+		p.value.vp, cmd = p.value.vp.Update(msg)
 		return cmd
 	}
 
 	// tree
-	if !p.loaded && p.err == nil {
-		if len(p.treeAhead) < maxTypeAhead {
-			p.treeAhead = append(p.treeAhead, msg)
+	if !p.tree.loaded && p.tree.err == nil {
+		if len(p.tree.ahead) < maxTypeAhead {
+			p.tree.ahead = append(p.tree.ahead, msg)
 		}
 		return nil
 	}
 	cur := p.current()
 	switch {
 	case key.Matches(msg, k.Up):
-		p.cursor = max(p.cursor-1, 0)
+		p.tree.cursor = max(p.tree.cursor-1, 0)
 	case key.Matches(msg, k.Down):
-		p.cursor = min(p.cursor+1, max(len(p.entries)-1, 0))
+		p.tree.cursor = min(p.tree.cursor+1, max(len(p.tree.entries)-1, 0))
 	case key.Matches(msg, k.PageUp):
-		p.cursor = max(p.cursor-10, 0)
+		p.tree.cursor = max(p.tree.cursor-10, 0)
 	case key.Matches(msg, k.PageDown):
-		p.cursor = min(p.cursor+10, max(len(p.entries)-1, 0))
+		p.tree.cursor = min(p.tree.cursor+10, max(len(p.tree.entries)-1, 0))
 	case key.Matches(msg, k.Top):
-		p.cursor = 0
+		p.tree.cursor = 0
 	case key.Matches(msg, k.Bottom):
-		p.cursor = max(len(p.entries)-1, 0)
+		p.tree.cursor = max(len(p.tree.entries)-1, 0)
 	case key.Matches(msg, k.Open):
 		switch {
 		case cur == "":
-		case strings.HasSuffix(cur, "/") && cur != p.prefix:
+		case strings.HasSuffix(cur, "/") && cur != p.tree.prefix:
 			return p.cd(cur, "")
 		default:
 			return p.open(cur, kvTree)
 		}
 	case key.Matches(msg, k.Back):
-		if p.prefix == "" {
+		if p.tree.prefix == "" {
 			return nil
 		}
-		parent := strings.TrimSuffix(p.prefix, "/")
+		parent := strings.TrimSuffix(p.tree.prefix, "/")
 		if i := strings.LastIndexByte(parent, '/'); i >= 0 {
 			parent = parent[:i+1]
 		} else {
 			parent = ""
 		}
-		return p.cd(parent, p.prefix)
+		return p.cd(parent, p.tree.prefix)
 	case key.Matches(msg, k.Filter):
 		p.mode = kvSearch
-		p.searchTyping, p.openLoaded = true, false
-		p.search.SetValue("")
-		p.results, p.rcursor, p.rtop = nil, 0, 0
-		p.allLoaded, p.allErr = false, nil
-		return tea.Batch(p.search.Focus(), p.loadAll())
+		p.search.typing, p.search.openLoaded = true, false
+		p.search.input.SetValue("")
+		p.search.results, p.search.cursor, p.search.top = nil, 0, 0
+		p.search.allLoaded, p.search.allErr = false, nil
+		return tea.Batch(p.search.input.Focus(), p.loadAll())
 	case key.Matches(msg, k.New):
 		p.mode = kvNewKey
-		p.keyIn.SetValue(p.prefix)
-		p.keyIn.CursorEnd()
-		return p.keyIn.Focus()
+		p.edit.keyIn.SetValue(p.tree.prefix)
+		p.edit.keyIn.CursorEnd()
+		return p.edit.keyIn.Focus()
 	case key.Matches(msg, k.Edit):
 		if cur == "" || strings.HasSuffix(cur, "/") {
 			p.sh.flash("e edits a key's value; move to a key", false)
 			return nil
 		}
-		p.valKey, p.val, p.editBack = cur, nil, kvTree
+		p.value.key, p.value.pair, p.edit.back = cur, nil, kvTree
 		return p.loadForEdit(cur)
 	case key.Matches(msg, k.ExtEdit):
 		if cur == "" || strings.HasSuffix(cur, "/") {
@@ -645,7 +671,7 @@ func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Delete):
 		switch {
 		case cur == "":
-		case strings.HasSuffix(cur, "/") && cur != p.prefix:
+		case strings.HasSuffix(cur, "/") && cur != p.tree.prefix:
 			p.sh.flash(quote(cur)+" is a folder: D deletes everything under it", false)
 		default:
 			p.askDelete(cur)
@@ -730,11 +756,11 @@ func (p *kvPane) write(fn func(context.Context, Source) (bool, error), done, why
 // editable says (and flashes why not) whether the loaded value can be
 // edited as text.
 func (p *kvPane) editable() bool {
-	if p.val == nil {
-		p.sh.flash(quote(p.valKey)+" no longer exists", true)
+	if p.value.pair == nil {
+		p.sh.flash(quote(p.value.key)+" no longer exists", true)
 		return false
 	}
-	if isBinary(p.val.Value) {
+	if isBinary(p.value.pair.Value) {
 		p.sh.flash("binary value: not editable in the console", true)
 		return false
 	}
@@ -747,21 +773,21 @@ const maxTypeAhead = 4096
 // loadForEdit reads k and opens the editor on it; keys typed until then
 // are kept for the editor.
 func (p *kvPane) loadForEdit(k string) tea.Cmd {
-	p.opening, p.ahead = true, nil
+	p.edit.opening, p.edit.ahead = true, nil
 	return p.get(k, true)
 }
 
 // openEditor opens the editor on the value just read (err: reading it
 // failed) and replays the keys typed while it was read.
 func (p *kvPane) openEditor(err error) tea.Cmd {
-	ahead := p.ahead
-	p.opening, p.ahead = false, nil
+	ahead := p.edit.ahead
+	p.edit.opening, p.edit.ahead = false, nil
 	dropped := ""
 	if len(ahead) > 0 {
 		dropped = fmt.Sprintf(" (%d typed %s dropped)", len(ahead), plural(len(ahead), "key", "keys"))
 	}
 	if err != nil {
-		p.sh.flash("get "+quote(p.valKey)+": "+err.Error()+dropped, true)
+		p.sh.flash("get "+quote(p.value.key)+": "+err.Error()+dropped, true)
 		return nil
 	}
 	cmds := []tea.Cmd{p.startEdit()}
@@ -778,23 +804,23 @@ func (p *kvPane) startEdit() tea.Cmd {
 	if !p.editable() {
 		return nil
 	}
-	p.editOf = p.val
+	p.edit.of = p.value.pair
 	p.mode = kvEdit
-	p.editor.Placeholder = ""
-	p.editor.SetValue(string(p.val.Value))
-	return p.editor.Focus()
+	p.edit.area.Placeholder = ""
+	p.edit.area.SetValue(string(p.value.pair.Value))
+	return p.edit.area.Focus()
 }
 
 func (p *kvPane) save() tea.Cmd {
-	v := []byte(p.editor.Value())
-	if p.editOf != nil {
-		pair := &api.KVPair{Key: p.editOf.Key, Flags: p.editOf.Flags, Value: v, ModifyIndex: p.editOf.ModifyIndex}
+	v := []byte(p.edit.area.Value())
+	if p.edit.of != nil {
+		pair := &api.KVPair{Key: p.edit.of.Key, Flags: p.edit.of.Flags, Value: v, ModifyIndex: p.edit.of.ModifyIndex}
 		k := pair.Key
 		return p.write(func(ctx context.Context, src Source) (bool, error) {
 			return src.KVPut(ctx, pair, &api.WriteOptions{CAS: true})
 		}, "saved "+quote(k), conflictWhy(k), k, false)
 	}
-	name := strings.TrimLeft(p.keyIn.Value(), "/")
+	name := strings.TrimLeft(p.edit.keyIn.Value(), "/")
 	return p.put(&api.KVPair{Key: name, Value: v}, "created "+quote(name))
 }
 
@@ -807,44 +833,44 @@ func (p *kvPane) put(pair *api.KVPair, done string) tea.Cmd {
 
 func (p *kvPane) searchKey(msg tea.KeyMsg) tea.Cmd {
 	k := p.sh.keys
-	if !p.searchTyping {
+	if !p.search.typing {
 		// The results, the box blurred: keys navigate.
 		switch {
 		case key.Matches(msg, k.Back):
 			p.mode = kvTree
 		case key.Matches(msg, k.Filter):
-			p.searchTyping = true
-			return p.search.Focus()
+			p.search.typing = true
+			return p.search.input.Focus()
 		case key.Matches(msg, k.Open):
 			return p.openResult()
 		default:
-			p.rcursor = moveCursor(msg, k, p.rcursor, len(p.results))
+			p.search.cursor = moveCursor(msg, k, p.search.cursor, len(p.search.results))
 		}
 		return nil
 	}
 	switch {
 	case key.Matches(msg, k.Cancel):
-		p.search.Blur()
-		p.searchTyping = false
+		p.search.input.Blur()
+		p.search.typing = false
 		p.mode = kvTree
 		return nil
 	case msg.Type == tea.KeyUp || msg.Type == tea.KeyCtrlP:
-		p.rcursor = max(p.rcursor-1, 0)
+		p.search.cursor = max(p.search.cursor-1, 0)
 		return nil
 	case msg.Type == tea.KeyDown || msg.Type == tea.KeyCtrlN:
-		p.rcursor = min(p.rcursor+1, max(len(p.results)-1, 0))
+		p.search.cursor = min(p.search.cursor+1, max(len(p.search.results)-1, 0))
 		return nil
 	case key.Matches(msg, k.Open):
-		if !p.allLoaded && p.allErr == nil {
-			p.openLoaded = true
+		if !p.search.allLoaded && p.search.allErr == nil {
+			p.search.openLoaded = true
 			return nil
 		}
 		return p.openResult()
 	}
 	var cmd tea.Cmd
-	before := p.search.Value()
-	p.search, cmd = p.search.Update(msg)
-	if p.search.Value() != before {
+	before := p.search.input.Value()
+	p.search.input, cmd = p.search.input.Update(msg)
+	if p.search.input.Value() != before {
 		p.filterResults()
 	}
 	return cmd
@@ -853,12 +879,12 @@ func (p *kvPane) searchKey(msg tea.KeyMsg) tea.Cmd {
 // openResult opens the selected search result: a folder in the tree, a
 // key in the value view (esc there returns to the results).
 func (p *kvPane) openResult() tea.Cmd {
-	if p.rcursor >= len(p.results) {
+	if p.search.cursor >= len(p.search.results) {
 		return nil
 	}
-	hit := p.all[p.results[p.rcursor]]
-	p.search.Blur()
-	p.searchTyping = false
+	hit := p.search.all[p.search.results[p.search.cursor]]
+	p.search.input.Blur()
+	p.search.typing = false
 	if strings.HasSuffix(hit, "/") {
 		p.mode = kvTree
 		return p.cd(hit, "")
@@ -868,29 +894,29 @@ func (p *kvPane) openResult() tea.Cmd {
 
 // filterResults keeps the keys containing the query (case-insensitive).
 func (p *kvPane) filterResults() {
-	q := strings.ToLower(p.search.Value())
-	p.results = p.results[:0]
+	q := strings.ToLower(p.search.input.Value())
+	p.search.results = p.search.results[:0]
 	if q == "" {
-		p.rcursor, p.rtop = 0, 0
+		p.search.cursor, p.search.top = 0, 0
 		return
 	}
-	for i, l := range p.allLower {
+	for i, l := range p.search.allLower {
 		if strings.Contains(l, q) {
-			p.results = append(p.results, i)
+			p.search.results = append(p.search.results, i)
 		}
 	}
-	p.rcursor = min(p.rcursor, max(len(p.results)-1, 0))
+	p.search.cursor = min(p.search.cursor, max(len(p.search.results)-1, 0))
 }
 
 func (p *kvPane) view(w, h int) string {
 	st := p.sh.st
 	var b strings.Builder
-	b.WriteString(st.Breadcrumb.Render(truncate(breadcrumb(p.prefix), w)))
+	b.WriteString(st.Breadcrumb.Render(truncate(breadcrumb(p.tree.prefix), w)))
 	switch {
-	case p.err != nil:
-		b.WriteString("  " + st.Error.Render(truncate("watch: "+p.err.Error()+" (retrying)", max(w-lipgloss.Width(breadcrumb(p.prefix))-2, 10))))
-	case p.loaded:
-		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d %s · index %d", len(p.entries), plural(len(p.entries), "entry", "entries"), p.index)))
+	case p.tree.err != nil:
+		b.WriteString("  " + st.Error.Render(truncate("watch: "+p.tree.err.Error()+" (retrying)", max(w-lipgloss.Width(breadcrumb(p.tree.prefix))-2, 10))))
+	case p.tree.loaded:
+		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d %s · index %d", len(p.tree.entries), plural(len(p.tree.entries), "entry", "entries"), p.tree.index)))
 	}
 	b.WriteByte('\n')
 	used := 1
@@ -909,21 +935,21 @@ func (p *kvPane) view(w, h int) string {
 	case kvSearch:
 		b.WriteString(p.searchView(w, rest))
 	case kvEdit, kvNewValue:
-		what := "editing " + quote(p.valKey)
+		what := "editing " + quote(p.value.key)
 		if p.mode == kvNewValue {
-			what = "value of new key " + quote(p.keyIn.Value())
+			what = "value of new key " + quote(p.edit.keyIn.Value())
 		}
 		b.WriteString(st.Header.Render(what) + "  " + st.Faint.Render("ctrl+s saves · esc cancels") + "\n")
-		p.editor.SetHeight(max(rest-1, 3))
-		b.WriteString(p.editor.View())
+		p.edit.area.SetHeight(max(rest-1, 3))
+		b.WriteString(p.edit.area.View())
 	case kvNewKey:
-		b.WriteString(p.keyIn.View() + "\n" + st.Faint.Render("enter: next (a name ending in / creates a folder) · esc cancels"))
+		b.WriteString(p.edit.keyIn.View() + "\n" + st.Faint.Render("enter: next (a name ending in / creates a folder) · esc cancels"))
 	case kvCopyDest:
-		what := p.copyOp.verb() + " key " + quote(p.copyOp.src)
-		if p.copyOp.folder {
-			what = p.copyOp.verb() + " every key under " + quote(p.copyOp.src) + " (the prefix is replaced by the destination)"
+		what := p.copy.op.verb() + " key " + quote(p.copy.op.src)
+		if p.copy.op.folder {
+			what = p.copy.op.verb() + " every key under " + quote(p.copy.op.src) + " (the prefix is replaced by the destination)"
 		}
-		b.WriteString(st.Header.Render(truncate(what, w)) + "\n" + p.dstIn.View() + "\n" +
+		b.WriteString(st.Header.Render(truncate(what, w)) + "\n" + p.copy.in.View() + "\n" +
 			st.Faint.Render("enter: check and confirm · esc cancels"))
 	default:
 		b.WriteString(p.treeView(w, rest))
@@ -933,35 +959,35 @@ func (p *kvPane) view(w, h int) string {
 
 func (p *kvPane) treeView(w, h int) string {
 	st := p.sh.st
-	if !p.loaded {
-		if p.err != nil {
+	if !p.tree.loaded {
+		if p.tree.err != nil {
 			return st.Faint.Render("waiting for the agent…")
 		}
 		return st.Faint.Render("loading…")
 	}
-	if len(p.entries) == 0 {
-		if p.prefix == "" {
+	if len(p.tree.entries) == 0 {
+		if p.tree.prefix == "" {
 			return st.Faint.Render("the KV store is empty (n creates a key)")
 		}
-		return st.Faint.Render("nothing under " + quote(p.prefix) + " (esc goes up)")
+		return st.Faint.Render("nothing under " + quote(p.tree.prefix) + " (esc goes up)")
 	}
-	p.top = scrollTop(p.top, p.cursor, h, len(p.entries))
+	p.tree.top = scrollTop(p.tree.top, p.tree.cursor, h, len(p.tree.entries))
 	var b strings.Builder
-	for i := p.top; i < len(p.entries) && i < p.top+h; i++ {
-		e := p.entries[i]
-		name := strings.TrimPrefix(e, p.prefix)
-		if e == p.prefix {
+	for i := p.tree.top; i < len(p.tree.entries) && i < p.tree.top+h; i++ {
+		e := p.tree.entries[i]
+		name := strings.TrimPrefix(e, p.tree.prefix)
+		if e == p.tree.prefix {
 			name = "(folder marker) " + e
 		}
 		line := "  " + name
 		if strings.HasSuffix(e, "/") {
 			line = "▸ " + name
 		}
-		line = truncate(gutter(i == p.cursor)+line, w)
+		line = truncate(gutter(i == p.tree.cursor)+line, w)
 		switch folder := strings.HasSuffix(e, "/"); {
-		case i == p.cursor && folder:
+		case i == p.tree.cursor && folder:
 			line = st.Breadcrumb.Inherit(st.Selected).Render(line)
-		case i == p.cursor:
+		case i == p.tree.cursor:
 			line = st.Selected.Render(line)
 		case folder:
 			line = st.Breadcrumb.Render(line)
@@ -975,12 +1001,12 @@ func (p *kvPane) valueView(w, h int) string {
 	st := p.sh.st
 	var b strings.Builder
 	switch {
-	case p.valErr != nil:
-		return st.Error.Render("get " + quote(p.valKey) + ": " + p.valErr.Error())
-	case p.val == nil:
-		return st.Header.Render(p.valKey) + "\n" + st.Faint.Render("(no such key, or loading…)")
+	case p.value.err != nil:
+		return st.Error.Render("get " + quote(p.value.key) + ": " + p.value.err.Error())
+	case p.value.pair == nil:
+		return st.Header.Render(p.value.key) + "\n" + st.Faint.Render("(no such key, or loading…)")
 	}
-	v := p.val
+	v := p.value.pair
 	sess := v.Session
 	if sess == "" {
 		sess = "-"
@@ -988,35 +1014,35 @@ func (p *kvPane) valueView(w, h int) string {
 	b.WriteString(st.Header.Render(truncate(v.Key, w)) + "\n")
 	b.WriteString(st.Faint.Render(truncate(fmt.Sprintf("%d bytes, %s · flags %d · create %d · modify %d · lock %d · session %s",
 		len(v.Value), valueKind(v.Value), v.Flags, v.CreateIndex, v.ModifyIndex, v.LockIndex, sess), w)) + "\n")
-	p.vp.Width, p.vp.Height = w, max(h-2, 1)
-	if p.valW != w {
-		p.valW = w
-		p.vp.SetContent(wrapText(p.valTxt, w))
+	p.value.vp.Width, p.value.vp.Height = w, max(h-2, 1)
+	if p.value.wrapW != w {
+		p.value.wrapW = w
+		p.value.vp.SetContent(wrapText(p.value.txt, w))
 	}
-	b.WriteString(p.vp.View())
+	b.WriteString(p.value.vp.View())
 	return b.String()
 }
 
 func (p *kvPane) searchView(w, h int) string {
 	st := p.sh.st
 	var b strings.Builder
-	b.WriteString(p.search.View())
+	b.WriteString(p.search.input.View())
 	switch {
-	case p.allErr != nil:
-		b.WriteString("  " + st.Error.Render(p.allErr.Error()))
-	case !p.allLoaded:
+	case p.search.allErr != nil:
+		b.WriteString("  " + st.Error.Render(p.search.allErr.Error()))
+	case !p.search.allLoaded:
 		b.WriteString("  " + st.Faint.Render("loading all keys…"))
-	case p.search.Value() != "":
-		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d of %d %s", len(p.results), len(p.all), plural(len(p.all), "key", "keys"))))
+	case p.search.input.Value() != "":
+		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d of %d %s", len(p.search.results), len(p.search.all), plural(len(p.search.all), "key", "keys"))))
 	default:
-		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d %s; type to search", len(p.all), plural(len(p.all), "key", "keys"))))
+		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d %s; type to search", len(p.search.all), plural(len(p.search.all), "key", "keys"))))
 	}
 	b.WriteByte('\n')
 	h--
-	p.rtop = scrollTop(p.rtop, p.rcursor, h, len(p.results))
-	for i := p.rtop; i < len(p.results) && i < p.rtop+h; i++ {
-		line := truncate(gutter(i == p.rcursor)+p.all[p.results[i]], w)
-		if i == p.rcursor {
+	p.search.top = scrollTop(p.search.top, p.search.cursor, h, len(p.search.results))
+	for i := p.search.top; i < len(p.search.results) && i < p.search.top+h; i++ {
+		line := truncate(gutter(i == p.search.cursor)+p.search.all[p.search.results[i]], w)
+		if i == p.search.cursor {
 			line = st.Selected.Render(line)
 		}
 		b.WriteString(line + "\n")
@@ -1071,9 +1097,9 @@ func valueKind(v []byte) string {
 
 // setValueText shows s in the value view, wrapped to the view's width.
 func (p *kvPane) setValueText(s string) {
-	p.valTxt = s
-	p.valW = max(p.vp.Width, 1)
-	p.vp.SetContent(wrapText(s, p.valW))
+	p.value.txt = s
+	p.value.wrapW = max(p.value.vp.Width, 1)
+	p.value.vp.SetContent(wrapText(s, p.value.wrapW))
 }
 
 // wrapText breaks every line longer than w columns, at a space where

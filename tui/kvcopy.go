@@ -62,44 +62,44 @@ func (p *kvPane) askCopy(cur string, move bool) tea.Cmd {
 	if cur == "" {
 		return nil
 	}
-	if p.copying {
+	if p.copy.busy {
 		p.sh.flash("a copy is still running", true)
 		return nil
 	}
 	// The folder marker of the current prefix is a key of its own (as d treats it).
-	op := copyOp{move: move, folder: strings.HasSuffix(cur, "/") && cur != p.prefix, src: cur}
-	p.copyOp = op
+	op := copyOp{move: move, folder: strings.HasSuffix(cur, "/") && cur != p.tree.prefix, src: cur}
+	p.copy.op = op
 	p.mode = kvCopyDest
-	p.dstIn.Prompt = op.verb() + " to: "
-	p.dstIn.SetValue(cur)
-	p.dstIn.CursorEnd()
-	return p.dstIn.Focus()
+	p.copy.in.Prompt = op.verb() + " to: "
+	p.copy.in.SetValue(cur)
+	p.copy.in.CursorEnd()
+	return p.copy.in.Focus()
 }
 
 func (p *kvPane) copyDestKey(msg tea.KeyMsg) tea.Cmd {
 	k := p.sh.keys
 	switch {
 	case key.Matches(msg, k.Cancel):
-		p.dstIn.Blur()
+		p.copy.in.Blur()
 		p.mode = kvTree
-		p.sh.flash(p.copyOp.verb()+" cancelled, nothing written", false)
+		p.sh.flash(p.copy.op.verb()+" cancelled, nothing written", false)
 		return nil
 	case key.Matches(msg, k.Submit):
-		op, refusal := resolveCopy(p.copyOp, p.dstIn.Value())
+		op, refusal := resolveCopy(p.copy.op, p.copy.in.Value())
 		if refusal != "" {
 			// Stay in the input so the destination can be corrected.
 			p.sh.flash("refused: "+refusal+"; nothing written", true)
 			return nil
 		}
-		p.dstIn.Blur()
+		p.copy.in.Blur()
 		p.mode = kvTree
-		p.copyOp = op
-		p.copying = true
+		p.copy.op = op
+		p.copy.busy = true
 		p.pending = "checking " + quote(op.src) + " and " + quote(op.dst) + "…"
 		return p.planCopy(op)
 	}
 	var cmd tea.Cmd
-	p.dstIn, cmd = p.dstIn.Update(msg)
+	p.copy.in, cmd = p.copy.in.Update(msg)
 	return cmd
 }
 
@@ -182,19 +182,19 @@ func (p *kvPane) onCopyPlan(msg kvCopyPlanMsg) tea.Cmd {
 	op, n := msg.op, len(msg.pairs)
 	switch {
 	case msg.err != nil:
-		p.copying = false
+		p.copy.busy = false
 		p.sh.flash(op.verb()+" "+quote(op.src)+": "+msg.err.Error()+"; nothing written", true)
 		return nil
 	case n == 0 && op.folder:
-		p.copying = false
+		p.copy.busy = false
 		p.sh.flash("nothing to "+op.verb()+" under "+quote(op.src), false)
 		return nil
 	case n == 0:
-		p.copying = false
+		p.copy.busy = false
 		p.sh.flash(quote(op.src)+" no longer exists; nothing written", true)
 		return nil
 	case len(msg.exists) > 0:
-		p.copying = false
+		p.copy.busy = false
 		e := len(msg.exists)
 		p.sh.flash(fmt.Sprintf("refused: %d of %d destination %s already %s (first %s); nothing written",
 			e, n, plural(n, "key", "keys"), plural(e, "exists", "exist"), quote(msg.exists[0])), true)
@@ -211,7 +211,7 @@ func (p *kvPane) onCopyPlan(msg kvCopyPlanMsg) tea.Cmd {
 			p.pending = fmt.Sprintf("%sing %d %s…", strings.TrimSuffix(op.verb(), "e"), n, plural(n, "key", "keys"))
 			return p.runCopy(op, pairs)
 		},
-		no: func() { p.copying = false },
+		no: func() { p.copy.busy = false },
 	}
 	return nil
 }
@@ -262,7 +262,7 @@ func (p *kvPane) runCopy(op copyOp, pairs []*api.KVPair) tea.Cmd {
 
 func (p *kvPane) onCopyDone(msg kvCopyDoneMsg) tea.Cmd {
 	p.pending = ""
-	p.copying = false
+	p.copy.busy = false
 	op, n := msg.op, msg.total
 	keys := plural(n, "key", "keys")
 	switch {
@@ -293,7 +293,7 @@ func (p *kvPane) onCopyDone(msg kvCopyDoneMsg) tea.Cmd {
 			len(msg.kept), plural(len(msg.kept), "source", "sources"), why, quoteAll(msg.kept)), true)
 	}
 	if len(msg.copied) > 0 {
-		p.want = p.entryFor(op.dst)
+		p.tree.want = p.entryFor(op.dst)
 	}
 	return p.start()
 }

@@ -48,13 +48,13 @@ func (p *kvPane) editorArgv() []string {
 // extEdit starts E on key k; from is where esc returns to. Without an
 // editor in the environment it is e.
 func (p *kvPane) extEdit(k string, from kvMode) tea.Cmd {
-	p.editBack = from
+	p.edit.back = from
 	if from == kvTree {
-		p.valKey, p.val = k, nil
+		p.value.key, p.value.pair = k, nil
 	}
 	if p.editorArgv() == nil {
 		if from == kvValue {
-			if p.val == nil && p.valErr == nil {
+			if p.value.pair == nil && p.value.err == nil {
 				return p.loadForEdit(k)
 			}
 			return p.startEdit()
@@ -74,7 +74,7 @@ func (p *kvPane) startExternal() tea.Cmd {
 	if argv == nil {
 		return p.startEdit()
 	}
-	pair := p.val
+	pair := p.value.pair
 	return func() tea.Msg {
 		path, err := writeTemp(pair)
 		return kvExtReadyMsg{pair: pair, path: path, argv: argv, err: err}
@@ -154,10 +154,10 @@ func conflictWhy(k string) string {
 // keepEdited opens the inline editor on text that could not be saved, so a
 // conflict (or an error) after an external edit loses nothing.
 func (p *kvPane) keepEdited(msg kvWriteMsg) tea.Cmd {
-	p.valKey = msg.key
-	p.editOf = msg.editOf
+	p.value.key = msg.key
+	p.edit.of = msg.editOf
 	p.mode = kvEdit
-	p.editor.Placeholder = ""
-	p.editor.SetValue(string(msg.edited))
-	return p.editor.Focus()
+	p.edit.area.Placeholder = ""
+	p.edit.area.SetValue(string(msg.edited))
+	return p.edit.area.Focus()
 }

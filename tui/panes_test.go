@@ -278,7 +278,7 @@ func TestAgentUnreachableAndRecovers(t *testing.T) {
 	h.must("waiting for the agent")
 	f.setDown(false)
 	h.send(tickMsg{})
-	h.send(kvRetryMsg{gen: h.m.kv().gen})
+	h.send(kvRetryMsg{gen: h.m.kv().tree.gen})
 	h.must("● connected", "dc dc1", "node node-a", "leader node-a", "▸ app/")
 	h.mustNot("unreachable")
 	h.keys("1")
