@@ -298,6 +298,51 @@ func (p *kvPane) load(k string, edit, external bool) tea.Cmd {
 }
 
 func (p *kvPane) update(msg tea.Msg) tea.Cmd {
+	cmd := p.handle(msg)
+	p.layout()
+	return cmd
+}
+
+// bodyRows is how many lines a w×h body leaves the mode's view, under the
+// breadcrumb and any dialog or pending note.
+func (p *kvPane) bodyRows(w, h int) int {
+	used := 1
+	if p.confirm != nil {
+		used += strings.Count(p.confirm.view(p.sh.st, w), "\n") + 1
+	} else if p.pending != "" {
+		used++
+	}
+	return max(h-used, 1)
+}
+
+// layout sizes the sub-models for the body and keeps their cursors
+// inside the windows their views draw, so views only render.
+func (p *kvPane) layout() {
+	rest := p.bodyRows(p.w, p.h)
+	switch p.mode {
+	case kvValue:
+		p.value.fit(p.w, max(rest-2, 1))
+	case kvSearch:
+		p.search.top = scrollTop(p.search.top, p.search.cursor, rest-1, len(p.search.results))
+	case kvEdit, kvNewValue:
+		p.edit.area.SetHeight(max(rest-1, 3))
+	case kvTree:
+		if p.tree.loaded && len(p.tree.entries) > 0 {
+			p.tree.top = scrollTop(p.tree.top, p.tree.cursor, rest, len(p.tree.entries))
+		}
+	}
+}
+
+// fit sizes the value view, re-wrapping the value when the width changed.
+func (v *kvValueModel) fit(w, h int) {
+	v.vp.Width, v.vp.Height = w, h
+	if v.wrapW != w {
+		v.wrapW = w
+		v.vp.SetContent(wrapText(v.txt, w))
+	}
+}
+
+func (p *kvPane) handle(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case paneSizeMsg:
 		p.w, p.h = msg.w, msg.h
@@ -518,88 +563,109 @@ func (p *kvPane) open(k string, from kvMode) tea.Cmd {
 }
 
 func (p *kvPane) key(msg tea.KeyMsg) tea.Cmd {
-	k := p.sh.keys
 	switch p.mode {
 	case kvSearch:
 		return p.searchKey(msg)
 	case kvEdit, kvNewValue:
-		switch {
-		case key.Matches(msg, k.Cancel):
-			p.edit.area.Blur()
-			if p.mode == kvEdit && p.edit.back == kvValue {
-				p.mode = kvValue
-			} else {
-				p.mode = kvTree
-			}
-			p.sh.flash("edit cancelled, nothing saved", false)
-			return nil
-		case key.Matches(msg, k.Save):
-			return p.save()
-		}
-		var cmd tea.Cmd
-		p.edit.area, cmd = p.edit.area.Update(msg)
-		return cmd
+		return p.editKey(msg)
 	case kvCopyDest:
 		return p.copyDestKey(msg)
 	case kvNewKey:
-		switch {
-		case key.Matches(msg, k.Cancel):
-			p.edit.keyIn.Blur()
-			p.mode = kvTree
-			return nil
-		case key.Matches(msg, k.Submit):
-			name := strings.TrimLeft(p.edit.keyIn.Value(), "/")
-			if name == "" {
-				p.sh.flash("a key needs a name", true)
-				return nil
-			}
-			p.edit.keyIn.Blur()
-			if strings.HasSuffix(name, "/") {
-				// A folder marker: no value to ask for.
-				return p.put(&api.KVPair{Key: name}, "created folder "+quote(name))
-			}
-			p.mode = kvNewValue
-			p.edit.of = nil
-			p.edit.area.Placeholder = "value of " + name
-			p.edit.area.SetValue("")
-			return p.edit.area.Focus()
-		}
-		var cmd tea.Cmd
-		p.edit.keyIn, cmd = p.edit.keyIn.Update(msg)
-		return cmd
+		return p.newKeyKey(msg)
 	case kvValue:
-		switch {
-		case key.Matches(msg, k.Back):
-			// From a search result, back to the results, not into the
-			// box: j and k move there, / edits the search.
-			p.mode = p.value.backTo
-			return nil
-		case key.Matches(msg, k.Edit):
-			p.edit.back = kvValue
-			if p.value.pair == nil && p.value.err == nil {
-				// Still loading (enter and e typed together): open the
-				// editor when it arrives.
-				return p.loadForEdit(p.value.key)
-			}
-			return p.startEdit()
-		case key.Matches(msg, k.ExtEdit):
-			return p.extEdit(p.value.key, kvValue)
-		case key.Matches(msg, k.Delete):
-			p.askDelete(p.value.key)
-			return nil
-		case key.Matches(msg, k.Top):
-			p.value.vp.GotoTop()
-			return nil
-		case key.Matches(msg, k.Bottom):
-			p.value.vp.GotoBottom()
+		return p.valueKey(msg)
+	}
+	return p.treeKey(msg)
+}
+
+// editKey is a key in the inline editor (e, or the value of a new key).
+func (p *kvPane) editKey(msg tea.KeyMsg) tea.Cmd {
+	k := p.sh.keys
+	switch {
+	case key.Matches(msg, k.Cancel):
+		p.edit.area.Blur()
+		if p.mode == kvEdit && p.edit.back == kvValue {
+			p.mode = kvValue
+		} else {
+			p.mode = kvTree
+		}
+		p.sh.flash("edit cancelled, nothing saved", false)
+		return nil
+	case key.Matches(msg, k.Save):
+		return p.save()
+	}
+	var cmd tea.Cmd
+	p.edit.area, cmd = p.edit.area.Update(msg)
+	return cmd
+}
+
+// newKeyKey is a key while the name of a new key is typed (n).
+func (p *kvPane) newKeyKey(msg tea.KeyMsg) tea.Cmd {
+	k := p.sh.keys
+	switch {
+	case key.Matches(msg, k.Cancel):
+		p.edit.keyIn.Blur()
+		p.mode = kvTree
+		return nil
+	case key.Matches(msg, k.Submit):
+		name := strings.TrimLeft(p.edit.keyIn.Value(), "/")
+		if name == "" {
+			p.sh.flash("a key needs a name", true)
 			return nil
 		}
-		var cmd tea.Cmd
-		p.value.vp, cmd = p.value.vp.Update(msg)
-		return cmd
+		p.edit.keyIn.Blur()
+		if strings.HasSuffix(name, "/") {
+			// A folder marker: no value to ask for.
+			return p.put(&api.KVPair{Key: name}, "created folder "+quote(name))
+		}
+		p.mode = kvNewValue
+		p.edit.of = nil
+		p.edit.area.Placeholder = "value of " + name
+		p.edit.area.SetValue("")
+		return p.edit.area.Focus()
 	}
+	var cmd tea.Cmd
+	p.edit.keyIn, cmd = p.edit.keyIn.Update(msg)
+	return cmd
+}
 
-	// tree
+// valueKey is a key in the value view.
+func (p *kvPane) valueKey(msg tea.KeyMsg) tea.Cmd {
+	k := p.sh.keys
+	switch {
+	case key.Matches(msg, k.Back):
+		// From a search result, back to the results, not into the
+		// box: j and k move there, / edits the search.
+		p.mode = p.value.backTo
+		return nil
+	case key.Matches(msg, k.Edit):
+		p.edit.back = kvValue
+		if p.value.pair == nil && p.value.err == nil {
+			// Still loading (enter and e typed together): open the
+			// editor when it arrives.
+			return p.loadForEdit(p.value.key)
+		}
+		return p.startEdit()
+	case key.Matches(msg, k.ExtEdit):
+		return p.extEdit(p.value.key, kvValue)
+	case key.Matches(msg, k.Delete):
+		p.askDelete(p.value.key)
+		return nil
+	case key.Matches(msg, k.Top):
+		p.value.vp.GotoTop()
+		return nil
+	case key.Matches(msg, k.Bottom):
+		p.value.vp.GotoBottom()
+		return nil
+	}
+	var cmd tea.Cmd
+	p.value.vp, cmd = p.value.vp.Update(msg)
+	return cmd
+}
+
+// treeKey is a key in the tree.
+func (p *kvPane) treeKey(msg tea.KeyMsg) tea.Cmd {
+	k := p.sh.keys
 	if !p.tree.loaded && p.tree.err == nil {
 		if len(p.tree.ahead) < maxTypeAhead {
 			p.tree.ahead = append(p.tree.ahead, msg)
@@ -919,16 +985,12 @@ func (p *kvPane) view(w, h int) string {
 		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d %s · index %d", len(p.tree.entries), plural(len(p.tree.entries), "entry", "entries"), p.tree.index)))
 	}
 	b.WriteByte('\n')
-	used := 1
 	if p.confirm != nil {
-		box := p.confirm.view(st, w)
-		b.WriteString(box + "\n")
-		used += strings.Count(box, "\n") + 1
+		b.WriteString(p.confirm.view(st, w) + "\n")
 	} else if p.pending != "" {
 		b.WriteString(st.Info.Render(p.pending) + "\n")
-		used++
 	}
-	rest := max(h-used, 1)
+	rest := p.bodyRows(w, h)
 	switch p.mode {
 	case kvValue:
 		b.WriteString(p.valueView(w, rest))
@@ -940,7 +1002,6 @@ func (p *kvPane) view(w, h int) string {
 			what = "value of new key " + quote(p.edit.keyIn.Value())
 		}
 		b.WriteString(st.Header.Render(what) + "  " + st.Faint.Render("ctrl+s saves · esc cancels") + "\n")
-		p.edit.area.SetHeight(max(rest-1, 3))
 		b.WriteString(p.edit.area.View())
 	case kvNewKey:
 		b.WriteString(p.edit.keyIn.View() + "\n" + st.Faint.Render("enter: next (a name ending in / creates a folder) · esc cancels"))
@@ -971,9 +1032,9 @@ func (p *kvPane) treeView(w, h int) string {
 		}
 		return st.Faint.Render("nothing under " + quote(p.tree.prefix) + " (esc goes up)")
 	}
-	p.tree.top = scrollTop(p.tree.top, p.tree.cursor, h, len(p.tree.entries))
+	top := scrollTop(p.tree.top, p.tree.cursor, h, len(p.tree.entries))
 	var b strings.Builder
-	for i := p.tree.top; i < len(p.tree.entries) && i < p.tree.top+h; i++ {
+	for i := top; i < len(p.tree.entries) && i < top+h; i++ {
 		e := p.tree.entries[i]
 		name := strings.TrimPrefix(e, p.tree.prefix)
 		if e == p.tree.prefix {
@@ -1014,12 +1075,9 @@ func (p *kvPane) valueView(w, h int) string {
 	b.WriteString(st.Header.Render(truncate(v.Key, w)) + "\n")
 	b.WriteString(st.Faint.Render(truncate(fmt.Sprintf("%d bytes, %s · flags %d · create %d · modify %d · lock %d · session %s",
 		len(v.Value), valueKind(v.Value), v.Flags, v.CreateIndex, v.ModifyIndex, v.LockIndex, sess), w)) + "\n")
-	p.value.vp.Width, p.value.vp.Height = w, max(h-2, 1)
-	if p.value.wrapW != w {
-		p.value.wrapW = w
-		p.value.vp.SetContent(wrapText(p.value.txt, w))
-	}
-	b.WriteString(p.value.vp.View())
+	vp := p.value.vp // sized by layout; a copy, so a shorter body (a dialog over it) changes nothing
+	vp.Height = max(h-2, 1)
+	b.WriteString(vp.View())
 	return b.String()
 }
 
@@ -1039,8 +1097,8 @@ func (p *kvPane) searchView(w, h int) string {
 	}
 	b.WriteByte('\n')
 	h--
-	p.search.top = scrollTop(p.search.top, p.search.cursor, h, len(p.search.results))
-	for i := p.search.top; i < len(p.search.results) && i < p.search.top+h; i++ {
+	top := scrollTop(p.search.top, p.search.cursor, h, len(p.search.results))
+	for i := top; i < len(p.search.results) && i < top+h; i++ {
 		line := truncate(gutter(i == p.search.cursor)+p.search.all[p.search.results[i]], w)
 		if i == p.search.cursor {
 			line = st.Selected.Render(line)
