@@ -6,10 +6,19 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"consulx/api"
 )
+
+// kvCopyFlow is the copy (c) and move (R) flow: the destination input, then a
+// check, a confirmation and the run.
+type kvCopyFlow struct {
+	in   textinput.Model
+	op   copyOp
+	busy bool // a copy or move is being checked, confirmed or run
+}
 
 // copyOp is one copy (c) or rename/move (R) of a key or of every key under
 // a folder prefix.
