@@ -221,7 +221,7 @@ func (p *kvPane) handle(msg tea.Msg) tea.Cmd {
 				p.search.allLower[i] = strings.ToLower(k)
 			}
 			p.search.allLoaded = true
-			p.filterResults()
+			p.search.filter()
 			if p.search.openLoaded && p.mode == kvSearch && p.search.typing {
 				p.search.openLoaded = false
 				return p.openResult()
@@ -277,7 +277,7 @@ func (p *kvPane) handle(msg tea.Msg) tea.Cmd {
 				p.mode = p.edit.back
 			case p.mode == kvNewValue || p.mode == kvNewKey:
 				p.mode = kvTree
-				p.tree.want = p.entryFor(msg.key)
+				p.tree.want = p.tree.entryFor(msg.key)
 			case p.mode == kvValue && msg.deleted:
 				p.mode = kvTree
 			}
@@ -347,9 +347,9 @@ func (p *kvPane) view(w, h int) string {
 	rest := p.bodyRows(w, h)
 	switch p.mode {
 	case kvValue:
-		b.WriteString(p.valueView(w, rest))
+		b.WriteString(p.value.view(p.sh.st, w, rest))
 	case kvSearch:
-		b.WriteString(p.searchView(w, rest))
+		b.WriteString(p.search.view(p.sh.st, w, rest))
 	case kvEdit, kvNewValue:
 		what := "editing " + quote(p.value.key)
 		if p.mode == kvNewValue {
@@ -367,7 +367,7 @@ func (p *kvPane) view(w, h int) string {
 		b.WriteString(st.Header.Render(truncate(what, w)) + "\n" + p.copy.in.View() + "\n" +
 			st.Faint.Render("enter: check and confirm · esc cancels"))
 	default:
-		b.WriteString(p.treeView(w, rest))
+		b.WriteString(p.tree.view(p.sh.st, w, rest))
 	}
 	return b.String()
 }

@@ -83,7 +83,7 @@ func (p *kvPane) searchKey(msg tea.KeyMsg) tea.Cmd {
 	before := p.search.input.Value()
 	p.search.input, cmd = p.search.input.Update(msg)
 	if p.search.input.Value() != before {
-		p.filterResults()
+		p.search.filter()
 	}
 	return cmd
 }
@@ -105,41 +105,40 @@ func (p *kvPane) openResult() tea.Cmd {
 }
 
 // filterResults keeps the keys containing the query (case-insensitive).
-func (p *kvPane) filterResults() {
-	q := strings.ToLower(p.search.input.Value())
-	p.search.results = p.search.results[:0]
+func (s *kvSearchModel) filter() {
+	q := strings.ToLower(s.input.Value())
+	s.results = s.results[:0]
 	if q == "" {
-		p.search.cursor, p.search.top = 0, 0
+		s.cursor, s.top = 0, 0
 		return
 	}
-	for i, l := range p.search.allLower {
+	for i, l := range s.allLower {
 		if strings.Contains(l, q) {
-			p.search.results = append(p.search.results, i)
+			s.results = append(s.results, i)
 		}
 	}
-	p.search.cursor = min(p.search.cursor, max(len(p.search.results)-1, 0))
+	s.cursor = min(s.cursor, max(len(s.results)-1, 0))
 }
 
-func (p *kvPane) searchView(w, h int) string {
-	st := p.sh.st
+func (s *kvSearchModel) view(st Styles, w, h int) string {
 	var b strings.Builder
-	b.WriteString(p.search.input.View())
+	b.WriteString(s.input.View())
 	switch {
-	case p.search.allErr != nil:
-		b.WriteString("  " + st.Error.Render(p.search.allErr.Error()))
-	case !p.search.allLoaded:
+	case s.allErr != nil:
+		b.WriteString("  " + st.Error.Render(s.allErr.Error()))
+	case !s.allLoaded:
 		b.WriteString("  " + st.Faint.Render("loading all keys…"))
-	case p.search.input.Value() != "":
-		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d of %d %s", len(p.search.results), len(p.search.all), plural(len(p.search.all), "key", "keys"))))
+	case s.input.Value() != "":
+		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d of %d %s", len(s.results), len(s.all), plural(len(s.all), "key", "keys"))))
 	default:
-		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d %s; type to search", len(p.search.all), plural(len(p.search.all), "key", "keys"))))
+		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d %s; type to search", len(s.all), plural(len(s.all), "key", "keys"))))
 	}
 	b.WriteByte('\n')
 	h--
-	top := scrollTop(p.search.top, p.search.cursor, h, len(p.search.results))
-	for i := top; i < len(p.search.results) && i < top+h; i++ {
-		line := truncate(gutter(i == p.search.cursor)+p.search.all[p.search.results[i]], w)
-		if i == p.search.cursor {
+	top := scrollTop(s.top, s.cursor, h, len(s.results))
+	for i := top; i < len(s.results) && i < top+h; i++ {
+		line := truncate(gutter(i == s.cursor)+s.all[s.results[i]], w)
+		if i == s.cursor {
 			line = st.Selected.Render(line)
 		}
 		b.WriteString(line + "\n")

@@ -128,13 +128,13 @@ func (p *kvPane) watchNext() tea.Cmd { return p.watch(p.tree.wctx, p.tree.gen, p
 
 // entryFor maps a full key to the entry that shows it under the current
 // prefix (the key itself or its first folder).
-func (p *kvPane) entryFor(k string) string {
-	if !strings.HasPrefix(k, p.tree.prefix) {
+func (t *kvTreeModel) entryFor(k string) string {
+	if !strings.HasPrefix(k, t.prefix) {
 		return ""
 	}
-	rest := k[len(p.tree.prefix):]
+	rest := k[len(t.prefix):]
 	if i := strings.IndexByte(rest, '/'); i >= 0 && i < len(rest)-1 {
-		return p.tree.prefix + rest[:i+1]
+		return t.prefix + rest[:i+1]
 	}
 	return k
 }
@@ -148,9 +148,9 @@ func (p *kvPane) cd(prefix, selectEntry string) tea.Cmd {
 	return p.start()
 }
 
-func (p *kvPane) current() string {
-	if p.tree.cursor < len(p.tree.entries) {
-		return p.tree.entries[p.tree.cursor]
+func (t *kvTreeModel) current() string {
+	if t.cursor < len(t.entries) {
+		return t.entries[t.cursor]
 	}
 	return ""
 }
@@ -164,7 +164,7 @@ func (p *kvPane) treeKey(msg tea.KeyMsg) tea.Cmd {
 		}
 		return nil
 	}
-	cur := p.current()
+	cur := p.tree.current()
 	switch {
 	case key.Matches(msg, k.Up):
 		p.tree.cursor = max(p.tree.cursor-1, 0)
@@ -251,37 +251,36 @@ func (p *kvPane) treeKey(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-func (p *kvPane) treeView(w, h int) string {
-	st := p.sh.st
-	if !p.tree.loaded {
-		if p.tree.err != nil {
+func (t *kvTreeModel) view(st Styles, w, h int) string {
+	if !t.loaded {
+		if t.err != nil {
 			return st.Faint.Render("waiting for the agent…")
 		}
 		return st.Faint.Render("loading…")
 	}
-	if len(p.tree.entries) == 0 {
-		if p.tree.prefix == "" {
+	if len(t.entries) == 0 {
+		if t.prefix == "" {
 			return st.Faint.Render("the KV store is empty (n creates a key)")
 		}
-		return st.Faint.Render("nothing under " + quote(p.tree.prefix) + " (esc goes up)")
+		return st.Faint.Render("nothing under " + quote(t.prefix) + " (esc goes up)")
 	}
-	top := scrollTop(p.tree.top, p.tree.cursor, h, len(p.tree.entries))
+	top := scrollTop(t.top, t.cursor, h, len(t.entries))
 	var b strings.Builder
-	for i := top; i < len(p.tree.entries) && i < top+h; i++ {
-		e := p.tree.entries[i]
-		name := strings.TrimPrefix(e, p.tree.prefix)
-		if e == p.tree.prefix {
+	for i := top; i < len(t.entries) && i < top+h; i++ {
+		e := t.entries[i]
+		name := strings.TrimPrefix(e, t.prefix)
+		if e == t.prefix {
 			name = "(folder marker) " + e
 		}
 		line := "  " + name
 		if strings.HasSuffix(e, "/") {
 			line = "▸ " + name
 		}
-		line = truncate(gutter(i == p.tree.cursor)+line, w)
+		line = truncate(gutter(i == t.cursor)+line, w)
 		switch folder := strings.HasSuffix(e, "/"); {
-		case i == p.tree.cursor && folder:
+		case i == t.cursor && folder:
 			line = st.Breadcrumb.Inherit(st.Selected).Render(line)
-		case i == p.tree.cursor:
+		case i == t.cursor:
 			line = st.Selected.Render(line)
 		case folder:
 			line = st.Breadcrumb.Render(line)

@@ -59,7 +59,7 @@ func (p *kvPane) onValue(msg kvValueMsg) tea.Cmd {
 	changed := msg.pair == nil || p.value.pair == nil || msg.pair.ModifyIndex != p.value.pair.ModifyIndex
 	p.value.pair, p.value.err = msg.pair, msg.err
 	if changed {
-		p.setValueText(renderValue(msg.pair))
+		p.value.setText(renderValue(msg.pair))
 	}
 	if msg.edit {
 		return p.openEditor(msg.err)
@@ -77,7 +77,7 @@ func (p *kvPane) onValue(msg kvValueMsg) tea.Cmd {
 func (p *kvPane) open(k string, from kvMode) tea.Cmd {
 	p.mode, p.value.backTo = kvValue, from
 	p.value.key, p.value.pair, p.value.err = k, nil, nil
-	p.setValueText("")
+	p.value.setText("")
 	p.value.vp.GotoTop()
 	return p.get(k, false)
 }
@@ -116,34 +116,33 @@ func (p *kvPane) valueKey(msg tea.KeyMsg) tea.Cmd {
 	return cmd
 }
 
-func (p *kvPane) valueView(w, h int) string {
-	st := p.sh.st
+func (v *kvValueModel) view(st Styles, w, h int) string {
 	var b strings.Builder
 	switch {
-	case p.value.err != nil:
-		return st.Error.Render("get " + quote(p.value.key) + ": " + p.value.err.Error())
-	case p.value.pair == nil:
-		return st.Header.Render(p.value.key) + "\n" + st.Faint.Render("(no such key, or loading…)")
+	case v.err != nil:
+		return st.Error.Render("get " + quote(v.key) + ": " + v.err.Error())
+	case v.pair == nil:
+		return st.Header.Render(v.key) + "\n" + st.Faint.Render("(no such key, or loading…)")
 	}
-	v := p.value.pair
-	sess := v.Session
+	pair := v.pair
+	sess := pair.Session
 	if sess == "" {
 		sess = "-"
 	}
-	b.WriteString(st.Header.Render(truncate(v.Key, w)) + "\n")
+	b.WriteString(st.Header.Render(truncate(pair.Key, w)) + "\n")
 	b.WriteString(st.Faint.Render(truncate(fmt.Sprintf("%d bytes, %s · flags %d · create %d · modify %d · lock %d · session %s",
-		len(v.Value), valueKind(v.Value), v.Flags, v.CreateIndex, v.ModifyIndex, v.LockIndex, sess), w)) + "\n")
-	vp := p.value.vp // sized by layout; a copy, so a shorter body (a dialog over it) changes nothing
+		len(pair.Value), valueKind(pair.Value), pair.Flags, pair.CreateIndex, pair.ModifyIndex, pair.LockIndex, sess), w)) + "\n")
+	vp := v.vp // sized by layout; a copy, so a shorter body (a dialog over it) changes nothing
 	vp.Height = max(h-2, 1)
 	b.WriteString(vp.View())
 	return b.String()
 }
 
 // setValueText shows s in the value view, wrapped to the view's width.
-func (p *kvPane) setValueText(s string) {
-	p.value.txt = s
-	p.value.wrapW = max(p.value.vp.Width, 1)
-	p.value.vp.SetContent(wrapText(s, p.value.wrapW))
+func (v *kvValueModel) setText(s string) {
+	v.txt = s
+	v.wrapW = max(v.vp.Width, 1)
+	v.vp.SetContent(wrapText(s, v.wrapW))
 }
 
 // wrapText breaks every line longer than w columns, at a space where

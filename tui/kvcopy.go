@@ -302,7 +302,7 @@ func (p *kvPane) onCopyDone(msg kvCopyDoneMsg) tea.Cmd {
 			len(msg.kept), plural(len(msg.kept), "source", "sources"), why, quoteAll(msg.kept)), true)
 	}
 	if len(msg.copied) > 0 {
-		p.tree.want = p.entryFor(op.dst)
+		p.tree.want = p.tree.entryFor(op.dst)
 	}
 	return p.start()
 }
