@@ -6,6 +6,19 @@
 // generated key documentation (KeyDocs) and the confirmation dialogs in
 // front of every destructive action and maintenance toggle.
 //
+// Structure: the root (model.go) holds the panes by name (consolePanes),
+// draws the header, tabs and footer, splits key bursts, and routes each
+// message to the panes it concerns (Model.concerned: a pane's own data to
+// that pane, sizes, status and maintenance to all). Every pane updates in
+// Update and only renders in view: a layout step after each update keeps
+// scroll windows and sizes. The Members and Services panes share one
+// filter-list component (filterlist.go: the / filter, a cursor kept on the
+// same row, the scroll window). The KV pane (kv.go) is a small root over
+// sub-models, each in its own file: the tree (kv_tree.go), the value view
+// (kv_value.go), the search (kv_search.go), the editors (kv_editor.go), the
+// copy/move flow (kvcopy.go) and the external editor (kvextedit.go), with
+// the confirmation dialog (confirm.go).
+//
 // While a pane that shows nodes is active (Members, Services) the root
 // polls the critical checks (HealthState) for the maintenance checks and
 // marks nodes and instances in maintenance; m toggles it through
