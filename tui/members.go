@@ -163,7 +163,7 @@ func (p *membersPane) handle(msg tea.Msg) tea.Cmd {
 
 // rebuild formats the members again (new data or maintenance state).
 func (p *membersPane) rebuild() {
-	all := make([]memberRow, 0, len(p.raw))
+	all := p.list.all[:0] // reused: the kept rows are copies, not views into it
 	p.inMaint = 0
 	for _, mb := range p.raw {
 		r := toRow(mb)

@@ -281,7 +281,7 @@ func (p *servicesPane) handle(msg tea.Msg) tea.Cmd {
 
 // build turns a list answer into rows.
 func (p *servicesPane) build(tags map[string][]string) {
-	all := make([]svcRow, 0, len(p.cache))
+	all := p.list.all[:0] // reused: the kept rows are copies, not views into it
 	p.totals, p.nInst = [3]int{}, 0
 	for name, es := range p.cache {
 		r := svcRow{name: name}
