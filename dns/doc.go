@@ -4,6 +4,13 @@
 // healthy instances, NXDOMAIN/NODATA with an SOA, shuffled answers, the UDP
 // answer limit, and recursors for other names.
 //
-// It reads the catalog through a small interface (stale reads by
-// default) and knows nothing of HTTP, Raft or gossip.
+// It owns name parsing, answer building and trimming, and the dns_config
+// keys (config.go). It sees the agent only through the Catalog interface
+// (server.go: DNSNode, DNSService; stale reads by default), which agentrun
+// satisfies with the node.Agent; it imports store for the catalog's types
+// only. It must not import node, httpapi or Raft, and knows nothing of
+// HTTP, gossip or forwarding.
+//
+// Start reading at Start and handleConsul in server.go; fuzz_test.go
+// fuzzes the name parser.
 package dns

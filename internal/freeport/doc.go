@@ -8,4 +8,8 @@
 // of any outgoing connection (HTTP clients, Raft, gossip) before the agent
 // binds it, which failed test runs now and then with "address already in
 // use". Below that range only listeners that ask for a number compete.
+//
+// It imports nothing of ours and knows nothing of agents; a port it
+// returns is only likely free, so callers retry a bind that lost the race
+// (the demo does). Everything is in freeport.go.
 package freeport
