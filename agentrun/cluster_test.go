@@ -2,7 +2,9 @@ package agentrun_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"sync"
@@ -146,9 +148,15 @@ func TestLeaderLossLosesNoAcknowledgedWrite(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 5000 && !stop.Load(); i++ {
 				key := fmt.Sprintf("ack/%d/%d", w, i)
-				if _, err := kv.Put(&consul.KVPair{Key: key, Value: []byte(key)}, nil); err == nil {
+				_, err := kv.Put(&consul.KVPair{Key: key, Value: []byte(key)}, nil)
+				if err == nil {
 					acked.Store(key, true)
 					n.Add(1)
+				} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+					// A failed write is expected here; one that hangs
+					// until the client's timeout is the bug this names.
+					t.Errorf("put %s through %s hung for %s (no answer): %v", key, c.Clients[0].Name, httpTimeout(), err)
+					return
 				}
 			}
 		}(w)
