@@ -38,7 +38,7 @@ func BenchmarkMembers1000(b *testing.B) {
 		}
 	})
 	b.Run("filter-type", func(b *testing.B) {
-		if mp := m.panes[0].(*membersPane); !mp.list.typing {
+		if !m.named.members.list.typing {
 			m.Update(keyMsg("/")) // b.Run may call this more than once
 		}
 		one, back := keyMsg("1"), keyMsg("backspace")

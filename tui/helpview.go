@@ -60,6 +60,14 @@ func (m *Model) helpKey(msg tea.KeyMsg) (cmd tea.Cmd, ok bool) {
 	return nil, true
 }
 
+// clampHelp keeps the overlay's first line inside what the body shows
+// (layout step after a resize).
+func (m *Model) clampHelp() {
+	if m.full {
+		m.helpTop = min(max(m.helpTop, 0), max(len(m.helpLines())-m.helpRoom(m.bodyHeight()), 0))
+	}
+}
+
 // helpRoom is how many lines of key groups fit under the overlay's title.
 func (m *Model) helpRoom(bodyH int) int { return max(bodyH-2, 1) }
 
@@ -145,11 +153,11 @@ func (m *Model) helpLines() []string {
 func (m *Model) fullHelp(h int) string {
 	lines := m.helpLines()
 	room := m.helpRoom(h)
-	m.helpTop = min(max(m.helpTop, 0), max(len(lines)-room, 0))
+	top := min(max(m.helpTop, 0), max(len(lines)-room, 0)) // kept by clampHelp; h may be shorter
 	title := "Keys (? or esc closes)"
 	if len(lines) > room {
-		title = fmt.Sprintf("Keys (?/esc closes) · %d-%d of %d · j/k scroll", m.helpTop+1, min(m.helpTop+room, len(lines)), len(lines))
+		title = fmt.Sprintf("Keys (?/esc closes) · %d-%d of %d · j/k scroll", top+1, min(top+room, len(lines)), len(lines))
 	}
-	end := min(m.helpTop+room, len(lines))
-	return truncate(title, m.w) + "\n\n" + strings.Join(lines[m.helpTop:end], "\n")
+	end := min(top+room, len(lines))
+	return truncate(title, m.w) + "\n\n" + strings.Join(lines[top:end], "\n")
 }

@@ -338,7 +338,9 @@ func (p *logPane) view(w, h int) string {
 		}
 	}
 	hdr := fmt.Sprintf("log · level ≥ %s (l cycles) · %d of %d %s · %s%s", logLevels[p.min], shown, len(p.lines), plural(len(p.lines), "line", "lines"), p.state, dropped)
-	p.rewrap(w)
-	p.vp.Width, p.vp.Height = w, max(h-1, 1)
-	return st.Faint.Render(truncate(hdr, w)) + "\n" + p.vp.View()
+	// Sized and wrapped on paneSizeMsg; a copy, so a shorter body (a
+	// dialog over the pane) changes nothing.
+	vp := p.vp
+	vp.Height = max(h-1, 1)
+	return st.Faint.Render(truncate(hdr, w)) + "\n" + vp.View()
 }

@@ -270,6 +270,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.w, m.h = msg.Width, msg.Height
 		m.help.Width = msg.Width
+		m.clampHelp()
 		return m, m.broadcast(paneSizeMsg{w: m.w, h: m.bodyHeight()})
 	case tea.KeyMsg:
 		return m, m.handleKeys(msg)
