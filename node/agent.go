@@ -54,7 +54,7 @@ type Agent struct {
 // New starts an agent: gossip, and on servers Raft and the RPC port. The
 // caller adds the HTTP and DNS listeners (package agentrun does).
 func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
-	a := &Agent{cfg: cfg, logger: logger.Named("agent"), pool: newRPCPool(), shutdownCh: make(chan struct{}), started: time.Now()}
+	a := &Agent{cfg: cfg, logger: logger.Named("agent"), pool: newRPCPool(cfg.MaxQueryTime), shutdownCh: make(chan struct{}), started: time.Now()}
 	a.reads = bindReads(a)
 	// The data_dir lock comes before anything opens files there (gossip
 	// snapshots, raft-wal), and before the deferred Shutdown below, so a

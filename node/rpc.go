@@ -83,9 +83,23 @@ func (m *muxListener) route(c net.Conn) {
 	}
 }
 
+// Close stops accepting and closes the connections routed but not yet
+// accepted: left in the queues, their senders (a client agent forwarding
+// a request) would wait for an answer that never comes.
 func (m *muxListener) Close() error {
 	m.closeOnce.Do(func() { close(m.done) })
-	return m.ln.Close()
+	err := m.ln.Close()
+	for _, ch := range []chan net.Conn{m.raftCh, m.rpcCh} {
+		for drained := false; !drained; {
+			select {
+			case c := <-ch:
+				c.Close()
+			default:
+				drained = true
+			}
+		}
+	}
+	return err
 }
 
 // chanListener is a net.Listener fed by the mux.
@@ -95,6 +109,13 @@ type chanListener struct {
 }
 
 func (l *chanListener) Accept() (net.Conn, error) {
+	// A closed mux wins over a queued connection (select alone picks at
+	// random); Close closes what is left in the queue.
+	select {
+	case <-l.m.done:
+		return nil, net.ErrClosed
+	default:
+	}
 	select {
 	case c := <-l.ch:
 		return c, nil
@@ -134,10 +155,21 @@ type transportError struct{ err error }
 func (e *transportError) Error() string { return "rpc error making call: " + e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
 
-// rpcPool keeps pooled HTTP/1.1 connections to servers' internal RPC.
-type rpcPool struct{ client *http.Client }
+// rpcClientTimeout bounds an RPC that is not a blocking query, as
+// Consul's limits.rpc_client_timeout (60 s) does: a server that never
+// answers (its connection lost in a shutdown) fails the call instead of
+// holding the caller, and the HTTP request behind it, forever.
+var rpcClientTimeout = 60 * time.Second
 
-func newRPCPool() *rpcPool {
+// rpcPool keeps pooled HTTP/1.1 connections to servers' internal RPC.
+type rpcPool struct {
+	client *http.Client
+	// maxQueryTime bounds a blocking query's wait; a forwarded blocking
+	// read gets that much more time than rpcClientTimeout.
+	maxQueryTime time.Duration
+}
+
+func newRPCPool(maxQueryTime time.Duration) *rpcPool {
 	d := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -156,16 +188,28 @@ func newRPCPool() *rpcPool {
 		IdleConnTimeout:     2 * time.Minute,
 		DisableCompression:  true,
 	}
-	return &rpcPool{client: &http.Client{Transport: tr}}
+	return &rpcPool{client: &http.Client{Transport: tr}, maxQueryTime: maxQueryTime}
 }
 
 func (p *rpcPool) close() { p.client.CloseIdleConnections() }
+
+// timeout is how long a call with args may take: rpcClientTimeout, plus
+// the longest wait a blocking query may ask for (with its jitter).
+func (p *rpcPool) timeout(args any) time.Duration {
+	t := rpcClientTimeout
+	if q, ok := args.(queried); ok && q.query().MinIndex > 0 {
+		t += p.maxQueryTime + p.maxQueryTime/jitterFraction
+	}
+	return t
+}
 
 // rpcErrorHeader carries the kind of an application error across the wire.
 const rpcErrorHeader = "X-Consulx-Error"
 
 // call invokes method on the server at addr.
 func (p *rpcPool) call(ctx context.Context, addr, method string, args, reply any) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout(args))
+	defer cancel()
 	body, err := json.Marshal(args)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", method, err)
