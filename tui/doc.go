@@ -10,7 +10,8 @@
 // draws the header, tabs and footer (the ? overlay in helpview.go), splits
 // key bursts, and routes each message to the panes it concerns
 // (Model.concerned: a pane's own data to that pane only, keys to the
-// active pane only, sizes, status and maintenance to all). Every pane
+// active pane only, the agent's status to the Raft pane, maintenance to
+// the panes that mark it, sizes to all). Every pane
 // updates in update and only renders in view: a layout step after each
 // update (and each resize) keeps scroll windows and sizes, and a view that
 // draws a shorter body (a dialog over it) renders a copy. The Members and
