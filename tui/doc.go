@@ -7,14 +7,19 @@
 // front of every destructive action and maintenance toggle.
 //
 // Structure: the root (model.go) holds the panes by name (consolePanes),
-// draws the header, tabs and footer, splits key bursts, and routes each
-// message to the panes it concerns (Model.concerned: a pane's own data to
-// that pane, sizes, status and maintenance to all). Every pane updates in
-// Update and only renders in view: a layout step after each update keeps
-// scroll windows and sizes. The Members and Services panes share one
-// filter-list component (filterlist.go: the / filter, a cursor kept on the
-// same row, the scroll window). The KV pane (kv.go) is a small root over
-// sub-models, each in its own file: the tree (kv_tree.go), the value view
+// draws the header, tabs and footer (the ? overlay in helpview.go), splits
+// key bursts, and routes each message to the panes it concerns
+// (Model.concerned: a pane's own data to that pane only, keys to the
+// active pane only, the agent's status to the Raft pane, maintenance to
+// the panes that mark it, sizes to all). Every pane
+// updates in update and only renders in view: a layout step after each
+// update (and each resize) keeps scroll windows and sizes, and a view that
+// draws a shorter body (a dialog over it) renders a copy. The Members and
+// Services panes share one filter-list component (filterlist.go: the /
+// filter, a cursor kept on the same row, the scroll window). The KV pane
+// (kv.go) is a small root that says which sub-model has the screen (its
+// mode) and hands it keys; each sub-model owns its state and renders
+// itself, in its own file: the tree (kv_tree.go), the value view
 // (kv_value.go), the search (kv_search.go), the editors (kv_editor.go), the
 // copy/move flow (kvcopy.go) and the external editor (kvextedit.go), with
 // the confirmation dialog (confirm.go).

@@ -350,22 +350,14 @@ func (p *kvPane) view(w, h int) string {
 		b.WriteString(p.value.view(p.sh.st, w, rest))
 	case kvSearch:
 		b.WriteString(p.search.view(p.sh.st, w, rest))
-	case kvEdit, kvNewValue:
-		what := "editing " + quote(p.value.key)
-		if p.mode == kvNewValue {
-			what = "value of new key " + quote(p.edit.keyIn.Value())
-		}
-		b.WriteString(st.Header.Render(what) + "  " + st.Faint.Render("ctrl+s saves · esc cancels") + "\n")
-		b.WriteString(p.edit.area.View())
+	case kvEdit:
+		b.WriteString(p.edit.valueView(st, "editing "+quote(p.value.key)))
+	case kvNewValue:
+		b.WriteString(p.edit.valueView(st, "value of new key "+quote(p.edit.keyIn.Value())))
 	case kvNewKey:
-		b.WriteString(p.edit.keyIn.View() + "\n" + st.Faint.Render("enter: next (a name ending in / creates a folder) · esc cancels"))
+		b.WriteString(p.edit.keyView(st))
 	case kvCopyDest:
-		what := p.copy.op.verb() + " key " + quote(p.copy.op.src)
-		if p.copy.op.folder {
-			what = p.copy.op.verb() + " every key under " + quote(p.copy.op.src) + " (the prefix is replaced by the destination)"
-		}
-		b.WriteString(st.Header.Render(truncate(what, w)) + "\n" + p.copy.in.View() + "\n" +
-			st.Faint.Render("enter: check and confirm · esc cancels"))
+		b.WriteString(p.copy.view(st, w))
 	default:
 		b.WriteString(p.tree.view(p.sh.st, w, rest))
 	}

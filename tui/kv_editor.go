@@ -30,6 +30,16 @@ type kvEditorModel struct {
 	ahead   []tea.KeyMsg
 }
 
+// valueView is the inline editor under a title saying what is edited.
+func (e *kvEditorModel) valueView(st Styles, what string) string {
+	return st.Header.Render(what) + "  " + st.Faint.Render("ctrl+s saves · esc cancels") + "\n" + e.area.View()
+}
+
+// keyView is the name box of a new key.
+func (e *kvEditorModel) keyView(st Styles) string {
+	return e.keyIn.View() + "\n" + st.Faint.Render("enter: next (a name ending in / creates a folder) · esc cancels")
+}
+
 // editKey is a key in the inline editor (e, or the value of a new key).
 func (p *kvPane) editKey(msg tea.KeyMsg) tea.Cmd {
 	k := p.sh.keys

@@ -20,6 +20,16 @@ type kvCopyFlow struct {
 	busy bool // a copy or move is being checked, confirmed or run
 }
 
+// view is the destination box, under what is copied or moved.
+func (c *kvCopyFlow) view(st Styles, w int) string {
+	what := c.op.verb() + " key " + quote(c.op.src)
+	if c.op.folder {
+		what = c.op.verb() + " every key under " + quote(c.op.src) + " (the prefix is replaced by the destination)"
+	}
+	return st.Header.Render(truncate(what, w)) + "\n" + c.in.View() + "\n" +
+		st.Faint.Render("enter: check and confirm · esc cancels")
+}
+
 // copyOp is one copy (c) or rename/move (R) of a key or of every key under
 // a folder prefix.
 type copyOp struct {

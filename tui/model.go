@@ -322,10 +322,17 @@ type paneSizeMsg struct{ w, h int }
 func (m *Model) bodyHeight() int { return max(m.h-4, 1) }
 
 // concerned lists the panes a message is for: a pane's own data goes to
-// that pane only; sizes, the agent's status and maintenance to all.
+// that pane only, the agent's status to the Raft pane (its leader
+// changes), maintenance to the panes that mark it (LAN members, services),
+// sizes and anything else to all. Keys never come here: they go to the
+// active pane (handleKey).
 func (m *Model) concerned(msg tea.Msg) []pane {
 	n := &m.named
 	switch msg := msg.(type) {
+	case statusMsg:
+		return []pane{n.raft}
+	case maintMsg, maintDoneMsg:
+		return []pane{n.members, n.services}
 	case membersMsg:
 		if msg.wan {
 			return []pane{n.wan}
