@@ -28,6 +28,9 @@ func (d *denySecrets) AuthorizeWrite(_ context.Context, endpoint string, req any
 	d.mu.Lock()
 	d.writes = append(d.writes, endpoint)
 	d.mu.Unlock()
+	if endpoint == "Snapshot.Restore" {
+		return &node.PermissionDeniedError{Msg: "snapshot restore"}
+	}
 	if w, ok := req.(*node.KVWriteRequest); ok && strings.HasPrefix(w.Request.Entry.Key, "secret/") {
 		return &node.PermissionDeniedError{Msg: "key " + w.Request.Entry.Key}
 	}
@@ -42,14 +45,25 @@ func (d *denySecrets) AuthorizeWrite(_ context.Context, endpoint string, req any
 }
 
 func (d *denySecrets) FilterRead(_ context.Context, _ string, _, resp any) error {
-	if r, ok := resp.(*node.KVReadResponse); ok {
-		kept := r.Entries[:0]
+	// New slices, never in place: a response may share the store's
+	// memoised results.
+	switch r := resp.(type) {
+	case *node.KVReadResponse:
+		var kept []store.KVEntry
 		for _, e := range r.Entries {
 			if !strings.HasPrefix(e.Key, "secret/") {
 				kept = append(kept, e)
 			}
 		}
 		r.Entries = kept
+	case *node.ServiceNodesResponse:
+		var kept []store.ServiceInstance
+		for _, in := range r.Instances {
+			if !strings.HasPrefix(in.Node.Node, "secret") {
+				kept = append(kept, in)
+			}
+		}
+		r.Instances = kept
 	}
 	return nil
 }
@@ -80,10 +94,42 @@ func TestAuthorizerRefusesWritesAndFiltersReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, n := range []string{"secret-node", "open-node"} {
+		if _, err := official(t, srv).Catalog().Register(&consul.CatalogRegistration{Node: n, Address: "10.0.0.9",
+			Service: &consul.AgentService{ID: "web", Service: "web", Port: 80}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	healthNodes := func() []string {
+		t.Helper()
+		entries, _, err := official(t, cli).Health().Service("web", "", false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Node.Node)
+		}
+		return names
+	}
+	if got := healthNodes(); len(got) != 2 { // also fills the encoded-answer cache
+		t.Fatalf("web before the authorizer: %v", got)
+	}
+	var archive bytes.Buffer
+	if _, err := srv.Client().SnapshotSave(context.Background(), false, &archive); err != nil {
+		t.Fatal(err)
+	}
 	fake := &denySecrets{}
 	srv.Running.Agent.SetAuthorizer(fake)
+	if got := healthNodes(); len(got) != 1 || got[0] != "open-node" {
+		t.Fatalf("web with the authorizer (a cached answer must not bypass it): %v", got)
+	}
+	err := srv.Client().SnapshotRestore(context.Background(), bytes.NewReader(archive.Bytes()))
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("snapshot restore refused by the authorizer: err = %v, want a 403", err)
+	}
 
-	_, err := kv.Put(&consul.KVPair{Key: "secret/new", Value: []byte("x")}, nil)
+	_, err = kv.Put(&consul.KVPair{Key: "secret/new", Value: []byte("x")}, nil)
 	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "Permission denied") {
 		t.Fatalf("write under secret/ through the client: err = %v, want a 403 Permission denied", err)
 	}
@@ -313,5 +359,21 @@ func TestSnapshotSaveThroughAClientAgent(t *testing.T) {
 	meta, err := node.InspectArchive(&forwarded)
 	if err != nil || meta.Index != idx2 {
 		t.Fatalf("forwarded archive: %+v, %v (header index %d)", meta, err, idx2)
+	}
+}
+
+// TestDatacenterHopDoesNotLoop: a router that sends dc2's requests back to
+// a dc1 server gets one forward, then "No path to datacenter", not a loop.
+func TestDatacenterHopDoesNotLoop(t *testing.T) {
+	dc1 := singleServer(t)
+	dc1.Running.Agent.SetDatacenterRouter(routeTo{dc: "dc2", addr: fmt.Sprintf("127.0.0.1:%d", dc1.Config.Ports.Server)})
+	resp, err := rawHTTP().Get("http://" + dc1.HTTPAddr() + "/v1/kv/x?dc=dc2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 500 || string(b) != "No path to datacenter" {
+		t.Fatalf("looping route: %d %q", resp.StatusCode, b)
 	}
 }

@@ -251,7 +251,11 @@ func (h *Handler) catalogRegister(w http.ResponseWriter, r *http.Request) (any, 
 	if b.Check != nil {
 		checks = append(checks, b.Check)
 	}
-	req := &store.RegisterRequest{Node: b.Node, ID: b.ID, Address: b.Address, Datacenter: h.agent.Config().Datacenter,
+	dc := b.Datacenter // the node belongs to the datacenter the write goes to
+	if dc == "" {
+		dc = h.agent.Config().Datacenter
+	}
+	req := &store.RegisterRequest{Node: b.Node, ID: b.ID, Address: b.Address, Datacenter: dc,
 		TaggedAddresses: b.TaggedAddresses, NodeMeta: b.NodeMeta, Service: b.Service, Checks: checks, SkipNodeUpdate: b.SkipNodeUpdate}
 	if _, err := h.agent.CatalogApply(r.Context(), &node.CatalogWriteRequest{Register: req,
 		WriteOptions: node.WriteOptions{Datacenter: b.Datacenter}}); err != nil {
@@ -325,9 +329,16 @@ func (h *Handler) healthService(w http.ResponseWriter, r *http.Request) (any, er
 func (h *Handler) showHealthService(w http.ResponseWriter, r *http.Request, out *node.ServiceNodesResponse) (any, error) {
 	setMeta(w, out.QueryMeta)
 	// The same service is polled far more often than it changes: reuse
-	// the encoded answer while the catalog index is the same.
+	// the encoded answer while the agent hands back the very same
+	// (memoised) instance list. A list decoded from a forward, or one an
+	// authorizer filtered, is new each time, so it is never answered from
+	// another request's encoding.
 	key := pathTail(r, "/v1/health/service/") + "\x00" + r.URL.Query().Encode()
-	if b, ok := h.encoded.get(out.Index, key); ok {
+	var same *store.ServiceInstance
+	if len(out.Instances) > 0 {
+		same = &out.Instances[0]
+	}
+	if b, ok := h.encoded.get(out.Index, key, same); ok {
 		return json.RawMessage(b), nil
 	}
 	tags, match, passing := r.URL.Query()["tag"], nodeMetaFilter(r), truthyPresence(r, "passing")
@@ -345,7 +356,7 @@ func (h *Handler) showHealthService(w http.ResponseWriter, r *http.Request, out 
 	if err != nil {
 		return nil, err
 	}
-	h.encoded.put(out.Index, key, b)
+	h.encoded.put(out.Index, key, same, b)
 	return json.RawMessage(b), nil
 }
 
@@ -393,24 +404,25 @@ type encodedCache struct {
 
 type encodedAnswer struct {
 	index uint64
+	of    *store.ServiceInstance // the first instance of the list it encodes
 	body  []byte
 }
 
-func (c *encodedCache) get(index uint64, key string) ([]byte, bool) {
+func (c *encodedCache) get(index uint64, key string, of *store.ServiceInstance) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
-	if !ok || e.index != index {
+	if !ok || e.index != index || e.of != of {
 		return nil, false
 	}
 	return e.body, true
 }
 
-func (c *encodedCache) put(index uint64, key string, b []byte) {
+func (c *encodedCache) put(index uint64, key string, of *store.ServiceInstance, b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil || len(c.entries) >= 256 {
 		c.entries = map[string]encodedAnswer{} // bounded: start over
 	}
-	c.entries[key] = encodedAnswer{index: index, body: b}
+	c.entries[key] = encodedAnswer{index: index, of: of, body: b}
 }

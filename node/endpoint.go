@@ -49,8 +49,13 @@ const (
 )
 
 // routed is what every request carries for routing: the datacenter it is
-// for ("" means this agent's). QueryOptions and WriteOptions provide it.
-type routed interface{ targetDC() string }
+// for ("" means this agent's), and whether it was forwarded to another
+// datacenter already (hop marks it and reports the old mark).
+// QueryOptions and WriteOptions provide it.
+type routed interface {
+	targetDC() string
+	hop() bool
+}
 
 // queried is what a read request carries: QueryOptions.
 type queried interface {
@@ -65,10 +70,14 @@ type metaSetter interface{ setMeta(QueryMeta) }
 type WriteOptions struct {
 	// Datacenter is the datacenter the write is for ("" means ours).
 	Datacenter string
+	// Hopped: see QueryOptions.Hopped.
+	Hopped bool
 }
 
 func (o *WriteOptions) targetDC() string { return o.Datacenter }
 func (o *QueryOptions) targetDC() string { return o.Datacenter }
+func (o *WriteOptions) hop() bool        { h := o.Hopped; o.Hopped = true; return h }
+func (o *QueryOptions) hop() bool        { h := o.Hopped; o.Hopped = true; return h }
 func (o *QueryOptions) query() *QueryOptions {
 	return o
 }
@@ -193,6 +202,13 @@ func (e *endpoint[A, R]) serve(ctx context.Context, s *server, req *A) (*R, erro
 // hop forwards a request to a server of datacenter dc: one more forward,
 // after which the request is local there.
 func (e *endpoint[A, R]) hop(ctx context.Context, s *server, dc string, req *A) (*R, error) {
+	fwd := *req // the caller's request stays as it was
+	if any(&fwd).(routed).hop() {
+		// Already forwarded once and still not in its datacenter: the
+		// route is wrong; refuse rather than loop.
+		return nil, ErrNoPathToDatacenter
+	}
+	req = &fwd
 	addr, err := s.hooks.serverIn(dc)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,9 @@ type Authorizer interface {
 	// error (a *PermissionDeniedError) refuses it and nothing is written.
 	AuthorizeWrite(ctx context.Context, endpoint string, req any) error
 	// FilterRead runs where a read is answered, after the read; it may
-	// remove from resp what the requester must not see, or refuse.
+	// remove from resp what the requester must not see, or refuse. resp
+	// may share slices with the store's memoised results: replace a slice
+	// with a new one, never filter it in place.
 	FilterRead(ctx context.Context, endpoint string, req, resp any) error
 }
 

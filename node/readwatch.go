@@ -141,7 +141,10 @@ func (w *Watch) Stop() {
 }
 
 // readOnce is the primitive: one read of req on this server, with QueryMeta
-// set, and — when arm is set — the watch on what it read.
+// set, and — when arm is set — the watch on what it read. The watch is nil
+// when the read armed none, or when a snapshot was restored while it read
+// (a restore fires every watch armed before it and may move indexes back,
+// so the caller answers at once, as with any restore).
 func (e *endpoint[A, R]) readOnce(s *server, req *A, arm bool) (*R, uint64, *Watch, error) {
 	wa := &watchArm{set: s.store.Watches(), on: arm}
 	epoch := s.store.RestoreEpoch()
@@ -149,6 +152,10 @@ func (e *endpoint[A, R]) readOnce(s *server, req *A, arm bool) (*R, uint64, *Wat
 	var w *Watch
 	if wa.ch != nil {
 		w = &Watch{ch: wa.ch, stop: wa.stop, set: wa.set, epoch: epoch}
+		if s.store.RestoreEpoch() != epoch {
+			w.Stop()
+			w = nil
+		}
 	}
 	if out != nil {
 		any(out).(metaSetter).setMeta(s.meta(idx))
@@ -163,8 +170,8 @@ func (e *endpoint[A, R]) readOnce(s *server, req *A, arm bool) (*R, uint64, *Wat
 func (e *endpoint[A, R]) blockingRead(ctx context.Context, s *server, req *A, opts QueryOptions) (*R, error) {
 	blocking := opts.MinIndex > 0
 	out, idx, w, err := e.readOnce(s, req, blocking)
-	if err != nil || !blocking || newer(idx, opts.MinIndex) {
-		w.Stop()
+	if err != nil || !blocking || newer(idx, opts.MinIndex) || w == nil {
+		w.Stop() // nil: nothing to wait on (no watch, or a restore meanwhile)
 		return out, err
 	}
 	epoch := w.epoch
@@ -192,7 +199,7 @@ func (e *endpoint[A, R]) blockingRead(ctx context.Context, s *server, req *A, op
 		out, idx, w, err = e.readOnce(s, req, true)
 		// A lower index alone (a server a little behind) keeps waiting; a
 		// snapshot restore returns at once so clients reset, as Consul does.
-		if err != nil || newer(idx, opts.MinIndex) || s.store.RestoreEpoch() != epoch {
+		if err != nil || newer(idx, opts.MinIndex) || w == nil || s.store.RestoreEpoch() != epoch {
 			w.Stop()
 			return out, err
 		}

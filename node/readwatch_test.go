@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"errors"
 	"strings"
 	"testing"
@@ -175,5 +177,68 @@ func TestTypedErrorsCrossTheRPC(t *testing.T) {
 		if got.Error() != err.Error() || errorKind(got) != errorKind(err) {
 			t.Errorf("%T %q came back as %T %q", err, err, got, got)
 		}
+	}
+}
+
+// memSink is a raft.SnapshotSink into memory.
+type memSink struct{ bytes.Buffer }
+
+func (*memSink) ID() string    { return "mem" }
+func (*memSink) Cancel() error { return nil }
+func (*memSink) Close() error  { return nil }
+
+// TestRestoreDuringAReadAnswersAtOnce: a snapshot restore landing while a
+// read runs (after its watch is armed, so the restore's wake-up is lost
+// to nobody, but before the read) must not leave the query parked on a
+// fresh watch: the read reports no watch and the caller answers now.
+func TestRestoreDuringAReadAnswersAtOnce(t *testing.T) {
+	a := devAgent(t)
+	s := a.srv
+	snap, err := s.store.FSM().Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	restoring := &endpoint[KVReadRequest, KVReadResponse]{name: "Test.RestoringRead", kind: readEndpoint,
+		read: func(s *server, req *KVReadRequest, arm *watchArm) (*KVReadResponse, uint64, error) {
+			arm.Key(req.Key)
+			if err := s.store.FSM().Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+				return nil, 0, err
+			}
+			return &KVReadResponse{}, 1, nil
+		}}
+	out, w, err := restoring.watchLocal(a, &KVReadRequest{Key: "k", QueryOptions: QueryOptions{MinIndex: 50}}, nil)
+	if err != nil || out == nil || w != nil {
+		t.Fatalf("parked read across a restore: out=%v watch=%v err=%v, want an answer now", out, w, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := restoring.blockingRead(context.Background(), s, &KVReadRequest{Key: "k"}, QueryOptions{MinIndex: 50, MaxWait: time.Minute})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a blocking read across a restore kept waiting")
+	}
+	if n := s.store.Watches().Count(); n != 0 {
+		t.Fatalf("%d watches left armed", n)
+	}
+}
+
+// TestBlockingReadOfAnEndpointThatWatchesNothing: a blocking request to a
+// read that arms no watch (the Raft configuration) is answered at once,
+// not a nil-pointer panic.
+func TestBlockingReadOfAnEndpointThatWatchesNothing(t *testing.T) {
+	a := devAgent(t)
+	out, err := raftConfigurationEndpoint.blockingRead(context.Background(), a.srv, &StatusRequest{}, QueryOptions{MinIndex: 1 << 40, MaxWait: time.Minute})
+	if err != nil || out == nil || len(out.Servers) != 1 {
+		t.Fatalf("blocking read of the raft configuration: %+v, %v", out, err)
 	}
 }

@@ -23,6 +23,9 @@ type QueryOptions struct {
 	// Datacenter is the datacenter the read is for ("" means ours); a
 	// server forwards it there (the endpoint table's hop).
 	Datacenter string
+	// Hopped marks a request already forwarded to another datacenter: it
+	// is never forwarded again, so a wrong route cannot loop.
+	Hopped bool
 }
 
 // QueryMeta describes the server that answered a read.

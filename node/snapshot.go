@@ -185,6 +185,10 @@ func (s *server) saveLocal(w io.Writer) (uint64, error) {
 
 // restoreLocal restores an archive into the cluster (leader only).
 func (s *server) restoreLocal(r io.Reader) error {
+	// The most destructive write there is: the authorizer is asked first.
+	if err := s.hooks.authorizeWrite(context.Background(), "Snapshot.Restore", nil); err != nil {
+		return err
+	}
 	meta, state, err := ReadArchive(r)
 	if err != nil {
 		return &BadRequestError{Msg: err.Error()}
