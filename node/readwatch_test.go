@@ -3,8 +3,8 @@ package node
 import (
 	"bytes"
 	"context"
-	"io"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
