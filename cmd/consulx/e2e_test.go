@@ -144,10 +144,14 @@ func TestBinaryClusterSurvivesKill9(t *testing.T) {
 		}
 		return nil
 	})
-	out, code := cli(t, c1.http, "members")
-	if code != 0 || strings.Count(out, "alive") != 4 {
-		t.Fatalf("members (exit %d):\n%s", code, out)
-	}
+	// Raft can agree before gossip has told the client about every server.
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		out, code := cli(t, c1.http, "members")
+		if code != 0 || strings.Count(out, "alive") != 4 {
+			return fmt.Errorf("members (exit %d):\n%s", code, out)
+		}
+		return nil
+	})
 	if out, code := cli(t, c1.http, "kv", "put", "app/config", "v1"); code != 0 || out != "Success! Data written to: app/config\n" {
 		t.Fatalf("kv put: %d %q", code, out)
 	}
@@ -243,7 +247,7 @@ func TestBinaryClusterSurvivesKill9(t *testing.T) {
 		}
 		return nil
 	})
-	out, _ = cli(t, c1.http, "members")
+	out, _ := cli(t, c1.http, "members")
 	if strings.Count(out, "alive") != 4 {
 		t.Fatalf("after restart, members:\n%s", out)
 	}
