@@ -247,10 +247,12 @@ func TestBinaryClusterSurvivesKill9(t *testing.T) {
 		}
 		return nil
 	})
-	out, _ := cli(t, c1.http, "members")
-	if strings.Count(out, "alive") != 4 {
-		t.Fatalf("after restart, members:\n%s", out)
-	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if out, _ := cli(t, c1.http, "members"); strings.Count(out, "alive") != 4 {
+			return fmt.Errorf("after restart, members:\n%s", out)
+		}
+		return nil
+	})
 }
 
 // TestReloadConfigServices: services from -config-dir are registered at
