@@ -60,7 +60,9 @@ func (a *Agent) serfConfig(name string, port int, wan bool, events chan serf.Eve
 		ml.SuspicionMaxTimeoutMult = 2
 		ml.GossipInterval = 50 * time.Millisecond
 		ml.PushPullInterval = 5 * time.Second
-		conf.LeavePropagateDelay = 300 * time.Millisecond
+		// Long enough for the leave to reach the others on a loaded
+		// machine before the agent stops (300 ms showed it as failed).
+		conf.LeavePropagateDelay = time.Second
 		conf.ReapInterval = time.Second
 	case wan:
 		ml = memberlist.DefaultWANConfig()
