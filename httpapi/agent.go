@@ -54,6 +54,10 @@ type Agent interface {
 	UpdateCheck(id, status, output string) error
 	MaintenanceOn(ctx context.Context, node, serviceID string, enable bool, reason string) error
 
+	// User events (gossip, never Raft).
+	FireEvent(ev *node.UserEvent, datacenter string) (*node.UserEvent, error)
+	UserEvents(name string) ([]node.UserEvent, uint64, <-chan struct{})
+
 	// Snapshots.
 	SnapshotSave(ctx context.Context, stale bool) (*node.Snapshot, error)
 	SnapshotRestore(ctx context.Context, r io.Reader) error

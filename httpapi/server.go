@@ -86,6 +86,8 @@ func (h *Handler) routes() {
 	h.handle("/v1/health/checks/", []string{"GET"}, h.healthChecksBy("/v1/health/checks/", node.ChecksOfService, "Missing service name"))
 	h.handle("/v1/health/service/", []string{"GET"}, h.healthService)
 	h.handle("/v1/health/state/", []string{"GET"}, h.healthState)
+	h.handle("/v1/event/fire/", []string{"PUT"}, h.eventFire)
+	h.handle("/v1/event/list", []string{"GET"}, h.eventList)
 	h.mux.HandleFunc("/v1/snapshot", h.snapshot)
 	h.mux.HandleFunc("/v1/agent/monitor", h.monitor)
 	if h.agent.Config().EnableDebug {
@@ -265,6 +267,8 @@ func readOptions(r *http.Request) (node.QueryOptions, error) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func itoa64(n uint64) string { return strconv.FormatUint(n, 10) }
 
 func setMeta(w http.ResponseWriter, m node.QueryMeta) {
 	idx := m.Index

@@ -34,6 +34,7 @@ type Agent struct {
 	srv       *server    // nil on client agents
 	pool      *rpcPool
 	hooks     hooks // the server's authorizer and datacenter router
+	events    userEvents
 	reads     Reads
 	local     *localState
 	dirLock   *dataDirLock // nil for -dev and agents without a data_dir
@@ -82,6 +83,8 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 			return nil, err
 		}
 	}
+	// Before gossip starts: user events are matched against local services.
+	a.local = newLocalState(localDepsOf(a, cfg))
 	if err := a.startGossip(); err != nil {
 		return nil, err
 	}
@@ -89,7 +92,6 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 		a.srv.lan = a.lan
 		a.srv.start()
 	}
-	a.local = newLocalState(localDepsOf(a, cfg))
 	if err := a.local.load(); err != nil {
 		return nil, err
 	}

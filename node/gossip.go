@@ -76,6 +76,7 @@ func (a *Agent) serfConfig(name string, port int, wan bool, events chan serf.Eve
 	ml.AdvertisePort = port
 	ml.Logger = std
 	conf.MemberlistConfig = ml
+	conf.UserEventSizeLimit = serfUserEventLimit
 	if !wan {
 		conf.Merge = lanMergeDelegate{dc: a.cfg.Datacenter}
 
@@ -136,6 +137,12 @@ func (a *Agent) handleEvents(ch chan serf.Event, pool string) {
 			if q, ok := ev.(*serf.Query); ok {
 				if pool == "LAN" {
 					go a.handleQuery(q)
+				}
+				continue
+			}
+			if ue, ok := ev.(serf.UserEvent); ok {
+				if pool == "LAN" {
+					a.handleUserEvent(ue)
 				}
 				continue
 			}

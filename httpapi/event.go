@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"consulx/node"
+)
+
+// eventJSON is Consul's event shape (Payload base64, or null when empty).
+type eventJSON struct {
+	ID            string
+	Name          string
+	Payload       []byte
+	NodeFilter    string
+	ServiceFilter string
+	TagFilter     string
+	Version       int
+	LTime         uint64
+}
+
+func toEventJSON(ev node.UserEvent) eventJSON {
+	return eventJSON{ID: ev.ID, Name: ev.Name, Payload: ev.Payload, NodeFilter: ev.NodeFilter,
+		ServiceFilter: ev.ServiceFilter, TagFilter: ev.TagFilter, Version: ev.Version, LTime: ev.LTime}
+}
+
+// eventFire is PUT /v1/event/fire/<name>: the body is the payload, the
+// node/service/tag parameters are regex filters.
+func (h *Handler) eventFire(w http.ResponseWriter, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	ev := &node.UserEvent{Name: pathTail(r, "/v1/event/fire/"), NodeFilter: q.Get("node"), ServiceFilter: q.Get("service"), TagFilter: q.Get("tag")}
+	if ev.Name == "" {
+		return nil, badRequest("Missing name")
+	}
+	payload, err := readBody(r, node.UserEventMaxPayload)
+	if err != nil {
+		return nil, err
+	}
+	if len(payload) > 0 {
+		ev.Payload = payload
+	}
+	out, err := h.agent.FireEvent(ev, q.Get("dc"))
+	if err != nil {
+		return nil, err
+	}
+	return toEventJSON(*out), nil
+}
+
+// eventList is GET /v1/event/list[?name=]: this agent's recent events,
+// oldest first, with Consul's fake index (from the last event's ID). A
+// blocking request returns when that index differs from ?index, or after
+// ?wait (10 min when absent, capped at 10 min; no jitter, as Consul).
+func (h *Handler) eventList(w http.ResponseWriter, r *http.Request) (any, error) {
+	minIndex, wait, err := blockingParams(r)
+	if err != nil {
+		return nil, err
+	}
+	if wait <= 0 || wait > 10*time.Minute {
+		wait = 10 * time.Minute
+	}
+	name := r.URL.Query().Get("name")
+	events, index, changed := h.agent.UserEvents(name)
+	if minIndex > 0 && index == minIndex {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+	wait:
+		for index == minIndex {
+			select {
+			case <-changed:
+				events, index, changed = h.agent.UserEvents(name)
+			case <-timer.C:
+				break wait // answer what there is
+			case <-r.Context().Done():
+				return nil, r.Context().Err()
+			}
+		}
+	}
+	w.Header().Set("X-Consul-Index", itoa64(index))
+	out := make([]eventJSON, len(events))
+	for i, ev := range events {
+		out[i] = toEventJSON(ev)
+	}
+	return out, nil
+}
