@@ -266,6 +266,16 @@ func memberStatuses(t *testing.T, a *testcluster.Agent) map[string]string {
 func TestMembersShowAliveLeftFailed(t *testing.T) {
 	c := testcluster.StartCluster(t, 1, 3)
 	srv := c.Servers[0]
+	// Everyone must know everyone first: a member that dies before another
+	// has heard of it never appears there at all.
+	for _, a := range c.All() {
+		testcluster.Eventually(t, 10*time.Second, func() error {
+			if n := len(memberStatuses(t, a)); n != 4 {
+				return fmt.Errorf("%s knows %d members, want 4", a.Name, n)
+			}
+			return nil
+		})
+	}
 	// client-1 leaves gracefully through the HTTP API, client-2 stops dead.
 	if err := official(t, c.Clients[0]).Agent().Leave(); err != nil {
 		t.Fatal(err)
