@@ -1,28 +1,13 @@
 package httpapi
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"consulx/node"
 )
-
-// eventJSON is Consul's event shape (Payload base64, or null when empty).
-type eventJSON struct {
-	ID            string
-	Name          string
-	Payload       []byte
-	NodeFilter    string
-	ServiceFilter string
-	TagFilter     string
-	Version       int
-	LTime         uint64
-}
-
-func toEventJSON(ev node.UserEvent) eventJSON {
-	return eventJSON{ID: ev.ID, Name: ev.Name, Payload: ev.Payload, NodeFilter: ev.NodeFilter,
-		ServiceFilter: ev.ServiceFilter, TagFilter: ev.TagFilter, Version: ev.Version, LTime: ev.LTime}
-}
 
 // eventFire is PUT /v1/event/fire/<name>: the body is the payload, the
 // node/service/tag parameters are regex filters.
@@ -33,6 +18,11 @@ func (h *Handler) eventFire(w http.ResponseWriter, r *http.Request) (any, error)
 		return nil, badRequest("Missing name")
 	}
 	payload, err := readBody(r, node.UserEventMaxPayload)
+	var se *statusError
+	if errors.As(err, &se) && se.code == http.StatusRequestEntityTooLarge {
+		// readBody's text names the KV limit; this one is the event's.
+		return nil, &statusError{code: se.code, msg: fmt.Sprintf("Event payload too large: more than %d bytes", node.UserEventMaxPayload)}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +33,7 @@ func (h *Handler) eventFire(w http.ResponseWriter, r *http.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return toEventJSON(*out), nil
+	return out, nil // node.UserEvent carries Consul's field names
 }
 
 // eventList is GET /v1/event/list[?name=]: this agent's recent events,
@@ -76,9 +66,5 @@ func (h *Handler) eventList(w http.ResponseWriter, r *http.Request) (any, error)
 		}
 	}
 	w.Header().Set("X-Consul-Index", itoa64(index))
-	out := make([]eventJSON, len(events))
-	for i, ev := range events {
-		out[i] = toEventJSON(ev)
-	}
-	return out, nil
+	return events, nil
 }

@@ -125,6 +125,9 @@ func (w *Watches) WatchService(name string) (<-chan struct{}, func()) {
 
 // notifyServices wakes the watchers of the named services.
 func (w *Watches) notifyServices(names []string) {
+	if len(names) == 0 {
+		return // most batches (KV writes) touch no service: no lock
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, n := range names {
