@@ -8,6 +8,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -32,8 +33,14 @@ type Spec struct {
 	// means no timeout (the context still applies).
 	Timeout time.Duration
 	// OutputCap (Run only) is how many bytes of combined stdout and stderr
-	// Result.Output keeps; the rest is read and dropped. 0 keeps nothing.
+	// Result.Output keeps, or Stream receives; the rest is read and
+	// dropped. 0 keeps nothing (with Stream: passes everything on).
 	OutputCap int
+	// Stream (Run only), if set, receives the combined output as it is
+	// read instead of Result.Output keeping it. A slow Stream slows the
+	// child (its pipe fills), never drops output; a Stream that fails is
+	// given nothing more and the rest is read and dropped.
+	Stream io.Writer
 
 	// Stdout and Stderr (Start only) receive the child's output; an
 	// *os.File is handed to the child as is. nil means /dev/null.
@@ -159,12 +166,16 @@ func Run(ctx context.Context, spec Spec) Result {
 	pw.Close()
 	pid := cmd.Process.Pid
 
-	out := &capped{max: spec.OutputCap}
+	var out outputSink = &capped{max: spec.OutputCap}
+	if spec.Stream != nil {
+		out = &streamed{w: spec.Stream, max: int64(spec.OutputCap)}
+	}
+	reading := &progressReader{r: pr}
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
 		buf := make([]byte, 32*1024)
-		_, _ = io.CopyBuffer(out, pr, buf)
+		_, _ = io.CopyBuffer(out, reading, buf)
 	}()
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
@@ -189,15 +200,27 @@ func Run(ctx context.Context, spec Spec) Result {
 		waitErr = <-waited
 	}
 	// The leader is reaped. Give the rest of its group WaitDelay to close
-	// the pipe, then kill it and close our end.
-	t := time.NewTimer(spec.waitDelay())
-	select {
-	case <-readDone:
-	case <-t.C:
-		res.HeldOpen = true
-		_ = killGroup(pid, syscall.SIGKILL)
-		pr.Close()
-		<-readDone
+	// the pipe, then kill it and close our end. Time spent handing output
+	// to a slow Stream, or reading what is still in the pipe, does not
+	// count: only a pipe that stays open and silent does.
+	t := time.NewTicker(spec.waitDelay())
+	seen := reading.progress()
+wait:
+	for {
+		select {
+		case <-readDone:
+			break wait
+		case <-t.C:
+			if now := reading.progress(); now != seen || out.busy() {
+				seen = now
+				continue
+			}
+			res.HeldOpen = true
+			_ = killGroup(pid, syscall.SIGKILL)
+			pr.Close()
+			<-readDone
+			break wait
+		}
 	}
 	t.Stop()
 	pr.Close()
@@ -210,6 +233,61 @@ func Run(ctx context.Context, spec Spec) Result {
 	res.Output, res.Truncated = out.result()
 	return res
 }
+
+// outputSink is where Run's reader puts the child's output.
+type outputSink interface {
+	io.Writer
+	result() ([]byte, bool)
+	// busy says a Write is in progress (a slow Stream).
+	busy() bool
+}
+
+// progressReader counts the reads that returned, so Run can tell a pipe
+// still delivering output from one held open and silent.
+type progressReader struct {
+	r     io.Reader
+	reads atomic.Int64
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.reads.Add(1)
+	return n, err
+}
+
+func (p *progressReader) progress() int64 { return p.reads.Load() }
+
+// streamed passes output on to w, up to max bytes when max > 0, and
+// drops what is beyond max or after w fails.
+type streamed struct {
+	w       io.Writer
+	max     int64
+	sent    int64
+	dropped atomic.Int64
+	failed  bool
+	writing atomic.Bool
+}
+
+func (s *streamed) Write(p []byte) (int, error) {
+	n := int64(len(p))
+	if s.max > 0 {
+		n = min(n, max(s.max-s.sent, 0))
+	}
+	if n > 0 && !s.failed {
+		s.writing.Store(true)
+		_, err := s.w.Write(p[:n])
+		s.writing.Store(false)
+		s.sent += n
+		s.failed = err != nil
+	}
+	if dropped := int64(len(p)) - n; dropped > 0 {
+		s.dropped.Add(dropped)
+	}
+	return len(p), nil
+}
+
+func (s *streamed) result() ([]byte, bool) { return nil, s.dropped.Load() > 0 }
+func (s *streamed) busy() bool             { return s.writing.Load() }
 
 // capped keeps the first max bytes written and counts the rest.
 type capped struct {
@@ -232,6 +310,8 @@ func (c *capped) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+func (c *capped) busy() bool { return false }
 
 func (c *capped) result() ([]byte, bool) {
 	c.mu.Lock()
