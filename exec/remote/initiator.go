@@ -1,0 +1,219 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"time"
+)
+
+// Job is a job as its initiator sees it.
+type Job struct {
+	ID   string
+	Spec Spec
+	conn net.Conn
+	fr   *frameReader
+}
+
+// Open registers job id with spec on the relay reached through c (already
+// dialled, mux byte written) and returns once the relay is ready for the
+// targets; only then may the job be announced.
+func Open(c net.Conn, id string, spec Spec) (*Job, error) {
+	spec = spec.withDefaults()
+	if err := (frameWriter{c}).writeJSON(frameHello, hello{Role: "initiator", Job: id, Spec: &spec}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("remote exec: register the job with the relay: %w", err)
+	}
+	fr := newFrameReader(c)
+	_ = c.SetReadDeadline(time.Now().Add(helloTimeout))
+	typ, p, err := fr.read()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("remote exec: register the job with the relay: %w", err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	if typ != frameReady {
+		c.Close()
+		return nil, fmt.Errorf("remote exec: the relay refused the job: %s", p)
+	}
+	return &Job{ID: id, Spec: spec, conn: c, fr: fr}, nil
+}
+
+// Close abandons the job: every target's command is killed.
+func (j *Job) Close() error { return j.conn.Close() }
+
+// nodeState is what the initiator knows of one node.
+type nodeState struct {
+	acked, over bool
+	lastSeen    time.Time
+}
+
+// incoming is a frame from a target, forwarded by the relay.
+type incoming struct {
+	typ  byte
+	node string
+	body []byte
+}
+
+// Collect follows the job until it is over, calling fn with every event
+// in order, the last being EventDone, which it also returns. expected
+// are the nodes the filters select (nil when unknown): the job ends as
+// soon as each of them and every node that acknowledged has finished,
+// else Spec.Wait after the start. An expected node silent for Wait is
+// reported noack; a running node silent (no output, no heartbeat) for
+// Wait plus a heartbeat period is reported lost, as is one whose stream
+// breaks. Cancelling ctx ends the job on every node. The job's stream is
+// closed when Collect returns.
+func (j *Job) Collect(ctx context.Context, expected []string, fn func(Event)) Event {
+	defer j.conn.Close()
+	start := time.Now()
+	fn(Event{Type: EventStart, Job: j.ID, Expected: expected})
+
+	frames := make(chan incoming, 16)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(frames)
+		for {
+			typ, p, err := j.fr.read()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			node, body, err := untag(p)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case frames <- incoming{typ: typ, node: node, body: append([]byte(nil), body...)}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	nodes := map[string]*nodeState{}
+	var acks, exits int
+	silentAfter := j.Spec.Wait + j.Spec.heartbeatEvery()
+	ackDeadline := start.Add(j.Spec.Wait)
+	finish := func(node string, ev Event) {
+		st := nodes[node]
+		if st == nil {
+			st = &nodeState{}
+			nodes[node] = st
+		}
+		st.over = true
+		fn(ev)
+	}
+	done := func() Event {
+		ev := Event{Type: EventDone, Job: j.ID, Acks: acks, Exits: exits}
+		fn(ev)
+		return ev
+	}
+	// over says every node we wait for has finished.
+	over := func(now time.Time) bool {
+		for _, st := range nodes {
+			if !st.over {
+				return false
+			}
+		}
+		if expected == nil {
+			return !now.Before(ackDeadline)
+		}
+		for _, n := range expected {
+			if st := nodes[n]; st == nil || !st.over {
+				return false
+			}
+		}
+		return true
+	}
+	tick := time.NewTicker(min(j.Spec.Wait/4, 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			j.conn.Close()
+			return done()
+		case f, ok := <-frames:
+			if !ok {
+				err := <-readErr
+				reason := "relay connection lost"
+				if err != nil && !errors.Is(err, net.ErrClosed) {
+					reason += ": " + err.Error()
+				}
+				for _, n := range sortedOpen(nodes, expected) {
+					finish(n, Event{Type: EventLost, Node: n, Reason: reason})
+				}
+				return done()
+			}
+			st := nodes[f.node]
+			if st == nil {
+				st = &nodeState{}
+				nodes[f.node] = st
+			}
+			if st.over {
+				continue // reported lost already; late frames change nothing
+			}
+			st.lastSeen = time.Now()
+			switch f.typ {
+			case frameAck:
+				if !st.acked {
+					st.acked = true
+					acks++
+					fn(Event{Type: EventAck, Node: f.node})
+				}
+			case frameOutput:
+				fn(Event{Type: EventOutput, Node: f.node, Data: f.body})
+			case frameHeartbeat:
+				fn(Event{Type: EventHeartbeat, Node: f.node})
+			case frameExit:
+				var es exitStatus
+				if err := json.Unmarshal(f.body, &es); err != nil {
+					es.Code = 1
+				}
+				exits++
+				finish(f.node, Event{Type: EventExit, Node: f.node, Code: es.Code, TimedOut: es.TimedOut, Truncated: es.Truncated})
+			case frameRefused:
+				finish(f.node, Event{Type: EventRefused, Node: f.node, Reason: string(f.body)})
+			case frameLost:
+				finish(f.node, Event{Type: EventLost, Node: f.node, Reason: string(f.body)})
+			}
+		case now := <-tick.C:
+			if !now.Before(ackDeadline) {
+				for _, n := range expected {
+					if nodes[n] == nil {
+						finish(n, Event{Type: EventNoAck, Node: n})
+					}
+				}
+			}
+			for _, n := range sortedOpen(nodes, nil) {
+				if st := nodes[n]; now.Sub(st.lastSeen) > silentAfter {
+					finish(n, Event{Type: EventLost, Node: n, Reason: fmt.Sprintf("no heartbeat for %s", silentAfter)})
+				}
+			}
+		}
+		if over(time.Now()) {
+			return done()
+		}
+	}
+}
+
+// sortedOpen lists the nodes not yet finished, known or expected, sorted.
+func sortedOpen(nodes map[string]*nodeState, expected []string) []string {
+	var out []string
+	for n, st := range nodes {
+		if !st.over {
+			out = append(out, n)
+		}
+	}
+	for _, n := range expected {
+		if nodes[n] == nil {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
