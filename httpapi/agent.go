@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"consulx/exec/remote"
 	"context"
 	"io"
 	"time"
@@ -57,6 +58,8 @@ type Agent interface {
 	// User events (gossip, never Raft).
 	FireEvent(ev *node.UserEvent, datacenter string) (*node.UserEvent, error)
 	UserEvents(name string) ([]node.UserEvent, uint64, <-chan struct{})
+	// Remote exec (streamed through a server's relay, never Raft).
+	Exec(ctx context.Context, req *node.ExecRequest, datacenter string, fn func(remote.Event)) error
 
 	// Snapshots.
 	SnapshotSave(ctx context.Context, stale bool) (*node.Snapshot, error)

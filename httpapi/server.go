@@ -88,6 +88,7 @@ func (h *Handler) routes() {
 	h.handle("/v1/health/state/", []string{"GET"}, h.healthState)
 	h.handle("/v1/event/fire/", []string{"PUT"}, h.eventFire)
 	h.handle("/v1/event/list", []string{"GET"}, h.eventList)
+	h.handle("/v1/exec", []string{"PUT", "POST"}, h.exec)
 	h.mux.HandleFunc("/v1/snapshot", h.snapshot)
 	h.mux.HandleFunc("/v1/agent/monitor", h.monitor)
 	if h.agent.Config().EnableDebug {

@@ -147,6 +147,10 @@ func (a *Agent) UserEvents(name string) ([]UserEvent, uint64, <-chan struct{}) {
 
 // handleUserEvent records an event gossip delivered, when it is for us.
 func (a *Agent) handleUserEvent(e serf.UserEvent) {
+	if e.Name == execEventName {
+		a.handleExecAnnouncement(e)
+		return
+	}
 	if !strings.HasPrefix(e.Name, userEventPrefix) {
 		return
 	}
@@ -165,22 +169,28 @@ func (a *Agent) handleUserEvent(e serf.UserEvent) {
 
 // eventIsForUs applies an event's filters to this node and its services.
 func (a *Agent) eventIsForUs(ev *UserEvent) bool {
-	if ev.NodeFilter != "" {
-		re, err := regexp.Compile(ev.NodeFilter)
+	return a.matchesFilters(ev.NodeFilter, ev.ServiceFilter, ev.TagFilter)
+}
+
+// matchesFilters applies user event filters (regular expressions; ""
+// matches anything) to this node's name and its local services and tags.
+func (a *Agent) matchesFilters(node, service, tag string) bool {
+	if node != "" {
+		re, err := regexp.Compile(node)
 		if err != nil || !re.MatchString(a.cfg.NodeName) {
 			return false
 		}
 	}
-	if ev.ServiceFilter == "" {
+	if service == "" {
 		return true
 	}
-	svcRe, err := regexp.Compile(ev.ServiceFilter)
+	svcRe, err := regexp.Compile(service)
 	if err != nil {
 		return false
 	}
 	var tagRe *regexp.Regexp
-	if ev.TagFilter != "" {
-		if tagRe, err = regexp.Compile(ev.TagFilter); err != nil {
+	if tag != "" {
+		if tagRe, err = regexp.Compile(tag); err != nil {
 			return false
 		}
 	}

@@ -15,11 +15,13 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// The server port carries two protocols, told apart by the first byte of
-// each connection (as Consul does): Raft's transport and our internal RPC.
+// The server port carries three protocols, told apart by the first byte
+// of each connection (as Consul does): Raft's transport, our internal RPC
+// and remote exec streams (the relay, see exec.go).
 const (
 	rpcRaft     byte = 0x01
 	rpcInternal byte = 0x02
+	rpcExec     byte = 0x03
 )
 
 // muxListener accepts on the server port and routes each connection by its
@@ -29,12 +31,13 @@ type muxListener struct {
 	advertise net.Addr
 	raftCh    chan net.Conn
 	rpcCh     chan net.Conn
+	execCh    chan net.Conn
 	done      chan struct{}
 	closeOnce sync.Once
 }
 
 func newMuxListener(ln net.Listener, advertise net.Addr) *muxListener {
-	m := &muxListener{ln: ln, advertise: advertise, raftCh: make(chan net.Conn, 16), rpcCh: make(chan net.Conn, 16), done: make(chan struct{})}
+	m := &muxListener{ln: ln, advertise: advertise, raftCh: make(chan net.Conn, 16), rpcCh: make(chan net.Conn, 16), execCh: make(chan net.Conn, 16), done: make(chan struct{})}
 	go m.acceptLoop()
 	return m
 }
@@ -72,6 +75,8 @@ func (m *muxListener) route(c net.Conn) {
 		ch = m.raftCh
 	case rpcInternal:
 		ch = m.rpcCh
+	case rpcExec:
+		ch = m.execCh
 	default:
 		c.Close()
 		return
@@ -89,7 +94,7 @@ func (m *muxListener) route(c net.Conn) {
 func (m *muxListener) Close() error {
 	m.closeOnce.Do(func() { close(m.done) })
 	err := m.ln.Close()
-	for _, ch := range []chan net.Conn{m.raftCh, m.rpcCh} {
+	for _, ch := range []chan net.Conn{m.raftCh, m.rpcCh, m.execCh} {
 		for drained := false; !drained; {
 			select {
 			case c := <-ch:

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"consulx/exec/remote"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,10 @@ type server struct {
 	trans  *raft.NetworkTransport
 	mux    *muxListener
 	rpcSrv *http.Server
+	// relay joins remote exec jobs' streams (see exec.go).
+	relay *remote.Relay
+	// execAddr is the server port's advertised address, the relay's.
+	execAddr string
 	// closers release the log store and snapshot store on shutdown.
 	closers []func() error
 
@@ -161,6 +166,8 @@ func newServer(d serverDeps) (_ *server, err error) {
 	}
 
 	s.rpcSrv = serveRPC(&chanListener{m: s.mux, ch: s.mux.rpcCh}, rpcHandlers(s), d.raw)
+	s.relay, s.execAddr = remote.NewRelay(), d.advertise.String()
+	go serveRelay(&chanListener{m: s.mux, ch: s.mux.execCh}, s.relay)
 	return s, nil
 }
 
@@ -509,6 +516,7 @@ func (s *server) shutdown() {
 	_ = s.mux.Close()
 	_ = s.trans.Close()
 	_ = s.rpcSrv.Close()
+	s.relay.Close()
 	for _, c := range s.closers {
 		_ = c()
 	}

@@ -1,0 +1,293 @@
+package node
+
+// Remote exec, the agent's half (the protocol is exec/remote's). Servers
+// relay jobs on their server port; any agent can start a job and run
+// jobs. The spec and the output never touch Raft or KV: gossip carries a
+// small announcement, the relay a stream.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"consulx/exec/remote"
+
+	"github.com/hashicorp/go-uuid"
+	"github.com/hashicorp/serf/serf"
+)
+
+// execEventName is the serf user event that announces a job (outside the
+// consul:event: namespace, so it is not listed as a user event).
+const execEventName = "consulx:rexec"
+
+// maxTargetJobs bounds the jobs one agent runs at once; announcements
+// beyond it are logged and dropped (the initiator reports the node as
+// not acknowledging).
+const maxTargetJobs = 32
+
+// ExecRequest is a remote exec job as the agent takes it.
+type ExecRequest struct {
+	Spec    remote.Spec
+	Filters remote.Filters
+}
+
+// ExecAuthorizer is implemented by an Authorizer that guards remote exec:
+// a target node asks it before running a job with the caller's token.
+type ExecAuthorizer interface {
+	AuthorizeExec(ctx context.Context, token, node string) error
+}
+
+// serveRelay hands the server port's exec streams to the relay.
+func serveRelay(ln net.Listener, relay *remote.Relay) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go relay.ServeConn(c)
+	}
+}
+
+// dialExec opens an exec stream to a server's port.
+func dialExec(ctx context.Context, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Write([]byte{rpcExec}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Exec runs a job on every node its filters select and calls fn with each
+// event as it arrives, the last being remote.EventDone. Cancelling ctx
+// cancels the job on every node.
+func (a *Agent) Exec(ctx context.Context, req *ExecRequest, datacenter string, fn func(remote.Event)) error {
+	if datacenter != "" && datacenter != a.cfg.Datacenter {
+		return ErrNoPathToDatacenter
+	}
+	if err := remote.Validate(&req.Spec, req.Filters); err != nil {
+		return &BadRequestError{Msg: err.Error()}
+	}
+	id, err := uuid.GenerateUUID()
+	if err != nil {
+		return err
+	}
+	spec := req.Spec
+	spec.Origin = a.cfg.NodeName + "@" + a.cfg.Datacenter
+	job, relay, err := a.openJob(ctx, id, spec)
+	if err != nil {
+		return err
+	}
+	expected, err := a.execTargets(ctx, req.Filters)
+	if err != nil {
+		// Without the list the job still runs; it just waits for Wait.
+		a.logger.Warn("remote exec: could not list the target nodes", "error", err)
+	}
+	ann, err := json.Marshal(remote.Announcement{Job: id, Relay: relay, Origin: spec.Origin, Filters: req.Filters})
+	if err != nil {
+		job.Close()
+		return err
+	}
+	if err := a.lan.UserEvent(execEventName, ann, false); err != nil {
+		job.Close()
+		return fmt.Errorf("announce remote exec job: %w", err)
+	}
+	a.logger.Info("remote exec job started", "job", id, "relay", relay, "expected", len(expected))
+	job.Collect(ctx, expected, fn)
+	return nil
+}
+
+// openJob registers the job with a relay: this server, or a live server of
+// the datacenter for a client (trying the next one if one cannot be
+// reached).
+func (a *Agent) openJob(ctx context.Context, id string, spec remote.Spec) (*remote.Job, string, error) {
+	if a.srv != nil {
+		c, err := dialExec(ctx, a.srv.execAddr)
+		if err != nil {
+			return nil, "", fmt.Errorf("remote exec: reach this server's relay: %w", err)
+		}
+		job, err := remote.Open(c, id, spec)
+		return job, a.srv.execAddr, err
+	}
+	tried := map[string]bool{}
+	var lastErr error = ErrNoServers
+	for range 3 {
+		addr := a.pickServer(tried)
+		if addr == "" {
+			break
+		}
+		tried[addr] = true
+		c, err := dialExec(ctx, addr)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		job, err := remote.Open(c, id, spec)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		return job, addr, nil
+	}
+	return nil, "", fmt.Errorf("remote exec: no server to relay the job: %w", lastErr)
+}
+
+// execTargets lists the alive nodes the filters select, as the targets
+// themselves decide: node name, and a local service (and tag) matching.
+func (a *Agent) execTargets(ctx context.Context, f remote.Filters) ([]string, error) {
+	nodeRe, err := regexp.Compile(f.Node)
+	if err != nil {
+		return nil, err
+	}
+	alive := map[string]bool{}
+	for _, m := range a.lan.Members() {
+		if m.Status == serf.StatusAlive && nodeRe.MatchString(m.Name) {
+			alive[m.Name] = true
+		}
+	}
+	if f.Service != "" {
+		withService, err := a.nodesWithService(ctx, f.Service, f.Tag)
+		if err != nil {
+			return nil, err
+		}
+		for n := range alive {
+			if !withService[n] {
+				delete(alive, n)
+			}
+		}
+	}
+	out := make([]string, 0, len(alive))
+	for n := range alive {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// nodesWithService finds the nodes with a service whose name matches
+// service and, if tag is set, with a tag matching it (a stale catalog
+// read: the filters are applied by gossip anyway).
+func (a *Agent) nodesWithService(ctx context.Context, service, tag string) (map[string]bool, error) {
+	svcRe, err := regexp.Compile(service)
+	if err != nil {
+		return nil, err
+	}
+	var tagRe *regexp.Regexp
+	if tag != "" {
+		if tagRe, err = regexp.Compile(tag); err != nil {
+			return nil, err
+		}
+	}
+	stale := QueryOptions{Consistency: ModeStale}
+	svcs, err := a.reads.Services.Read(ctx, &ServicesRequest{QueryOptions: stale})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for name := range svcs.Services {
+		if !svcRe.MatchString(name) {
+			continue
+		}
+		inst, err := a.reads.ServiceNodes.Read(ctx, &ServiceNodesRequest{Service: name, QueryOptions: stale})
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range inst.Instances {
+			if tagRe == nil || anyMatch(tagRe, in.Service.Tags) {
+				out[in.Node.Node] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+func anyMatch(re *regexp.Regexp, ss []string) bool {
+	for _, s := range ss {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// runningJobs counts the jobs this agent runs now.
+var runningJobs atomic.Int32
+
+// handleExecAnnouncement runs a job gossip announced, when its filters
+// select this node: it dials the relay named in the announcement, which
+// must be a live server of our datacenter, and runs or refuses the job.
+func (a *Agent) handleExecAnnouncement(e serf.UserEvent) {
+	var ann remote.Announcement
+	if err := json.Unmarshal(e.Payload, &ann); err != nil {
+		a.logger.Warn("dropping a remote exec announcement that does not decode", "error", err)
+		return
+	}
+	if !a.matchesFilters(ann.Filters.Node, ann.Filters.Service, ann.Filters.Tag) {
+		return
+	}
+	if !a.isLiveServer(ann.Relay) {
+		a.logger.Warn("remote exec: ignoring a job whose relay is not a live server of this datacenter", "job", ann.Job, "relay", ann.Relay, "origin", ann.Origin)
+		return
+	}
+	if runningJobs.Add(1) > maxTargetJobs {
+		runningJobs.Add(-1)
+		a.logger.Warn("remote exec: too many jobs running, not taking this one", "job", ann.Job, "origin", ann.Origin, "limit", maxTargetJobs)
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer runningJobs.Add(-1)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-a.shutdownCh:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		c, err := dialExec(ctx, ann.Relay)
+		if err != nil {
+			a.logger.Warn("remote exec: cannot reach the job's relay", "job", ann.Job, "relay", ann.Relay, "error", err)
+			return
+		}
+		t := &remote.Target{Node: a.cfg.NodeName, Enabled: !a.cfg.DisableRemoteExec, Logger: a.logger.Named("exec"), Authorize: a.authorizeExec}
+		if err := t.Serve(ctx, c, ann.Job); err != nil && !errors.Is(err, context.Canceled) {
+			a.logger.Warn("remote exec job ended with an error", "job", ann.Job, "origin", ann.Origin, "error", err)
+		}
+	}()
+}
+
+// authorizeExec asks the installed authorizer, if it guards exec.
+func (a *Agent) authorizeExec(spec *remote.Spec) error {
+	z := a.hooks.authorizer.Load()
+	if z == nil {
+		return nil
+	}
+	if ea, ok := (*z).(ExecAuthorizer); ok {
+		return ea.AuthorizeExec(context.Background(), spec.Token, a.cfg.NodeName)
+	}
+	return nil
+}
+
+// isLiveServer says addr is the server port of a live server of our
+// datacenter.
+func (a *Agent) isLiveServer(addr string) bool {
+	for _, m := range a.lan.Members() {
+		if info, ok := a.parseServer(m); ok && m.Status == serf.StatusAlive && info.addr == addr {
+			return true
+		}
+	}
+	return false
+}
