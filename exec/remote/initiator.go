@@ -62,7 +62,7 @@ type incoming struct {
 // in order, the last being EventDone, which it also returns. expected
 // are the nodes the filters select (nil when unknown): the job ends as
 // soon as each of them and every node that acknowledged has finished,
-// else Spec.Wait after the start. An expected node silent for Wait is
+// else Spec.Wait after the start (always Wait when none is expected). An expected node silent for Wait is
 // reported noack; a running node silent (no output, no heartbeat) for
 // Wait plus a heartbeat period is reported lost, as is one whose stream
 // breaks. Cancelling ctx ends the job on every node. The job's stream is
@@ -120,7 +120,10 @@ func (j *Job) Collect(ctx context.Context, expected []string, fn func(Event)) Ev
 				return false
 			}
 		}
-		if expected == nil {
+		// With no node expected (or the list unknown, or the catalog not
+		// yet showing a node's services) only the wait ends the job:
+		// nodes the filters select may still acknowledge.
+		if len(expected) == 0 {
 			return !now.Before(ackDeadline)
 		}
 		for _, n := range expected {
