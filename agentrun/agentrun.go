@@ -16,6 +16,7 @@ import (
 	"consulx/httpapi"
 	"consulx/logstream"
 	"consulx/node"
+	"consulx/watch"
 )
 
 // Running is an agent with its listeners.
@@ -28,6 +29,7 @@ type Running struct {
 	dns      *dns.Server
 	// DNSAddr is the DNS listener's address ("" when disabled).
 	DNSAddr  string
+	watches  *watch.Group
 	done     chan struct{}
 	stopOnce sync.Once
 }
@@ -35,6 +37,14 @@ type Running struct {
 // Start starts the agent and its HTTP API. logs, when not nil, receives
 // the agent's log output and feeds /v1/agent/monitor.
 func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (*Running, error) {
+	// The configured watches are checked before anything starts.
+	watches, err := watch.ParseConfig(cfg.Extra["watches"])
+	if err != nil {
+		return nil, err
+	}
+	if len(watches) > 0 && cfg.Ports.HTTP < 0 {
+		return nil, errors.New("config: watches need the HTTP API, and ports.http is -1")
+	}
 	a, err := node.New(cfg, logger)
 	if err != nil {
 		return nil, err
@@ -77,6 +87,8 @@ func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (
 			}
 		}()
 		logger.Named("agent").Info("started HTTP server", "address", r.HTTPAddr)
+		// Watches read through the agent's own HTTP API, as Consul's do.
+		r.watches = watch.Start(watches, selfAddr(r.HTTPAddr), logger.Named("agent").Named("watch"))
 	}
 	return r, nil
 }
@@ -103,6 +115,7 @@ func (r *Running) Leave() error {
 // Shutdown stops listeners and the agent without leaving.
 func (r *Running) Shutdown() {
 	r.stopOnce.Do(func() {
+		r.watches.Stop()
 		if r.httpSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_ = r.httpSrv.Shutdown(ctx)
@@ -116,4 +129,15 @@ func (r *Running) Shutdown() {
 		r.Agent.Shutdown()
 		close(r.done)
 	})
+}
+
+// selfAddr is the address the agent's own clients dial for a listener on
+// addr: loopback when it listens on every address (Go's "::" listener is
+// dual-stack).
+func selfAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
 }

@@ -59,7 +59,8 @@ type Config struct {
 	// HTTPMaxConnsPerClient is limits.http_max_conns_per_client.
 	HTTPMaxConnsPerClient int
 	// Extra holds the keys other code decodes (service, services, check,
-	// checks, dns_config, domain, recursors), kept verbatim per source.
+	// checks, dns_config, domain, recursors, watches), kept verbatim per
+	// source.
 	Extra map[string][]json.RawMessage
 	// Warnings name the keys that were accepted but are not honoured yet;
 	// the agent logs them at start.
@@ -172,6 +173,9 @@ type FileConfig struct {
 	DNSConfig json.RawMessage `json:"dns_config"`
 	Recursors json.RawMessage `json:"recursors"`
 	Domain    json.RawMessage `json:"domain"`
+	// Watches are decoded and checked by package watch when the agent
+	// starts (agentrun).
+	Watches json.RawMessage `json:"watches"`
 	// Warnings are the keys of this source that consulx accepts but does
 	// not honour yet (see config_keys.go).
 	Warnings []ConfigWarning `json:"-"`
@@ -370,6 +374,7 @@ func (c *Config) Merge(fc *FileConfig) {
 	extra := map[string]json.RawMessage{
 		"service": fc.Service, "services": fc.Services, "check": fc.Check, "checks": fc.Checks,
 		"dns_config": fc.DNSConfig, "recursors": fc.Recursors, "domain": fc.Domain,
+		"watches": fc.Watches,
 	}
 	for k, v := range extra {
 		if len(v) == 0 {

@@ -50,7 +50,7 @@ var consulKeyTable = []keySpec{
 		client_addr log_level ports retry_join retry_join_wan retry_interval start_join start_join_wan
 		leave_on_terminate skip_leave_on_interrupt disable_update_check disable_remote_exec
 		enable_script_checks enable_debug performance limits service services check checks
-		dns_config domain recursors session_ttl_min default_query_time max_query_time`},
+		dns_config domain recursors session_ttl_min default_query_time max_query_time watches`},
 
 	{path: "ports", keys: `dns http https serf_lan serf_wan server grpc grpc_tls proxy_min_port proxy_max_port
 		sidecar_min_port sidecar_max_port expose_min_port expose_max_port`},
@@ -197,7 +197,6 @@ var consulKeyTable = []keySpec{
 	{path: "discard_check_output", warn: "check output is kept"},
 	{path: "discovery_max_stale", warn: "discovery reads over HTTP are not made stale"},
 	{path: "enable_local_script_checks", warn: "script checks run only with enable_script_checks"},
-	{path: "watches", warn: "watch handlers are NOT run"},
 	{path: "telemetry", warn: "no metrics are exported", keys: `circonus_api_app circonus_api_token circonus_api_url
 		circonus_broker_id circonus_broker_select_tag circonus_check_display_name
 		circonus_check_force_metric_activation circonus_check_id circonus_check_instance_id

@@ -32,6 +32,7 @@ var consulHonoured = map[string]string{
 	"dns_config.service_ttl": `{"*":"5s"}`, "dns_config.udp_answer_limit": `5`, "dns_config.only_passing": `true`,
 	"dns_config.enable_truncate": `true`, "dns_config.recursor_timeout": `"2s"`,
 	"session_ttl_min": `"5s"`, "default_query_time": `"1m"`, "max_query_time": `"2m"`,
+	"watches": `[{"type":"key","key":"k","args":["true"]}]`,
 }
 
 // consulNotYet are accepted with a warning that they are not supported yet.
@@ -101,7 +102,7 @@ var consulNotYet = strings.Fields(`
 	http_config.use_cache http_config.max_header_bytes
 	cache.entry_fetch_max_burst cache.entry_fetch_rate
 	check_output_max_size check_update_interval discard_check_output discovery_max_stale
-	enable_local_script_checks watches
+	enable_local_script_checks
 	telemetry.circonus_api_app telemetry.circonus_api_token telemetry.circonus_api_url
 	telemetry.circonus_broker_id telemetry.circonus_broker_select_tag telemetry.circonus_check_display_name
 	telemetry.circonus_check_force_metric_activation telemetry.circonus_check_id
@@ -320,7 +321,7 @@ func TestConfigWarnings(t *testing.T) {
 	})
 	t.Run("unsupported keys stay out of Extra", func(t *testing.T) {
 		c := DefaultConfig()
-		c.Merge(parseOK(t, `{"acl": {"enabled": true}, "watches": [{"type": "key"}], "http_config": {"response_headers": {"A": "b"}}}`))
+		c.Merge(parseOK(t, `{"acl": {"enabled": true}, "node_meta": {"a": "b"}, "http_config": {"response_headers": {"A": "b"}}}`))
 		if c.Extra != nil {
 			t.Errorf("Extra = %v", c.Extra)
 		}
