@@ -2,7 +2,7 @@
 // behind `consulx tui` and the console `consulx agent` shows on a terminal.
 //
 // It owns the panes (LAN members, WAN members, KV browser, Raft status,
-// log, services with their instances and checks), their key map, the
+// log, services with their instances and checks, user events), their key map, the
 // generated key documentation (KeyDocs) and the confirmation dialogs in
 // front of every destructive action and maintenance toggle.
 //
@@ -30,6 +30,10 @@
 // NodeMaintenanceOn / ServiceMaintenanceOn. The Services list polls
 // CatalogServices and one HealthService per service each second (a bounded
 // number at a time); inside a service only that service is polled.
+//
+// The Events pane (events.go) keeps the agent's recent user events
+// current with a blocking EventList and fires new ones from a small form
+// (form.go, shared by the panes that need several fields).
 //
 // Keys are taken as typed even when they arrive together: Bubble Tea v1
 // reads a burst of printable input (a fast typist, tmux send-keys) as one

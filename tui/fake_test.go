@@ -48,6 +48,13 @@ type fakeSource struct {
 	// "service node-b web-b false ".
 	maintCalls []string
 	maintErr   error
+
+	// User events as the agent lists them (oldest first); eventsChanged
+	// is closed by the next one. fired records every EventFire.
+	events        []api.UserEvent
+	eventsChanged chan struct{}
+	fired         []api.UserEvent
+	fireErr       error
 }
 
 func newFake() *fakeSource {
@@ -72,9 +79,10 @@ func newFake() *fakeSource {
 			{ID: "id-b", Node: "node-b", Address: "127.0.0.2:8300", Voter: true},
 			{ID: "id-c", Node: "node-c", Address: "127.0.0.3:8300", Voter: false},
 		}},
-		kv:      map[string]*api.KVPair{},
-		index:   1,
-		changed: make(chan struct{}),
+		kv:            map[string]*api.KVPair{},
+		index:         1,
+		changed:       make(chan struct{}),
+		eventsChanged: make(chan struct{}),
 		logs: []string{
 			"2026-01-02T03:04:05.000Z [INFO]  agent: (LAN) joined: 1",
 			"2026-01-02T03:04:05.100Z [DEBUG] memberlist: stream connection",
@@ -502,4 +510,82 @@ func bigFake(n, k int) *fakeSource {
 	}
 	f.keys = nil
 	return f
+}
+
+// eventIndex is a fake blocking index of the event list that, like
+// Consul's, is derived from the last event's ID (1 when there is none).
+func (f *fakeSource) eventIndex() uint64 {
+	if len(f.events) == 0 {
+		return 1
+	}
+	var h uint64 = 14695981039346656037
+	for _, c := range []byte(f.events[len(f.events)-1].ID) {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h | 2
+}
+
+// addEvent is an event the agent received.
+func (f *fakeSource) addEvent(ev api.UserEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.addEventLocked(ev)
+}
+
+func (f *fakeSource) addEventLocked(ev api.UserEvent) {
+	if ev.ID == "" {
+		n := len(f.events) + 1
+		ev.ID = fmt.Sprintf("%08x-1111-4222-8333-%012x", n*0x1000+n, n)
+	}
+	if ev.LTime == 0 {
+		ev.LTime = uint64(len(f.events) + 1)
+	}
+	f.events = append(f.events, ev)
+	close(f.eventsChanged)
+	f.eventsChanged = make(chan struct{})
+}
+
+func (f *fakeSource) EventList(ctx context.Context, name string, q *api.QueryOptions) ([]api.UserEvent, *api.QueryMeta, error) {
+	f.mu.Lock()
+	if q != nil && q.WaitIndex > 0 && q.WaitIndex == f.eventIndex() && !f.down {
+		ch := f.eventsChanged
+		f.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(q.WaitTime):
+		}
+		f.mu.Lock()
+	}
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, nil, errDown
+	}
+	out := []api.UserEvent{}
+	for _, ev := range f.events {
+		if name == "" || ev.Name == name {
+			out = append(out, ev)
+		}
+	}
+	return out, &api.QueryMeta{LastIndex: f.eventIndex()}, nil
+}
+
+// EventFire records the event and, as if the agent's own node matched
+// its filters, lists it.
+func (f *fakeSource) EventFire(ctx context.Context, ev *api.UserEvent, dc string) (*api.UserEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, errDown
+	}
+	f.fired = append(f.fired, *ev)
+	if f.fireErr != nil {
+		return nil, f.fireErr
+	}
+	out := *ev
+	out.ID = fmt.Sprintf("f17ed000-0000-4000-8000-%012d", len(f.fired))
+	out.Version = 1
+	f.addEventLocked(out)
+	return &out, nil
 }

@@ -26,6 +26,11 @@ type harness struct {
 	m    *Model
 	f    *fakeSource
 	quit bool
+	// keep makes run keep the commands it gives up on (a blocking watch,
+	// a stream reader) in pending, so await can deliver their messages
+	// when they come; without it they are abandoned.
+	keep    bool
+	pending []chan tea.Msg
 }
 
 func newHarness(t testing.TB, f *fakeSource, opts Options) *harness {
@@ -130,6 +135,9 @@ func (h *harness) run(cmd tea.Cmd) {
 			case msg := <-ch:
 				msgs = append(msgs, msg)
 			default:
+				if h.keep {
+					h.pending = append(h.pending, ch)
+				}
 			}
 		}
 		timer.Stop()
@@ -147,6 +155,46 @@ func (h *harness) run(cmd tea.Cmd) {
 			}
 		}
 	}
+}
+
+// await delivers the messages of pending commands as they come until
+// cond holds (5 s at most). The harness must keep its commands (keep).
+func (h *harness) await(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s:\n%s", what, h.view())
+		}
+		got := false
+		for i := 0; i < len(h.pending); i++ {
+			select {
+			case msg := <-h.pending[i]:
+				h.pending = append(h.pending[:i], h.pending[i+1:]...)
+				i--
+				got = true
+				h.run(func() tea.Msg { return msg })
+			default:
+			}
+		}
+		if !got {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// awaitView waits until the view shows every want.
+func (h *harness) awaitView(want ...string) {
+	h.t.Helper()
+	h.await(strings.Join(want, ", "), func() bool {
+		v := h.view()
+		for _, w := range want {
+			if !strings.Contains(v, w) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // runNow runs c in place of tea.ExecProcess, which needs a terminal.

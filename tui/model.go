@@ -114,6 +114,7 @@ type consolePanes struct {
 	raft         *raftPane
 	log          *logPane
 	services     *servicesPane
+	events       *eventsPane
 }
 
 // Model is the root of the console: a header, one pane per tab, a footer.
@@ -156,9 +157,9 @@ func New(src Source, opts Options) *Model {
 	m.sh.flash = func(text string, isErr bool) { m.flashed, m.flashErr = text, isErr }
 	m.sh.isActive = func(p pane) bool { return m.panes[m.active] == p }
 	m.named = consolePanes{members: newMembersPane(m.sh, false), wan: newMembersPane(m.sh, true), kv: newKVPane(m.sh),
-		raft: newRaftPane(m.sh), log: newLogPane(m.sh), services: newServicesPane(m.sh)}
+		raft: newRaftPane(m.sh), log: newLogPane(m.sh), services: newServicesPane(m.sh), events: newEventsPane(m.sh)}
 	n := &m.named
-	m.panes = []pane{n.members, n.wan, n.kv, n.raft, n.log, n.services}
+	m.panes = []pane{n.members, n.wan, n.kv, n.raft, n.log, n.services, n.events}
 	return m
 }
 
@@ -347,6 +348,8 @@ func (m *Model) concerned(msg tea.Msg) []pane {
 		return []pane{n.raft}
 	case svcListMsg, svcDetailMsg:
 		return []pane{n.services}
+	case evListMsg, evRetryMsg, evFiredMsg:
+		return []pane{n.events}
 	}
 	return m.panes
 }

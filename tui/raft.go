@@ -136,7 +136,7 @@ func table(rows [][]string, w int) string {
 			if i >= len(widths) {
 				widths = append(widths, 0)
 			}
-			widths[i] = max(widths[i], len(c))
+			widths[i] = max(widths[i], textWidth(c))
 		}
 	}
 	var b strings.Builder

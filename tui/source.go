@@ -28,6 +28,12 @@ type Source interface {
 	// ("" = the agent's own; another node is reached through the cluster).
 	NodeMaintenanceOn(ctx context.Context, node string, enable bool, reason string) error
 	ServiceMaintenanceOn(ctx context.Context, node, serviceID string, enable bool, reason string) error
+
+	// EventList lists the agent's recent user events named name ("" for
+	// all), oldest first; with q.WaitIndex it blocks until the list changes.
+	EventList(ctx context.Context, name string, q *api.QueryOptions) ([]api.UserEvent, *api.QueryMeta, error)
+	// EventFire fires a user event and returns it with its ID.
+	EventFire(ctx context.Context, ev *api.UserEvent, datacenter string) (*api.UserEvent, error)
 }
 
 var _ Source = (*api.Client)(nil)
