@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -45,8 +46,10 @@ type Agent struct {
 	reloadMu sync.Mutex
 	reloader func() (*Config, error)
 
-	started      time.Time
-	shutdownCh   chan struct{}
+	started    time.Time
+	shutdownCh chan struct{}
+	// execJobs counts the remote exec jobs this agent runs now.
+	execJobs     atomic.Int32
 	shutdownOnce sync.Once
 	leaveOnce    sync.Once
 	wg           sync.WaitGroup

@@ -13,7 +13,6 @@ import (
 	"net"
 	"regexp"
 	"sort"
-	"sync/atomic"
 	"time"
 
 	"consulx/exec/remote"
@@ -220,9 +219,6 @@ func anyMatch(re *regexp.Regexp, ss []string) bool {
 	return false
 }
 
-// runningJobs counts the jobs this agent runs now.
-var runningJobs atomic.Int32
-
 // handleExecAnnouncement runs a job gossip announced, when its filters
 // select this node: it dials the relay named in the announcement, which
 // must be a live server of our datacenter, and runs or refuses the job.
@@ -239,15 +235,15 @@ func (a *Agent) handleExecAnnouncement(e serf.UserEvent) {
 		a.logger.Warn("remote exec: ignoring a job whose relay is not a live server of this datacenter", "job", ann.Job, "relay", ann.Relay, "origin", ann.Origin)
 		return
 	}
-	if runningJobs.Add(1) > maxTargetJobs {
-		runningJobs.Add(-1)
+	if a.execJobs.Add(1) > maxTargetJobs {
+		a.execJobs.Add(-1)
 		a.logger.Warn("remote exec: too many jobs running, not taking this one", "job", ann.Job, "origin", ann.Origin, "limit", maxTargetJobs)
 		return
 	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		defer runningJobs.Add(-1)
+		defer a.execJobs.Add(-1)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go func() {

@@ -36,6 +36,7 @@ func benchModes() []benchMode {
 		{"watch", runBenchWatch},
 		{"snapshot", runBenchSnapshot},
 		{"dns", runBenchDNS},
+		{"exec", runBenchExec},
 	}
 }
 

@@ -230,3 +230,41 @@ func TestReadmeTryIt(t *testing.T) {
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// TestReadmeExecRecipe pastes the README's remote exec recipe, the seed's
+// server and clients, and checks `consulx exec hostname` prints what the
+// seed shows for every node.
+func TestReadmeExecRecipe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tmp := t.TempDir()
+	t.Cleanup(func() { killAll([]byte(tmp)) })
+	block := readmeBlock(t, "## Remote exec")
+	p := testcluster.FreePorts(t, 9)
+	recipe := prepareRecipe(t, block, [][2]string{
+		{"-http-port 8500", fmt.Sprint("-http-port ", p[0])}, {"-dns-port 8600", fmt.Sprint("-dns-port ", p[1])},
+		{"-serf-lan-port 8301", fmt.Sprint("-serf-lan-port ", p[2])}, {"-serf-wan-port 8302", fmt.Sprint("-serf-wan-port ", p[3])},
+		{"-server-port 8300", fmt.Sprint("-server-port ", p[4])}, {"127.0.0.1:8301", fmt.Sprint("127.0.0.1:", p[2])},
+		{"851$n", "${HTTP[$n]}"}, {"861$n", "${DNS[$n]}"}, {"83${n}1", "${LAN[$n]}"},
+	}, tmp)
+	prelude := strings.Join([]string{bashArray("HTTP", p[5], p[6]), bashArray("DNS", p[7], p[8])}, "; ")
+	lan := testcluster.FreePorts(t, 2)
+	prelude += "; " + bashArray("LAN", lan...)
+	// The recipe's bare `./consulx exec` talks to 127.0.0.1:8500, the server.
+	sh := startShell(t, tmp, fmt.Sprintf("CONSUL_HTTP_ADDR=127.0.0.1:%d", p[0]))
+	out := strings.ReplaceAll(pasteRecipe(t, sh, prelude, recipe, 60*time.Second), "\r", "")
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"dc1server", "dc1client1", "dc1client2"} {
+		want := fmt.Sprintf("\n    %s: %s\n    %s:\n==> %s: finished with exit code 0\n", n, host, n, n)
+		if !strings.Contains(out, want) {
+			t.Fatalf("exec printed no\n%s\nterminal:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(out, "3 / 3 node(s) completed / acknowledged") {
+		t.Fatalf("no summary for three nodes; terminal:\n%s", out)
+	}
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"consulx/agentrun"
+	"consulx/api"
+	"consulx/internal/freeport"
+	"consulx/node"
+)
+
+// runBenchExec measures remote exec in one process: a server and
+// -agents-1 clients on loopback, then (1) fan-out of `true` to every
+// agent, end to end through the HTTP API as consulx exec does it, and
+// (2) streaming throughput from -stream-nodes nodes to one initiator,
+// with the process's heap sampled while it streams.
+func runBenchExec(args []string, env *cliEnv) int {
+	fs := newFlagSet("bench exec", env)
+	agents := fs.Int("agents", 100, "Agents to start in this process (one server, the rest clients)")
+	rounds := fs.Int("rounds", 5, "Fan-out jobs to time")
+	streamNodes := fs.Int("stream-nodes", 10, "Nodes that stream output in the throughput run (0 skips it)")
+	streamBytes := fs.Int("stream-bytes", 20<<20, "Bytes of output each streaming node writes")
+	logLevel := fs.String("log-level", "off", "Agents' log level on stderr (off, error, warn, info, debug)")
+	gossip := fs.String("gossip", "lan", "Gossip timing: lan (memberlist's LAN defaults, as Consul) or fast (loopback profile)")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *agents < 2 || *rounds < 1 || *streamNodes < 0 || *streamNodes > *agents || *streamBytes < 1 {
+		fmt.Fprintln(env.stderr, "bench exec: -agents must be at least 2, -rounds positive, -stream-nodes at most -agents")
+		return 1
+	}
+	if *gossip != "lan" && *gossip != "fast" {
+		fmt.Fprintf(env.stderr, "bench exec: -gossip must be lan or fast, not %q\n", *gossip)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "consulx-bench-exec")
+	if err != nil {
+		fmt.Fprintln(env.stderr, "bench exec:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ports, err := freeport.Pick(5 * *agents)
+	if err != nil {
+		fmt.Fprintln(env.stderr, "bench exec: pick ports:", err)
+		return 1
+	}
+	logger := hclog.NewNullLogger()
+	if *logLevel != "off" {
+		logger = hclog.New(&hclog.LoggerOptions{Level: hclog.LevelFromString(*logLevel), Output: env.stderr})
+	}
+	running := make([]*agentrun.Running, 0, *agents)
+	defer func() {
+		var wg sync.WaitGroup
+		for _, r := range running {
+			wg.Add(1)
+			go func() { defer wg.Done(); r.Shutdown() }()
+		}
+		wg.Wait()
+	}()
+	start := time.Now()
+	serverSerf := ""
+	for i := 0; i < *agents; i++ {
+		cfg := node.DefaultConfig()
+		p := ports[5*i : 5*i+5]
+		cfg.NodeName = fmt.Sprintf("bench-%03d", i)
+		cfg.BindAddr, cfg.ClientAddr = "127.0.0.1", "127.0.0.1"
+		cfg.DataDir = filepath.Join(dir, cfg.NodeName)
+		cfg.Ports = node.Ports{HTTP: -1, DNS: -1, SerfLAN: p[2], SerfWAN: p[3], Server: p[4], HTTPS: -1, GRPC: -1, GRPCTLS: -1}
+		cfg.DisableRemoteExec = false
+		cfg.Timing.FastGossip = *gossip == "fast"
+		cfg.RetryInterval = 200 * time.Millisecond
+		if i == 0 {
+			cfg.Server, cfg.BootstrapExpect = true, 1
+			cfg.Ports.HTTP = p[0]
+		} else {
+			cfg.StartJoin = []string{serverSerf}
+		}
+		if err := cfg.Finalize(false, false); err != nil {
+			fmt.Fprintln(env.stderr, "bench exec: config:", err)
+			return 1
+		}
+		r, err := agentrun.Start(cfg, logger, nil)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "bench exec: start %s: %v\n", cfg.NodeName, err)
+			return 1
+		}
+		running = append(running, r)
+		if i == 0 {
+			serverSerf = fmt.Sprintf("127.0.0.1:%d", p[2])
+		}
+	}
+	client := api.NewClient(running[0].HTTPAddr)
+	ctx := context.Background()
+	// Every agent must know every other before a fan-out can reach all.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ok := true
+		for _, r := range running {
+			alive := 0
+			for _, m := range r.Agent.Members(false) {
+				if m.Status == 1 {
+					alive++
+				}
+			}
+			ok = ok && alive == *agents
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintln(env.stderr, "bench exec: the agents did not all see each other within 2 minutes")
+			return 1
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	fmt.Fprintf(env.stdout, "exec: %d agents up in %.1fs (gossip %s)\n", *agents, time.Since(start).Seconds(), *gossip)
+
+	var took []time.Duration
+	for r := 0; r < *rounds; r++ {
+		t0 := time.Now()
+		var done api.ExecEvent
+		types := map[string]int{}
+		err := client.Exec(ctx, &api.ExecRequest{Command: "true"}, "", func(ev api.ExecEvent) {
+			types[ev.Type]++
+			if ev.Type == api.ExecStart {
+				types["expected"] = len(ev.Expected)
+			}
+			if ev.Type == api.ExecDone {
+				done = ev
+			}
+		})
+		if done.Acks != *agents {
+			fmt.Fprintf(env.stderr, "bench exec: round %d: events %v\n", r, types)
+		}
+		d := time.Since(t0)
+		if err != nil {
+			return apiError(env.stderr, "running the fan-out job", err)
+		}
+		if done.Acks != *agents || done.Exits != *agents {
+			fmt.Fprintf(env.stderr, "bench exec: round %d: %d acks, %d exits of %d agents\n", r, done.Acks, done.Exits, *agents)
+			return 1
+		}
+		took = append(took, d)
+	}
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	fmt.Fprintf(env.stdout, "fan-out of `true` to %d agents, %d jobs: median %s, min %s, max %s (end to end: HTTP request to the done event)\n",
+		*agents, *rounds, took[len(took)/2].Round(time.Millisecond), took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+
+	if *streamNodes == 0 {
+		return 0
+	}
+	names := make([]string, *streamNodes)
+	for i := range names {
+		names[i] = fmt.Sprintf("bench-%03d", i)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	heap0 := ms.HeapInuse
+	var peak uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				peak = max(peak, m.HeapInuse)
+			}
+		}
+	}()
+	var bytes int64
+	var exits int
+	t0 := time.Now()
+	err = client.Exec(ctx, &api.ExecRequest{
+		Command:    fmt.Sprintf("head -c %d /dev/zero", *streamBytes),
+		NodeFilter: "^(" + strings.Join(names, "|") + ")$",
+		MaxOutput:  *streamBytes,
+	}, "", func(ev api.ExecEvent) {
+		switch ev.Type {
+		case api.ExecOutput:
+			bytes += int64(len(ev.Data))
+		case api.ExecExit:
+			exits++
+		}
+	})
+	d := time.Since(t0)
+	close(stop)
+	<-sampled
+	if err != nil {
+		return apiError(env.stderr, "running the streaming job", err)
+	}
+	if want := int64(*streamNodes) * int64(*streamBytes); bytes != want || exits != *streamNodes {
+		fmt.Fprintf(env.stderr, "bench exec: streamed %d bytes from %d nodes, want %d from %d\n", bytes, exits, want, *streamNodes)
+		return 1
+	}
+	mib := float64(bytes) / (1 << 20)
+	fmt.Fprintf(env.stdout, "streaming: %.0f MiB from %d nodes to one initiator in %s: %.0f MiB/s aggregate; heap in use %.1f MiB before, peak %.1f MiB while streaming (+%.1f MiB), all %d agents in this process\n",
+		mib, *streamNodes, d.Round(time.Millisecond), mib/d.Seconds(), float64(heap0)/(1<<20), float64(peak)/(1<<20), (float64(peak)-float64(heap0))/(1<<20), *agents)
+	return 0
+}
