@@ -1,6 +1,7 @@
 // Package exec is consulx's one way to run another program: script
-// checks, the child of `consulx lock`, and next watch handlers and remote
-// exec all go through it.
+// checks, the child of `consulx lock`, watch handlers and remote exec
+// (package exec/remote, which streams a command's output with Spec.Stream)
+// all go through it.
 //
 // It owns what is easy to get wrong with os/exec:
 //
@@ -11,7 +12,9 @@
 //     after the process exits holds Run up for WaitDelay at most, then its
 //     group is killed and the pipe closed;
 //   - output is captured up to a byte cap and the rest is read and
-//     dropped, so a flood neither blocks the child nor grows memory;
+//     dropped, so a flood neither blocks the child nor grows memory; or
+//     it is handed to Spec.Stream as it is read, where a slow stream
+//     slows the child (its pipe fills) and drops nothing;
 //   - the result says how the process ended: exit code, or the signal that
 //     killed it, whether it timed out, whether output was dropped.
 //
