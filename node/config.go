@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -43,8 +44,11 @@ type Config struct {
 	SkipLeaveOnInterrupt bool
 	DisableUpdateCheck   bool
 	DisableRemoteExec    bool
-	EnableScriptChecks   bool
-	RaftMultiplier       int
+	// remoteExecSet says a config file set disable_remote_exec, which
+	// then wins over -dev's default.
+	remoteExecSet      bool
+	EnableScriptChecks bool
+	RaftMultiplier     int
 	// RPCHoldTimeout is how long a write or default read waits for a leader
 	// before failing with "No cluster leader".
 	RPCHoldTimeout time.Duration
@@ -345,6 +349,7 @@ func (c *Config) Merge(fc *FileConfig) {
 	setBool(&c.SkipLeaveOnInterrupt, fc.SkipLeaveOnIntr)
 	setBool(&c.DisableUpdateCheck, fc.DisableUpdateCheck)
 	setBool(&c.DisableRemoteExec, fc.DisableRemoteExec)
+	c.remoteExecSet = c.remoteExecSet || fc.DisableRemoteExec != nil
 	setBool(&c.EnableScriptChecks, fc.EnableScriptChecks)
 	setBool(&c.EnableDebug, fc.EnableDebug)
 	if p := fc.Performance; p != nil {
@@ -399,7 +404,11 @@ func (c *Config) Finalize(leaveSet, skipSet bool) error {
 		if c.BindAddr == "0.0.0.0" {
 			c.BindAddr = "127.0.0.1"
 		}
-		c.DisableRemoteExec = false
+		// A dev agent runs remote exec, but only where nobody else can
+		// reach it (loopback), and never against an explicit setting.
+		if ip := net.ParseIP(c.BindAddr); !c.remoteExecSet && ip != nil && ip.IsLoopback() {
+			c.DisableRemoteExec = false
+		}
 	}
 	if !leaveSet {
 		c.LeaveOnTerminate = !c.Server

@@ -748,3 +748,34 @@ func TestQueryTimesAndLimitsValidated(t *testing.T) {
 		}
 	}
 }
+
+// -dev turns remote exec on only on loopback, and an explicit
+// disable_remote_exec wins over it.
+func TestDevRemoteExec(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		dev      bool
+		srcs     []string
+		disabled bool
+	}{
+		{"default off", false, []string{`{"data_dir":"/d"}`}, true},
+		{"config turns it on", false, []string{`{"data_dir":"/d","disable_remote_exec":false}`}, false},
+		{"dev on loopback", true, nil, false},
+		{"dev on a routable address", true, []string{`{"bind_addr":"10.0.0.9"}`}, true},
+		{"dev with it explicitly off", true, []string{`{"disable_remote_exec":true}`}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var srcs []*FileConfig
+			for _, s := range tc.srcs {
+				srcs = append(srcs, parseOK(t, s))
+			}
+			c, err := resolve(tc.dev, srcs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.DisableRemoteExec != tc.disabled {
+				t.Fatalf("DisableRemoteExec = %v, want %v", c.DisableRemoteExec, tc.disabled)
+			}
+		})
+	}
+}
