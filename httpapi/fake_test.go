@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -91,11 +90,7 @@ func (f *fakeAgent) KVApply(_ context.Context, req *node.KVWriteRequest) (*node.
 // after their answer (keep-alive is tested against real agents).
 func serve(t *testing.T, f *fakeAgent) (*httpapi.Handler, string) {
 	t.Helper()
-	h := httpapi.New(f, hclog.NewNullLogger(), nil)
-	h.SetConnReturner(func(c net.Conn) { c.Close() })
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return h, srv.URL
+	return serveAgent(t, f)
 }
 
 func get(t *testing.T, url string) (*http.Response, string) {
