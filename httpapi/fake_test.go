@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"consulx/httpapi"
 	"consulx/node"
 	"consulx/store"
