@@ -88,7 +88,7 @@ func runExec(args []string, env *cliEnv) int {
 			if errors.As(err, &se) {
 				return x.errorf("Error starting remote execution: %s", strings.TrimSpace(se.Body))
 			}
-			return x.errorf("Error during remote execution: %v", err)
+			return x.fail("during remote execution", err)
 		}
 		if out.failed {
 			return 2
