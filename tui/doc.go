@@ -2,7 +2,8 @@
 // behind `consulx tui` and the console `consulx agent` shows on a terminal.
 //
 // It owns the panes (LAN members, WAN members, KV browser, Raft status,
-// log, services with their instances and checks, user events), their key map, the
+// log, services with their instances and checks, user events, remote
+// exec), their key map, the
 // generated key documentation (KeyDocs) and the confirmation dialogs in
 // front of every destructive action and maintenance toggle.
 //
@@ -34,6 +35,18 @@
 // The Events pane (events.go) keeps the agent's recent user events
 // current with a blocking EventList and fires new ones from a small form
 // (form.go, shared by the panes that need several fields).
+//
+// The Exec pane (exec.go; not shown with -readonly) composes a remote exec
+// job with a live preview of the alive nodes its filters select
+// (exec_targets.go: the members and the catalog), asks, then runs it
+// through Source.Exec: the callback's events go through a bounded channel
+// (a full one holds the stream back, nothing is dropped) and reach Update
+// in batches (one per execBatchWindow at most per read), so a flood of
+// output makes a few Updates a second, not one per chunk. Each node's
+// output is kept to its last ~1 MiB, made safe to draw, wrapped for the
+// selected node only and searched (exec_output.go). ctrl+c in the pane
+// cancels a running job (its context) rather than quitting; q asks first
+// while one runs.
 //
 // Keys are taken as typed even when they arrive together: Bubble Tea v1
 // reads a burst of printable input (a fast typist, tmux send-keys) as one

@@ -55,6 +55,18 @@ type fakeSource struct {
 	eventsChanged chan struct{}
 	fired         []api.UserEvent
 	fireErr       error
+
+	// execJobs receives every Exec call as a job the test drives.
+	execJobs chan *fakeJob
+}
+
+// fakeJob is one Exec call: the test sends its events and closes events
+// to end it; ended gets what Exec returned (the context's error when the
+// console cancelled it).
+type fakeJob struct {
+	req    api.ExecRequest
+	events chan api.ExecEvent
+	ended  chan error
 }
 
 func newFake() *fakeSource {
@@ -83,6 +95,7 @@ func newFake() *fakeSource {
 		index:         1,
 		changed:       make(chan struct{}),
 		eventsChanged: make(chan struct{}),
+		execJobs:      make(chan *fakeJob, 16),
 		logs: []string{
 			"2026-01-02T03:04:05.000Z [INFO]  agent: (LAN) joined: 1",
 			"2026-01-02T03:04:05.100Z [DEBUG] memberlist: stream connection",
@@ -588,4 +601,22 @@ func (f *fakeSource) EventFire(ctx context.Context, ev *api.UserEvent, dc string
 	out.Version = 1
 	f.addEventLocked(out)
 	return &out, nil
+}
+
+func (f *fakeSource) Exec(ctx context.Context, req *api.ExecRequest, dc string, fn func(api.ExecEvent)) error {
+	j := &fakeJob{req: *req, events: make(chan api.ExecEvent), ended: make(chan error, 1)}
+	f.execJobs <- j
+	for {
+		select {
+		case ev, ok := <-j.events:
+			if !ok {
+				j.ended <- nil
+				return nil
+			}
+			fn(ev)
+		case <-ctx.Done():
+			j.ended <- ctx.Err()
+			return ctx.Err()
+		}
+	}
 }

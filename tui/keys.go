@@ -22,6 +22,8 @@ type KeyMap struct {
 
 	Maint key.Binding
 
+	Rerun, CancelJob key.Binding
+
 	Yes, Save, Cancel, Submit, NextField, PrevField key.Binding
 }
 
@@ -31,7 +33,7 @@ func DefaultKeyMap(readOnly bool) KeyMap {
 	km := KeyMap{
 		NextPane:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
 		PrevPane:  key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "prev pane")),
-		Panes:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7"), key.WithHelp("1-7", "pane")),
+		Panes:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8"), key.WithHelp("1-8", "pane")),
 		Refresh:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh")),
 		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
@@ -61,6 +63,9 @@ func DefaultKeyMap(readOnly bool) KeyMap {
 
 		Maint: key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "maintenance")),
 
+		Rerun:     key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "re-run failed")),
+		CancelJob: key.NewBinding(key.WithKeys("x", "ctrl+c"), key.WithHelp("x", "cancel job")),
+
 		Yes:    key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "confirm")),
 		Save:   key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
@@ -71,9 +76,11 @@ func DefaultKeyMap(readOnly bool) KeyMap {
 	}
 	if readOnly {
 		for _, b := range []*key.Binding{&km.New, &km.Edit, &km.ExtEdit, &km.Copy, &km.Move, &km.Delete, &km.DeleteTree, &km.Save, &km.Maint,
-			&km.NextField, &km.PrevField} {
+			&km.Rerun, &km.CancelJob, &km.NextField, &km.PrevField} {
 			b.SetEnabled(false)
 		}
+		// The Exec pane (8) is not shown.
+		km.Panes = key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7"), key.WithHelp("1-7", "pane"))
 	}
 	return km
 }
@@ -127,15 +134,19 @@ func (g keyGroup) bindings() []key.Binding {
 }
 
 func (k KeyMap) groups() []keyGroup {
+	filterShort := "filter / find output"
+	if !k.CancelJob.Enabled() {
+		filterShort = "filter events" // no Exec pane
+	}
 	return []keyGroup{
 		{"Global", "everywhere, except that while a filter, search, editor or dialog has focus keys go to it (only ctrl+c stays global)", []docKey{
 			{b: k.NextPane, doc: "next pane"},
 			{b: k.PrevPane, doc: "previous pane"},
-			{b: k.Panes, doc: "jump to pane 1 Members, 2 WAN, 3 KV, 4 Raft, 5 Log, 6 Services, 7 Events"},
+			{b: k.Panes, doc: "jump to pane 1 Members, 2 WAN, 3 KV, 4 Raft, 5 Log, 6 Services, 7 Events, 8 Exec (not shown with -readonly)"},
 			{b: k.Refresh, doc: "reload the current pane now"},
 			{b: k.Help, doc: "toggle this help (esc also closes it; j/k scroll it when it does not fit)"},
 			{b: k.Quit, doc: "quit; in the agent's embedded console, asks first in a dialog (quitting stops the agent with a graceful leave)"},
-			{b: k.ForceQuit, doc: "quit at once, from anywhere, even while typing"},
+			{b: k.ForceQuit, doc: "quit at once, from anywhere, even while typing; in the Exec pane while a job runs it cancels the job instead (a second ctrl+c quits)"},
 		}},
 		{"Navigation", "lists, the KV value view, the search results, the service instances and the log; long values and log lines wrap", []docKey{
 			{b: k.Up, doc: "move up / scroll up"},
@@ -171,16 +182,21 @@ func (k KeyMap) groups() []keyGroup {
 			{b: k.Back, doc: "back to the service list"},
 			{b: k.Maint, doc: "on an instance: toggle its service maintenance, as m does for a node in pane 1 (reason, then confirm; an instance in maintenance is taken out after a confirmation); offered only on instances registered on a reachable agent (not the consul service, which the servers provide, nor catalog-only or unreachable nodes)"},
 		}},
-		{"Events", "pane 7: the agent's recent user events, newest first, kept current by a blocking query (↑/↓ select one, its ID and payload show below); n and tab are disabled and hidden with -readonly", []docKey{
-			{b: k.New, short: "fire event", doc: "fire a user event: a form with its name, payload (at most 512 bytes) and optional node, service and tag filters (regular expressions; a tag filter needs a service filter); enter fires it and the pane shows the Event ID the agent returned"},
-			{b: k.Filter, doc: "filter events by ID, name, payload or filter substring (enter keeps it, esc clears it)"},
-			{b: k.NextField, short: "next form field", doc: "the next field of the fire form; shift+tab or ↑ the previous one"},
+		{"Events and Exec", "pane 7 Events: the agent's recent user events, newest first, kept current by a blocking query (↑/↓ select one, its ID and payload show below); " +
+			"pane 8 Exec (not shown with -readonly): remote exec across nodes, as consul exec, each node's state on the left and the selected node's output on the right: " +
+			"↑/↓ select a node, pgup/pgdn scroll its output, g/G go to its beginning/end (G follows new output again); n, x, R and tab are disabled and hidden with -readonly", []docKey{
+			{b: k.New, short: "new event / command", doc: "pane 7: fire a user event: a form with its name, payload (at most 512 bytes) and optional node, service and tag filters (regular expressions; a tag filter needs a service filter); enter fires it and the pane shows the Event ID the agent returned. " +
+				"Pane 8: compose a command and its targets: node, service and tag regular expressions (as consul exec's -node, -service and -tag; a tag needs a service) with a live preview of the alive nodes they match and their count; enter asks for a confirmation naming the command and the node count, y runs it"},
+			{b: k.Filter, short: filterShort, doc: "pane 7: filter events by ID, name, payload or filter substring (enter keeps it, esc clears it). Pane 8: search the selected node's output (case-insensitive): type to find, ↑/↓ previous/next match, enter keeps the search (matching lines stay marked), esc clears it"},
+			{b: k.CancelJob, doc: "pane 8: cancel the running job, killing its command on every node; ctrl+c does the same while a job runs (q asks first, then quits and cancels it)"},
+			{b: k.Rerun, doc: "pane 8, once the job is over: run the same command again on the nodes that failed (non-zero exit, timed out, lost, no ack) only, targeted by a node regexp that matches exactly their names, after a confirmation"},
+			{b: k.NextField, short: "next form field", doc: "the next field of the fire and exec forms; shift+tab or ↑ the previous one"},
 		}},
-		{"Dialogs and editors", "confirmation dialogs, the KV editor, the filter and search inputs, the maintenance reason, the fire event form", []docKey{
-			{b: k.Yes, doc: "confirm a destructive action, a maintenance change or quitting; any other key cancels (No is the default)"},
+		{"Dialogs and editors", "confirmation dialogs, the KV editor, the filter and search inputs, the maintenance reason, the event and exec forms", []docKey{
+			{b: k.Yes, doc: "confirm a destructive action, a maintenance change, a remote exec or quitting; any other key cancels (No is the default)"},
 			{b: k.Save, doc: "save the value being edited (enter in the editor is a new line)"},
 			{b: k.Cancel, doc: "cancel the editor, search, filter, copy destination, maintenance reason or form"},
-			{b: k.Submit, doc: "accept what was typed: keep a filter, go on from a key name, a copy destination or a maintenance reason to the next step, fire the event"},
+			{b: k.Submit, doc: "accept what was typed: keep a filter, go on from a key name, a copy destination or a maintenance reason to the next step, fire the event, review the exec command"},
 		}},
 	}
 }
@@ -192,11 +208,11 @@ func KeyDocs() string {
 	b.WriteString("# consulx console keys\n\n")
 	b.WriteString("<!-- Generated by tui.KeyDocs; regenerate with `go test ./tui -run TestKeysDoc -update`. -->\n\n")
 	b.WriteString("`consulx tui` (and `consulx agent` on a terminal) open the console. Panes: ")
-	b.WriteString("1 Members, 2 WAN, 3 KV, 4 Raft, 5 Log, 6 Services, 7 Events. Typing in a filter, search, form or editor ")
-	b.WriteString("types the letter (so `q` there is a `q`); `ctrl+c` always quits. ")
+	b.WriteString("1 Members, 2 WAN, 3 KV, 4 Raft, 5 Log, 6 Services, 7 Events, 8 Exec. Typing in a filter, search, form or editor ")
+	b.WriteString("types the letter (so `q` there is a `q`); `ctrl+c` always quits (except that in the Exec pane, while a job runs, it cancels the job first). ")
 	b.WriteString("Every destructive action asks first, with No as the default. ")
 	b.WriteString("Nodes and service instances in maintenance are marked `maint`, with the reason. ")
-	b.WriteString("In the agent's embedded console `q` asks before stopping the agent. ")
+	b.WriteString("In the agent's embedded console `q` asks before stopping the agent, and anywhere it asks before cancelling a running exec job. ")
 	b.WriteString("Keys that arrive together (typed fast, or sent by `tmux send-keys`) count one by one, as typed; ")
 	b.WriteString("pasted text goes into the focused input as text and never runs a key.\n")
 	for _, g := range DefaultKeyMap(false).groups() {

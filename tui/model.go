@@ -115,6 +115,7 @@ type consolePanes struct {
 	log          *logPane
 	services     *servicesPane
 	events       *eventsPane
+	exec         *execPane // not among the tabs with -readonly
 }
 
 // Model is the root of the console: a header, one pane per tab, a footer.
@@ -157,9 +158,12 @@ func New(src Source, opts Options) *Model {
 	m.sh.flash = func(text string, isErr bool) { m.flashed, m.flashErr = text, isErr }
 	m.sh.isActive = func(p pane) bool { return m.panes[m.active] == p }
 	m.named = consolePanes{members: newMembersPane(m.sh, false), wan: newMembersPane(m.sh, true), kv: newKVPane(m.sh),
-		raft: newRaftPane(m.sh), log: newLogPane(m.sh), services: newServicesPane(m.sh), events: newEventsPane(m.sh)}
+		raft: newRaftPane(m.sh), log: newLogPane(m.sh), services: newServicesPane(m.sh), events: newEventsPane(m.sh), exec: newExecPane(m.sh)}
 	n := &m.named
 	m.panes = []pane{n.members, n.wan, n.kv, n.raft, n.log, n.services, n.events}
+	if !opts.ReadOnly {
+		m.panes = append(m.panes, n.exec) // remote exec changes things on every node it runs on
+	}
 	return m
 }
 
@@ -350,6 +354,8 @@ func (m *Model) concerned(msg tea.Msg) []pane {
 		return []pane{n.services}
 	case evListMsg, evRetryMsg, evFiredMsg:
 		return []pane{n.events}
+	case execTargetsMsg, execStreamMsg, execBatchMsg:
+		return []pane{n.exec}
 	}
 	return m.panes
 }
@@ -409,6 +415,13 @@ func (m *Model) handleKeys(msg tea.KeyMsg) tea.Cmd {
 func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.sh.keys
 	if key.Matches(msg, k.ForceQuit) {
+		// In the Exec pane, while a job runs, ctrl+c cancels the job (as
+		// it would stop consul exec); a second one quits.
+		if m.quitAsk == nil && m.panes[m.active] == m.named.exec {
+			if cmd, ok := m.named.exec.interrupt(); ok {
+				return cmd
+			}
+		}
 		return m.quit()
 	}
 	if d := m.quitAsk; d != nil {
@@ -430,11 +443,15 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, k.Quit):
-		if m.sh.opts.Embedded {
+		job := m.named.exec.runningJob()
+		if m.sh.opts.Embedded || job != "" {
 			m.full = false // the dialog shows over the pane
-			m.quitAsk = &confirmDialog{
-				prompt: "Quit and stop the agent (graceful leave)?",
-				yes:    m.quit,
+			m.quitAsk = &confirmDialog{prompt: "Quit and stop the agent (graceful leave)?", yes: m.quit}
+			switch {
+			case job != "" && m.sh.opts.Embedded:
+				m.quitAsk.detail = "and cancel " + job + " on every node"
+			case job != "":
+				m.quitAsk.prompt = "Quit and cancel " + job + " on every node?"
 			}
 			return nil
 		}

@@ -34,6 +34,10 @@ type Source interface {
 	EventList(ctx context.Context, name string, q *api.QueryOptions) ([]api.UserEvent, *api.QueryMeta, error)
 	// EventFire fires a user event and returns it with its ID.
 	EventFire(ctx context.Context, ev *api.UserEvent, datacenter string) (*api.UserEvent, error)
+	// Exec runs a remote exec job, calling fn (on the caller's goroutine)
+	// with every event until the job is done; cancelling ctx cancels the
+	// job on every node.
+	Exec(ctx context.Context, req *api.ExecRequest, datacenter string, fn func(api.ExecEvent)) error
 }
 
 var _ Source = (*api.Client)(nil)
