@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"sort"
 	"strings"
 	"sync"
@@ -101,7 +102,10 @@ func runBenchExec(args []string, env *cliEnv) int {
 	}
 	client := api.NewClient(running[0].HTTPAddr)
 	ctx := context.Background()
-	// Every agent must know every other before a fan-out can reach all.
+	// Every agent must know every other before a fan-out can reach all,
+	// and the joins' gossip must have died down: until then their intents
+	// fill every gossip packet and delay a user event (a settled cluster
+	// has empty queues).
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		ok := true
@@ -112,7 +116,8 @@ func runBenchExec(args []string, env *cliEnv) int {
 					alive++
 				}
 			}
-			ok = ok && alive == *agents
+			lan := r.Agent.Stats(ctx)["serf_lan"]
+			ok = ok && alive == *agents && lan["intent_queue"] == "0" && lan["event_queue"] == "0"
 		}
 		if ok {
 			break
@@ -125,13 +130,20 @@ func runBenchExec(args []string, env *cliEnv) int {
 	}
 	fmt.Fprintf(env.stdout, "exec: %d agents up in %.1fs (gossip %s)\n", *agents, time.Since(start).Seconds(), *gossip)
 
-	var took []time.Duration
+	var took, firstAcks, lastAcks []time.Duration
 	for r := 0; r < *rounds; r++ {
 		t0 := time.Now()
 		var done api.ExecEvent
+		var firstAck, lastAck time.Duration
 		types := map[string]int{}
 		err := client.Exec(ctx, &api.ExecRequest{Command: "true"}, "", func(ev api.ExecEvent) {
 			types[ev.Type]++
+			if ev.Type == api.ExecAck {
+				lastAck = time.Since(t0)
+				if firstAck == 0 {
+					firstAck = lastAck
+				}
+			}
 			if ev.Type == api.ExecStart {
 				types["expected"] = len(ev.Expected)
 			}
@@ -150,11 +162,12 @@ func runBenchExec(args []string, env *cliEnv) int {
 			fmt.Fprintf(env.stderr, "bench exec: round %d: %d acks, %d exits of %d agents\n", r, done.Acks, done.Exits, *agents)
 			return 1
 		}
-		took = append(took, d)
+		took, firstAcks, lastAcks = append(took, d), append(firstAcks, firstAck), append(lastAcks, lastAck)
+		// Let this job's gossip die down before the next.
+		time.Sleep(time.Second)
 	}
-	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
-	fmt.Fprintf(env.stdout, "fan-out of `true` to %d agents, %d jobs: median %s, min %s, max %s (end to end: HTTP request to the done event)\n",
-		*agents, *rounds, took[len(took)/2].Round(time.Millisecond), took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+	fmt.Fprintf(env.stdout, "fan-out of `true` to %d agents, %d jobs: %s end to end (HTTP request to the done event); first ack %s, last ack %s (gossip spreading the announcement)\n",
+		*agents, *rounds, spread(took), spread(firstAcks), spread(lastAcks))
 
 	if *streamNodes == 0 {
 		return 0
@@ -163,11 +176,16 @@ func runBenchExec(args []string, env *cliEnv) int {
 	for i := range names {
 		names[i] = fmt.Sprintf("bench-%03d", i)
 	}
-	var ms runtime.MemStats
+	// The live heap (as of the last GC) says what streaming holds; heap
+	// in use also counts garbage not yet collected (decoded chunks).
+	liveHeap := func() uint64 {
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
 	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	heap0 := ms.HeapInuse
-	var peak uint64
+	heap0 := liveHeap()
+	var peak, peakInUse uint64
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
@@ -181,7 +199,7 @@ func runBenchExec(args []string, env *cliEnv) int {
 			case <-t.C:
 				var m runtime.MemStats
 				runtime.ReadMemStats(&m)
-				peak = max(peak, m.HeapInuse)
+				peak, peakInUse = max(peak, liveHeap()), max(peakInUse, m.HeapInuse)
 			}
 		}
 	}()
@@ -211,7 +229,17 @@ func runBenchExec(args []string, env *cliEnv) int {
 		return 1
 	}
 	mib := float64(bytes) / (1 << 20)
-	fmt.Fprintf(env.stdout, "streaming: %.0f MiB from %d nodes to one initiator in %s: %.0f MiB/s aggregate; heap in use %.1f MiB before, peak %.1f MiB while streaming (+%.1f MiB), all %d agents in this process\n",
-		mib, *streamNodes, d.Round(time.Millisecond), mib/d.Seconds(), float64(heap0)/(1<<20), float64(peak)/(1<<20), (float64(peak)-float64(heap0))/(1<<20), *agents)
+	fmt.Fprintf(env.stdout, "streaming: %.0f MiB from %d nodes to one initiator in %s: %.0f MiB/s aggregate; live heap %.1f MiB before, at most %.1f MiB while streaming (+%.1f MiB; heap in use peaked at %.1f MiB with garbage), all %d agents in this process\n",
+		mib, *streamNodes, d.Round(time.Millisecond), mib/d.Seconds(), mb(heap0), mb(peak), mb(peak)-mb(heap0), mb(peakInUse), *agents)
 	return 0
 }
+
+// spread formats durations as "median M (min A, max B)".
+func spread(ds []time.Duration) string {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	return fmt.Sprintf("median %s (min %s, max %s)", r(s[len(s)/2]), r(s[0]), r(s[len(s)-1]))
+}
+
+func mb(b uint64) float64 { return float64(b) / (1 << 20) }
