@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"consulx/api"
 	"consulx/internal/testcluster"
 )
 
@@ -173,4 +175,83 @@ func TestConsoleSurvivesAgentRestart(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestConsoleExecAndEventsInTmux drives the Exec and Events panes of a
+// `consulx agent -dev` console (remote exec is on for a loopback dev
+// agent): a command composed, previewed, confirmed and streamed back with
+// its exit code; R re-runs it on the failed node; a long job cancelled
+// with x leaves no process behind; an event fired from the Events pane
+// shows up in its list and through the CLI's API.
+func TestConsoleExecAndEventsInTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the binary in tmux")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (.ci/run installs it)")
+	}
+	bin := consulxBinary(t)
+	p := testcluster.FreePorts(t, 5)
+	http := fmt.Sprintf("127.0.0.1:%d", p[0])
+	s := &tmuxSession{t: t, name: fmt.Sprintf("consulx-exec-%d", os.Getpid())}
+	cmdline := fmt.Sprintf("exec %s agent -dev -node tmuxexec -http-port %d -dns-port %d -serf-lan-port %d -serf-wan-port %d -server-port %d",
+		bin, p[0], p[1], p[2], p[3], p[4])
+	if out, err := s.run("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40", "env", "TERM=xterm-256color", "sh", "-c", cmdline); err != nil {
+		t.Fatalf("tmux new-session: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := s.run("list-panes", "-t", s.name, "-F", "#{pane_pid}"); err == nil {
+			var pid int
+			if _, err := fmt.Sscan(strings.TrimSpace(out), &pid); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		_, _ = s.run("kill-session", "-t", s.name)
+	})
+	s.waitFor("members pane", "tmuxexec", "alive")
+
+	s.keys("8")
+	s.waitFor("exec pane", "Remote exec")
+	s.keys("n")
+	s.keys("echo hello-from-exec; exit 3")
+	s.waitFor("preview", "1 of 1 alive node matches")
+	s.keys("Enter")
+	s.waitFor("confirm", `Run "echo hello-from-exec; exit 3" on 1 node? y/N`)
+	s.keys("y")
+	s.waitFor("result", "1 / 1 completed", "1 failed", "exit 3", "hello-from-exec")
+	s.keys("R")
+	s.waitFor("re-run confirm", "Re-run", "on 1 failed node? y/N")
+	s.keys("y")
+	s.waitFor("re-run result", "targets: node ^(tmuxexec)$", "1 / 1 completed", "exit 3")
+
+	marker := filepath.Join(t.TempDir(), "pid")
+	s.keys("n")
+	s.keys("C-u")
+	s.keys(fmt.Sprintf("echo $$ > %s; echo started; sleep 60", marker))
+	s.keys("Enter")
+	s.waitFor("confirm long job", "on 1 node? y/N")
+	s.keys("y")
+	s.waitFor("long job running", "running", "started")
+	pid := waitPidFile(t, marker)
+	s.keys("x")
+	s.waitFor("cancelled", "cancelled")
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if syscall.Kill(pid, 0) == nil {
+			return fmt.Errorf("the cancelled job's shell %d still runs", pid)
+		}
+		return nil
+	})
+
+	s.keys("7")
+	s.waitFor("events pane", "newest first")
+	s.keys("n")
+	s.keys("deploy")
+	s.keys("Tab")
+	s.keys("v42")
+	s.keys("Enter")
+	s.waitFor("event fired", "Event ID", "deploy", "v42")
+	evs, _, err := api.NewClient(http).EventList(t.Context(), "deploy", nil)
+	if err != nil || len(evs) != 1 || string(evs[0].Payload) != "v42" {
+		t.Fatalf("events the agent lists: %+v, %v", evs, err)
+	}
 }
