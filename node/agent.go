@@ -48,8 +48,10 @@ type Agent struct {
 
 	started    time.Time
 	shutdownCh chan struct{}
-	// execJobs counts the remote exec jobs this agent runs now.
+	// execJobs counts the remote exec jobs this agent runs now; execSeen
+	// remembers the ones it took.
 	execJobs     atomic.Int32
+	execSeen     recentJobs
 	shutdownOnce sync.Once
 	leaveOnce    sync.Once
 	wg           sync.WaitGroup

@@ -13,6 +13,7 @@ import (
 	"net"
 	"regexp"
 	"sort"
+	"sync"
 	"time"
 
 	"consulx/exec/remote"
@@ -101,9 +102,43 @@ func (a *Agent) Exec(ctx context.Context, req *ExecRequest, datacenter string, f
 		job.Close()
 		return fmt.Errorf("announce remote exec job: %w", err)
 	}
+	job.Reannounce = func() {
+		if err := a.lan.UserEvent(execEventName, ann, false); err != nil {
+			a.logger.Warn("remote exec: could not announce the job again", "job", id, "error", err)
+		}
+	}
 	a.logger.Info("remote exec job started", "job", id, "relay", relay, "expected", len(expected))
 	job.Collect(ctx, expected, fn)
 	return nil
+}
+
+// recentJobs remembers the jobs this agent took, so a job announced again
+// (or delivered twice by gossip) runs once.
+type recentJobs struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// first reports whether job is new, and remembers it.
+func (r *recentJobs) first(job string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if r.seen == nil {
+		r.seen = map[string]time.Time{}
+	}
+	if _, ok := r.seen[job]; ok {
+		return false
+	}
+	if len(r.seen) >= 1024 {
+		for id, at := range r.seen {
+			if now.Sub(at) > 10*time.Minute {
+				delete(r.seen, id)
+			}
+		}
+	}
+	r.seen[job] = now
+	return true
 }
 
 // openJob registers the job with a relay: this server, or a live server of
@@ -228,7 +263,7 @@ func (a *Agent) handleExecAnnouncement(e serf.UserEvent) {
 		a.logger.Warn("dropping a remote exec announcement that does not decode", "error", err)
 		return
 	}
-	if !a.matchesFilters(ann.Filters.Node, ann.Filters.Service, ann.Filters.Tag) {
+	if !a.matchesFilters(ann.Filters.Node, ann.Filters.Service, ann.Filters.Tag) || !a.execSeen.first(ann.Job) {
 		return
 	}
 	if !a.isLiveServer(ann.Relay) {

@@ -14,8 +14,13 @@ import (
 type Job struct {
 	ID   string
 	Spec Spec
-	conn net.Conn
-	fr   *frameReader
+	// Reannounce, if set, is called once, half-way through Wait, when
+	// some expected nodes have not answered yet: gossip is best effort,
+	// and a second announcement reaches nodes the first was slow to
+	// (targets ignore a job they already took).
+	Reannounce func()
+	conn       net.Conn
+	fr         *frameReader
 }
 
 // Open registers job id with spec on the relay reached through c (already
@@ -135,6 +140,7 @@ func (j *Job) Collect(ctx context.Context, expected []string, fn func(Event)) Ev
 	}
 	tick := time.NewTicker(min(j.Spec.Wait/4, 100*time.Millisecond))
 	defer tick.Stop()
+	reannounceAt := start.Add(j.Spec.Wait / 2)
 	for {
 		select {
 		case <-ctx.Done():
@@ -185,6 +191,15 @@ func (j *Job) Collect(ctx context.Context, expected []string, fn func(Event)) Ev
 				finish(f.node, Event{Type: EventLost, Node: f.node, Reason: string(f.body)})
 			}
 		case now := <-tick.C:
+			if j.Reannounce != nil && !now.Before(reannounceAt) {
+				for _, n := range expected {
+					if nodes[n] == nil {
+						j.Reannounce()
+						break
+					}
+				}
+				j.Reannounce = nil
+			}
 			if !now.Before(ackDeadline) {
 				for _, n := range expected {
 					if nodes[n] == nil {

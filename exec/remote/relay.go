@@ -34,6 +34,7 @@ type relayJob struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{} // the initiator's and the targets'
+	nodes map[string]bool       // the targets that said hello
 	over  bool
 }
 
@@ -94,7 +95,7 @@ func (r *Relay) serveInitiator(c net.Conn, fr *frameReader, h *hello) {
 		_ = frameWriter{c}.write(frameError, []byte(fmt.Sprintf("spec too large (%d bytes, at most %d)", len(spec), maxSpec)))
 		return
 	}
-	j := &relayJob{spec: spec, out: frameWriter{c}, conns: map[net.Conn]struct{}{c: {}}}
+	j := &relayJob{spec: spec, out: frameWriter{c}, conns: map[net.Conn]struct{}{c: {}}, nodes: map[string]bool{}}
 	r.mu.Lock()
 	switch {
 	case r.closed:
@@ -138,8 +139,12 @@ func (r *Relay) serveTarget(c net.Conn, fr *frameReader, h *hello) {
 	r.mu.Lock()
 	j := r.jobs[h.Job]
 	r.mu.Unlock()
-	if j == nil || !j.add(c) {
+	if j == nil {
 		_ = frameWriter{c}.write(frameError, []byte("no such job (it may be over)"))
+		return
+	}
+	if err := j.add(c, h.Node); err != nil {
+		_ = frameWriter{c}.write(frameError, []byte(err.Error()))
 		return
 	}
 	defer j.remove(c)
@@ -174,15 +179,20 @@ func (r *Relay) serveTarget(c net.Conn, fr *frameReader, h *hello) {
 	}
 }
 
-// add records a target's stream, unless the job is over.
-func (j *relayJob) add(c net.Conn) bool {
+// add records a target's stream, unless the job is over or the node has
+// answered already (a job runs at most once per node).
+func (j *relayJob) add(c net.Conn, node string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.over {
-		return false
+	switch {
+	case j.over:
+		return errors.New("no such job (it may be over)")
+	case j.nodes[node]:
+		return fmt.Errorf("node %q already answered this job", node)
 	}
 	j.conns[c] = struct{}{}
-	return true
+	j.nodes[node] = true
+	return nil
 }
 
 func (j *relayJob) remove(c net.Conn) {

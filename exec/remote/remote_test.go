@@ -268,3 +268,51 @@ func TestUnknownJobRunsNothing(t *testing.T) {
 		t.Fatal("something ran")
 	}
 }
+
+// Half-way through Wait, a job with a silent expected node is announced
+// again; a node that answers twice (a second delivery) runs it once.
+func TestReannounceAndRunOnce(t *testing.T) {
+	_, addr := startRelay(t)
+	count := filepath.Join(t.TempDir(), "runs")
+	job, err := Open(dial(t, addr), "job-again", Spec{Command: "echo run >> " + count, Wait: 600 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reannounced int
+	var wg *sync.WaitGroup
+	job.Reannounce = func() {
+		reannounced++
+		// The second announcement reaches a, which answered already.
+		wg = serveTargets(t, addr, "job-again", &Target{Node: "a", Enabled: true})
+	}
+	first := serveTargets(t, addr, "job-again", &Target{Node: "a", Enabled: true})
+	rec := &recorder{}
+	start := time.Now()
+	done := job.Collect(context.Background(), []string{"a", "silent"}, rec.add)
+	waitGroup(t, first, 5*time.Second)
+	if wg != nil {
+		waitGroup(t, wg, 5*time.Second)
+	}
+	if reannounced != 1 {
+		t.Fatalf("announced again %d times, want once", reannounced)
+	}
+	b, _ := os.ReadFile(count)
+	if n := strings.Count(string(b), "run"); n != 1 || done.Exits != 1 {
+		t.Fatalf("the command ran %d times (done %+v), want once", n, done)
+	}
+	if _, ok := rec.byNode(EventNoAck)["silent"]; !ok || time.Since(start) > 5*time.Second {
+		t.Fatalf("silent node not reported noack in time: %+v", rec.events)
+	}
+}
+
+// No second announcement when every expected node answered.
+func TestNoReannounceWhenAllAnswered(t *testing.T) {
+	_, addr := startRelay(t)
+	job, err := Open(dial(t, addr), "job-once", Spec{Command: "sleep 0.5", Wait: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job.Reannounce = func() { t.Error("announced again though every node answered") }
+	serveTargets(t, addr, "job-once", &Target{Node: "a", Enabled: true})
+	job.Collect(context.Background(), []string{"a"}, func(Event) {})
+}
