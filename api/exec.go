@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
@@ -80,6 +81,15 @@ func (c *Client) Exec(ctx context.Context, req *ExecRequest, datacenter string, 
 	if err != nil {
 		return err
 	}
+	// Running nodes send a heartbeat every second and the agent ends the
+	// job within Wait when nodes go quiet, so a stream silent much longer
+	// than that means the agent itself is stuck: give up on it.
+	idle := 3*max(req.Wait, 2*time.Second) + 10*time.Second
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stalled atomic.Bool
+	watchdog := time.AfterFunc(idle, func() { stalled.Store(true); cancel() })
+	defer watchdog.Stop()
 	u := c.base + "/v1/exec"
 	if datacenter != "" {
 		u += "?dc=" + url.QueryEscape(datacenter)
@@ -93,6 +103,9 @@ func (c *Client) Exec(ctx context.Context, req *ExecRequest, datacenter string, 
 	}
 	resp, err := c.http.Do(hreq)
 	if err != nil {
+		if stalled.Load() {
+			return fmt.Errorf("exec: the agent sent nothing for %s", idle)
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -105,6 +118,7 @@ func (c *Client) Exec(ctx context.Context, req *ExecRequest, datacenter string, 
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	done := false
 	for sc.Scan() {
+		watchdog.Reset(idle)
 		var ev ExecEvent
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			return fmt.Errorf("decode exec event: %w", err)
@@ -113,6 +127,9 @@ func (c *Client) Exec(ctx context.Context, req *ExecRequest, datacenter string, 
 		done = done || ev.Type == ExecDone
 	}
 	if err := sc.Err(); err != nil {
+		if stalled.Load() {
+			return fmt.Errorf("exec: the agent sent nothing for %s", idle)
+		}
 		return err
 	}
 	if !done {

@@ -392,6 +392,18 @@ func (c *Config) Merge(fc *FileConfig) {
 	}
 }
 
+// loopbackOnly says every address in addrs (space-separated, as
+// client_addr may be) is a loopback address.
+func loopbackOnly(addrs string) bool {
+	fields := strings.Fields(addrs)
+	for _, a := range fields {
+		if ip := net.ParseIP(a); ip == nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return len(fields) > 0
+}
+
 // Finalize fills derived defaults and checks the whole configuration.
 // leaveSet/skipSet tell whether a source set those keys, since their
 // defaults depend on the server role.
@@ -406,7 +418,7 @@ func (c *Config) Finalize(leaveSet, skipSet bool) error {
 		}
 		// A dev agent runs remote exec, but only where nobody else can
 		// reach it (loopback), and never against an explicit setting.
-		if ip := net.ParseIP(c.BindAddr); !c.remoteExecSet && ip != nil && ip.IsLoopback() {
+		if !c.remoteExecSet && loopbackOnly(c.BindAddr) && loopbackOnly(c.ClientAddr) {
 			c.DisableRemoteExec = false
 		}
 	}

@@ -202,7 +202,7 @@ func TestParseAllKeysTogether(t *testing.T) {
 		StartJoin: []string{"s1"}, RetryJoin: []string{"r1"}, RetryJoinWAN: []string{"w1", "w2"},
 		RetryInterval: 10 * time.Second, LogLevel: "warn",
 		LeaveOnTerminate: true, SkipLeaveOnInterrupt: false,
-		DisableUpdateCheck: true, DisableRemoteExec: false, EnableScriptChecks: true,
+		DisableUpdateCheck: true, DisableRemoteExec: false, remoteExecSet: true, EnableScriptChecks: true,
 		RaftMultiplier: 2, RPCHoldTimeout: 3 * time.Second,
 		KVMaxValueSize: 1024, HTTPMaxConnsPerClient: 10, SessionTTLMin: 10 * time.Second, DefaultQueryTime: 5 * time.Minute, MaxQueryTime: 10 * time.Minute,
 	}
@@ -763,6 +763,8 @@ func TestDevRemoteExec(t *testing.T) {
 		{"dev on loopback", true, nil, false},
 		{"dev on a routable address", true, []string{`{"bind_addr":"10.0.0.9"}`}, true},
 		{"dev with it explicitly off", true, []string{`{"disable_remote_exec":true}`}, true},
+		{"dev with the HTTP API on every interface", true, []string{`{"client_addr":"0.0.0.0"}`}, true},
+		{"dev with the HTTP API on loopback and a LAN address", true, []string{`{"client_addr":"127.0.0.1 10.0.0.9"}`}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var srcs []*FileConfig

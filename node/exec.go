@@ -26,6 +26,10 @@ import (
 // consul:event: namespace, so it is not listed as a user event).
 const execEventName = "consulx:rexec"
 
+// maxAnnouncedFilters bounds a job's encoded filters, so its announcement
+// fits a gossip packet with room to spare.
+const maxAnnouncedFilters = 900
+
 // maxTargetJobs bounds the jobs one agent runs at once; announcements
 // beyond it are logged and dropped (the initiator reports the node as
 // not acknowledging).
@@ -77,6 +81,12 @@ func (a *Agent) Exec(ctx context.Context, req *ExecRequest, datacenter string, f
 	}
 	if err := remote.Validate(&req.Spec, req.Filters); err != nil {
 		return &BadRequestError{Msg: err.Error()}
+	}
+	// Gossip carries a user event in one UDP packet (about 1400 bytes);
+	// a larger one would spread only with the occasional full sync, so
+	// nodes would seem not to answer.
+	if f, _ := json.Marshal(req.Filters); len(f) > maxAnnouncedFilters {
+		return &BadRequestError{Msg: fmt.Sprintf("The node, service and tag filters are too long to announce over gossip (%d bytes, at most %d): use a shorter regular expression", len(f), maxAnnouncedFilters)}
 	}
 	id, err := uuid.GenerateUUID()
 	if err != nil {
@@ -293,23 +303,46 @@ func (a *Agent) handleExecAnnouncement(e serf.UserEvent) {
 			a.logger.Warn("remote exec: cannot reach the job's relay", "job", ann.Job, "relay", ann.Relay, "error", err)
 			return
 		}
-		t := &remote.Target{Node: a.cfg.NodeName, Enabled: !a.cfg.DisableRemoteExec, Logger: a.logger.Named("exec"), Authorize: a.authorizeExec}
+		t := &remote.Target{Node: a.cfg.NodeName, Enabled: !a.cfg.DisableRemoteExec, Logger: a.logger.Named("exec")}
 		if err := t.Serve(ctx, c, ann.Job); err != nil && !errors.Is(err, context.Canceled) {
 			a.logger.Warn("remote exec job ended with an error", "job", ann.Job, "origin", ann.Origin, "error", err)
 		}
 	}()
 }
 
-// authorizeExec asks the installed authorizer, if it guards exec.
-func (a *Agent) authorizeExec(spec *remote.Spec) error {
-	z := a.hooks.authorizer.Load()
-	if z == nil {
+// newRelay is a server's relay: the installed authorizer, if it guards
+// exec, decides per node with the caller's token (which never leaves the
+// server), and a target must be the member it names, from its address.
+func newRelay(h *hooks, lan func() memberLister) *remote.Relay {
+	r := remote.NewRelay()
+	r.Authorize = func(token, node string) error {
+		z := h.authorizer.Load()
+		if z == nil {
+			return nil
+		}
+		if ea, ok := (*z).(ExecAuthorizer); ok {
+			return ea.AuthorizeExec(context.Background(), token, node)
+		}
 		return nil
 	}
-	if ea, ok := (*z).(ExecAuthorizer); ok {
-		return ea.AuthorizeExec(context.Background(), spec.Token, a.cfg.NodeName)
+	r.VerifyNode = func(node string, remoteAddr net.Addr) error {
+		pool := lan()
+		if pool == nil {
+			return errors.New("gossip is not up yet")
+		}
+		tcp, _ := remoteAddr.(*net.TCPAddr)
+		for _, m := range pool.Members() {
+			if m.Name != node {
+				continue
+			}
+			if tcp != nil && m.Addr.Equal(tcp.IP) {
+				return nil
+			}
+			return fmt.Errorf("node %q is not at %s", node, remoteAddr)
+		}
+		return fmt.Errorf("node %q is not a member of this datacenter", node)
 	}
-	return nil
+	return r
 }
 
 // isLiveServer says addr is the server port of a live server of our

@@ -166,7 +166,7 @@ func newServer(d serverDeps) (_ *server, err error) {
 	}
 
 	s.rpcSrv = serveRPC(&chanListener{m: s.mux, ch: s.mux.rpcCh}, rpcHandlers(s), d.raw)
-	s.relay, s.execAddr = remote.NewRelay(), d.advertise.String()
+	s.relay, s.execAddr = newRelay(d.hooks, func() memberLister { return s.lan }), d.advertise.String()
 	go serveRelay(&chanListener{m: s.mux, ch: s.mux.execCh}, s.relay)
 	return s, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"consulx/api"
 )
@@ -124,19 +125,21 @@ func (o *execOutput) count(ev api.ExecEvent) {
 	}
 }
 
+// line prints one line of a node's output as it came, every byte of it.
 func (o *execOutput) line(node, text string) {
-	fmt.Fprintln(o.w, strings.TrimRight("    "+node+": "+text, " \t\r"))
+	fmt.Fprintln(o.w, "    "+node+": "+text)
 }
 
 func (o *execOutput) status(node, format string, a ...any) {
 	fmt.Fprintf(o.w, "==> %s: %s\n", node, fmt.Sprintf(format, a...))
 }
 
-// flush prints what is left of a node's output; as consul exec, output
-// ending in a newline leaves one empty line ("    node:").
+// flush prints what is left of a node's output. As consul exec trims the
+// end of what it prints, output ending in a newline leaves one empty line
+// ("    node:", no trailing space).
 func (o *execOutput) flush(node string) {
 	if b, ok := o.partial[node]; ok {
-		o.line(node, b.String())
+		fmt.Fprintln(o.w, strings.TrimRightFunc("    "+node+": "+b.String(), unicode.IsSpace))
 		delete(o.partial, node)
 	}
 }

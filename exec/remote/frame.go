@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 )
 
 // MaxChunk is the largest output chunk a frame carries.
@@ -58,18 +59,13 @@ func (fw frameWriter) write(typ byte, payload ...[]byte) error {
 	if n > maxFrame {
 		return fmt.Errorf("remote exec: frame of %d bytes exceeds %d", n, maxFrame)
 	}
-	var hdr [5]byte
+	hdr := make([]byte, 5)
 	hdr[0] = typ
 	binary.BigEndian.PutUint32(hdr[1:], uint32(n))
-	if _, err := fw.w.Write(hdr[:]); err != nil {
-		return err
-	}
-	for _, p := range payload {
-		if _, err := fw.w.Write(p); err != nil {
-			return err
-		}
-	}
-	return nil
+	// One writev on a TCP connection, not a write per piece.
+	bufs := append(net.Buffers{hdr}, payload...)
+	_, err := bufs.WriteTo(fw.w)
+	return err
 }
 
 func (fw frameWriter) writeJSON(typ byte, v any) error {

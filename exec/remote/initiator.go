@@ -53,7 +53,6 @@ func (j *Job) Close() error { return j.conn.Close() }
 // nodeState is what the initiator knows of one node.
 type nodeState struct {
 	acked, over bool
-	lastSeen    time.Time
 }
 
 // incoming is a frame from a target, forwarded by the relay.
@@ -67,34 +66,43 @@ type incoming struct {
 // in order, the last being EventDone, which it also returns. expected
 // are the nodes the filters select (nil when unknown): the job ends as
 // soon as each of them and every node that acknowledged has finished,
-// else Spec.Wait after the start (always Wait when none is expected). An expected node silent for Wait is
-// reported noack; a running node silent (no output, no heartbeat) for
-// Wait plus a heartbeat period is reported lost, as is one whose stream
-// breaks. Cancelling ctx ends the job on every node. The job's stream is
-// closed when Collect returns.
+// else Spec.Wait after the start (always Wait when none is expected). An
+// expected node silent for Wait is reported noack (once the stream is
+// quiet: its ack may be queued behind others' output). A running node is
+// reported lost by the relay, which sees its stream break or go silent
+// (no output, no heartbeat) for Wait plus a heartbeat period; time the
+// relay spends waiting for us to read does not count, so a slow reader
+// slows the nodes down and never makes them lost. If the relay itself
+// goes silent that long while nodes run, they are reported lost here.
+// Cancelling ctx ends the job on every node. The job's stream is closed
+// when Collect returns.
 func (j *Job) Collect(ctx context.Context, expected []string, fn func(Event)) Event {
 	defer j.conn.Close()
 	start := time.Now()
 	fn(Event{Type: EventStart, Job: j.ID, Expected: expected})
 
+	// The reader hands frames over until the stream ends (then readErr
+	// gets why, before frames is closed) or Collect returns (stop).
 	frames := make(chan incoming, 16)
 	readErr := make(chan error, 1)
+	stop := make(chan struct{})
+	defer close(stop)
 	go func() {
 		defer close(frames)
 		for {
 			typ, p, err := j.fr.read()
-			if err != nil {
-				readErr <- err
-				return
+			var node string
+			var body []byte
+			if err == nil {
+				node, body, err = untag(p)
 			}
-			node, body, err := untag(p)
 			if err != nil {
 				readErr <- err
 				return
 			}
 			select {
 			case frames <- incoming{typ: typ, node: node, body: append([]byte(nil), body...)}:
-			case <-ctx.Done():
+			case <-stop:
 				return
 			}
 		}
@@ -102,8 +110,10 @@ func (j *Job) Collect(ctx context.Context, expected []string, fn func(Event)) Ev
 
 	nodes := map[string]*nodeState{}
 	var acks, exits int
-	silentAfter := j.Spec.Wait + j.Spec.heartbeatEvery()
+	relaySilence := 2 * (j.Spec.Wait + j.Spec.heartbeatEvery())
 	ackDeadline := start.Add(j.Spec.Wait)
+	lastFrame := start
+	quietLink := min(j.Spec.Wait/4, 100*time.Millisecond)
 	finish := func(node string, ev Event) {
 		st := nodes[node]
 		if st == nil {
@@ -158,15 +168,15 @@ func (j *Job) Collect(ctx context.Context, expected []string, fn func(Event)) Ev
 				}
 				return done()
 			}
+			lastFrame = time.Now()
 			st := nodes[f.node]
 			if st == nil {
 				st = &nodeState{}
 				nodes[f.node] = st
 			}
 			if st.over {
-				continue // reported lost already; late frames change nothing
+				continue // reported already; late frames change nothing
 			}
-			st.lastSeen = time.Now()
 			switch f.typ {
 			case frameAck:
 				if !st.acked {
@@ -200,16 +210,21 @@ func (j *Job) Collect(ctx context.Context, expected []string, fn func(Event)) Ev
 				}
 				j.Reannounce = nil
 			}
-			if !now.Before(ackDeadline) {
+			// An ack may wait behind other nodes' output when we read
+			// slowly; the relay has sent everything it holds once the
+			// stream has been quiet for a moment.
+			if !now.Before(ackDeadline) && now.Sub(lastFrame) >= quietLink {
 				for _, n := range expected {
 					if nodes[n] == nil {
 						finish(n, Event{Type: EventNoAck, Node: n})
 					}
 				}
 			}
-			for _, n := range sortedOpen(nodes, nil) {
-				if st := nodes[n]; now.Sub(st.lastSeen) > silentAfter {
-					finish(n, Event{Type: EventLost, Node: n, Reason: fmt.Sprintf("no heartbeat for %s", silentAfter)})
+			// Running nodes send a heartbeat at least every second, so a
+			// relay silent this long has stopped relaying.
+			if open := sortedOpen(nodes, nil); len(open) > 0 && now.Sub(lastFrame) > relaySilence {
+				for _, n := range open {
+					finish(n, Event{Type: EventLost, Node: n, Reason: fmt.Sprintf("the relay sent nothing for %s", relaySilence)})
 				}
 			}
 		}

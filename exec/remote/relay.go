@@ -7,19 +7,41 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// MaxJobs bounds the jobs one relay carries at once.
-const MaxJobs = 256
+const (
+	// MaxJobs bounds the jobs one relay carries at once.
+	MaxJobs = 256
+	// MaxStreams bounds the streams (initiators' and targets', including
+	// those still saying hello) one relay serves at once.
+	MaxStreams = 4096
+	// maxNodeName bounds a target's name, which tags each of its frames.
+	maxNodeName = 256
+	// helloTimeout bounds how long a new stream may take to say who it is.
+	helloTimeout = 10 * time.Second
+)
 
-// helloTimeout bounds how long a new stream may take to say who it is.
-const helloTimeout = 10 * time.Second
+// initiatorWriteTimeout bounds a write to an initiator that does not read;
+// past it the job ends (the agent's HTTP handler gives its own client a
+// minute per event). A variable for tests.
+var initiatorWriteTimeout = 2 * time.Minute
 
 // Relay joins targets' streams to their job's initiator. Servers run one;
 // it holds nothing of a job but the encoded spec and, per target, one
 // frame in flight.
 type Relay struct {
+	// Authorize, if set, decides whether the job's caller (token) may run
+	// it on node; a refusal is the node's answer (refused, with the
+	// error). The token stays on the relay: targets never see it.
+	Authorize func(token, node string) error
+	// VerifyNode, if set, checks that a target's stream comes from the
+	// node it names (so no one can answer, or report output, for another).
+	VerifyNode func(node string, remote net.Addr) error
+
+	streams atomic.Int32
+
 	mu     sync.Mutex
 	jobs   map[string]*relayJob
 	closed bool
@@ -27,10 +49,13 @@ type Relay struct {
 
 // relayJob is one registered job.
 type relayJob struct {
-	spec []byte // encoded Spec, sent to each target
+	spec  []byte // encoded Spec without the token, sent to each target
+	token string
+	// silence is how long a running target may send nothing.
+	silence time.Duration
 
-	wmu sync.Mutex // serialises frames onto the initiator's stream
-	out frameWriter
+	wmu       sync.Mutex // serialises frames onto the initiator's stream
+	initiator net.Conn
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{} // the initiator's and the targets'
@@ -63,6 +88,12 @@ func (r *Relay) Close() {
 // ServeConn serves one stream (its mux byte already read) until it ends.
 func (r *Relay) ServeConn(c net.Conn) {
 	defer c.Close()
+	if r.streams.Add(1) > MaxStreams {
+		r.streams.Add(-1)
+		_ = frameWriter{c}.write(frameError, []byte("too many remote exec streams on this server"))
+		return
+	}
+	defer r.streams.Add(-1)
 	fr := newFrameReader(c)
 	_ = c.SetReadDeadline(time.Now().Add(helloTimeout))
 	typ, p, err := fr.read()
@@ -90,12 +121,16 @@ func (r *Relay) serveInitiator(c net.Conn, fr *frameReader, h *hello) {
 		_ = frameWriter{c}.write(frameError, []byte("no spec"))
 		return
 	}
-	spec, err := json.Marshal(h.Spec)
-	if err != nil || len(spec) > maxSpec {
-		_ = frameWriter{c}.write(frameError, []byte(fmt.Sprintf("spec too large (%d bytes, at most %d)", len(spec), maxSpec)))
+	spec := h.Spec.withDefaults()
+	token := spec.Token
+	spec.Token = ""
+	encoded, err := json.Marshal(&spec)
+	if err != nil || len(encoded) > maxSpec {
+		_ = frameWriter{c}.write(frameError, []byte(fmt.Sprintf("spec too large (%d bytes, at most %d)", len(encoded), maxSpec)))
 		return
 	}
-	j := &relayJob{spec: spec, out: frameWriter{c}, conns: map[net.Conn]struct{}{c: {}}, nodes: map[string]bool{}}
+	j := &relayJob{spec: encoded, token: token, silence: spec.Wait + spec.heartbeatEvery(), initiator: c,
+		conns: map[net.Conn]struct{}{c: {}}, nodes: map[string]bool{}}
 	r.mu.Lock()
 	switch {
 	case r.closed:
@@ -120,10 +155,7 @@ func (r *Relay) serveInitiator(c net.Conn, fr *frameReader, h *hello) {
 		r.mu.Unlock()
 		j.end()
 	}()
-	j.wmu.Lock()
-	err = j.out.write(frameReady)
-	j.wmu.Unlock()
-	if err != nil {
+	if err := j.send(frameReady); err != nil {
 		return
 	}
 	// The initiator sends nothing more: its stream ending (done or
@@ -136,45 +168,77 @@ func (r *Relay) serveInitiator(c net.Conn, fr *frameReader, h *hello) {
 }
 
 func (r *Relay) serveTarget(c net.Conn, fr *frameReader, h *hello) {
+	refuse := func(why string) { _ = frameWriter{c}.write(frameError, []byte(why)) }
+	if h.Node == "" || len(h.Node) > maxNodeName {
+		refuse("bad node name")
+		return
+	}
+	if r.VerifyNode != nil {
+		if err := r.VerifyNode(h.Node, c.RemoteAddr()); err != nil {
+			refuse(err.Error())
+			return
+		}
+	}
 	r.mu.Lock()
 	j := r.jobs[h.Job]
 	r.mu.Unlock()
 	if j == nil {
-		_ = frameWriter{c}.write(frameError, []byte("no such job (it may be over)"))
+		refuse("no such job (it may be over)")
 		return
 	}
 	if err := j.add(c, h.Node); err != nil {
-		_ = frameWriter{c}.write(frameError, []byte(err.Error()))
+		refuse(err.Error())
 		return
 	}
 	defer j.remove(c)
+	node := tag(h.Node)
+	if r.Authorize != nil {
+		if err := r.Authorize(j.token, h.Node); err != nil {
+			refuse(err.Error())
+			_ = j.forward(frameRefused, node, []byte(err.Error()))
+			return
+		}
+	}
 	if err := (frameWriter{c}).write(frameSpec, j.spec); err != nil {
-		j.forward(frameLost, h.Node, []byte("stream failed: "+err.Error()))
+		_ = j.forward(frameLost, node, []byte("stream failed: "+err.Error()))
 		return
 	}
-	node := tag(h.Node)
 	finished := false
 	for {
+		// A running target sends output or a heartbeat at least every
+		// heartbeat period; the deadline is set after the last forward
+		// returned, so time spent waiting for a slow initiator does not
+		// count against the target.
+		_ = c.SetReadDeadline(time.Now().Add(j.silence))
 		typ, p, err := fr.read()
 		if err != nil {
 			if !finished {
+				var ne net.Error
 				reason := "connection lost before an exit code"
-				if !errors.Is(err, io.EOF) {
+				switch {
+				case errors.As(err, &ne) && ne.Timeout():
+					reason = fmt.Sprintf("no heartbeat for %s", j.silence)
+				case !errors.Is(err, io.EOF):
 					reason += ": " + err.Error()
 				}
-				j.forwardTagged(frameLost, node, []byte(reason))
+				_ = j.forward(frameLost, node, []byte(reason))
 			}
 			return
 		}
 		switch typ {
-		case frameAck, frameOutput, frameHeartbeat:
+		case frameAck, frameHeartbeat:
+		case frameOutput:
+			if len(p) > MaxChunk {
+				_ = j.forward(frameLost, node, []byte("protocol error: output chunk too large"))
+				return
+			}
 		case frameExit, frameRefused:
 			finished = true
 		default:
 			continue
 		}
-		if err := j.forwardTagged(typ, node, p); err != nil {
-			return // the initiator is gone; ending the job closes us
+		if err := j.forward(typ, node, p); err != nil {
+			return // the job is over (ended by the failed write)
 		}
 	}
 }
@@ -213,15 +277,22 @@ func (j *relayJob) end() {
 	}
 }
 
-func (j *relayJob) forward(typ byte, node string, body []byte) error {
-	return j.forwardTagged(typ, tag(node), body)
-}
-
-// forwardTagged writes one frame onto the initiator's stream. It blocks
-// while the initiator reads slowly: that is the backpressure that holds
-// targets back, so the relay never queues a job's output.
-func (j *relayJob) forwardTagged(typ byte, node, body []byte) error {
+// send writes one frame onto the initiator's stream. It blocks while the
+// initiator reads slowly: that is the backpressure that holds targets
+// back, so the relay never queues a job's output. An initiator that
+// reads nothing for initiatorWriteTimeout ends the job.
+func (j *relayJob) send(typ byte, payload ...[]byte) error {
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
-	return j.out.write(typ, node, body)
+	_ = j.initiator.SetWriteDeadline(time.Now().Add(initiatorWriteTimeout))
+	err := frameWriter{j.initiator}.write(typ, payload...)
+	if err != nil {
+		j.end()
+	}
+	return err
+}
+
+// forward sends a target's frame, tagged with its node.
+func (j *relayJob) forward(typ byte, node, body []byte) error {
+	return j.send(typ, node, body)
 }

@@ -22,11 +22,18 @@ func (l testLogger) Warn(msg string, args ...any) { l.t.Log(append([]any{"WARN",
 // startRelay serves a relay on 127.0.0.1 and returns its address.
 func startRelay(t *testing.T) (*Relay, string) {
 	t.Helper()
+	return startRelayWith(t, func(*Relay) {})
+}
+
+// startRelayWith is startRelay with the relay set up by setup first.
+func startRelayWith(t *testing.T, setup func(*Relay)) (*Relay, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := NewRelay()
+	setup(r)
 	go func() {
 		for {
 			c, err := ln.Accept()

@@ -24,10 +24,7 @@ type Target struct {
 	// Enabled says remote exec is on here; when off the node answers
 	// ReasonDisabled instead of staying silent.
 	Enabled bool
-	// Authorize, if set, may refuse a job (the spec carries the caller's
-	// token); its error is the refusal's reason.
-	Authorize func(*Spec) error
-	Logger    Logger
+	Logger  Logger
 }
 
 // Serve runs one job over c, a stream already dialled to the job's relay.
@@ -35,6 +32,10 @@ type Target struct {
 // has ended; either way the command's process group is gone.
 func (t *Target) Serve(ctx context.Context, c net.Conn, job string) error {
 	defer c.Close()
+	// Cancelling (the agent shutting down) closes the stream, which also
+	// unblocks a write stuck behind a relay that does not read.
+	stopClosing := context.AfterFunc(ctx, func() { c.Close() })
+	defer stopClosing()
 	fw := &lockedWriter{fw: frameWriter{c}}
 	if err := fw.json(frameHello, hello{Role: "target", Job: job, Node: t.Node}); err != nil {
 		return err
@@ -58,12 +59,6 @@ func (t *Target) Serve(ctx context.Context, c net.Conn, job string) error {
 		t.Logger.Warn("remote exec refused: disabled on this agent (disable_remote_exec)", "job", job, "origin", spec.Origin)
 		return fw.write(frameRefused, []byte(ReasonDisabled))
 	}
-	if t.Authorize != nil {
-		if err := t.Authorize(&spec); err != nil {
-			t.Logger.Warn("remote exec refused", "job", job, "origin", spec.Origin, "error", err)
-			return fw.write(frameRefused, []byte(err.Error()))
-		}
-	}
 	if err := fw.write(frameAck); err != nil {
 		return err
 	}
@@ -86,11 +81,12 @@ func (t *Target) Serve(ctx context.Context, c net.Conn, job string) error {
 		command = fmt.Sprint(args)
 	}
 	t.Logger.Info("remote exec: running", "job", job, "origin", spec.Origin, "command", command)
+	out := &outputWriter{l: fw}
 	res := exec.Run(ctx, exec.Spec{
 		Args:      args,
 		Timeout:   spec.Timeout,
 		OutputCap: spec.MaxOutput,
-		Stream:    outputWriter{fw},
+		Stream:    out,
 	})
 	stopBeats()
 	if ctx.Err() != nil {
@@ -104,7 +100,11 @@ func (t *Target) Serve(ctx context.Context, c net.Conn, job string) error {
 		st.Code = 255
 		_ = fw.write(frameOutput, []byte(fmt.Sprintf("consulx: %v\n", res.Err)))
 	case res.Truncated:
-		_ = fw.write(frameOutput, []byte(fmt.Sprintf("\n[output truncated at %d bytes]\n", spec.MaxOutput)))
+		marker := fmt.Sprintf("[output truncated at %d bytes]\n", spec.MaxOutput)
+		if !out.atLineStart() {
+			marker = "\n" + marker
+		}
+		_ = fw.write(frameOutput, []byte(marker))
 	}
 	t.Logger.Info("remote exec: finished", "job", job, "origin", spec.Origin, "command", command, "exit_code", st.Code, "timed_out", st.TimedOut)
 	if err := fw.json(frameExit, st); err != nil {
@@ -167,9 +167,18 @@ func (l *lockedWriter) heartbeats(every time.Duration) func() {
 }
 
 // outputWriter turns the command's output into output frames.
-type outputWriter struct{ l *lockedWriter }
+type outputWriter struct {
+	l    *lockedWriter
+	last byte // the last byte sent (0: none yet)
+}
 
-func (o outputWriter) Write(p []byte) (int, error) {
+// atLineStart says the output sent so far ends a line (or is empty).
+func (o *outputWriter) atLineStart() bool { return o.last == 0 || o.last == '\n' }
+
+func (o *outputWriter) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		o.last = p[len(p)-1]
+	}
 	for rest := p; len(rest) > 0; {
 		n := min(len(rest), MaxChunk)
 		if err := o.l.write(frameOutput, rest[:n]); err != nil {

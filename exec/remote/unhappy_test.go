@@ -1,0 +1,212 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Cancelling while output streams ends Collect at once, every time (the
+// reader once closed its channel without saying why, and Collect waited
+// for the reason forever).
+func TestCancelWhileStreaming(t *testing.T) {
+	_, addr := startRelay(t)
+	for i := 0; i < 15; i++ {
+		id := fmt.Sprintf("job-c%d", i)
+		job, err := Open(dial(t, addr), id, Spec{Command: "yes", Wait: time.Second, MaxOutput: 1 << 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg := serveTargets(t, addr, id, &Target{Node: "a", Enabled: true})
+		ctx, cancel := context.WithCancel(context.Background())
+		n := 0
+		ch := make(chan struct{})
+		go func() {
+			job.Collect(ctx, []string{"a"}, func(ev Event) {
+				if ev.Type == EventOutput {
+					if n++; n == 20 {
+						cancel()
+					}
+				}
+			})
+			close(ch)
+		}()
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("round %d: Collect still running 5s after cancel", i)
+		}
+		waitGroup(t, wg, 5*time.Second)
+		cancel()
+	}
+}
+
+// A reader that stalls longer than Wait plus a heartbeat slows the nodes
+// down; it does not make them lost.
+func TestSlowReaderMakesNoNodeLost(t *testing.T) {
+	_, addr := startRelay(t)
+	job, err := Open(dial(t, addr), "job-slow", Spec{Command: "for i in $(seq 1 30); do echo line $i; sleep 0.02; done", Wait: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg := serveTargets(t, addr, "job-slow", &Target{Node: "a", Enabled: true}, &Target{Node: "b", Enabled: true})
+	rec := &recorder{}
+	slept := false
+	done := job.Collect(context.Background(), []string{"a", "b"}, func(ev Event) {
+		rec.add(ev)
+		if ev.Type == EventOutput && !slept {
+			slept = true
+			time.Sleep(1500 * time.Millisecond)
+		}
+	})
+	waitGroup(t, wg, 10*time.Second)
+	if lost := rec.byNode(EventLost); len(lost) > 0 || done.Exits != 2 {
+		t.Fatalf("a stalled reader made nodes lost: %v (done %+v)", lost, done)
+	}
+	for _, n := range []string{"a", "b"} {
+		if out := rec.output(n); !strings.HasSuffix(out, "line 30\n") {
+			t.Fatalf("%s output ends %q", n, out[max(0, len(out)-20):])
+		}
+	}
+}
+
+// Many nodes behind a steadily slow reader: each node's turn comes less
+// often than Wait plus a heartbeat, and none is reported lost.
+func TestSlowReaderManyNodes(t *testing.T) {
+	_, addr := startRelay(t)
+	job, err := Open(dial(t, addr), "job-many", Spec{Command: "head -c 100000 /dev/zero", Wait: 200 * time.Millisecond, MaxOutput: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []*Target
+	var names []string
+	for i := 0; i < 30; i++ {
+		names = append(names, fmt.Sprintf("n%02d", i))
+		targets = append(targets, &Target{Node: names[i], Enabled: true})
+	}
+	wg := serveTargets(t, addr, "job-many", targets...)
+	rec := &recorder{}
+	done := job.Collect(context.Background(), names, func(ev Event) {
+		rec.add(ev)
+		if ev.Type == EventOutput {
+			time.Sleep(15 * time.Millisecond)
+		}
+	})
+	waitGroup(t, wg, 30*time.Second)
+	if lost := rec.byNode(EventLost); len(lost) > 0 || done.Exits != 30 {
+		t.Fatalf("%d of 30 nodes lost behind a slow reader (done %+v)", len(lost), done)
+	}
+}
+
+// A target whose relay stops reading still ends when its agent shuts
+// down, and its command is gone.
+func TestTargetEndsOnShutdownWhileBlocked(t *testing.T) {
+	_, addr := startRelay(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	job, err := Open(dial(t, addr), "job-stall", Spec{Command: "echo $$ > " + pidFile + "; exec yes", Wait: time.Second, MaxOutput: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close() // the initiator never reads
+	ctx, cancel := context.WithCancel(context.Background())
+	tg := &Target{Node: "a", Enabled: true, Logger: testLogger{t}}
+	done := make(chan error, 1)
+	go func() { done <- tg.Serve(ctx, dial(t, addr), "job-stall") }()
+	time.Sleep(time.Second) // output backs up: the target's writes block
+	cancel()                // the agent shuts down
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Target.Serve still blocked 5s after its agent shut down")
+	}
+	b, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	deadline := time.Now().Add(5 * time.Second)
+	for pid > 0 && syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pid <= 0 || syscall.Kill(pid, 0) == nil {
+		t.Fatalf("the command (pid %d) outlived the shutdown", pid)
+	}
+}
+
+// An initiator that stops reading ends its job after the relay's write
+// timeout: the relay frees it and the targets' commands are killed.
+func TestStalledInitiatorEndsTheJob(t *testing.T) {
+	old := initiatorWriteTimeout
+	initiatorWriteTimeout = 500 * time.Millisecond
+	defer func() { initiatorWriteTimeout = old }()
+	relay, addr := startRelay(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	job, err := Open(dial(t, addr), "job-frozen", Spec{Command: "echo $$ > " + pidFile + "; exec yes", Wait: time.Second, MaxOutput: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close() // never read: the initiating agent is frozen
+	wg := serveTargets(t, addr, "job-frozen", &Target{Node: "a", Enabled: true})
+	waitGroup(t, wg, 10*time.Second)
+	if n := relay.Jobs(); n != 0 {
+		t.Fatalf("relay still holds %d jobs", n)
+	}
+	b, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid <= 0 || syscall.Kill(pid, 0) == nil {
+		t.Fatalf("the command (pid %d) still runs", pid)
+	}
+}
+
+// The token stays on the relay; a node the relay authorizes runs, one it
+// refuses is reported refused with the reason, and an impostor (a stream
+// naming another node) gets nothing.
+func TestRelayAuthorizesAndVerifies(t *testing.T) {
+	var mu sync.Mutex
+	var tokens []string
+	_, addr := startRelayWith(t, func(relay *Relay) {
+		relay.Authorize = func(token, node string) error {
+			mu.Lock()
+			tokens = append(tokens, token)
+			mu.Unlock()
+			if node == "denied" {
+				return fmt.Errorf("Permission denied")
+			}
+			return nil
+		}
+		relay.VerifyNode = func(node string, _ net.Addr) error {
+			if node == "impostor" {
+				return fmt.Errorf("node %q is not at this address", node)
+			}
+			return nil
+		}
+	})
+	job, err := Open(dial(t, addr), "job-acl", Spec{Command: "echo token=$CONSULX_TOKEN", Wait: 500 * time.Millisecond, Token: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveTargets(t, addr, "job-acl", &Target{Node: "ok", Enabled: true}, &Target{Node: "denied", Enabled: true}, &Target{Node: "impostor", Enabled: true})
+	rec := &recorder{}
+	job.Collect(context.Background(), []string{"ok", "denied"}, rec.add)
+	if rf := rec.byNode(EventRefused)["denied"]; rf.Reason != "Permission denied" {
+		t.Fatalf("denied node: %+v", rec.events)
+	}
+	if rec.byNode(EventExit)["ok"].Code != 0 || rec.output("impostor") != "" || len(rec.byNode(EventAck)) != 1 {
+		t.Fatalf("events %+v", rec.events)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(tokens) != 2 {
+		t.Fatalf("the authorizer was asked %d times, want 2 (not for the impostor)", len(tokens))
+	}
+	for _, tk := range tokens {
+		if tk != "s3cret" {
+			t.Fatalf("the authorizer saw token %q", tk)
+		}
+	}
+}
