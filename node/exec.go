@@ -6,6 +6,7 @@ package node
 // small announcement, the relay a stream.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,11 +14,13 @@ import (
 	"net"
 	"regexp"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
 	"consulx/exec/remote"
 
+	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/go-uuid"
 	"github.com/hashicorp/serf/serf"
 )
@@ -108,10 +111,12 @@ func (a *Agent) Exec(ctx context.Context, req *ExecRequest, datacenter string, f
 		job.Close()
 		return err
 	}
+	ltime, _ := strconv.ParseUint(a.lan.Stats()["event_time"], 10, 64)
 	if err := a.lan.UserEvent(execEventName, ann, false); err != nil {
 		job.Close()
 		return fmt.Errorf("announce remote exec job: %w", err)
 	}
+	a.pushAnnouncement(serf.LamportTime(ltime), ann, expected)
 	job.Reannounce = func() {
 		if err := a.lan.UserEvent(execEventName, ann, false); err != nil {
 			a.logger.Warn("remote exec: could not announce the job again", "job", id, "error", err)
@@ -120,6 +125,43 @@ func (a *Agent) Exec(ctx context.Context, req *ExecRequest, datacenter string, f
 	a.logger.Info("remote exec job started", "job", id, "relay", relay, "expected", len(expected))
 	job.Collect(ctx, expected, fn)
 	return nil
+}
+
+// serfUserEventMsg is serf's wire form of a user event (its
+// messageUserEvent, after the message type byte 3): the protocol every
+// serf version speaks, so peers take a copy sent straight to them as the
+// event gossip brings.
+type serfUserEventMsg struct {
+	LTime   serf.LamportTime
+	Name    string
+	Payload []byte
+	CC      bool
+}
+
+const serfUserEventType = 3
+
+// pushAnnouncement hands a job's announcement straight to each expected
+// node over the gossip port (one UDP packet each, best effort), as the
+// very user event gossip is spreading: with Consul's LAN gossip (3 nodes
+// every 200 ms) reaching 100 nodes takes about a second, a packet each
+// takes milliseconds. Gossip still covers a lost packet; serf drops the
+// copy it has already seen (same time, name and payload), and a target
+// takes a job once anyway.
+func (a *Agent) pushAnnouncement(ltime serf.LamportTime, payload []byte, nodes []string) {
+	var buf bytes.Buffer
+	buf.WriteByte(serfUserEventType)
+	if err := codec.NewEncoder(&buf, &codec.MsgpackHandle{}).Encode(&serfUserEventMsg{LTime: ltime, Name: execEventName, Payload: payload}); err != nil {
+		return
+	}
+	want := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		want[n] = n != a.cfg.NodeName // serf delivered it here already
+	}
+	for _, m := range a.lan.Memberlist().Members() {
+		if want[m.Name] {
+			_ = a.lan.Memberlist().SendBestEffort(m, buf.Bytes())
+		}
+	}
 }
 
 // recentJobs remembers the jobs this agent took, so a job announced again

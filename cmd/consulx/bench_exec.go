@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +32,8 @@ func runBenchExec(args []string, env *cliEnv) int {
 	rounds := fs.Int("rounds", 5, "Fan-out jobs to time")
 	streamNodes := fs.Int("stream-nodes", 10, "Nodes that stream output in the throughput run (0 skips it)")
 	streamBytes := fs.Int("stream-bytes", 20<<20, "Bytes of output each streaming node writes")
+	shell := fs.Bool("shell", true, "Run `true` through the nodes' shell (false: run /bin/true directly)")
+	cpuProfile := fs.String("cpuprofile", "", "Write a CPU profile of the fan-out jobs to this file")
 	logLevel := fs.String("log-level", "off", "Agents' log level on stderr (off, error, warn, info, debug)")
 	gossip := fs.String("gossip", "lan", "Gossip timing: lan (memberlist's LAN defaults, as Consul) or fast (loopback profile)")
 	if ok, code := parseFlags(fs, args); !ok {
@@ -130,13 +133,29 @@ func runBenchExec(args []string, env *cliEnv) int {
 	}
 	fmt.Fprintf(env.stdout, "exec: %d agents up in %.1fs (gossip %s)\n", *agents, time.Since(start).Seconds(), *gossip)
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(env.stderr, "bench exec:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(env.stderr, "bench exec:", err)
+			return 1
+		}
+	}
 	var took, firstAcks, lastAcks []time.Duration
 	for r := 0; r < *rounds; r++ {
 		t0 := time.Now()
 		var done api.ExecEvent
 		var firstAck, lastAck time.Duration
 		types := map[string]int{}
-		err := client.Exec(ctx, &api.ExecRequest{Command: "true"}, "", func(ev api.ExecEvent) {
+		req := &api.ExecRequest{Command: "true"}
+		if !*shell {
+			req = &api.ExecRequest{Args: []string{"true"}}
+		}
+		err := client.Exec(ctx, req, "", func(ev api.ExecEvent) {
 			types[ev.Type]++
 			if ev.Type == api.ExecAck {
 				lastAck = time.Since(t0)
@@ -166,7 +185,10 @@ func runBenchExec(args []string, env *cliEnv) int {
 		// Let this job's gossip die down before the next.
 		time.Sleep(time.Second)
 	}
-	fmt.Fprintf(env.stdout, "fan-out of `true` to %d agents, %d jobs: %s end to end (HTTP request to the done event); first ack %s, last ack %s (gossip spreading the announcement)\n",
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	fmt.Fprintf(env.stdout, "fan-out of `true` to %d agents, %d jobs: %s end to end (HTTP request to the done event); first ack %s, last ack %s (the announcement reaching every node, its ack relayed back)\n",
 		*agents, *rounds, spread(took), spread(firstAcks), spread(lastAcks))
 
 	if *streamNodes == 0 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -66,7 +67,7 @@ func runExec(args []string, env *cliEnv) int {
 		defer stop()
 		// Lines go out a chunk at a time, not a write per line.
 		w := bufio.NewWriterSize(x.stdout, 64<<10)
-		out := &execOutput{w: w, verbose: *verbose, wait: *wait, partial: map[string]*strings.Builder{}, started: time.Now()}
+		out := newExecOutput(w, *verbose, *wait)
 		show := func(ev api.ExecEvent) {
 			out.event(ev)
 			_ = w.Flush()
@@ -101,19 +102,40 @@ func runExec(args []string, env *cliEnv) int {
 // execOutput prints a job's events as consul exec does: each output line
 // prefixed with four spaces and the node, status lines with ==>, and the
 // summary. Output is printed by whole lines, so a line split across two
-// chunks still prints as one.
+// chunks still prints as one. A node's first lines are held for a moment
+// (holdFor), so a short command's output prints as one block with its
+// exit line, as in Consul's output, instead of interleaved with the other
+// nodes'; a longer one streams live after that.
 type execOutput struct {
 	w       io.Writer
 	verbose bool
 	wait    time.Duration
-	partial map[string]*strings.Builder // per node: output after its last newline
+	nodes   map[string]*nodeOutput
 	started time.Time
 	failed  bool
 }
 
-// maxPartial is how much of a line without a newline is held before it is
-// printed anyway.
-const maxPartial = 64 << 10
+// nodeOutput is one node's output not printed yet.
+type nodeOutput struct {
+	partial strings.Builder // after the last newline
+	held    strings.Builder // whole lines, formatted, not yet printed
+	since   time.Time       // when the first held line came
+	live    bool            // printing as it comes
+}
+
+const (
+	// maxPartial is how much of a line without a newline is held before
+	// it is printed anyway.
+	maxPartial = 64 << 10
+	// holdFor and maxHeld bound how long and how much of a node's output
+	// is held before it streams live.
+	holdFor = 250 * time.Millisecond
+	maxHeld = 64 << 10
+)
+
+func newExecOutput(w io.Writer, verbose bool, wait time.Duration) *execOutput {
+	return &execOutput{w: w, verbose: verbose, wait: wait, nodes: map[string]*nodeOutput{}, started: time.Now()}
+}
 
 // count notes whether an event makes the job a failure.
 func (o *execOutput) count(ev api.ExecEvent) {
@@ -125,23 +147,63 @@ func (o *execOutput) count(ev api.ExecEvent) {
 	}
 }
 
-// line prints one line of a node's output as it came, every byte of it.
+func (o *execOutput) node(name string) *nodeOutput {
+	n := o.nodes[name]
+	if n == nil {
+		n = &nodeOutput{}
+		o.nodes[name] = n
+	}
+	return n
+}
+
+// line prints (or holds) one line of a node's output as it came, every
+// byte of it.
 func (o *execOutput) line(node, text string) {
-	fmt.Fprintln(o.w, "    "+node+": "+text)
+	n := o.node(node)
+	if n.live {
+		fmt.Fprintln(o.w, "    "+node+": "+text)
+		return
+	}
+	if n.held.Len() == 0 {
+		n.since = time.Now()
+	}
+	n.held.WriteString("    " + node + ": " + text + "\n")
+}
+
+// release prints the output held for every node that has held it long
+// enough (or all of it), and lets those nodes stream live.
+func (o *execOutput) release(all bool) {
+	names := make([]string, 0, len(o.nodes))
+	for name := range o.nodes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		n := o.nodes[name]
+		if n.live || n.held.Len() == 0 || !all && time.Since(n.since) < holdFor && n.held.Len() < maxHeld {
+			continue
+		}
+		_, _ = io.WriteString(o.w, n.held.String())
+		n.held.Reset()
+		n.live = true
+	}
 }
 
 func (o *execOutput) status(node, format string, a ...any) {
 	fmt.Fprintf(o.w, "==> %s: %s\n", node, fmt.Sprintf(format, a...))
 }
 
-// flush prints what is left of a node's output. As consul exec trims the
-// end of what it prints, output ending in a newline leaves one empty line
-// ("    node:", no trailing space).
-func (o *execOutput) flush(node string) {
-	if b, ok := o.partial[node]; ok {
-		fmt.Fprintln(o.w, strings.TrimRightFunc("    "+node+": "+b.String(), unicode.IsSpace))
-		delete(o.partial, node)
+// finish prints what is left of a node's output before its status line.
+// As consul exec trims the end of what it prints, output ending in a
+// newline leaves one empty line ("    node:", no trailing space).
+func (o *execOutput) finish(node string) {
+	n, ok := o.nodes[node]
+	if !ok {
+		return
 	}
+	_, _ = io.WriteString(o.w, n.held.String())
+	fmt.Fprintln(o.w, strings.TrimRightFunc("    "+node+": "+n.partial.String(), unicode.IsSpace))
+	delete(o.nodes, node)
 }
 
 // event prints one event (count it first).
@@ -161,26 +223,23 @@ func (o *execOutput) event(ev api.ExecEvent) {
 			o.status(ev.Node, "heartbeat received")
 		}
 	case api.ExecOutput:
-		b := o.partial[ev.Node]
-		if b == nil {
-			b = &strings.Builder{}
-			o.partial[ev.Node] = b
-		}
-		b.Write(ev.Data)
-		s := b.String()
+		n := o.node(ev.Node)
+		n.partial.Write(ev.Data)
+		s := n.partial.String()
 		if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+			n.partial.Reset()
+			n.partial.WriteString(s[i+1:])
 			for _, l := range strings.Split(s[:i], "\n") {
 				o.line(ev.Node, l)
 			}
-			b.Reset()
-			b.WriteString(s[i+1:])
 		}
-		if b.Len() > maxPartial {
-			o.line(ev.Node, b.String())
-			b.Reset()
+		if n.partial.Len() > maxPartial {
+			l := n.partial.String()
+			n.partial.Reset()
+			o.line(ev.Node, l)
 		}
 	case api.ExecExit:
-		o.flush(ev.Node)
+		o.finish(ev.Node)
 		switch {
 		case ev.TimedOut:
 			o.status(ev.Node, "timed out, killed (exit code %d)", ev.Code)
@@ -190,14 +249,17 @@ func (o *execOutput) event(ev api.ExecEvent) {
 	case api.ExecRefused:
 		o.status(ev.Node, "refused: %s", ev.Reason)
 	case api.ExecLost:
-		o.flush(ev.Node)
+		o.finish(ev.Node)
 		o.status(ev.Node, "lost: %s", ev.Reason)
 	case api.ExecNoAck:
 		o.status(ev.Node, "did not acknowledge within %s", o.wait)
 	case api.ExecDone:
+		o.release(true)
 		fmt.Fprintf(o.w, "%d / %d node(s) completed / acknowledged\n", ev.Exits, ev.Acks)
 		if o.verbose {
 			fmt.Fprintf(o.w, "Completed in %0.2f seconds\n", time.Since(o.started).Seconds())
 		}
+		return
 	}
+	o.release(false)
 }

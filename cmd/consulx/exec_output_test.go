@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"strings"
 	"testing"
+	"time"
 
 	"consulx/api"
 )
@@ -13,7 +13,7 @@ import (
 // output's end leaves consul exec's empty "    node:" line.
 func TestExecOutputLines(t *testing.T) {
 	var b bytes.Buffer
-	o := &execOutput{w: &b, partial: map[string]*strings.Builder{}}
+	o := newExecOutput(&b, false, time.Second)
 	for _, ev := range []api.ExecEvent{
 		{Type: api.ExecOutput, Node: "n", Data: []byte("indented  \n\nsplit ")},
 		{Type: api.ExecOutput, Node: "m", Data: []byte("other\n")},
@@ -24,11 +24,31 @@ func TestExecOutputLines(t *testing.T) {
 	} {
 		o.event(ev)
 	}
-	want := "    n: indented  \n    n: \n    m: other\n    n: split line\n    n:\n==> n: finished with exit code 1\n    m:\n==> m: finished with exit code 0\n2 / 2 node(s) completed / acknowledged\n"
+	// A quick node's lines print as one block with its exit line.
+	want := "    n: indented  \n    n: \n    n: split line\n    n:\n==> n: finished with exit code 1\n    m: other\n    m:\n==> m: finished with exit code 0\n2 / 2 node(s) completed / acknowledged\n"
 	if b.String() != want {
 		t.Fatalf("got\n%q\nwant\n%q", b.String(), want)
 	}
 	if !o.failed {
 		t.Fatal("an exit code 1 must make the job fail")
+	}
+}
+
+// A node still running after holdFor streams its lines as they come.
+func TestExecOutputStreamsLongJobs(t *testing.T) {
+	var b bytes.Buffer
+	o := newExecOutput(&b, false, time.Second)
+	o.event(api.ExecEvent{Type: api.ExecOutput, Node: "slow", Data: []byte("first\n")})
+	if b.Len() != 0 {
+		t.Fatalf("printed %q before holdFor", b.String())
+	}
+	o.nodes["slow"].since = time.Now().Add(-holdFor) // time passes
+	o.event(api.ExecEvent{Type: api.ExecHeartbeat, Node: "slow"})
+	if b.String() != "    slow: first\n" {
+		t.Fatalf("after holdFor: %q", b.String())
+	}
+	o.event(api.ExecEvent{Type: api.ExecOutput, Node: "slow", Data: []byte("second\n")})
+	if b.String() != "    slow: first\n    slow: second\n" {
+		t.Fatalf("live: %q", b.String())
 	}
 }
