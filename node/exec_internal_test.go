@@ -63,7 +63,7 @@ func TestPushedAnnouncementRunsTheJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job, err := remote.Open(c, "pushed-job", remote.Spec{Command: "echo pushed", Wait: time.Second})
+	job, err := remote.Open(c, "pushed-job", remote.Spec{Command: "echo pushed", Wait: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,7 +119,7 @@ func waitGroup(t *testing.T, wg *sync.WaitGroup, within time.Duration) {
 
 func TestJobOutputExitRefusalAndNoAck(t *testing.T) {
 	relay, addr := startRelay(t)
-	job, err := Open(dial(t, addr), "job-1", Spec{Command: "echo hello from $0; echo second line; exit 3", Wait: 500 * time.Millisecond, Origin: "init@dc1"})
+	job, err := Open(dial(t, addr), "job-1", Spec{Command: "echo hello from $0; echo second line; exit 3", Wait: 2 * time.Second, Origin: "init@dc1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestTargetStreamBreakReportedLost(t *testing.T) {
 // Output beyond MaxOutput is dropped on the target, with a marker.
 func TestOutputCap(t *testing.T) {
 	_, addr := startRelay(t)
-	job, err := Open(dial(t, addr), "job-cap", Spec{Command: "head -c 100000 /dev/zero | tr '\\0' x", MaxOutput: 1000, Wait: time.Second})
+	job, err := Open(dial(t, addr), "job-cap", Spec{Command: "head -c 100000 /dev/zero | tr '\\0' x", MaxOutput: 1000, Wait: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestUnknownJobRunsNothing(t *testing.T) {
 func TestReannounceAndRunOnce(t *testing.T) {
 	_, addr := startRelay(t)
 	count := filepath.Join(t.TempDir(), "runs")
-	job, err := Open(dial(t, addr), "job-again", Spec{Command: "echo run >> " + count, Wait: 600 * time.Millisecond})
+	job, err := Open(dial(t, addr), "job-again", Spec{Command: "echo run >> " + count, Wait: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestReannounceAndRunOnce(t *testing.T) {
 // No second announcement when every expected node answered.
 func TestNoReannounceWhenAllAnswered(t *testing.T) {
 	_, addr := startRelay(t)
-	job, err := Open(dial(t, addr), "job-once", Spec{Command: "sleep 0.5", Wait: 400 * time.Millisecond})
+	job, err := Open(dial(t, addr), "job-once", Spec{Command: "sleep 0.5", Wait: 4 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func TestCancelWhileStreaming(t *testing.T) {
 // down; it does not make them lost.
 func TestSlowReaderMakesNoNodeLost(t *testing.T) {
 	_, addr := startRelay(t)
-	job, err := Open(dial(t, addr), "job-slow", Spec{Command: "for i in $(seq 1 30); do echo line $i; sleep 0.02; done", Wait: 500 * time.Millisecond})
+	job, err := Open(dial(t, addr), "job-slow", Spec{Command: "for i in $(seq 1 30); do echo line $i; sleep 0.02; done", Wait: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestSlowReaderMakesNoNodeLost(t *testing.T) {
 		rec.add(ev)
 		if ev.Type == EventOutput && !slept {
 			slept = true
-			time.Sleep(1500 * time.Millisecond)
+			time.Sleep(3500 * time.Millisecond) // longer than Wait plus a heartbeat
 		}
 	})
 	waitGroup(t, wg, 10*time.Second)
@@ -79,10 +79,11 @@ func TestSlowReaderMakesNoNodeLost(t *testing.T) {
 }
 
 // Many nodes behind a steadily slow reader: each node's turn comes less
-// often than Wait plus a heartbeat, and none is reported lost.
+// often than Wait plus a heartbeat (30 nodes × 60 ms > 1.5 s), and none
+// is reported lost.
 func TestSlowReaderManyNodes(t *testing.T) {
 	_, addr := startRelay(t)
-	job, err := Open(dial(t, addr), "job-many", Spec{Command: "head -c 100000 /dev/zero", Wait: 200 * time.Millisecond, MaxOutput: 1 << 30})
+	job, err := Open(dial(t, addr), "job-many", Spec{Command: "head -c 20000 /dev/zero", Wait: time.Second, MaxOutput: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestSlowReaderManyNodes(t *testing.T) {
 	done := job.Collect(context.Background(), names, func(ev Event) {
 		rec.add(ev)
 		if ev.Type == EventOutput {
-			time.Sleep(15 * time.Millisecond)
+			time.Sleep(60 * time.Millisecond)
 		}
 	})
 	waitGroup(t, wg, 30*time.Second)
@@ -186,7 +187,7 @@ func TestRelayAuthorizesAndVerifies(t *testing.T) {
 			return nil
 		}
 	})
-	job, err := Open(dial(t, addr), "job-acl", Spec{Command: "echo token=$CONSULX_TOKEN", Wait: 500 * time.Millisecond, Token: "s3cret"})
+	job, err := Open(dial(t, addr), "job-acl", Spec{Command: "echo token=$CONSULX_TOKEN", Wait: 3 * time.Second, Token: "s3cret"})
 	if err != nil {
 		t.Fatal(err)
 	}
