@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -304,29 +305,34 @@ func TestHealthWatchIsParkedAndWakesOnlyForItsService(t *testing.T) {
 // reads answered by the server itself are parked like KV reads.
 func TestEveryBlockingReadIsParked(t *testing.T) {
 	a := singleServer(t)
-	idx := func(path string) string {
-		resp, err := rawHTTP().Get("http://" + a.HTTPAddr() + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.Header.Get("X-Consul-Index")
-	}
 	paths := []string{"/v1/catalog/nodes", "/v1/catalog/services", "/v1/catalog/service/consul", "/v1/catalog/node/solo",
 		"/v1/health/node/solo", "/v1/health/checks/consul", "/v1/health/state/any", "/v1/health/service/consul",
 		"/v1/session/list", "/v1/session/node/solo", "/v1/kv/parked?recurse"}
+	// Each path is watched as a client would: a blocking read with the
+	// last index, again whenever it returns (the catalog may still be
+	// settling, which wakes them), until the test is done.
+	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, p := range paths {
 		sep := "?"
 		if strings.Contains(p, "?") {
 			sep = "&"
 		}
-		url := fmt.Sprintf("http://%s%s%sindex=%s&wait=2s", a.HTTPAddr(), p, sep, idx(p))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if resp, err := rawHTTP().Get(url); err == nil {
+			index := "0"
+			for ctx.Err() == nil {
+				url := fmt.Sprintf("http://%s%s%sindex=%s&wait=30s", a.HTTPAddr(), p, sep, index)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				resp, err := rawHTTP().Do(req)
+				if err != nil {
+					return
+				}
 				resp.Body.Close()
+				if i := resp.Header.Get("X-Consul-Index"); i != "" {
+					index = i
+				}
 			}
 		}()
 	}
@@ -336,6 +342,7 @@ func TestEveryBlockingReadIsParked(t *testing.T) {
 		}
 		return nil
 	})
+	cancel()
 	wg.Wait()
 }
 
