@@ -168,11 +168,11 @@ func TestAuthorizerRefusesWritesAndFiltersReads(t *testing.T) {
 // routeTo is a fake datacenter router: one datacenter, one server address.
 type routeTo struct{ dc, addr string }
 
-func (r routeTo) ServerIn(dc string) (string, error) {
+func (r routeTo) ServersIn(dc string) ([]string, error) {
 	if dc != r.dc {
-		return "", node.ErrNoPathToDatacenter
+		return nil, node.ErrNoPathToDatacenter
 	}
-	return r.addr, nil
+	return []string{r.addr}, nil
 }
 
 // TestDatacenterHopReachesAnotherDatacenter: a request for another

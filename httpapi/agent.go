@@ -56,8 +56,11 @@ type Agent interface {
 	MaintenanceOn(ctx context.Context, node, serviceID string, enable bool, reason string) error
 
 	// User events (gossip, never Raft).
-	FireEvent(ev *node.UserEvent, datacenter string) (*node.UserEvent, error)
+	FireEvent(ctx context.Context, ev *node.UserEvent, datacenter string) (*node.UserEvent, error)
 	UserEvents(name string) ([]node.UserEvent, uint64, <-chan struct{})
+	// Datacenters lists the known datacenters, nearest first.
+	Datacenters(ctx context.Context) ([]string, error)
+
 	// Remote exec (streamed through a server's relay, never Raft).
 	Exec(ctx context.Context, req *node.ExecRequest, datacenter string, fn func(remote.Event)) error
 

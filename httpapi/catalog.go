@@ -214,8 +214,10 @@ func showCatalogNode(w http.ResponseWriter, _ *http.Request, out *node.NodeServi
 	return map[string]any{"Node": toNodeJSON(*out.Node), "Services": svcs}, nil
 }
 
+// catalogDatacenters is GET /v1/catalog/datacenters: every datacenter
+// with a server in the WAN pool, nearest first.
 func (h *Handler) catalogDatacenters(w http.ResponseWriter, r *http.Request) (any, error) {
-	return []string{h.agent.Config().Datacenter}, nil
+	return h.agent.Datacenters(r.Context())
 }
 
 // registerBody is PUT /v1/catalog/register.

@@ -50,8 +50,10 @@ type Agent struct {
 	shutdownCh chan struct{}
 	// execJobs counts the remote exec jobs this agent runs now; execSeen
 	// remembers the ones it took.
-	execJobs     atomic.Int32
-	execSeen     recentJobs
+	execJobs atomic.Int32
+	execSeen recentJobs
+	// lanChanged wakes the WAN flood join (servers only).
+	lanChanged   chan struct{}
 	shutdownOnce sync.Once
 	leaveOnce    sync.Once
 	wg           sync.WaitGroup
@@ -83,7 +85,7 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 	}
 	if cfg.Server {
 		a.srv, err = newServer(serverDeps{cfg: cfg, nodeID: a.nodeID, logger: a.logger, pool: a.pool, hooks: &a.hooks,
-			advertise: &net.TCPAddr{IP: a.advertise, Port: cfg.Ports.Server}, raw: a.rawHandlers()})
+			advertise: &net.TCPAddr{IP: a.advertise, Port: cfg.Ports.Server}, raw: a.rawHandlers(), fireEvent: a.fireLocalEvent})
 		if err != nil {
 			return nil, err
 		}

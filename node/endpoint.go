@@ -209,15 +209,26 @@ func (e *endpoint[A, R]) hop(ctx context.Context, s *server, dc string, req *A) 
 		return nil, ErrNoPathToDatacenter
 	}
 	req = &fwd
-	addr, err := s.hooks.serverIn(dc)
+	addrs, err := s.hooks.serversIn(dc)
 	if err != nil {
 		return nil, err
 	}
-	var reply R
-	if err := s.pool.call(ctx, addr, e.name, req, &reply); err != nil {
-		return nil, err
+	// Nearest first; the next server of dc only when one could not be
+	// dialled (a write that reached a server is never sent twice), or for
+	// a read whose connection broke.
+	for _, addr := range addrs {
+		var reply R
+		err = s.pool.call(ctx, addr, e.name, req, &reply)
+		if err == nil {
+			return &reply, nil
+		}
+		var de *dialError
+		_, isRead := any(req).(queried)
+		if !errors.As(err, &de) && !(isRead && ctx.Err() == nil && isTransport(err)) {
+			return nil, err
+		}
 	}
-	return &reply, nil
+	return nil, err
 }
 
 // rpcEndpoint is an endpoint of any request and response type, as the

@@ -20,4 +20,6 @@ var endpointTable = []rpcEndpoint{
 	statusPeersEndpoint,
 	statusRaftStateEndpoint,
 	raftConfigurationEndpoint,
+	catalogDatacentersEndpoint,
+	eventFireEndpoint,
 }

@@ -14,6 +14,9 @@ var (
 	// ErrNoPathToDatacenter answers a request for a datacenter this agent
 	// has no route to (Consul's text).
 	ErrNoPathToDatacenter = errors.New("No path to datacenter")
+	// ErrNoDCServers answers a request for a known datacenter none of
+	// whose servers is alive (Consul's text).
+	ErrNoDCServers = errors.New("Remote DC has no server currently reachable")
 )
 
 // BadRequestError marks input that is wrong regardless of cluster state; the
@@ -47,6 +50,7 @@ var errorKinds = []struct {
 }{
 	{"no-leader", func(err error) bool { return errors.Is(err, ErrNoLeader) }, func(string) error { return ErrNoLeader }},
 	{"no-path-dc", func(err error) bool { return errors.Is(err, ErrNoPathToDatacenter) }, func(string) error { return ErrNoPathToDatacenter }},
+	{"no-dc-servers", func(err error) bool { return errors.Is(err, ErrNoDCServers) }, func(string) error { return ErrNoDCServers }},
 	{"bad-request", isType[*BadRequestError], func(m string) error { return &BadRequestError{Msg: m} }},
 	{"not-found", isType[*NotFoundError], func(m string) error { return &NotFoundError{Msg: m} }},
 	{"permission-denied", isType[*PermissionDeniedError], func(m string) error {

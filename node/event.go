@@ -6,6 +6,7 @@ package node
 // as Consul does, and listed with Consul's fake blocking index.
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -113,16 +114,26 @@ func ValidateUserEvent(ev *UserEvent) error {
 	return nil
 }
 
-// FireEvent broadcasts a user event to this datacenter's agents and
-// returns it with its ID. Events for another datacenter are refused (the
-// datacenter hop for events comes with several datacenters).
-func (a *Agent) FireEvent(ev *UserEvent, datacenter string) (*UserEvent, error) {
-	if datacenter != "" && datacenter != a.cfg.Datacenter {
-		return nil, ErrNoPathToDatacenter
-	}
+// FireEvent broadcasts a user event to the agents of datacenter ("" for
+// ours) and returns it with its ID. An event for another datacenter goes
+// to one of its servers (the endpoint table's hop), which broadcasts it
+// there: events never cross the WAN pool by gossip.
+func (a *Agent) FireEvent(ctx context.Context, ev *UserEvent, datacenter string) (*UserEvent, error) {
 	if err := ValidateUserEvent(ev); err != nil {
 		return nil, err
 	}
+	if datacenter == "" || datacenter == a.cfg.Datacenter {
+		return a.fireLocalEvent(ev)
+	}
+	r, err := eventFireEndpoint.call(ctx, a, &EventFireRequest{Event: *ev, WriteOptions: WriteOptions{Datacenter: datacenter}})
+	if err != nil {
+		return nil, err
+	}
+	return &r.Event, nil
+}
+
+// fireLocalEvent gives ev an ID and broadcasts it into our LAN pool.
+func (a *Agent) fireLocalEvent(ev *UserEvent) (*UserEvent, error) {
 	id, err := uuid.GenerateUUID()
 	if err != nil {
 		return nil, err
@@ -137,6 +148,29 @@ func (a *Agent) FireEvent(ev *UserEvent, datacenter string) (*UserEvent, error) 
 		return nil, fmt.Errorf("fire event %q: %w", out.Name, err)
 	}
 	return &out, nil
+}
+
+// EventFireRequest fires a user event in another datacenter.
+type EventFireRequest struct {
+	Event UserEvent
+	WriteOptions
+}
+
+// EventFireResponse is the event as fired, with its ID.
+type EventFireResponse struct{ Event UserEvent }
+
+var eventFireEndpoint = &endpoint[EventFireRequest, EventFireResponse]{
+	name: "Internal.EventFire", kind: directEndpoint,
+	direct: func(s *server, _ context.Context, req *EventFireRequest) (*EventFireResponse, error) {
+		if err := ValidateUserEvent(&req.Event); err != nil {
+			return nil, err
+		}
+		ev, err := s.fireEvent(&req.Event)
+		if err != nil {
+			return nil, err
+		}
+		return &EventFireResponse{Event: *ev}, nil
+	},
 }
 
 // UserEvents lists the recent events named name ("" for all), oldest

@@ -98,6 +98,10 @@ func (a *Agent) serfConfig(name string, port int, wan bool, events chan serf.Eve
 
 func (a *Agent) startGossip() error {
 	lanEvents := make(chan serf.Event, 256)
+	if a.cfg.Server && a.cfg.Ports.SerfWAN > 0 {
+		// Made before the LAN events are handled, which signal it.
+		a.lanChanged = make(chan struct{}, 1)
+	}
 	conf, err := a.serfConfig(a.cfg.NodeName, a.cfg.Ports.SerfLAN, false, lanEvents)
 	if err != nil {
 		return err
@@ -122,6 +126,11 @@ func (a *Agent) startGossip() error {
 		a.wanPeers = a.startPeerStore(a.wan, conf, "remote.peers.json", "WAN")
 		a.wg.Add(1)
 		go a.handleEvents(wanEvents, "WAN")
+		// This datacenter's servers follow one another into the WAN pool,
+		// and requests for other datacenters go to their servers in it.
+		a.wg.Add(1)
+		go a.floodLoop(a.lanChanged)
+		a.SetDatacenterRouter(wanRouter{a})
 	}
 	return nil
 }
@@ -164,6 +173,12 @@ func (a *Agent) handleEvents(ch chan serf.Event, pool string) {
 			}
 			if ps := a.peerStore(pool); ps != nil {
 				ps.changed()
+			}
+			if pool == "LAN" && a.lanChanged != nil {
+				select {
+				case a.lanChanged <- struct{}{}:
+				default:
+				}
 			}
 			if pool == "LAN" && a.srv != nil {
 				a.srv.triggerReconcile()

@@ -22,9 +22,11 @@ type Authorizer interface {
 // DatacenterRouter finds a server of another datacenter to forward a
 // request to (the WAN hop).
 type DatacenterRouter interface {
-	// ServerIn returns the RPC address of a server of dc, or an error
-	// (ErrNoPathToDatacenter when there is none).
-	ServerIn(dc string) (addr string, err error)
+	// ServersIn returns the RPC addresses of the live servers of dc,
+	// the nearest first (the hop fails over down the list), or an error:
+	// ErrNoPathToDatacenter for an unknown datacenter, ErrNoDCServers
+	// when none of its servers is alive.
+	ServersIn(dc string) (addrs []string, err error)
 }
 
 // hooks holds the pluggable policy of a server. Both may be replaced
@@ -48,11 +50,22 @@ func (h *hooks) filterRead(ctx context.Context, endpoint string, req, resp any) 
 	return nil
 }
 
-func (h *hooks) serverIn(dc string) (string, error) {
+func (h *hooks) serversIn(dc string) ([]string, error) {
 	if r := h.router.Load(); r != nil {
-		return (*r).ServerIn(dc)
+		return (*r).ServersIn(dc)
 	}
-	return "", ErrNoPathToDatacenter
+	return nil, ErrNoPathToDatacenter
+}
+
+// datacenters lists the known datacenters, nearest first, when the
+// router can tell; otherwise only ours.
+func (h *hooks) datacenters(own string) []string {
+	if r := h.router.Load(); r != nil {
+		if l, ok := (*r).(interface{ Datacenters() []string }); ok {
+			return l.Datacenters()
+		}
+	}
+	return []string{own}
 }
 
 // SetAuthorizer installs the authorizer consulted by this agent's server

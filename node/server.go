@@ -47,6 +47,8 @@ type server struct {
 	trans  *raft.NetworkTransport
 	mux    *muxListener
 	rpcSrv *http.Server
+	// fireEvent: see serverDeps.
+	fireEvent func(*UserEvent) (*UserEvent, error)
 	// relay joins remote exec jobs' streams (see exec.go).
 	relay *remote.Relay
 	// execAddr is the server port's advertised address, the relay's.
@@ -88,13 +90,16 @@ type serverDeps struct {
 	advertise *net.TCPAddr
 	// raw are the streaming RPCs (snapshots) served on the server port.
 	raw map[string]http.HandlerFunc
+	// fireEvent broadcasts a user event into this datacenter's LAN pool
+	// (for events fired from another datacenter).
+	fireEvent func(*UserEvent) (*UserEvent, error)
 }
 
 // newServer opens the state, the Raft log and the server port, and
 // starts Raft (not yet the leader duties: see start).
 func newServer(d serverDeps) (_ *server, err error) {
 	cfg := d.cfg
-	s := &server{cfg: cfg, nodeID: d.nodeID, logger: d.logger.Named("server"), pool: d.pool, hooks: d.hooks,
+	s := &server{cfg: cfg, nodeID: d.nodeID, logger: d.logger.Named("server"), pool: d.pool, hooks: d.hooks, fireEvent: d.fireEvent,
 		reconcileCh: make(chan struct{}, 1), done: make(chan struct{})}
 	st, err := store.New()
 	if err != nil {

@@ -86,3 +86,25 @@ func (a *Agent) StatusPeers(ctx context.Context) ([]string, error) {
 func (a *Agent) RaftConfiguration(ctx context.Context, opts QueryOptions) (*RaftConfigResponse, error) {
 	return raftConfigurationEndpoint.call(ctx, a, &StatusRequest{QueryOptions: opts})
 }
+
+// DatacentersResponse lists datacenters, nearest first.
+type DatacentersResponse struct{ Datacenters []string }
+
+// catalogDatacentersEndpoint answers from the server's WAN pool (a client
+// asks a server, as Consul's does).
+var catalogDatacentersEndpoint = &endpoint[StatusRequest, DatacentersResponse]{
+	name: "Catalog.ListDatacenters", kind: directEndpoint,
+	direct: func(s *server, _ context.Context, _ *StatusRequest) (*DatacentersResponse, error) {
+		return &DatacentersResponse{Datacenters: s.hooks.datacenters(s.cfg.Datacenter)}, nil
+	},
+}
+
+// Datacenters lists every known datacenter, ours first, then nearest
+// first by round-trip time (/v1/catalog/datacenters).
+func (a *Agent) Datacenters(ctx context.Context) ([]string, error) {
+	r, err := catalogDatacentersEndpoint.call(ctx, a, &StatusRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return r.Datacenters, nil
+}

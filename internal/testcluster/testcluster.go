@@ -62,6 +62,9 @@ func (a *Agent) Client() *api.Client {
 	return a.client
 }
 
+// WANAddr is the agent's WAN gossip address (servers).
+func (a *Agent) WANAddr() string { return fmt.Sprintf("127.0.0.1:%d", a.Config.Ports.SerfWAN) }
+
 // SerfAddr is the LAN gossip address others join.
 func (a *Agent) SerfAddr() string { return fmt.Sprintf("127.0.0.1:%d", a.Config.Ports.SerfLAN) }
 
@@ -161,12 +164,28 @@ type Cluster struct {
 // joins them and waits for a leader that every server agrees on.
 func StartCluster(t testing.TB, servers, clients int) *Cluster {
 	t.Helper()
+	return StartClusterIn(t, "dc1", servers, clients)
+}
+
+// StartClusterIn is StartCluster for datacenter dc; outside dc1 the
+// agents are named after it (dc2-server-1, dc2-client-1).
+func StartClusterIn(t testing.TB, dc string, servers, clients int) *Cluster {
+	t.Helper()
 	c := &Cluster{t: t}
+	prefix := ""
+	if dc != "dc1" {
+		prefix = dc + "-"
+	}
+	config := func(name string, server bool, expect int) *node.Config {
+		cfg := Config(t, prefix+name, server, expect)
+		cfg.Datacenter = dc
+		return cfg
+	}
 	for i := 0; i < servers; i++ {
-		c.Servers = append(c.Servers, Start(t, Config(t, fmt.Sprintf("server-%d", i+1), true, servers)))
+		c.Servers = append(c.Servers, Start(t, config(fmt.Sprintf("server-%d", i+1), true, servers)))
 	}
 	for i := 0; i < clients; i++ {
-		c.Clients = append(c.Clients, Start(t, Config(t, fmt.Sprintf("client-%d", i+1), false, 0)))
+		c.Clients = append(c.Clients, Start(t, config(fmt.Sprintf("client-%d", i+1), false, 0)))
 	}
 	first := c.Servers[0]
 	for _, a := range c.All()[1:] {

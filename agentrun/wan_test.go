@@ -1,0 +1,153 @@
+package agentrun_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	consul "github.com/hashicorp/consul/api"
+
+	"consulx/internal/testcluster"
+)
+
+// wanNames lists the WAN pool as a server sees it, sorted.
+func wanNames(t *testing.T, a *testcluster.Agent) []string {
+	ms, err := official(t, a).Agent().Members(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range ms {
+		if m.Status == 1 {
+			out = append(out, m.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestTwoDatacenters is the seeds' walk-through on 127.0.0.1: dc1 with
+// three servers and a client, dc2 with a server and a client. One
+// `join -wan` of dc2's server to one dc1 server brings all of dc1's
+// servers into the WAN pool; members stay per datacenter; KV is per
+// datacenter and ?dc= reads, writes and blocking reads cross over,
+// through clients as well; events fired for dc2 are heard there only; an
+// unknown datacenter has no path; and with a dc1 server gone, dc1 is
+// still reachable from dc2 through the others.
+func TestTwoDatacenters(t *testing.T) {
+	dc1 := testcluster.StartCluster(t, 3, 1)
+	dc2 := testcluster.StartClusterIn(t, "dc2", 1, 1)
+	s2 := dc2.Servers[0]
+	if _, err := s2.Running.Agent.Join([]string{dc1.Servers[0].WANAddr()}, true); err != nil {
+		t.Fatalf("join -wan: %v", err)
+	}
+	want := []string{"dc2-server-1.dc2", "server-1.dc1", "server-2.dc1", "server-3.dc1"}
+	for _, s := range append(append([]*testcluster.Agent{}, dc1.Servers...), s2) {
+		testcluster.Eventually(t, 10*time.Second, func() error {
+			if got := wanNames(t, s); strings.Join(got, " ") != strings.Join(want, " ") {
+				return fmt.Errorf("%s's WAN pool: %v, want %v", s.Name, got, want)
+			}
+			return nil
+		})
+	}
+	// Members stay per datacenter; a client has no WAN pool.
+	if ms, _ := official(t, dc2.Clients[0]).Agent().Members(false); len(ms) != 2 {
+		t.Fatalf("dc2 client sees %d LAN members, want 2", len(ms))
+	}
+	if ms, err := official(t, dc2.Clients[0]).Agent().Members(true); err != nil || len(ms) != 0 {
+		t.Fatalf("dc2 client's WAN members: %v %v, want none", ms, err)
+	}
+	for _, a := range []*testcluster.Agent{dc1.Clients[0], s2} {
+		dcs, err := official(t, a).Catalog().Datacenters()
+		if err != nil || len(dcs) != 2 {
+			t.Fatalf("%s: datacenters %v %v", a.Name, dcs, err)
+		}
+		own := a.Config.Datacenter
+		if dcs[0] != own {
+			t.Fatalf("%s: datacenters %v do not start with its own", a.Name, dcs)
+		}
+	}
+
+	kv1, kv2 := official(t, dc1.Clients[0]).KV(), official(t, dc2.Clients[0]).KV()
+	if _, err := kv1.Put(&consul.KVPair{Key: "ts/test/sex", Value: []byte("male")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// KV is per datacenter.
+	if p, _, err := kv2.Get("ts/test/sex", nil); err != nil || p != nil {
+		t.Fatalf("dc2 sees dc1's key: %v %v", p, err)
+	}
+	// ?dc= crosses over, from a client, both ways.
+	p, meta, err := kv2.Get("ts/test/sex", &consul.QueryOptions{Datacenter: "dc1"})
+	if err != nil || p == nil || string(p.Value) != "male" {
+		t.Fatalf("dc2 client reading dc1: %v %v", p, err)
+	}
+	if _, err := kv1.Put(&consul.KVPair{Key: "from/dc1", Value: []byte("v")}, &consul.WriteOptions{Datacenter: "dc2"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, err := kv2.Get("from/dc1", nil); err != nil || p == nil {
+		t.Fatalf("dc1's write with ?dc=dc2 not in dc2: %v %v", p, err)
+	}
+	// A blocking read across the hop wakes on the write in the other
+	// datacenter.
+	woke := make(chan string, 1)
+	go func() {
+		p, _, err := kv2.Get("ts/test/sex", &consul.QueryOptions{Datacenter: "dc1", WaitIndex: meta.LastIndex, WaitTime: 20 * time.Second})
+		if err != nil || p == nil {
+			woke <- fmt.Sprintf("error %v", err)
+			return
+		}
+		woke <- string(p.Value)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if _, err := kv1.Put(&consul.KVPair{Key: "ts/test/sex", Value: []byte("female")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case v := <-woke:
+		if v != "female" {
+			t.Fatalf("blocking read across datacenters: %s", v)
+		}
+	case <-time.After(testcluster.Scaled(10 * time.Second)):
+		t.Fatal("a blocking read across datacenters did not wake on the write")
+	}
+
+	// Events fired for dc2 are broadcast there only.
+	if _, _, err := official(t, dc1.Clients[0]).Event().Fire(&consul.UserEvent{Name: "deploy", Payload: []byte("dc2 only")}, &consul.WriteOptions{Datacenter: "dc2"}); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		evs, _, err := official(t, dc2.Clients[0]).Event().List("deploy", nil)
+		if err != nil || len(evs) != 1 {
+			return fmt.Errorf("dc2 client's events: %v %v", evs, err)
+		}
+		return nil
+	})
+	if evs, _, _ := official(t, dc1.Clients[0]).Event().List("deploy", nil); len(evs) != 0 {
+		t.Fatalf("dc1 heard dc2's event: %v", evs)
+	}
+
+	// An unknown datacenter: Consul's 500.
+	resp, err := rawHTTP().Get("http://" + dc1.Clients[0].HTTPAddr() + "/v1/kv/x?dc=dc9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "No path to datacenter") {
+		t.Fatalf("?dc=dc9: %d %q", resp.StatusCode, body)
+	}
+
+	// A dc1 server goes; dc2 still reaches dc1 through the others.
+	dc1.Servers[0].Running.Shutdown()
+	testcluster.Eventually(t, 20*time.Second, func() error {
+		p, _, err := kv2.Get("ts/test/sex", &consul.QueryOptions{Datacenter: "dc1"})
+		if err != nil || p == nil || string(p.Value) != "female" {
+			return fmt.Errorf("dc1 from dc2 after a dc1 server left: %v %v", p, err)
+		}
+		return nil
+	})
+}
