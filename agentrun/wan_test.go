@@ -10,6 +10,7 @@ import (
 	"time"
 
 	consul "github.com/hashicorp/consul/api"
+	mdns "github.com/miekg/dns"
 
 	"consulx/internal/testcluster"
 )
@@ -128,6 +129,30 @@ func TestTwoDatacenters(t *testing.T) {
 	})
 	if evs, _, _ := official(t, dc1.Clients[0]).Event().List("deploy", nil); len(evs) != 0 {
 		t.Fatalf("dc1 heard dc2's event: %v", evs)
+	}
+
+	// DNS answers for the other datacenter through the hop, from a client.
+	dnsAsk := func(name string, qtype uint16) *mdns.Msg {
+		m := new(mdns.Msg)
+		m.SetQuestion(name, qtype)
+		r, err := mdns.Exchange(m, dc1.Clients[0].Running.DNSAddr)
+		if err != nil {
+			t.Fatalf("dig %s: %v", name, err)
+		}
+		return r
+	}
+	if r := dnsAsk("dc2-server-1.node.dc2.consul.", mdns.TypeA); r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("dc2-server-1.node.dc2.consul: %v", r)
+	}
+	if r := dnsAsk("consul.service.dc2.consul.", mdns.TypeSRV); r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 ||
+		!strings.HasPrefix(r.Answer[0].(*mdns.SRV).Target, "dc2-server-1.node.dc2.consul") {
+		t.Fatalf("consul.service.dc2.consul SRV: %v", r)
+	}
+	if r := dnsAsk("server-1.node.dc2.consul.", mdns.TypeA); r.Rcode != mdns.RcodeNameError {
+		t.Fatalf("a dc1 node looked up in dc2: %v", r)
+	}
+	if r := dnsAsk("server-1.node.dc9.consul.", mdns.TypeA); r.Rcode != mdns.RcodeNameError {
+		t.Fatalf("an unknown datacenter: %v", r)
 	}
 
 	// An unknown datacenter: Consul's 500.

@@ -14,14 +14,14 @@ import (
 
 type fakeCatalog struct{}
 
-func (fakeCatalog) DNSNode(ctx context.Context, name string, stale bool, _ time.Duration) (*store.Node, error) {
+func (fakeCatalog) DNSNode(ctx context.Context, name, _ string, stale bool, _ time.Duration) (*store.Node, error) {
 	if name == "n1" {
 		return &store.Node{Node: "n1", Address: "127.0.0.1", Datacenter: "dc1"}, nil
 	}
 	return nil, nil
 }
 
-func (fakeCatalog) DNSService(ctx context.Context, name string, stale bool, _ time.Duration) ([]store.ServiceInstance, error) {
+func (fakeCatalog) DNSService(ctx context.Context, name, _ string, stale bool, _ time.Duration) ([]store.ServiceInstance, error) {
 	if name != "web" {
 		return nil, nil
 	}

@@ -17,8 +17,9 @@ import (
 // Catalog is what the DNS server reads: nodes and service instances with
 // their checks, from the agent (stale reads when allowed).
 type Catalog interface {
-	DNSNode(ctx context.Context, name string, stale bool, maxStale time.Duration) (*store.Node, error)
-	DNSService(ctx context.Context, name string, stale bool, maxStale time.Duration) ([]store.ServiceInstance, error)
+	// dc is the datacenter named in the query ("" for the agent's).
+	DNSNode(ctx context.Context, name, dc string, stale bool, maxStale time.Duration) (*store.Node, error)
+	DNSService(ctx context.Context, name, dc string, stale bool, maxStale time.Duration) ([]store.ServiceInstance, error)
 }
 
 // Server answers DNS queries on UDP and TCP.
@@ -132,19 +133,33 @@ func splitKind(labels []string, kind string) (before []string, dc string, ok boo
 	return nil, "", false
 }
 
-func (s *Server) dcOK(dc string) bool { return dc == "" || dc == s.cfg.Datacenter }
+// remoteDC is the datacenter to ask for a name's datacenter label: ""
+// for ours (or none), else the other datacenter, reached through a
+// server's hop.
+func (s *Server) remoteDC(dc string) string {
+	if dc == s.cfg.Datacenter {
+		return ""
+	}
+	return dc
+}
+
+// lookupFailed answers a failed catalog read with SERVFAIL (an unknown
+// datacenter is not a failure: the catalog answers it as no such name).
+func (s *Server) lookupFailed(w dns.ResponseWriter, m *dns.Msg, _ error) {
+	m.Rcode = dns.RcodeServerFailure
+	_ = w.WriteMsg(m)
+}
 
 func (s *Server) answerNode(ctx context.Context, w dns.ResponseWriter, m *dns.Msg, q dns.Question, labels []string) {
 	before, dc, ok := splitKind(labels, "node")
-	if !ok || len(before) == 0 || !s.dcOK(dc) {
+	if !ok || len(before) == 0 {
 		s.nxdomain(w, m)
 		return
 	}
 	nodeName := strings.Join(before, ".")
-	n, err := s.cat.DNSNode(ctx, nodeName, s.cfg.AllowStale, s.cfg.MaxStale)
+	n, err := s.cat.DNSNode(ctx, nodeName, s.remoteDC(dc), s.cfg.AllowStale, s.cfg.MaxStale)
 	if err != nil {
-		m.Rcode = dns.RcodeServerFailure
-		_ = w.WriteMsg(m)
+		s.lookupFailed(w, m, err)
 		return
 	}
 	if n == nil {
@@ -230,14 +245,13 @@ func (s *Server) answerService(ctx context.Context, w dns.ResponseWriter, m *dns
 		s.nxdomain(w, m)
 		return
 	}
-	if service == "" || !s.dcOK(dc) {
+	if service == "" {
 		s.nxdomain(w, m)
 		return
 	}
-	all, err := s.cat.DNSService(ctx, service, s.cfg.AllowStale, s.cfg.MaxStale)
+	all, err := s.cat.DNSService(ctx, service, s.remoteDC(dc), s.cfg.AllowStale, s.cfg.MaxStale)
 	if err != nil {
-		m.Rcode = dns.RcodeServerFailure
-		_ = w.WriteMsg(m)
+		s.lookupFailed(w, m, err)
 		return
 	}
 	var inst []store.ServiceInstance

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -91,11 +92,11 @@ func (a *Agent) CatalogApply(ctx context.Context, req *CatalogWriteRequest) (*Ca
 	return catalogApplyEndpoint.call(ctx, a, req)
 }
 
-func dnsMode(stale bool) QueryOptions {
+func dnsMode(stale bool, dc string) QueryOptions {
 	if stale {
-		return QueryOptions{Consistency: ModeStale}
+		return QueryOptions{Consistency: ModeStale, Datacenter: dc}
 	}
-	return QueryOptions{}
+	return QueryOptions{Datacenter: dc}
 }
 
 // dnsRead runs a catalog read for DNS: stale when allowed, redone in the
@@ -103,29 +104,38 @@ func dnsMode(stale bool) QueryOptions {
 // leader longer ago than maxStale (dns_config.max_stale).
 func dnsRead[A any, R any](ctx context.Context, read func(context.Context, *A) (*R, error), req *A, opts *QueryOptions,
 	meta func(*R) QueryMeta, stale bool, maxStale time.Duration) (*R, error) {
-	*opts = dnsMode(stale)
+	dc := opts.Datacenter
+	*opts = dnsMode(stale, dc)
 	out, err := read(ctx, req)
 	if err == nil && stale && maxStale > 0 && meta(out).LastContact > maxStale {
-		*opts = QueryOptions{}
+		*opts = QueryOptions{Datacenter: dc}
 		return read(ctx, req)
 	}
 	return out, err
 }
 
-// DNSNode looks a catalog node up for the DNS interface (nil if unknown).
-func (a *Agent) DNSNode(ctx context.Context, name string, stale bool, maxStale time.Duration) (*store.Node, error) {
-	req := &NodeServicesRequest{Node: name}
+// DNSNode looks a catalog node of datacenter dc ("" for ours) up for the
+// DNS interface (nil if unknown).
+func (a *Agent) DNSNode(ctx context.Context, name, dc string, stale bool, maxStale time.Duration) (*store.Node, error) {
+	req := &NodeServicesRequest{Node: name, QueryOptions: QueryOptions{Datacenter: dc}}
 	out, err := dnsRead(ctx, a.reads.NodeServices.Read, req, &req.QueryOptions, func(r *NodeServicesResponse) QueryMeta { return r.QueryMeta }, stale, maxStale)
+	if errors.Is(err, ErrNoPathToDatacenter) {
+		return nil, nil // a name in no datacenter we know: NXDOMAIN
+	}
 	if err != nil {
 		return nil, err
 	}
 	return out.Node, nil
 }
 
-// DNSService returns a service's instances with their checks for DNS.
-func (a *Agent) DNSService(ctx context.Context, name string, stale bool, maxStale time.Duration) ([]store.ServiceInstance, error) {
-	req := &ServiceNodesRequest{Service: name}
+// DNSService returns the instances of a service of datacenter dc ("" for
+// ours) with their checks for DNS.
+func (a *Agent) DNSService(ctx context.Context, name, dc string, stale bool, maxStale time.Duration) ([]store.ServiceInstance, error) {
+	req := &ServiceNodesRequest{Service: name, QueryOptions: QueryOptions{Datacenter: dc}}
 	out, err := dnsRead(ctx, a.reads.ServiceNodes.Read, req, &req.QueryOptions, func(r *ServiceNodesResponse) QueryMeta { return r.QueryMeta }, stale, maxStale)
+	if errors.Is(err, ErrNoPathToDatacenter) {
+		return nil, nil // a name in no datacenter we know: NXDOMAIN
+	}
 	if err != nil {
 		return nil, err
 	}
