@@ -60,7 +60,7 @@ func TestNonBlockingReadsArmNothing(t *testing.T) {
 		if _, err := a.reads.KV.Read(ctx, &KVReadRequest{Key: "k"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.DNSService(ctx, "consul", true, 0); err != nil {
+		if _, err := a.DNSService(ctx, "consul", "", true, 0); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := a.reads.NodeServices.Read(ctx, &NodeServicesRequest{Node: "dev"}); err != nil {
