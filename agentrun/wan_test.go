@@ -12,6 +12,7 @@ import (
 	consul "github.com/hashicorp/consul/api"
 	mdns "github.com/miekg/dns"
 
+	"consulx/api"
 	"consulx/internal/testcluster"
 )
 
@@ -153,6 +154,34 @@ func TestTwoDatacenters(t *testing.T) {
 	}
 	if r := dnsAsk("server-1.node.dc9.consul.", mdns.TypeA); r.Rcode != mdns.RcodeNameError {
 		t.Fatalf("an unknown datacenter: %v", r)
+	}
+
+	// Remote exec across datacenters, from a client and from a server of
+	// dc1: the job runs on dc2's nodes, relayed by a dc2 server.
+	for _, from := range []*testcluster.Agent{dc1.Clients[0], dc1.Servers[1]} {
+		var expected []string
+		outputs := map[string]string{}
+		exits := 0
+		err := from.Client().Exec(t.Context(), &api.ExecRequest{Command: "echo hello from $0"}, "dc2", func(ev api.ExecEvent) {
+			switch ev.Type {
+			case api.ExecStart:
+				expected = ev.Expected
+			case api.ExecOutput:
+				outputs[ev.Node] += string(ev.Data)
+			case api.ExecExit:
+				if ev.Code == 0 {
+					exits++
+				}
+			}
+		})
+		if err != nil || exits != 2 || strings.Join(expected, " ") != "dc2-client-1 dc2-server-1" ||
+			!strings.HasPrefix(outputs["dc2-client-1"], "hello from") || !strings.HasPrefix(outputs["dc2-server-1"], "hello from") {
+			t.Fatalf("exec -datacenter dc2 from %s: err %v, expected %v, %d clean exits, output %v", from.Name, err, expected, exits, outputs)
+		}
+	}
+	err = dc1.Clients[0].Client().Exec(t.Context(), &api.ExecRequest{Command: "true"}, "dc9", func(api.ExecEvent) {})
+	if err == nil || !strings.Contains(err.Error(), "No path to datacenter") {
+		t.Fatalf("exec -datacenter dc9: %v", err)
 	}
 
 	// An unknown datacenter: Consul's 500.

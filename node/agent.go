@@ -85,7 +85,7 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 	}
 	if cfg.Server {
 		a.srv, err = newServer(serverDeps{cfg: cfg, nodeID: a.nodeID, logger: a.logger, pool: a.pool, hooks: &a.hooks,
-			advertise: &net.TCPAddr{IP: a.advertise, Port: cfg.Ports.Server}, raw: a.rawHandlers(), fireEvent: a.fireLocalEvent})
+			advertise: &net.TCPAddr{IP: a.advertise, Port: cfg.Ports.Server}, raw: a.rawHandlers(), fireEvent: a.fireLocalEvent, announceJob: a.announceJob})
 		if err != nil {
 			return nil, err
 		}

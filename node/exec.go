@@ -79,8 +79,8 @@ func dialExec(ctx context.Context, addr string) (net.Conn, error) {
 // event as it arrives, the last being remote.EventDone. Cancelling ctx
 // cancels the job on every node.
 func (a *Agent) Exec(ctx context.Context, req *ExecRequest, datacenter string, fn func(remote.Event)) error {
-	if datacenter != "" && datacenter != a.cfg.Datacenter {
-		return ErrNoPathToDatacenter
+	if datacenter == a.cfg.Datacenter {
+		datacenter = ""
 	}
 	if err := remote.Validate(&req.Spec, req.Filters); err != nil {
 		return &BadRequestError{Msg: err.Error()}
@@ -97,27 +97,27 @@ func (a *Agent) Exec(ctx context.Context, req *ExecRequest, datacenter string, f
 	}
 	spec := req.Spec
 	spec.Origin = a.cfg.NodeName + "@" + a.cfg.Datacenter
-	job, relay, err := a.openJob(ctx, id, spec)
+	job, relay, err := a.openJob(ctx, id, spec, datacenter, req.Filters)
 	if err != nil {
+		var re *remote.RefusedError
+		if errors.As(err, &re) && re.Reason == ErrNoPathToDatacenter.Error() {
+			return ErrNoPathToDatacenter
+		}
 		return err
 	}
-	expected, err := a.execTargets(ctx, req.Filters)
-	if err != nil {
-		// Without the list the job still runs; it just waits for Wait.
-		a.logger.Warn("remote exec: could not list the target nodes", "error", err)
+	if job.Announced {
+		// Another datacenter's relay announced it there.
+		a.logger.Info("remote exec job started in another datacenter", "job", id, "datacenter", datacenter, "expected", len(job.Expected))
+		job.Collect(ctx, job.Expected, fn)
+		return nil
 	}
-	ann, err := json.Marshal(remote.Announcement{Job: id, Relay: relay, Origin: spec.Origin, Filters: req.Filters})
+	expected, err := a.announceJob(ctx, id, relay, spec.Origin, req.Filters)
 	if err != nil {
 		job.Close()
 		return err
 	}
-	ltime, _ := strconv.ParseUint(a.lan.Stats()["event_time"], 10, 64)
-	if err := a.lan.UserEvent(execEventName, ann, false); err != nil {
-		job.Close()
-		return fmt.Errorf("announce remote exec job: %w", err)
-	}
-	a.pushAnnouncement(serf.LamportTime(ltime), ann, expected)
 	job.Reannounce = func() {
+		ann, _ := json.Marshal(remote.Announcement{Job: id, Relay: relay, Origin: spec.Origin, Filters: req.Filters})
 		if err := a.lan.UserEvent(execEventName, ann, false); err != nil {
 			a.logger.Warn("remote exec: could not announce the job again", "job", id, "error", err)
 		}
@@ -125,6 +125,27 @@ func (a *Agent) Exec(ctx context.Context, req *ExecRequest, datacenter string, f
 	a.logger.Info("remote exec job started", "job", id, "relay", relay, "expected", len(expected))
 	job.Collect(ctx, expected, fn)
 	return nil
+}
+
+// announceJob tells this datacenter's agents about a job relayed by
+// relay: a serf user event, and the same event pushed straight to each
+// node expected to answer, which it returns.
+func (a *Agent) announceJob(ctx context.Context, id, relay, origin string, filters remote.Filters) ([]string, error) {
+	expected, err := a.execTargets(ctx, filters)
+	if err != nil {
+		// Without the list the job still runs; it just waits for Wait.
+		a.logger.Warn("remote exec: could not list the target nodes", "error", err)
+	}
+	ann, err := json.Marshal(remote.Announcement{Job: id, Relay: relay, Origin: origin, Filters: filters})
+	if err != nil {
+		return nil, err
+	}
+	ltime, _ := strconv.ParseUint(a.lan.Stats()["event_time"], 10, 64)
+	if err := a.lan.UserEvent(execEventName, ann, false); err != nil {
+		return nil, fmt.Errorf("announce remote exec job: %w", err)
+	}
+	a.pushAnnouncement(serf.LamportTime(ltime), ann, expected)
+	return expected, nil
 }
 
 // serfUserEventMsg is serf's wire form of a user event (its
@@ -196,13 +217,19 @@ func (r *recentJobs) first(job string) bool {
 // openJob registers the job with a relay: this server, or a live server of
 // the datacenter for a client (trying the next one if one cannot be
 // reached).
-func (a *Agent) openJob(ctx context.Context, id string, spec remote.Spec) (*remote.Job, string, error) {
+func (a *Agent) openJob(ctx context.Context, id string, spec remote.Spec, dc string, filters remote.Filters) (*remote.Job, string, error) {
+	open := func(c net.Conn) (*remote.Job, error) {
+		if dc != "" {
+			return remote.OpenIn(c, id, spec, dc, filters)
+		}
+		return remote.Open(c, id, spec)
+	}
 	if a.srv != nil {
 		c, err := dialExec(ctx, a.srv.execAddr)
 		if err != nil {
 			return nil, "", fmt.Errorf("remote exec: reach this server's relay: %w", err)
 		}
-		job, err := remote.Open(c, id, spec)
+		job, err := open(c)
 		return job, a.srv.execAddr, err
 	}
 	tried := map[string]bool{}
@@ -218,7 +245,11 @@ func (a *Agent) openJob(ctx context.Context, id string, spec remote.Spec) (*remo
 			lastErr = err
 			continue
 		}
-		job, err := remote.Open(c, id, spec)
+		job, err := open(c)
+		var re *remote.RefusedError
+		if errors.As(err, &re) {
+			return nil, "", err // the relay's answer, not a failure to reach it
+		}
 		if err != nil {
 			lastErr = err
 			continue
@@ -355,8 +386,12 @@ func (a *Agent) handleExecAnnouncement(e serf.UserEvent) {
 // newRelay is a server's relay: the installed authorizer, if it guards
 // exec, decides per node with the caller's token (which never leaves the
 // server), and a target must be the member it names, from its address.
-func newRelay(h *hooks, lan func() memberLister) *remote.Relay {
+func newRelay(h *hooks, dc string, lan func() memberLister, announce func(job string, f remote.Filters) ([]string, error)) *remote.Relay {
 	r := remote.NewRelay()
+	r.Datacenter = dc
+	r.Route = h.serversIn
+	r.DialServer = func(addr string) (net.Conn, error) { return dialExec(context.Background(), addr) }
+	r.Announce = announce
 	r.Authorize = func(token, node string) error {
 		z := h.authorizer.Load()
 		if z == nil {

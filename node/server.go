@@ -93,6 +93,9 @@ type serverDeps struct {
 	// fireEvent broadcasts a user event into this datacenter's LAN pool
 	// (for events fired from another datacenter).
 	fireEvent func(*UserEvent) (*UserEvent, error)
+	// announceJob announces a remote exec job in this datacenter (for
+	// jobs from another datacenter, relayed here).
+	announceJob func(ctx context.Context, id, relay, origin string, f remote.Filters) ([]string, error)
 }
 
 // newServer opens the state, the Raft log and the server port, and
@@ -171,7 +174,13 @@ func newServer(d serverDeps) (_ *server, err error) {
 	}
 
 	s.rpcSrv = serveRPC(&chanListener{m: s.mux, ch: s.mux.rpcCh}, rpcHandlers(s), d.raw)
-	s.relay, s.execAddr = newRelay(d.hooks, func() memberLister { return s.lan }), d.advertise.String()
+	s.execAddr = d.advertise.String()
+	s.relay = newRelay(d.hooks, cfg.Datacenter, func() memberLister { return s.lan }, func(job string, f remote.Filters) ([]string, error) {
+		if d.announceJob == nil {
+			return nil, errors.New("this server cannot announce jobs")
+		}
+		return d.announceJob(context.Background(), job, s.execAddr, "", f)
+	})
 	go serveRelay(&chanListener{m: s.mux, ch: s.mux.execCh}, s.relay)
 	return s, nil
 }

@@ -39,6 +39,21 @@ type hello struct {
 	Job  string
 	Node string `json:",omitempty"` // target
 	Spec *Spec  `json:",omitempty"` // initiator
+	// Datacenter (initiator) is where the job runs; a relay of another
+	// datacenter passes the stream on to a relay there.
+	Datacenter string `json:",omitempty"`
+	// Announce (initiator) asks the relay to announce the job in its
+	// datacenter itself, with Filters (a job from another datacenter,
+	// whose initiator is not in this LAN pool).
+	Announce bool     `json:",omitempty"`
+	Filters  *Filters `json:",omitempty"`
+}
+
+// ready is the relay's answer to an initiator: the job is registered,
+// and, when the relay announced it, the nodes it expects to answer.
+type ready struct {
+	Announced bool     `json:",omitempty"`
+	Expected  []string `json:",omitempty"`
 }
 
 // exitStatus is how a target's command ended.

@@ -14,6 +14,10 @@ import (
 type Job struct {
 	ID   string
 	Spec Spec
+	// Announced says the relay announced the job (one in another
+	// datacenter), expecting Expected to answer.
+	Announced bool
+	Expected  []string
 	// Reannounce, if set, is called once, half-way through Wait, when
 	// some expected nodes have not answered yet: gossip is best effort,
 	// and a second announcement reaches nodes the first was slow to
@@ -27,13 +31,26 @@ type Job struct {
 // dialled, mux byte written) and returns once the relay is ready for the
 // targets; only then may the job be announced.
 func Open(c net.Conn, id string, spec Spec) (*Job, error) {
+	return open(c, hello{Role: "initiator", Job: id}, spec)
+}
+
+// OpenIn registers a job that runs in another datacenter, dc: the relay
+// reached through c (a server of ours) passes the stream on to a relay of
+// dc, which announces the job there with filters. Job.Expected then holds
+// the nodes that relay expects to answer.
+func OpenIn(c net.Conn, id string, spec Spec, dc string, filters Filters) (*Job, error) {
+	return open(c, hello{Role: "initiator", Job: id, Datacenter: dc, Filters: &filters}, spec)
+}
+
+func open(c net.Conn, h hello, spec Spec) (*Job, error) {
 	spec = spec.withDefaults()
-	if err := (frameWriter{c}).writeJSON(frameHello, hello{Role: "initiator", Job: id, Spec: &spec}); err != nil {
+	h.Spec = &spec
+	if err := (frameWriter{c}).writeJSON(frameHello, h); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("remote exec: register the job with the relay: %w", err)
 	}
 	fr := newFrameReader(c)
-	_ = c.SetReadDeadline(time.Now().Add(helloTimeout))
+	_ = c.SetReadDeadline(time.Now().Add(2 * helloTimeout))
 	typ, p, err := fr.read()
 	if err != nil {
 		c.Close()
@@ -42,10 +59,19 @@ func Open(c net.Conn, id string, spec Spec) (*Job, error) {
 	_ = c.SetReadDeadline(time.Time{})
 	if typ != frameReady {
 		c.Close()
-		return nil, fmt.Errorf("remote exec: the relay refused the job: %s", p)
+		return nil, &RefusedError{Reason: string(p)}
 	}
-	return &Job{ID: id, Spec: spec, conn: c, fr: fr}, nil
+	var r ready
+	if len(p) > 0 {
+		_ = json.Unmarshal(p, &r)
+	}
+	return &Job{ID: h.Job, Spec: spec, Expected: r.Expected, Announced: r.Announced, conn: c, fr: fr}, nil
 }
+
+// RefusedError is a relay's refusal of a job (its text is the relay's).
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string { return e.Reason }
 
 // Close abandons the job: every target's command is killed.
 func (j *Job) Close() error { return j.conn.Close() }

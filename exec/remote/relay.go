@@ -39,6 +39,15 @@ type Relay struct {
 	// VerifyNode, if set, checks that a target's stream comes from the
 	// node it names (so no one can answer, or report output, for another).
 	VerifyNode func(node string, remote net.Addr) error
+	// Datacenter is the relay's own. A job for another one is passed on
+	// to a relay there: Route lists that datacenter's servers, nearest
+	// first, and DialServer opens an exec stream to one.
+	Datacenter string
+	Route      func(dc string) ([]string, error)
+	DialServer func(addr string) (net.Conn, error)
+	// Announce announces a job passed on from another datacenter in this
+	// one (gossip) and returns the nodes expected to answer.
+	Announce func(job string, filters Filters) ([]string, error)
 
 	streams atomic.Int32
 
@@ -121,6 +130,10 @@ func (r *Relay) serveInitiator(c net.Conn, fr *frameReader, h *hello) {
 		_ = frameWriter{c}.write(frameError, []byte("no spec"))
 		return
 	}
+	if h.Datacenter != "" && h.Datacenter != r.Datacenter {
+		r.passOn(c, fr, h)
+		return
+	}
 	spec := h.Spec.withDefaults()
 	token := spec.Token
 	spec.Token = ""
@@ -155,7 +168,21 @@ func (r *Relay) serveInitiator(c net.Conn, fr *frameReader, h *hello) {
 		r.mu.Unlock()
 		j.end()
 	}()
-	if err := j.send(frameReady); err != nil {
+	var rd ready
+	if h.Announce {
+		if r.Announce == nil || h.Filters == nil {
+			_ = j.send(frameError, []byte("this relay cannot announce jobs"))
+			return
+		}
+		expected, err := r.Announce(h.Job, *h.Filters)
+		if err != nil {
+			_ = j.send(frameError, []byte(err.Error()))
+			return
+		}
+		rd = ready{Announced: true, Expected: expected}
+	}
+	payload, _ := json.Marshal(&rd)
+	if err := j.send(frameReady, payload); err != nil {
 		return
 	}
 	// The initiator sends nothing more: its stream ending (done or
@@ -165,6 +192,55 @@ func (r *Relay) serveInitiator(c net.Conn, fr *frameReader, h *hello) {
 			return
 		}
 	}
+}
+
+// passOn carries a job for another datacenter to a relay there (its
+// nearest live server that can be dialled), which announces it in its
+// datacenter, and then copies the two streams into each other until
+// either ends. It holds nothing but the copy buffers.
+func (r *Relay) passOn(c net.Conn, fr *frameReader, h *hello) {
+	refuse := func(why string) { _ = frameWriter{c}.write(frameError, []byte(why)) }
+	if r.Route == nil || r.DialServer == nil {
+		refuse("No path to datacenter")
+		return
+	}
+	addrs, err := r.Route(h.Datacenter)
+	if err != nil {
+		refuse(err.Error())
+		return
+	}
+	var remote net.Conn
+	for _, addr := range addrs {
+		if remote, err = r.DialServer(addr); err == nil {
+			break
+		}
+	}
+	if remote == nil {
+		refuse(fmt.Sprintf("no server of %s could be reached: %v", h.Datacenter, err))
+		return
+	}
+	defer remote.Close()
+	fwd := *h
+	fwd.Announce = true
+	if err := (frameWriter{remote}).writeJSON(frameHello, fwd); err != nil {
+		refuse(err.Error())
+		return
+	}
+	done := make(chan struct{}, 2)
+	go func() {
+		// What the initiator sent after its hello (nothing, until it
+		// hangs up) is still in fr's buffer.
+		_, _ = io.Copy(remote, fr.r)
+		remote.Close()
+		done <- struct{}{}
+	}()
+	go func() {
+		_, _ = io.Copy(c, remote)
+		c.Close()
+		done <- struct{}{}
+	}()
+	<-done
+	<-done
 }
 
 func (r *Relay) serveTarget(c net.Conn, fr *frameReader, h *hello) {

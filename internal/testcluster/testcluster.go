@@ -92,6 +92,8 @@ func Config(t testing.TB, name string, server bool, expect int) *node.Config {
 	cfg.Ports = node.Ports{HTTP: p[0], DNS: p[1], SerfLAN: p[2], SerfWAN: p[3], Server: p[4], HTTPS: -1, GRPC: -1, GRPCTLS: -1}
 	cfg.RetryInterval = 200 * time.Millisecond
 	cfg.Timing.FastGossip = true
+	// Every test agent is on loopback: remote exec is on, as for -dev.
+	cfg.DisableRemoteExec = false
 	if err := cfg.Finalize(false, false); err != nil {
 		t.Fatalf("config: %v", err)
 	}
