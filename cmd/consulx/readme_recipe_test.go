@@ -268,3 +268,55 @@ func TestReadmeExecRecipe(t *testing.T) {
 		t.Fatalf("no summary for three nodes; terminal:\n%s", out)
 	}
 }
+
+// TestReadmeDatacentersRecipe pastes the README's two-datacenter recipe
+// (the seed's dc1 and dc2, a server and a client each) and checks what
+// the seed shows: members per datacenter, every server in members -wan,
+// and exec in the other datacenter from a server and from a client.
+func TestReadmeDatacentersRecipe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tmp := t.TempDir()
+	t.Cleanup(func() { killAll([]byte(tmp)) })
+	block := readmeBlock(t, "## Several datacenters")
+	p := testcluster.FreePorts(t, 18)
+	var pairs [][2]string
+	for i, lit := range []string{
+		"-http-port 8500", "-dns-port 8600", "-serf-lan-port 8301", "-serf-wan-port 8302", "-server-port 8300",
+		"-http-port 8510", "-dns-port 8610", "-serf-lan-port 8311",
+		"-http-port 8520", "-dns-port 8620", "-serf-lan-port 8321", "-serf-wan-port 8322", "-server-port 8320",
+		"-http-port 8530", "-dns-port 8630", "-serf-lan-port 8331",
+	} {
+		flag, _, _ := strings.Cut(lit, " ")
+		pairs = append(pairs, [2]string{lit, fmt.Sprintf("%s %d", flag, p[i])})
+	}
+	pairs = append(pairs,
+		[2]string{"127.0.0.1:8301", fmt.Sprintf("127.0.0.1:%d", p[2])},
+		[2]string{"127.0.0.1:8302", fmt.Sprintf("127.0.0.1:%d", p[3])},
+		[2]string{"127.0.0.1:8321", fmt.Sprintf("127.0.0.1:%d", p[10])},
+		[2]string{"127.0.0.1:8510", fmt.Sprintf("127.0.0.1:%d", p[5])})
+	recipe := prepareRecipe(t, block, pairs, tmp)
+	sh := startShell(t, tmp, fmt.Sprintf("CONSUL_HTTP_ADDR=127.0.0.1:%d", p[0]))
+	out := strings.ReplaceAll(pasteRecipe(t, sh, "", recipe, 90*time.Second), "\r", "")
+	host, _ := os.Hostname()
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^dc1server +127\.0\.0\.1:\d+ +alive +server .* dc1 `),
+		regexp.MustCompile(`(?m)^dc1client +127\.0\.0\.1:\d+ +alive +client .* dc1 `),
+		regexp.MustCompile(`(?m)^dc1server\.dc1 +127\.0\.0\.1:\d+ +alive +server .* dc1 `),
+		regexp.MustCompile(`(?m)^dc2server\.dc2 +127\.0\.0\.1:\d+ +alive +server .* dc2 `),
+		regexp.MustCompile(`(?m)^    dc1client: ` + regexp.QuoteMeta(host) + `\n    dc1client:\n==> dc1client: finished with exit code 0$`),
+		regexp.MustCompile(`(?m)^    dc2client: ` + regexp.QuoteMeta(host) + `\n    dc2client:\n==> dc2client: finished with exit code 0$`),
+		regexp.MustCompile(`(?m)^    dc2server: ` + regexp.QuoteMeta(host) + `\n    dc2server:\n==> dc2server: finished with exit code 0$`),
+	} {
+		if !want.MatchString(out) {
+			t.Fatalf("the recipe printed nothing matching %s; terminal:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "2 / 2 node(s) completed / acknowledged"); n != 3 {
+		t.Fatalf("%d exec summaries of 2 / 2, want 3 (dc1, dc2 from the server, dc2 from the client); terminal:\n%s", n, out)
+	}
+	if regexp.MustCompile(`(?m)^dc2(server|client) .* alive`).MatchString(out) {
+		t.Fatalf("dc1's members list shows dc2's agents; terminal:\n%s", out)
+	}
+}

@@ -168,21 +168,7 @@ func (r *Relay) serveInitiator(c net.Conn, fr *frameReader, h *hello) {
 		r.mu.Unlock()
 		j.end()
 	}()
-	var rd ready
-	if h.Announce {
-		if r.Announce == nil || h.Filters == nil {
-			_ = j.send(frameError, []byte("this relay cannot announce jobs"))
-			return
-		}
-		expected, err := r.Announce(h.Job, *h.Filters)
-		if err != nil {
-			_ = j.send(frameError, []byte(err.Error()))
-			return
-		}
-		rd = ready{Announced: true, Expected: expected}
-	}
-	payload, _ := json.Marshal(&rd)
-	if err := j.send(frameReady, payload); err != nil {
+	if err := r.ready(j, h); err != nil {
 		return
 	}
 	// The initiator sends nothing more: its stream ending (done or
@@ -192,6 +178,33 @@ func (r *Relay) serveInitiator(c net.Conn, fr *frameReader, h *hello) {
 			return
 		}
 	}
+}
+
+// ready tells the initiator the job is registered. A job from another
+// datacenter is announced here first; the stream to the initiator stays
+// locked meanwhile, so the targets' answers cannot overtake the ready.
+func (r *Relay) ready(j *relayJob, h *hello) error {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	write := func(typ byte, payload []byte) error {
+		_ = j.initiator.SetWriteDeadline(time.Now().Add(initiatorWriteTimeout))
+		return frameWriter{j.initiator}.write(typ, payload)
+	}
+	var rd ready
+	if h.Announce {
+		if r.Announce == nil || h.Filters == nil {
+			_ = write(frameError, []byte("this relay cannot announce jobs"))
+			return errors.New("cannot announce")
+		}
+		expected, err := r.Announce(h.Job, *h.Filters)
+		if err != nil {
+			_ = write(frameError, []byte(err.Error()))
+			return err
+		}
+		rd = ready{Announced: true, Expected: expected}
+	}
+	payload, _ := json.Marshal(&rd)
+	return write(frameReady, payload)
 }
 
 // passOn carries a job for another datacenter to a relay there (its

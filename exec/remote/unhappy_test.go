@@ -211,3 +211,47 @@ func TestRelayAuthorizesAndVerifies(t *testing.T) {
 		}
 	}
 }
+
+// A job for another datacenter is passed on by our relay to a relay
+// there, which announces it in its own datacenter; the targets' answers,
+// however quick, arrive after the relay's ready.
+func TestJobPassedOnToAnotherDatacenter(t *testing.T) {
+	var remoteAddr string
+	_, remoteAddr = startRelayWith(t, func(r *Relay) {
+		r.Datacenter = "dc2"
+		r.Announce = func(job string, f Filters) ([]string, error) {
+			if f.Node != "^far$" {
+				return nil, fmt.Errorf("filters %+v", f)
+			}
+			// The node answers before the announcement returns.
+			serveTargets(t, remoteAddr, job, &Target{Node: "far", Enabled: true})
+			time.Sleep(300 * time.Millisecond)
+			return []string{"far"}, nil
+		}
+	})
+	_, localAddr := startRelayWith(t, func(r *Relay) {
+		r.Datacenter = "dc1"
+		r.Route = func(dc string) ([]string, error) {
+			if dc != "dc2" {
+				return nil, fmt.Errorf("No path to datacenter")
+			}
+			return []string{"127.0.0.1:1", remoteAddr}, nil // the first is down
+		}
+		r.DialServer = func(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }
+	})
+	job, err := OpenIn(dial(t, localAddr), "job-far", Spec{Command: "echo far away", Wait: 3 * time.Second}, "dc2", Filters{Node: "^far$"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !job.Announced || strings.Join(job.Expected, ",") != "far" {
+		t.Fatalf("job %+v", job)
+	}
+	rec := &recorder{}
+	done := job.Collect(context.Background(), job.Expected, rec.add)
+	if done.Exits != 1 || rec.output("far") != "far away\n" {
+		t.Fatalf("done %+v, output %q", done, rec.output("far"))
+	}
+	if _, err := OpenIn(dial(t, localAddr), "job-nowhere", Spec{Command: "true"}, "dc9", Filters{}); err == nil || err.Error() != "No path to datacenter" {
+		t.Fatalf("a job for an unknown datacenter: %v", err)
+	}
+}
