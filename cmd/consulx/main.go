@@ -45,6 +45,7 @@ func commands() map[string]command {
 		"catalog":     {"Lists services, nodes and datacenters from the catalog", runCatalog},
 		"event":       {"Fires a user event to the datacenter's agents", runEvent},
 		"exec":        {"Executes a command on the datacenter's nodes", runExec},
+		"replicate":   {"Copies KV prefixes from another datacenter, as consul-replicate", runReplicate},
 		"watch":       {"Runs a handler when KV, the catalog, health or events change", runWatch},
 		"tui":         {"Opens the ops console against a running agent", runTUI},
 		"demo":        {"Starts a small local cluster in this process and opens the console on it", runDemo},

@@ -1,0 +1,336 @@
+package replicate
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"consulx/api"
+)
+
+// Keys of the replicator's own state in the destination KV.
+const (
+	statusPrefix = "service/consulx-replicate/statuses/"
+	lockPrefix   = "service/consulx-replicate/leader/"
+	ownPrefix    = "service/consulx-replicate/"
+)
+
+// Prefix is one source prefix in a datacenter, copied under Destination.
+type Prefix struct {
+	Source, Datacenter, Destination string
+}
+
+// ParsePrefix reads consul-replicate's "SRC@DC[:DEST]" (DEST defaults to
+// SRC).
+func ParsePrefix(s string) (Prefix, error) {
+	src, rest, ok := strings.Cut(s, "@")
+	if !ok || rest == "" {
+		return Prefix{}, fmt.Errorf("invalid prefix %q: want SRC@DC[:DEST]", s)
+	}
+	dc, dest, hasDest := strings.Cut(rest, ":")
+	if dc == "" {
+		return Prefix{}, fmt.Errorf("invalid prefix %q: no datacenter", s)
+	}
+	if !hasDest {
+		dest = src
+	}
+	return Prefix{Source: src, Datacenter: dc, Destination: dest}, nil
+}
+
+func (p Prefix) String() string { return p.Source + "@" + p.Datacenter + ":" + p.Destination }
+
+// id names the prefix's status and lock keys.
+func (p Prefix) id() string {
+	h := sha1.Sum([]byte(p.String()))
+	return hex.EncodeToString(h[:8])
+}
+
+// Status is what the destination keeps per prefix.
+type Status struct {
+	Prefix         string
+	LastReplicated uint64
+	LastUpdate     time.Time
+}
+
+// Config is what to replicate and how.
+type Config struct {
+	Prefixes []Prefix
+	// Excludes are source key prefixes not copied (nor deleted).
+	Excludes []string
+	// WaitMin and WaitMax: after a change, wait until the source has been
+	// quiet for WaitMin (at most WaitMax) before copying (0: at once).
+	WaitMin, WaitMax time.Duration
+	// Retry is the first pause after a failure; it doubles up to a minute.
+	Retry time.Duration
+	// Once copies each prefix once and returns.
+	Once bool
+	// Logf logs a line (consul-replicate's "(runner) ..." lines).
+	Logf func(format string, args ...any)
+}
+
+// Replicator copies Config's prefixes through the destination agent.
+type Replicator struct {
+	c   *api.Client
+	cfg Config
+}
+
+// New returns a replicator talking to the destination agent c.
+func New(c *api.Client, cfg Config) *Replicator {
+	if cfg.Retry <= 0 {
+		cfg.Retry = 5 * time.Second
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	return &Replicator{c: c, cfg: cfg}
+}
+
+// Run replicates every prefix until ctx ends (or, with Once, until each
+// has been copied once). With Once it returns the first error.
+func (r *Replicator) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(r.cfg.Prefixes))
+	for _, p := range r.cfg.Prefixes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.runPrefix(ctx, p); err != nil {
+				errs <- fmt.Errorf("%s: %w", p, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// runPrefix holds the prefix's lock while it replicates, taking it again
+// whenever it is lost.
+func (r *Replicator) runPrefix(ctx context.Context, p Prefix) error {
+	backoff := r.cfg.Retry
+	for ctx.Err() == nil {
+		err := r.whileLeader(ctx, p, func(ctx context.Context) error { return r.replicate(ctx, p) })
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		if r.cfg.Once {
+			return err
+		}
+		r.cfg.Logf("[WARN] (runner) %s: %v; retrying in %s", p, err, backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+	return nil
+}
+
+// errLockLost ends a replication whose lock went away.
+var errLockLost = errors.New("lost the replication lock")
+
+// whileLeader takes the prefix's lock (a session with a TTL, renewed) and
+// runs fn until it returns or the lock is lost.
+func (r *Replicator) whileLeader(ctx context.Context, p Prefix, fn func(context.Context) error) error {
+	id, err := r.c.SessionCreate(ctx, &api.SessionEntry{Name: "consulx-replicate " + p.String(), TTL: "15s", Behavior: "release", LockDelay: time.Second})
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.c.SessionDestroy(dctx, id)
+	}()
+	lock := &api.KVPair{Key: lockPrefix + p.id(), Value: []byte(p.String()), Session: id}
+	for {
+		ok, err := r.c.KVAcquire(ctx, lock)
+		if err != nil {
+			return fmt.Errorf("acquire %s: %w", lock.Key, err)
+		}
+		if ok {
+			break
+		}
+		// Another replicator is active: wait for its lock to change.
+		cur, meta, err := r.c.KVGet(ctx, lock.Key, nil)
+		if err != nil {
+			return err
+		}
+		if cur != nil && cur.Session != "" {
+			_, _, _ = r.c.KVGet(ctx, lock.Key, &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 30 * time.Second})
+		} else {
+			time.Sleep(time.Second) // lock delay after a release
+		}
+		if _, err := r.c.SessionRenew(ctx, id); err != nil {
+			return fmt.Errorf("renew session: %w", err)
+		}
+	}
+	r.cfg.Logf("[INFO] (runner) %s: holding the replication lock", p)
+	lctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-t.C:
+				if _, err := r.c.SessionRenew(lctx, id); err != nil && lctx.Err() == nil {
+					cancel(errLockLost)
+					return
+				}
+			}
+		}
+	}()
+	err = fn(lctx)
+	if errors.Is(context.Cause(lctx), errLockLost) {
+		return errLockLost
+	}
+	return err
+}
+
+// replicate copies the prefix, then (unless Once) again after every
+// change in the source.
+func (r *Replicator) replicate(ctx context.Context, p Prefix) error {
+	st, err := r.status(ctx, p)
+	if err != nil {
+		return err
+	}
+	index := st.LastReplicated
+	for {
+		q := &api.QueryOptions{Datacenter: p.Datacenter, WaitIndex: index, WaitTime: 5 * time.Minute}
+		if r.cfg.Once {
+			q.WaitIndex = 0
+		}
+		pairs, meta, err := r.c.KVList(ctx, p.Source, q)
+		if err != nil && !api.IsNotFound(err) {
+			return fmt.Errorf("read %s in %s: %w", p.Source, p.Datacenter, err)
+		}
+		if meta == nil {
+			return errors.New("no answer from the source")
+		}
+		if meta.LastIndex == index && !r.cfg.Once {
+			continue // the wait ran out
+		}
+		if meta.LastIndex < index {
+			index = 0 // the source's index went back (a restore): start over
+			continue
+		}
+		if r.cfg.WaitMin > 0 && !r.cfg.Once {
+			if pairs, meta, err = r.quiesce(ctx, p, meta.LastIndex); err != nil {
+				return err
+			}
+		}
+		updates, deletes, err := r.apply(ctx, p, pairs)
+		if err != nil {
+			return err
+		}
+		index = meta.LastIndex
+		if err := r.saveStatus(ctx, p, index); err != nil {
+			return err
+		}
+		r.cfg.Logf("[INFO] (runner) replicated %d updates, %d deletes", updates, deletes)
+		if r.cfg.Once {
+			return nil
+		}
+	}
+}
+
+// quiesce waits until the source has been quiet for WaitMin (at most
+// WaitMax after the first change) and returns its state then.
+func (r *Replicator) quiesce(ctx context.Context, p Prefix, index uint64) ([]*api.KVPair, *api.QueryMeta, error) {
+	deadline := time.Now().Add(max(r.cfg.WaitMax, r.cfg.WaitMin))
+	for {
+		wait := min(r.cfg.WaitMin, time.Until(deadline))
+		if wait <= 0 {
+			wait = time.Millisecond
+		}
+		pairs, meta, err := r.c.KVList(ctx, p.Source, &api.QueryOptions{Datacenter: p.Datacenter, WaitIndex: index, WaitTime: wait})
+		if err != nil && !api.IsNotFound(err) {
+			return nil, nil, err
+		}
+		if meta.LastIndex == index || time.Now().After(deadline) {
+			return pairs, meta, nil
+		}
+		index = meta.LastIndex
+	}
+}
+
+func (r *Replicator) excluded(key string) bool {
+	for _, e := range r.cfg.Excludes {
+		if strings.HasPrefix(key, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// apply makes the destination match the source: writes what is missing
+// or differs (value or flags), deletes what the source no longer has.
+func (r *Replicator) apply(ctx context.Context, p Prefix, source []*api.KVPair) (updates, deletes int, err error) {
+	dest, _, err := r.c.KVList(ctx, p.Destination, nil)
+	if err != nil && !api.IsNotFound(err) {
+		return 0, 0, fmt.Errorf("read %s: %w", p.Destination, err)
+	}
+	have := make(map[string]*api.KVPair, len(dest))
+	for _, d := range dest {
+		have[d.Key] = d
+	}
+	want := make(map[string]bool, len(source))
+	for _, s := range source {
+		if r.excluded(s.Key) {
+			continue
+		}
+		key := p.Destination + strings.TrimPrefix(s.Key, p.Source)
+		want[key] = true
+		if d := have[key]; d != nil && d.Flags == s.Flags && bytes.Equal(d.Value, s.Value) {
+			continue
+		}
+		if _, err := r.c.KVPut(ctx, &api.KVPair{Key: key, Value: s.Value, Flags: s.Flags}, nil); err != nil {
+			return updates, deletes, fmt.Errorf("write %s: %w", key, err)
+		}
+		updates++
+	}
+	for key := range have {
+		src := p.Source + strings.TrimPrefix(key, p.Destination)
+		if want[key] || strings.HasPrefix(key, ownPrefix) || r.excluded(src) {
+			continue
+		}
+		if _, err := r.c.KVDelete(ctx, key, nil); err != nil {
+			return updates, deletes, fmt.Errorf("delete %s: %w", key, err)
+		}
+		deletes++
+	}
+	return updates, deletes, nil
+}
+
+func (r *Replicator) status(ctx context.Context, p Prefix) (Status, error) {
+	pair, _, err := r.c.KVGet(ctx, statusPrefix+p.id(), nil)
+	if err != nil || pair == nil {
+		return Status{Prefix: p.String()}, err
+	}
+	var st Status
+	if err := json.Unmarshal(pair.Value, &st); err != nil {
+		return Status{Prefix: p.String()}, nil // unreadable: start over
+	}
+	return st, nil
+}
+
+func (r *Replicator) saveStatus(ctx context.Context, p Prefix, index uint64) error {
+	b, _ := json.Marshal(Status{Prefix: p.String(), LastReplicated: index, LastUpdate: time.Now().UTC()})
+	_, err := r.c.KVPut(ctx, &api.KVPair{Key: statusPrefix + p.id(), Value: b}, nil)
+	return err
+}
+
+// StatusOf reads a prefix's status from the destination (for tests and
+// tools).
+func StatusOf(ctx context.Context, c *api.Client, p Prefix) (Status, error) {
+	return (&Replicator{c: c}).status(ctx, p)
+}
