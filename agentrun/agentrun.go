@@ -7,15 +7,18 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"consulx/api"
 	"consulx/dns"
 	"consulx/httpapi"
 	"consulx/logstream"
 	"consulx/node"
+	"consulx/replicate"
 	"consulx/watch"
 )
 
@@ -28,10 +31,12 @@ type Running struct {
 	handler  *httpapi.Handler
 	dns      *dns.Server
 	// DNSAddr is the DNS listener's address ("" when disabled).
-	DNSAddr  string
-	watches  *watch.Group
-	done     chan struct{}
-	stopOnce sync.Once
+	DNSAddr string
+	watches *watch.Group
+	// stopReplication ends the configured KV replication.
+	stopReplication func()
+	done            chan struct{}
+	stopOnce        sync.Once
 }
 
 // Start starts the agent and its HTTP API. logs, when not nil, receives
@@ -44,6 +49,13 @@ func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (
 	}
 	if len(watches) > 0 && cfg.Ports.HTTP < 0 {
 		return nil, errors.New("config: watches need the HTTP API, and ports.http is -1")
+	}
+	replications, err := replicate.ParseConfig(cfg.Extra["replicate"])
+	if err != nil {
+		return nil, err
+	}
+	if len(replications) > 0 && cfg.Ports.HTTP < 0 {
+		return nil, errors.New("config: replicate needs the HTTP API, and ports.http is -1")
 	}
 	a, err := node.New(cfg, logger)
 	if err != nil {
@@ -89,6 +101,7 @@ func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (
 		logger.Named("agent").Info("started HTTP server", "address", r.HTTPAddr)
 		// Watches read through the agent's own HTTP API, as Consul's do.
 		r.watches = watch.Start(watches, selfAddr(r.HTTPAddr), logger.Named("agent").Named("watch"))
+		r.stopReplication = startReplication(replications, selfAddr(r.HTTPAddr), logger.Named("agent").Named("replicate"))
 	}
 	return r, nil
 }
@@ -116,6 +129,9 @@ func (r *Running) Leave() error {
 func (r *Running) Shutdown() {
 	r.stopOnce.Do(func() {
 		r.watches.Stop()
+		if r.stopReplication != nil {
+			r.stopReplication()
+		}
 		if r.httpSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_ = r.httpSrv.Shutdown(ctx)
@@ -140,4 +156,37 @@ func selfAddr(addr string) string {
 		return net.JoinHostPort("127.0.0.1", port)
 	}
 	return addr
+}
+
+// startReplication runs the configured replication blocks against the
+// agent's own HTTP API (as consul-replicate would run beside it) and
+// returns what stops them.
+func startReplication(blocks []replicate.Block, addr string, logger hclog.Logger) func() {
+	if len(blocks) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, b := range blocks {
+		c := api.NewClient(addr)
+		c.Token = b.Token
+		cfg := b.Config
+		cfg.Logf = func(format string, args ...any) {
+			line := fmt.Sprintf(format, args...)
+			if strings.HasPrefix(line, "[WARN]") {
+				logger.Warn(strings.TrimSpace(strings.TrimPrefix(line, "[WARN]")))
+				return
+			}
+			logger.Info(strings.TrimSpace(strings.TrimPrefix(line, "[INFO]")))
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = replicate.New(c, cfg).Run(ctx)
+		}()
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+	}
 }

@@ -180,6 +180,9 @@ type FileConfig struct {
 	// Watches are decoded and checked by package watch when the agent
 	// starts (agentrun).
 	Watches json.RawMessage `json:"watches"`
+	// Replicate holds consulx's built-in KV replication blocks (package
+	// replicate; not a Consul key).
+	Replicate json.RawMessage `json:"replicate"`
 	// Warnings are the keys of this source that consulx accepts but does
 	// not honour yet (see config_keys.go).
 	Warnings []ConfigWarning `json:"-"`
@@ -379,7 +382,7 @@ func (c *Config) Merge(fc *FileConfig) {
 	extra := map[string]json.RawMessage{
 		"service": fc.Service, "services": fc.Services, "check": fc.Check, "checks": fc.Checks,
 		"dns_config": fc.DNSConfig, "recursors": fc.Recursors, "domain": fc.Domain,
-		"watches": fc.Watches,
+		"watches": fc.Watches, "replicate": fc.Replicate,
 	}
 	for k, v := range extra {
 		if len(v) == 0 {

@@ -50,7 +50,7 @@ var consulKeyTable = []keySpec{
 		client_addr log_level ports retry_join retry_join_wan retry_interval start_join start_join_wan
 		leave_on_terminate skip_leave_on_interrupt disable_update_check disable_remote_exec
 		enable_script_checks enable_debug performance limits service services check checks
-		dns_config domain recursors session_ttl_min default_query_time max_query_time watches`},
+		dns_config domain recursors session_ttl_min default_query_time max_query_time watches replicate`},
 
 	{path: "ports", keys: `dns http https serf_lan serf_wan server grpc grpc_tls proxy_min_port proxy_max_port
 		sidecar_min_port sidecar_max_port expose_min_port expose_max_port`},

@@ -33,6 +33,9 @@ var consulHonoured = map[string]string{
 	"dns_config.enable_truncate": `true`, "dns_config.recursor_timeout": `"2s"`,
 	"session_ttl_min": `"5s"`, "default_query_time": `"1m"`, "max_query_time": `"2m"`,
 	"watches": `[{"type":"key","key":"k","args":["true"]}]`,
+	// consulx's one key of its own: built-in KV replication (package
+	// replicate), which Consul leaves to consul-replicate.
+	"replicate": `{"prefixes":["a@dc9"]}`,
 }
 
 // consulNotYet are accepted with a warning that they are not supported yet.
@@ -211,8 +214,9 @@ func TestEveryConsulKeyIsKnown(t *testing.T) {
 	}
 }
 
-// TestKeyTableIsConsulsKeySet: the loader knows no key beyond Consul's (so
-// a typo is never taken for a key), and honoured keys reach FileConfig.
+// TestKeyTableIsConsulsKeySet: the loader knows no key beyond Consul's
+// (and consulx's own `replicate`), so a typo is never taken for a key, and
+// honoured keys reach FileConfig.
 func TestKeyTableIsConsulsKeySet(t *testing.T) {
 	listed := map[string]bool{}
 	for p := range consulHonoured {

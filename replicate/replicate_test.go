@@ -2,6 +2,7 @@ package replicate_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	consul "github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-hclog"
 
+	"consulx/agentrun"
 	"consulx/api"
 	"consulx/internal/testcluster"
 	"consulx/replicate"
@@ -190,4 +193,30 @@ func TestReplicateConvergesAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	testcluster.Eventually(t, 20*time.Second, func() error { return converged(src, dest, "app/", "copy/") })
+}
+
+// TestReplicateFromAgentConfig: a `replicate` block in a server's config
+// runs in the agent, retrying until the source datacenter is reachable;
+// a bad block stops the agent at start with one line.
+func TestReplicateFromAgentConfig(t *testing.T) {
+	dc1 := testcluster.StartCluster(t, 1, 0)
+	cfg := testcluster.Config(t, "dc2-replicator", true, 1)
+	cfg.Datacenter = "dc2"
+	cfg.Extra = map[string][]json.RawMessage{"replicate": {json.RawMessage(`{"prefixes": ["cfg/@dc1"], "retry": "200ms"}`)}}
+	s2 := testcluster.Start(t, cfg)
+	if _, err := s2.Running.Agent.Join([]string{dc1.Servers[0].WANAddr()}, true); err != nil {
+		t.Fatal(err)
+	}
+	src, dest := officialKV(t, dc1.Servers[0]), officialKV(t, s2)
+	if _, err := src.Put(&consul.KVPair{Key: "cfg/feature", Value: []byte("on")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 30*time.Second, func() error { return converged(src, dest, "cfg/", "cfg/") })
+
+	bad := testcluster.Config(t, "bad-replicate", true, 1)
+	bad.Extra = map[string][]json.RawMessage{"replicate": {json.RawMessage(`{"prefixes": ["nodc"]}`)}}
+	_, err := agentrun.Start(bad, hclog.NewNullLogger(), nil)
+	if err == nil || err.Error() != `config: replicate[0]: invalid prefix "nodc": want SRC@DC[:DEST]` {
+		t.Fatalf("a bad replicate block: %v", err)
+	}
 }

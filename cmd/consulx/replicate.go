@@ -37,16 +37,9 @@ func runReplicate(args []string, env *cliEnv) int {
 			cfg.Prefixes = append(cfg.Prefixes, pr)
 		}
 		if *wait != "" {
-			lo, hi, ok := strings.Cut(*wait, ":")
-			var err1, err2 error
-			cfg.WaitMin, err1 = time.ParseDuration(lo)
-			if ok {
-				cfg.WaitMax, err2 = time.ParseDuration(hi)
-			} else {
-				cfg.WaitMax = 4 * cfg.WaitMin
-			}
-			if err1 != nil || err2 != nil || cfg.WaitMin < 0 || cfg.WaitMax < cfg.WaitMin {
-				return x.errorf("Invalid -wait %q: want MIN:MAX durations, MIN <= MAX", *wait)
+			var err error
+			if cfg.WaitMin, cfg.WaitMax, err = replicate.ParseWait(*wait); err != nil {
+				return x.errorf("Invalid -wait: %v", err)
 			}
 		}
 		rank := map[string]int{"debug": 0, "trace": 0, "info": 1, "warn": 2, "err": 3, "error": 3}
