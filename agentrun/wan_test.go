@@ -205,3 +205,84 @@ func TestTwoDatacenters(t *testing.T) {
 		return nil
 	})
 }
+
+// TestConsulReplicateCallPattern makes, with the official client, the
+// calls the published consul-replicate makes against the destination
+// agent: its leader lock (sessions, acquire, a second replicator kept
+// out), stale blocking recursive reads of the source with ?dc= that wake
+// on a write there, writes with flags and deletes, and its status key.
+// (consul-replicate itself is not on the module proxy here to run.)
+func TestConsulReplicateCallPattern(t *testing.T) {
+	dc1 := testcluster.StartCluster(t, 1, 0)
+	dc2 := testcluster.StartClusterIn(t, "dc2", 1, 1)
+	if _, err := dc2.Servers[0].Running.Agent.Join([]string{dc1.Servers[0].WANAddr()}, true); err != nil {
+		t.Fatal(err)
+	}
+	dest := official(t, dc2.Clients[0])
+	lock, err := dest.LockOpts(&consul.LockOptions{Key: "service/consul-replicate/leader", SessionName: "Consul-Replicate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, err := lock.Lock(nil)
+	if err != nil || lost == nil {
+		t.Fatalf("leader lock: %v", err)
+	}
+	defer func() { _ = lock.Unlock() }()
+	other, _ := official(t, dc2.Servers[0]).LockOpts(&consul.LockOptions{Key: "service/consul-replicate/leader", SessionName: "Consul-Replicate", LockTryOnce: true, LockWaitTime: 500 * time.Millisecond})
+	if ch, err := other.Lock(nil); err != nil || ch != nil {
+		t.Fatalf("a second replicator got the lock: %v %v", ch, err)
+	}
+
+	if _, err := official(t, dc1.Servers[0]).KV().Put(&consul.KVPair{Key: "ts/test/sex", Value: []byte("male")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var pairs consul.KVPairs
+	var meta *consul.QueryMeta
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		pairs, meta, err = dest.KV().List("ts", &consul.QueryOptions{Datacenter: "dc1", AllowStale: true})
+		if err != nil || len(pairs) != 1 {
+			return fmt.Errorf("stale recursive read of dc1: %v %v", pairs, err)
+		}
+		return nil
+	})
+	woke := make(chan int, 1)
+	go func() {
+		p, _, err := dest.KV().List("ts", &consul.QueryOptions{Datacenter: "dc1", AllowStale: true, WaitIndex: meta.LastIndex, WaitTime: 20 * time.Second})
+		if err != nil {
+			woke <- -1
+			return
+		}
+		woke <- len(p)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if _, err := official(t, dc1.Servers[0]).KV().Put(&consul.KVPair{Key: "ts/test/age", Value: []byte("30")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-woke:
+		if n != 2 {
+			t.Fatalf("blocking read woke with %d pairs", n)
+		}
+	case <-time.After(testcluster.Scaled(10 * time.Second)):
+		t.Fatal("the blocking read of dc1 did not wake")
+	}
+	// Writes with flags, deletes and the status key in the destination.
+	if _, err := dest.KV().Put(&consul.KVPair{Key: "ts/test/sex", Value: []byte("male"), Flags: 7}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dest.KV().Put(&consul.KVPair{Key: "ts/gone", Value: []byte("x")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dest.KV().Delete("ts/gone", nil); err != nil {
+		t.Fatal(err)
+	}
+	status := []byte(`{"LastReplicated":42,"Source":"ts","Destination":"ts"}`)
+	if _, err := dest.KV().Put(&consul.KVPair{Key: "service/consul-replicate/statuses/3d7c1a", Value: status}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := dest.KV().List("", nil)
+	if err != nil || len(got) != 3 || got[0].Key != "service/consul-replicate/leader" || got[1].Key != "service/consul-replicate/statuses/3d7c1a" ||
+		got[2].Key != "ts/test/sex" || got[2].Flags != 7 || string(got[1].Value) != string(status) {
+		t.Fatalf("destination after the replicator's writes: %v %v", got, err)
+	}
+}
