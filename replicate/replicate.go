@@ -272,8 +272,16 @@ func (r *Replicator) excluded(key string) bool {
 	return false
 }
 
+// Batches of writes: as many operations as a transaction takes, and
+// values small enough that a batch stays under the agent's request limit.
+const (
+	maxBatchOps   = 64
+	maxBatchBytes = 256 << 10
+)
+
 // apply makes the destination match the source: writes what is missing
-// or differs (value or flags), deletes what the source no longer has.
+// or differs (value or flags), deletes what the source no longer has, in
+// transactions of up to 64 operations.
 func (r *Replicator) apply(ctx context.Context, p Prefix, source []*api.KVPair) (updates, deletes int, err error) {
 	dest, _, err := r.c.KVList(ctx, p.Destination, nil)
 	if err != nil && !api.IsNotFound(err) {
@@ -282,6 +290,35 @@ func (r *Replicator) apply(ctx context.Context, p Prefix, source []*api.KVPair) 
 	have := make(map[string]*api.KVPair, len(dest))
 	for _, d := range dest {
 		have[d.Key] = d
+	}
+	var batch []api.KVTxnOp
+	size := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := r.c.KVTxn(ctx, batch); err != nil {
+			return fmt.Errorf("write %d keys from %s: %w", len(batch), batch[0].Key, err)
+		}
+		batch, size = batch[:0], 0
+		return nil
+	}
+	add := func(op api.KVTxnOp) error {
+		if len(op.Value) > maxBatchBytes {
+			// Too big to share a transaction: on its own.
+			if _, err := r.c.KVPut(ctx, &api.KVPair{Key: op.Key, Value: op.Value, Flags: op.Flags}, nil); err != nil {
+				return fmt.Errorf("write %s: %w", op.Key, err)
+			}
+			return nil
+		}
+		if len(batch) == maxBatchOps || size+len(op.Value) > maxBatchBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		batch = append(batch, op)
+		size += len(op.Value)
+		return nil
 	}
 	want := make(map[string]bool, len(source))
 	for _, s := range source {
@@ -293,8 +330,8 @@ func (r *Replicator) apply(ctx context.Context, p Prefix, source []*api.KVPair) 
 		if d := have[key]; d != nil && d.Flags == s.Flags && bytes.Equal(d.Value, s.Value) {
 			continue
 		}
-		if _, err := r.c.KVPut(ctx, &api.KVPair{Key: key, Value: s.Value, Flags: s.Flags}, nil); err != nil {
-			return updates, deletes, fmt.Errorf("write %s: %w", key, err)
+		if err := add(api.KVTxnOp{Verb: "set", Key: key, Value: s.Value, Flags: s.Flags}); err != nil {
+			return updates, deletes, err
 		}
 		updates++
 	}
@@ -303,12 +340,12 @@ func (r *Replicator) apply(ctx context.Context, p Prefix, source []*api.KVPair) 
 		if want[key] || strings.HasPrefix(key, ownPrefix) || r.excluded(src) {
 			continue
 		}
-		if _, err := r.c.KVDelete(ctx, key, nil); err != nil {
-			return updates, deletes, fmt.Errorf("delete %s: %w", key, err)
+		if err := add(api.KVTxnOp{Verb: "delete", Key: key}); err != nil {
+			return updates, deletes, err
 		}
 		deletes++
 	}
-	return updates, deletes, nil
+	return updates, deletes, flush()
 }
 
 func (r *Replicator) status(ctx context.Context, p Prefix) (Status, error) {
