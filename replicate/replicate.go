@@ -95,6 +95,9 @@ func New(c *api.Client, cfg Config) *Replicator {
 // Run replicates every prefix until ctx ends (or, with Once, until each
 // has been copied once). With Once it returns the first error.
 func (r *Replicator) Run(ctx context.Context) error {
+	r.cfg.Logf("[INFO] (runner) creating new runner (once: %v)", r.cfg.Once)
+	r.cfg.Logf("[INFO] (runner) starting")
+	r.cfg.Logf("[INFO] (runner) running")
 	var wg sync.WaitGroup
 	errs := make(chan error, len(r.cfg.Prefixes))
 	for _, p := range r.cfg.Prefixes {

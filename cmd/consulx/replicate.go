@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"consulx/node"
 	"consulx/replicate"
 )
 
@@ -63,6 +64,7 @@ func runReplicate(args []string, env *cliEnv) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
+		cfg.Logf("[INFO] consulx replicate %s", node.Version)
 		if err := replicate.New(x.client, cfg).Run(ctx); err != nil {
 			return x.errorf("Error replicating: %v", err)
 		}
