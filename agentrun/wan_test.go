@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -285,4 +286,25 @@ func TestConsulReplicateCallPattern(t *testing.T) {
 		got[2].Key != "ts/test/sex" || got[2].Flags != 7 || string(got[1].Value) != string(status) {
 		t.Fatalf("destination after the replicator's writes: %v %v", got, err)
 	}
+}
+
+// TestRetryMaxGivesUp: retry_max and retry_max_wan bound the join
+// retries, each at its own interval.
+func TestRetryMaxGivesUp(t *testing.T) {
+	cfg := testcluster.Config(t, "lonely", true, 1)
+	dead := testcluster.FreePorts(t, 2)
+	cfg.RetryJoin = []string{fmt.Sprintf("127.0.0.1:%d", dead[0])}
+	cfg.RetryJoinWAN = []string{fmt.Sprintf("127.0.0.1:%d", dead[1])}
+	cfg.RetryInterval, cfg.RetryMax = 20*time.Millisecond, 2
+	cfg.RetryIntervalWAN, cfg.RetryMaxWAN = 30*time.Millisecond, 3
+	a := testcluster.Start(t, cfg)
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		b, _ := os.ReadFile(a.LogPath)
+		for _, want := range []string{"(LAN) giving up joining after 2 attempts", "(WAN) giving up joining after 3 attempts"} {
+			if !strings.Contains(string(b), want) {
+				return fmt.Errorf("log has no %q", want)
+			}
+		}
+		return nil
+	})
 }

@@ -192,9 +192,9 @@ func (a *Agent) ShutdownCh() <-chan struct{} { return a.shutdownCh }
 // server would otherwise sit alone until the others found it.
 func (a *Agent) retryJoin(addrs []string, wan bool) {
 	defer a.wg.Done()
-	pool, name := a.lan, "LAN"
+	pool, name, interval, maxAttempts := a.lan, "LAN", a.cfg.RetryInterval, a.cfg.RetryMax
 	if wan {
-		pool, name = a.wan, "WAN"
+		pool, name, interval, maxAttempts = a.wan, "WAN", a.cfg.RetryIntervalWAN, a.cfg.RetryMaxWAN
 	}
 	self := pool.LocalMember().Name
 	for attempt := 1; ; attempt++ {
@@ -207,15 +207,19 @@ func (a *Agent) retryJoin(addrs []string, wan bool) {
 			// Log the first time only: a lone server whose retry_join
 			// lists just itself retries quietly until others appear.
 			if attempt == 1 {
-				a.logger.Info(fmt.Sprintf("(%s) retry_join reached no other member yet; retrying", name), "retry_interval", a.cfg.RetryInterval)
+				a.logger.Info(fmt.Sprintf("(%s) retry_join reached no other member yet; retrying", name), "retry_interval", interval)
 			}
 		default:
-			a.logger.Warn(fmt.Sprintf("(%s) join failed, retrying", name), "attempt", attempt, "error", err, "retry_interval", a.cfg.RetryInterval)
+			a.logger.Warn(fmt.Sprintf("(%s) join failed, retrying", name), "attempt", attempt, "error", err, "retry_interval", interval)
+		}
+		if maxAttempts > 0 && attempt >= maxAttempts {
+			a.logger.Error(fmt.Sprintf("(%s) giving up joining after %d attempts (retry_max)", name, attempt))
+			return
 		}
 		select {
 		case <-a.shutdownCh:
 			return
-		case <-time.After(a.cfg.RetryInterval):
+		case <-time.After(interval):
 		}
 	}
 }

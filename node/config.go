@@ -36,8 +36,13 @@ type Config struct {
 	StartJoin       []string
 	RetryJoin       []string
 	RetryInterval   time.Duration
-	RetryJoinWAN    []string
-	LogLevel        string
+	// RetryIntervalWAN, RetryMax and RetryMaxWAN bound the LAN and WAN
+	// join retries (0 retries without limit), as Consul's keys.
+	RetryIntervalWAN time.Duration
+	RetryMax         int
+	RetryMaxWAN      int
+	RetryJoinWAN     []string
+	LogLevel         string
 	// LeaveOnTerminate and SkipLeaveOnInterrupt follow Consul: clients leave
 	// on SIGTERM and SIGINT, servers keep their Raft seat on both.
 	LeaveOnTerminate     bool
@@ -95,6 +100,7 @@ func DefaultConfig() *Config {
 		ClientAddr:            "127.0.0.1",
 		Ports:                 Ports{HTTP: 8500, HTTPS: -1, DNS: 8600, SerfLAN: 8301, SerfWAN: 8302, Server: 8300, GRPC: -1, GRPCTLS: -1},
 		RetryInterval:         30 * time.Second,
+		RetryIntervalWAN:      30 * time.Second,
 		LogLevel:              "INFO",
 		DisableRemoteExec:     true,
 		RaftMultiplier:        1,
@@ -146,6 +152,9 @@ type FileConfig struct {
 	RetryJoin          []string  `json:"retry_join"`
 	RetryJoinWAN       []string  `json:"retry_join_wan"`
 	RetryInterval      *Duration `json:"retry_interval"`
+	RetryIntervalWAN   *Duration `json:"retry_interval_wan"`
+	RetryMax           *int      `json:"retry_max"`
+	RetryMaxWAN        *int      `json:"retry_max_wan"`
 	StartJoin          []string  `json:"start_join"`
 	LeaveOnTerminate   *bool     `json:"leave_on_terminate"`
 	SkipLeaveOnIntr    *bool     `json:"skip_leave_on_interrupt"`
@@ -348,6 +357,11 @@ func (c *Config) Merge(fc *FileConfig) {
 	if fc.RetryInterval != nil {
 		c.RetryInterval = time.Duration(*fc.RetryInterval)
 	}
+	if fc.RetryIntervalWAN != nil {
+		c.RetryIntervalWAN = time.Duration(*fc.RetryIntervalWAN)
+	}
+	setInt(&c.RetryMax, fc.RetryMax)
+	setInt(&c.RetryMaxWAN, fc.RetryMaxWAN)
 	setBool(&c.LeaveOnTerminate, fc.LeaveOnTerminate)
 	setBool(&c.SkipLeaveOnInterrupt, fc.SkipLeaveOnIntr)
 	setBool(&c.DisableUpdateCheck, fc.DisableUpdateCheck)

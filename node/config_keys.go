@@ -47,7 +47,8 @@ const (
 
 var consulKeyTable = []keySpec{
 	{path: "", keys: `datacenter node_name data_dir server bootstrap bootstrap_expect bind_addr advertise_addr
-		client_addr log_level ports retry_join retry_join_wan retry_interval start_join start_join_wan
+		client_addr log_level ports retry_join retry_join_wan retry_interval retry_interval_wan retry_max retry_max_wan
+		start_join start_join_wan
 		leave_on_terminate skip_leave_on_interrupt disable_update_check disable_remote_exec
 		enable_script_checks enable_debug performance limits service services check checks
 		dns_config domain recursors session_ttl_min default_query_time max_query_time watches replicate`},
@@ -158,9 +159,6 @@ var consulKeyTable = []keySpec{
 	{path: "serf_wan_allowed_cidrs", warn: "gossip is NOT restricted by source network"},
 	{path: "tagged_addresses", warn: "tagged addresses are not published"},
 	{path: "translate_wan_addrs", warn: "addresses are not translated for other datacenters"},
-	{path: "retry_interval_wan", warn: "WAN joins are retried every retry_interval"},
-	{path: "retry_max", warn: "joins are retried until they succeed"},
-	{path: "retry_max_wan", warn: "joins are retried until they succeed"},
 	{path: "rejoin_after_leave", warn: "rejoining after a graceful leave follows consulx's default"},
 	{path: "reconnect_timeout", warn: warnReap},
 	{path: "reconnect_timeout_wan", warn: warnReap},

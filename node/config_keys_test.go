@@ -33,6 +33,7 @@ var consulHonoured = map[string]string{
 	"dns_config.enable_truncate": `true`, "dns_config.recursor_timeout": `"2s"`,
 	"session_ttl_min": `"5s"`, "default_query_time": `"1m"`, "max_query_time": `"2m"`,
 	"watches": `[{"type":"key","key":"k","args":["true"]}]`,
+	"retry_interval_wan": `"5s"`, "retry_max": `3`, "retry_max_wan": `3`,
 	// consulx's one key of its own: built-in KV replication (package
 	// replicate), which Consul leaves to consul-replicate.
 	"replicate": `{"prefixes":["a@dc9"]}`,
@@ -80,7 +81,7 @@ var consulNotYet = strings.Fields(`
 	addresses.dns addresses.http addresses.https addresses.grpc addresses.grpc_tls
 	advertise_addr_ipv4 advertise_addr_ipv6 advertise_addr_wan advertise_addr_wan_ipv4 advertise_addr_wan_ipv6
 	serf_lan serf_wan serf_lan_allowed_cidrs serf_wan_allowed_cidrs tagged_addresses translate_wan_addrs
-	retry_interval_wan retry_max retry_max_wan rejoin_after_leave reconnect_timeout reconnect_timeout_wan
+	rejoin_after_leave reconnect_timeout reconnect_timeout_wan
 	advertise_reconnect_timeout
 	gossip_lan.gossip_nodes gossip_lan.gossip_interval gossip_lan.probe_interval gossip_lan.probe_timeout
 	gossip_lan.suspicion_mult gossip_lan.retransmit_mult

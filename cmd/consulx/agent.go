@@ -28,7 +28,8 @@ func agentFlags(fs *flag.FlagSet, fc *node.FileConfig, files, dirs *stringList, 
 		server, bootstrap, ui                                    bool
 		expect, httpPort, dnsPort, lanPort, wanPort, srvPort     int
 		dc, dataDir, nodeName, bind, advertise, client, logLevel string
-		retryInterval                                            time.Duration
+		retryInterval, retryIntervalWAN                          time.Duration
+		retryMax, retryMaxWAN                                    int
 		join, retryJoin, joinWAN, retryJoinWAN                   stringList
 	)
 	fs.BoolVar(dev, "dev", false, "Development mode: a single in-memory server on 127.0.0.1")
@@ -45,6 +46,9 @@ func agentFlags(fs *flag.FlagSet, fc *node.FileConfig, files, dirs *stringList, 
 	fs.StringVar(&client, "client", "", "Address for HTTP and DNS (default 127.0.0.1)")
 	fs.StringVar(&logLevel, "log-level", "", "Log level: trace, debug, info, warn, err")
 	fs.DurationVar(&retryInterval, "retry-interval", 0, "Time between -retry-join attempts (default 30s)")
+	fs.DurationVar(&retryIntervalWAN, "retry-interval-wan", 0, "Time between -retry-join-wan attempts (default 30s)")
+	fs.IntVar(&retryMax, "retry-max", 0, "Attempts of -retry-join before giving up (default 0: no limit)")
+	fs.IntVar(&retryMaxWAN, "retry-max-wan", 0, "Attempts of -retry-join-wan before giving up (default 0: no limit)")
 	fs.Var(&join, "join", "Address to join at start (repeatable)")
 	fs.Var(&retryJoin, "retry-join", "Address to join, retrying until it succeeds (repeatable)")
 	fs.Var(&joinWAN, "join-wan", "WAN address to join at start (repeatable, servers)")
@@ -94,6 +98,10 @@ func agentFlags(fs *flag.FlagSet, fc *node.FileConfig, files, dirs *stringList, 
 				ports.wan = &wanPort
 			case "server-port":
 				ports.srv = &srvPort
+			case "retry-max":
+				fc.RetryMax = &retryMax
+			case "retry-max-wan":
+				fc.RetryMaxWAN = &retryMaxWAN
 			}
 		})
 		fc.StartJoin = join
@@ -102,6 +110,10 @@ func agentFlags(fs *flag.FlagSet, fc *node.FileConfig, files, dirs *stringList, 
 		if retryInterval > 0 {
 			d := node.Duration(retryInterval)
 			fc.RetryInterval = &d
+		}
+		if retryIntervalWAN > 0 {
+			d := node.Duration(retryIntervalWAN)
+			fc.RetryIntervalWAN = &d
 		}
 		fc.SetPorts(ports.http, ports.dns, ports.lan, ports.wan, ports.srv)
 	}
