@@ -220,3 +220,39 @@ func TestReplicateFromAgentConfig(t *testing.T) {
 		t.Fatalf("a bad replicate block: %v", err)
 	}
 }
+
+// TestReplicateRidesOutSourceOutage: with the source datacenter's only
+// server down the replicator retries with backoff, and once the server is
+// back it picks up the writes made since, without recopying the rest.
+func TestReplicateRidesOutSourceOutage(t *testing.T) {
+	dc1, dc2 := twoDCs(t)
+	src, dest := officialKV(t, dc1.Servers[0]), officialKV(t, dc2.Clients[0])
+	for i := 0; i < 20; i++ {
+		if _, err := src.Put(&consul.KVPair{Key: fmt.Sprintf("svc/k%02d", i), Value: []byte("v")}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prefix := replicate.Prefix{Source: "svc/", Datacenter: "dc1", Destination: "svc/"}
+	logs, _ := start(t, dc2.Clients[0], prefix)
+	testcluster.Eventually(t, 20*time.Second, func() error { return converged(src, dest, "svc/", "svc/") })
+
+	dc1.Servers[0].Running.Shutdown()
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		if len(logs.matching("[WARN] (runner)")) == 0 {
+			return fmt.Errorf("no retry logged while dc1 is down: %v", logs.lines)
+		}
+		return nil
+	})
+	dc1.Servers[0].Restart()
+	dc1.WaitLeader(20 * time.Second)
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		_, err := src.Put(&consul.KVPair{Key: "svc/after", Value: []byte("back")}, nil)
+		return err
+	})
+	testcluster.Eventually(t, 60*time.Second, func() error { return converged(src, dest, "svc/", "svc/") })
+	for _, l := range logs.matching("replicated ") {
+		if strings.HasSuffix(l, "replicated 21 updates, 0 deletes") {
+			t.Fatalf("the replicator recopied everything after the outage: %v", logs.matching("replicated "))
+		}
+	}
+}

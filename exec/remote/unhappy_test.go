@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -216,19 +217,22 @@ func TestRelayAuthorizesAndVerifies(t *testing.T) {
 // there, which announces it in its own datacenter; the targets' answers,
 // however quick, arrive after the relay's ready.
 func TestJobPassedOnToAnotherDatacenter(t *testing.T) {
-	var remoteAddr string
-	_, remoteAddr = startRelayWith(t, func(r *Relay) {
+	// The relay's own address, for the announcement to hand to the target
+	// (set once the relay listens; read by its goroutines).
+	var remote atomic.Value
+	_, remoteAddr := startRelayWith(t, func(r *Relay) {
 		r.Datacenter = "dc2"
 		r.Announce = func(job string, f Filters) ([]string, error) {
 			if f.Node != "^far$" {
 				return nil, fmt.Errorf("filters %+v", f)
 			}
 			// The node answers before the announcement returns.
-			serveTargets(t, remoteAddr, job, &Target{Node: "far", Enabled: true})
+			serveTargets(t, remote.Load().(string), job, &Target{Node: "far", Enabled: true})
 			time.Sleep(300 * time.Millisecond)
 			return []string{"far"}, nil
 		}
 	})
+	remote.Store(remoteAddr)
 	_, localAddr := startRelayWith(t, func(r *Relay) {
 		r.Datacenter = "dc1"
 		r.Route = func(dc string) ([]string, error) {
