@@ -185,6 +185,14 @@ func TestTwoDatacenters(t *testing.T) {
 		t.Fatalf("exec -datacenter dc9: %v", err)
 	}
 
+	// Status and operator endpoints answer for the other datacenter too.
+	if l, err := official(t, dc1.Clients[0]).Status().LeaderWithQueryOptions(&consul.QueryOptions{Datacenter: "dc2"}); err != nil || l != fmt.Sprintf("127.0.0.1:%d", s2.Config.Ports.Server) {
+		t.Fatalf("dc2's leader asked in dc1: %q %v", l, err)
+	}
+	if cfg, err := official(t, dc1.Clients[0]).Operator().RaftGetConfiguration(&consul.QueryOptions{Datacenter: "dc2"}); err != nil || len(cfg.Servers) != 1 || cfg.Servers[0].Node != "dc2-server-1" {
+		t.Fatalf("dc2's raft configuration asked in dc1: %+v %v", cfg, err)
+	}
+
 	// An unknown datacenter: Consul's 500.
 	resp, err := rawHTTP().Get("http://" + dc1.Clients[0].HTTPAddr() + "/v1/kv/x?dc=dc9")
 	if err != nil {

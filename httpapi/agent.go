@@ -21,8 +21,8 @@ type Agent interface {
 	BlockingWait(wait time.Duration) time.Duration
 
 	// Status and operator.
-	StatusLeader(ctx context.Context) (string, error)
-	StatusPeers(ctx context.Context) ([]string, error)
+	StatusLeader(ctx context.Context, dc string) (string, error)
+	StatusPeers(ctx context.Context, dc string) ([]string, error)
 	RaftConfiguration(ctx context.Context, opts node.QueryOptions) (*node.RaftConfigResponse, error)
 	Stats(ctx context.Context) map[string]map[string]string
 

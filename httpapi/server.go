@@ -283,11 +283,11 @@ func setMeta(w http.ResponseWriter, m node.QueryMeta) {
 }
 
 func (h *Handler) statusLeader(w http.ResponseWriter, r *http.Request) (any, error) {
-	return h.agent.StatusLeader(r.Context())
+	return h.agent.StatusLeader(r.Context(), r.URL.Query().Get("dc"))
 }
 
 func (h *Handler) statusPeers(w http.ResponseWriter, r *http.Request) (any, error) {
-	return h.agent.StatusPeers(r.Context())
+	return h.agent.StatusPeers(r.Context(), r.URL.Query().Get("dc"))
 }
 
 func (h *Handler) raftConfiguration(w http.ResponseWriter, r *http.Request) (any, error) {

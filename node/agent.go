@@ -403,7 +403,7 @@ func (a *Agent) LocalMember() Member { return toMember(a.lan.LocalMember()) }
 // Stats returns `consul info` sections: section → key → value.
 func (a *Agent) Stats(ctx context.Context) map[string]map[string]string {
 	leaderAddr := ""
-	if addr, err := a.StatusLeader(ctx); err == nil {
+	if addr, err := a.StatusLeader(ctx, ""); err == nil {
 		leaderAddr = addr
 	}
 	out := map[string]map[string]string{

@@ -32,7 +32,7 @@ var consulHonoured = map[string]string{
 	"dns_config.service_ttl": `{"*":"5s"}`, "dns_config.udp_answer_limit": `5`, "dns_config.only_passing": `true`,
 	"dns_config.enable_truncate": `true`, "dns_config.recursor_timeout": `"2s"`,
 	"session_ttl_min": `"5s"`, "default_query_time": `"1m"`, "max_query_time": `"2m"`,
-	"watches": `[{"type":"key","key":"k","args":["true"]}]`,
+	"watches":            `[{"type":"key","key":"k","args":["true"]}]`,
 	"retry_interval_wan": `"5s"`, "retry_max": `3`, "retry_max_wan": `3`,
 	// consulx's one key of its own: built-in KV replication (package
 	// replicate), which Consul leaves to consul-replicate.

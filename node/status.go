@@ -64,18 +64,20 @@ var raftConfigurationEndpoint = &endpoint[StatusRequest, RaftConfigResponse]{
 	},
 }
 
-// StatusLeader returns the leader's RPC address ("" when there is none).
-func (a *Agent) StatusLeader(ctx context.Context) (string, error) {
-	r, err := statusLeaderEndpoint.call(ctx, a, &StatusRequest{})
+// StatusLeader returns the leader's RPC address ("" when there is none)
+// of datacenter dc ("" for ours).
+func (a *Agent) StatusLeader(ctx context.Context, dc string) (string, error) {
+	r, err := statusLeaderEndpoint.call(ctx, a, &StatusRequest{QueryOptions: QueryOptions{Datacenter: dc}})
 	if err != nil {
 		return "", err
 	}
 	return r.Leader, nil
 }
 
-// StatusPeers returns the Raft peers' addresses.
-func (a *Agent) StatusPeers(ctx context.Context) ([]string, error) {
-	r, err := statusPeersEndpoint.call(ctx, a, &StatusRequest{})
+// StatusPeers returns the Raft peers' addresses of datacenter dc ("" for
+// ours).
+func (a *Agent) StatusPeers(ctx context.Context, dc string) ([]string, error) {
+	r, err := statusPeersEndpoint.call(ctx, a, &StatusRequest{QueryOptions: QueryOptions{Datacenter: dc}})
 	if err != nil {
 		return nil, err
 	}
