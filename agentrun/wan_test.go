@@ -15,6 +15,7 @@ import (
 
 	"consulx/api"
 	"consulx/internal/testcluster"
+	"consulx/node"
 )
 
 // wanNames lists the WAN pool as a server sees it, sorted.
@@ -191,6 +192,20 @@ func TestTwoDatacenters(t *testing.T) {
 	}
 	if cfg, err := official(t, dc1.Clients[0]).Operator().RaftGetConfiguration(&consul.QueryOptions{Datacenter: "dc2"}); err != nil || len(cfg.Servers) != 1 || cfg.Servers[0].Node != "dc2-server-1" {
 		t.Fatalf("dc2's raft configuration asked in dc1: %+v %v", cfg, err)
+	}
+
+	// A snapshot of dc2, asked through a dc1 client.
+	snap, _, err := official(t, dc1.Clients[0]).Snapshot().Save(&consul.QueryOptions{Datacenter: "dc2"})
+	if err != nil {
+		t.Fatalf("snapshot of dc2 from dc1: %v", err)
+	}
+	snapMeta, err := node.InspectArchive(snap)
+	snap.Close()
+	if err != nil || snapMeta.Index == 0 {
+		t.Fatalf("dc2's snapshot: %+v %v", snapMeta, err)
+	}
+	if _, _, err := official(t, dc1.Clients[0]).Snapshot().Save(&consul.QueryOptions{Datacenter: "dc9"}); err == nil || !strings.Contains(err.Error(), "No path to datacenter") {
+		t.Fatalf("snapshot of dc9: %v", err)
 	}
 
 	// An unknown datacenter: Consul's 500.

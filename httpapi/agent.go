@@ -65,8 +65,8 @@ type Agent interface {
 	Exec(ctx context.Context, req *node.ExecRequest, datacenter string, fn func(remote.Event)) error
 
 	// Snapshots.
-	SnapshotSave(ctx context.Context, stale bool) (*node.Snapshot, error)
-	SnapshotRestore(ctx context.Context, r io.Reader) error
+	SnapshotSave(ctx context.Context, stale bool, dc string) (*node.Snapshot, error)
+	SnapshotRestore(ctx context.Context, r io.Reader, dc string) error
 }
 
 var _ Agent = (*node.Agent)(nil)

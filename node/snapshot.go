@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -266,7 +267,7 @@ const snapshotIndexHeader = "X-Consulx-Snapshot-Index"
 func (a *Agent) rawHandlers() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
 		"snapshot-save": func(w http.ResponseWriter, r *http.Request) {
-			snap, err := a.SnapshotSave(r.Context(), r.URL.Query().Get("stale") == "1")
+			snap, err := a.SnapshotSave(r.Context(), r.URL.Query().Get("stale") == "1", r.URL.Query().Get("dc"))
 			if err != nil {
 				writeRPCError(w, err)
 				return
@@ -277,7 +278,7 @@ func (a *Agent) rawHandlers() map[string]http.HandlerFunc {
 			_, _ = io.Copy(w, snap)
 		},
 		"snapshot-restore": func(w http.ResponseWriter, r *http.Request) {
-			if err := a.SnapshotRestore(r.Context(), r.Body); err != nil {
+			if err := a.SnapshotRestore(r.Context(), r.Body, r.URL.Query().Get("dc")); err != nil {
 				writeRPCError(w, err)
 			}
 		},
@@ -301,15 +302,24 @@ func (a *Agent) rawCall(ctx context.Context, addr, name, query string, body io.R
 	return resp, nil
 }
 
-// snapshotTarget says where a snapshot request must run: here (nil
-// error, empty addr) or on addr.
-func (a *Agent) snapshotTarget(needLeader bool) (string, error) {
+// snapshotTarget says where a snapshot request for datacenter dc ("" for
+// ours) must run: here (nil error, empty addr) or on addr, a server of
+// ours (a client's first hop), the leader, or for another datacenter
+// one of its servers (nearest first), which takes it from there.
+func (a *Agent) snapshotTarget(needLeader bool, dc string) (string, error) {
 	if a.srv == nil {
 		addr := a.pickServer(map[string]bool{})
 		if addr == "" {
 			return "", ErrNoServers
 		}
 		return addr, nil
+	}
+	if dc != "" && dc != a.cfg.Datacenter {
+		addrs, err := a.hooks.serversIn(dc)
+		if err != nil {
+			return "", err
+		}
+		return addrs[0], nil
 	}
 	return a.srv.snapshotTarget(needLeader)
 }
@@ -327,19 +337,26 @@ func (s *server) snapshotTarget(needLeader bool) (string, error) {
 	return string(addr), nil
 }
 
-// SnapshotSave saves an archive of the current state (on the leader,
-// unless stale) and returns it spooled.
-func (a *Agent) SnapshotSave(ctx context.Context, stale bool) (*Snapshot, error) {
-	addr, err := a.snapshotTarget(!stale)
+// SnapshotSave saves an archive of the state of datacenter dc ("" for
+// ours; on its leader, unless stale) and returns it spooled.
+func (a *Agent) SnapshotSave(ctx context.Context, stale bool, dc string) (*Snapshot, error) {
+	addr, err := a.snapshotTarget(!stale, dc)
 	if err != nil {
 		return nil, err
 	}
 	if addr == "" {
 		return spool(a.srv.saveLocal)
 	}
-	q := ""
+	params := url.Values{}
 	if stale {
-		q = "?stale=1"
+		params.Set("stale", "1")
+	}
+	if dc != "" {
+		params.Set("dc", dc)
+	}
+	q := ""
+	if len(params) > 0 {
+		q = "?" + params.Encode()
 	}
 	resp, err := a.rawCall(ctx, addr, "snapshot-save", q, nil)
 	if err != nil {
@@ -353,16 +370,21 @@ func (a *Agent) SnapshotSave(ctx context.Context, stale bool) (*Snapshot, error)
 	})
 }
 
-// SnapshotRestore replaces the cluster state with an archive (on the leader).
-func (a *Agent) SnapshotRestore(ctx context.Context, r io.Reader) error {
-	addr, err := a.snapshotTarget(true)
+// SnapshotRestore replaces the state of datacenter dc ("" for ours) with
+// an archive (on its leader).
+func (a *Agent) SnapshotRestore(ctx context.Context, r io.Reader, dc string) error {
+	addr, err := a.snapshotTarget(true, dc)
 	if err != nil {
 		return err
 	}
 	if addr == "" {
 		return a.srv.restoreLocal(r)
 	}
-	resp, err := a.rawCall(ctx, addr, "snapshot-restore", "", r)
+	q := ""
+	if dc != "" {
+		q = "?dc=" + url.QueryEscape(dc)
+	}
+	resp, err := a.rawCall(ctx, addr, "snapshot-restore", q, r)
 	if err != nil {
 		return err
 	}
