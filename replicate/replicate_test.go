@@ -256,3 +256,34 @@ func TestReplicateRidesOutSourceOutage(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicateWaitsForQuiet: with -wait MIN:MAX a burst of writes in the
+// source is copied in one pass once the source has been quiet for MIN.
+func TestReplicateWaitsForQuiet(t *testing.T) {
+	dc1, dc2 := twoDCs(t)
+	src, dest := officialKV(t, dc1.Servers[0]), officialKV(t, dc2.Clients[0])
+	if _, err := src.Put(&consul.KVPair{Key: "q/seed", Value: []byte("0")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	logs := &logLines{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		_ = replicate.New(dc2.Clients[0].Client(), replicate.Config{
+			Prefixes: []replicate.Prefix{{Source: "q/", Datacenter: "dc1", Destination: "q/"}},
+			WaitMin:  700 * time.Millisecond, WaitMax: 5 * time.Second, Logf: logs.logf,
+		}).Run(ctx)
+	}()
+	testcluster.Eventually(t, 20*time.Second, func() error { return converged(src, dest, "q/", "q/") })
+	for i := 0; i < 5; i++ { // a burst: 100 ms apart, each well within MIN
+		if _, err := src.Put(&consul.KVPair{Key: fmt.Sprintf("q/k%d", i), Value: []byte("v")}, nil); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	testcluster.Eventually(t, 20*time.Second, func() error { return converged(src, dest, "q/", "q/") })
+	got := logs.matching("replicated ")
+	if len(got) != 2 || !strings.HasSuffix(got[1], "replicated 5 updates, 0 deletes") {
+		t.Fatalf("want the seed copied, then the burst in one pass; log: %v", got)
+	}
+}
