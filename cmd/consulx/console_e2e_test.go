@@ -57,27 +57,20 @@ func (s *tmuxSession) waitFor(what string, want ...string) string {
 	return ""
 }
 
-// TestConsoleInTmux runs `consulx agent -dev` on a 120x40 terminal: the
-// node shows alive in Members, the KV pane shows a key written with the
-// CLI, keys sent together in one send-keys (one terminal read, one
-// Bubble Tea message) act one by one, ? shows help, and q then y stops
-// the agent.
-func TestConsoleInTmux(t *testing.T) {
-	if testing.Short() {
-		t.Skip("drives the binary in tmux")
-	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (.ci/run installs it)")
-	}
+// devAgentInTmux starts `consulx agent -dev -node NODE` with its console
+// on a 120x40 tmux terminal and returns the session and the agent's HTTP
+// address; the test's cleanup kills both. (tmux must be there: callers
+// skip without it.)
+func devAgentInTmux(t *testing.T, session, nodeName string) (*tmuxSession, string) {
+	t.Helper()
 	bin := consulxBinary(t)
 	p := testcluster.FreePorts(t, 5)
-	http := fmt.Sprintf("127.0.0.1:%d", p[0])
-	s := &tmuxSession{t: t, name: fmt.Sprintf("consulx-e2e-%d", os.Getpid())}
+	s := &tmuxSession{t: t, name: fmt.Sprintf("%s-%d", session, os.Getpid())}
 	// exec: the pane's process is the agent itself, so the cleanup can kill
 	// it. kill-session alone only sends SIGHUP, which an agent takes as
 	// "reload" and survives, leaking it when the test fails midway.
-	cmdline := fmt.Sprintf("exec %s agent -dev -node tmuxnode -http-port %d -dns-port %d -serf-lan-port %d -serf-wan-port %d -server-port %d",
-		bin, p[0], p[1], p[2], p[3], p[4])
+	cmdline := fmt.Sprintf("exec %s agent -dev -node %s -http-port %d -dns-port %d -serf-lan-port %d -serf-wan-port %d -server-port %d",
+		bin, nodeName, p[0], p[1], p[2], p[3], p[4])
 	if out, err := s.run("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40", "env", "TERM=xterm-256color", "sh", "-c", cmdline); err != nil {
 		t.Fatalf("tmux new-session: %v %s", err, out)
 	}
@@ -90,6 +83,22 @@ func TestConsoleInTmux(t *testing.T) {
 		}
 		_, _ = s.run("kill-session", "-t", s.name)
 	})
+	return s, fmt.Sprintf("127.0.0.1:%d", p[0])
+}
+
+// TestConsoleInTmux runs `consulx agent -dev` on a 120x40 terminal: the
+// node shows alive in Members, the KV pane shows a key written with the
+// CLI, keys sent together in one send-keys (one terminal read, one
+// Bubble Tea message) act one by one, ? shows help, and q then y stops
+// the agent.
+func TestConsoleInTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the binary in tmux")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (.ci/run installs it)")
+	}
+	s, http := devAgentInTmux(t, "consulx-e2e", "tmuxnode")
 
 	s.waitFor("members pane", "tmuxnode", "alive")
 	for _, k := range []string{"tmux/hello", "tmux/a", "tmux/b", "tmux/c", "tmux/d", "tmux/service-x"} {
@@ -190,24 +199,7 @@ func TestConsoleExecAndEventsInTmux(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed (.ci/run installs it)")
 	}
-	bin := consulxBinary(t)
-	p := testcluster.FreePorts(t, 5)
-	http := fmt.Sprintf("127.0.0.1:%d", p[0])
-	s := &tmuxSession{t: t, name: fmt.Sprintf("consulx-exec-%d", os.Getpid())}
-	cmdline := fmt.Sprintf("exec %s agent -dev -node tmuxexec -http-port %d -dns-port %d -serf-lan-port %d -serf-wan-port %d -server-port %d",
-		bin, p[0], p[1], p[2], p[3], p[4])
-	if out, err := s.run("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40", "env", "TERM=xterm-256color", "sh", "-c", cmdline); err != nil {
-		t.Fatalf("tmux new-session: %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := s.run("list-panes", "-t", s.name, "-F", "#{pane_pid}"); err == nil {
-			var pid int
-			if _, err := fmt.Sscan(strings.TrimSpace(out), &pid); err == nil && pid > 1 {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-		_, _ = s.run("kill-session", "-t", s.name)
-	})
+	s, http := devAgentInTmux(t, "consulx-exec", "tmuxexec")
 	s.waitFor("members pane", "tmuxexec", "alive")
 
 	s.keys("8")
