@@ -331,3 +331,37 @@ func TestRetryMaxGivesUp(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRetryJoinWANReachesTheOtherDatacenter: a server of dc2 whose
+// retry_join_wan points at dc1 before dc1 exists keeps retrying, even
+// once the flood join has put its own datacenter's servers in the WAN
+// pool, until it has joined dc1.
+func TestRetryJoinWANReachesTheOtherDatacenter(t *testing.T) {
+	dc1Cfg := testcluster.Config(t, "later", true, 1)
+	mk := func(name string) *node.Config {
+		cfg := testcluster.Config(t, name, true, 2)
+		cfg.Datacenter = "dc2"
+		cfg.RetryJoinWAN = []string{fmt.Sprintf("127.0.0.1:%d", dc1Cfg.Ports.SerfWAN)}
+		cfg.RetryIntervalWAN = 100 * time.Millisecond
+		return cfg
+	}
+	a, b := testcluster.Start(t, mk("dc2-a")), testcluster.Start(t, mk("dc2-b"))
+	if _, err := b.Running.Agent.Join([]string{a.SerfAddr()}, false); err != nil {
+		t.Fatal(err)
+	}
+	// dc2's servers find each other in the WAN pool first.
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if n := len(a.Running.Agent.Members(true)); n != 2 {
+			return fmt.Errorf("dc2-a's WAN pool has %d members", n)
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond) // retries go on meanwhile
+	dc1 := testcluster.Start(t, dc1Cfg)
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if n := len(dc1.Running.Agent.Members(true)); n != 3 {
+			return fmt.Errorf("dc1's WAN pool has %d members, want dc2's two and itself", n)
+		}
+		return nil
+	})
+}

@@ -185,6 +185,21 @@ func (a *Agent) IsServer() bool { return a.srv != nil }
 // ShutdownCh is closed once the agent has stopped.
 func (a *Agent) ShutdownCh() <-chan struct{} { return a.shutdownCh }
 
+// joinedEnough says a retry join has done its job: the LAN pool has
+// another live member; the WAN pool has a live server of another
+// datacenter (our own servers come into it by the flood join anyway).
+func joinedEnough(pool *serf.Serf, self string, wan bool, dc string) bool {
+	if !wan {
+		return seesOthers(pool, self)
+	}
+	for _, m := range pool.Members() {
+		if m.Status == serf.StatusAlive && m.Tags["dc"] != "" && m.Tags["dc"] != dc {
+			return true
+		}
+	}
+	return false
+}
+
 // retryJoin joins the LAN (or WAN) pool through addrs and keeps retrying,
 // every retry_interval, until the pool has an alive member besides this
 // agent. A join that reached only ourselves (every server's -retry-join
@@ -200,7 +215,7 @@ func (a *Agent) retryJoin(addrs []string, wan bool) {
 	for attempt := 1; ; attempt++ {
 		n, err := pool.Join(addrs, true)
 		switch {
-		case seesOthers(pool, self):
+		case joinedEnough(pool, self, wan, a.cfg.Datacenter):
 			a.logger.Info(fmt.Sprintf("(%s) joined", name), "number_of_nodes", n)
 			return
 		case n > 0:

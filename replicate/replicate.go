@@ -95,6 +95,16 @@ func New(c *api.Client, cfg Config) *Replicator {
 // Run replicates every prefix until ctx ends (or, with Once, until each
 // has been copied once). With Once it returns the first error.
 func (r *Replicator) Run(ctx context.Context) error {
+	// Copying from the agent's own datacenter would read what it writes
+	// (a prefix "app" also lists "app-backup/"): refused.
+	if self, err := r.c.Self(ctx); err == nil {
+		local, _ := self.Config["Datacenter"].(string)
+		for _, p := range r.cfg.Prefixes {
+			if local != "" && p.Datacenter == local {
+				return fmt.Errorf("%s: the source datacenter is the agent's own; replicate copies from another datacenter", p)
+			}
+		}
+	}
 	r.cfg.Logf("[INFO] (runner) creating new runner (once: %v)", r.cfg.Once)
 	r.cfg.Logf("[INFO] (runner) starting")
 	r.cfg.Logf("[INFO] (runner) running")
@@ -119,7 +129,9 @@ func (r *Replicator) Run(ctx context.Context) error {
 func (r *Replicator) runPrefix(ctx context.Context, p Prefix) error {
 	backoff := r.cfg.Retry
 	for ctx.Err() == nil {
-		err := r.whileLeader(ctx, p, func(ctx context.Context) error { return r.replicate(ctx, p) })
+		err := r.whileLeader(ctx, p, func(ctx context.Context) error {
+			return r.replicate(ctx, p, func() { backoff = r.cfg.Retry })
+		})
 		if err == nil || ctx.Err() != nil {
 			return nil
 		}
@@ -165,10 +177,17 @@ func (r *Replicator) whileLeader(ctx context.Context, p Prefix, fn func(context.
 		if err != nil {
 			return err
 		}
+		if r.cfg.Once {
+			return fmt.Errorf("another replicator holds %s", lock.Key)
+		}
 		if cur != nil && cur.Session != "" {
 			_, _, _ = r.c.KVGet(ctx, lock.Key, &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 30 * time.Second})
 		} else {
-			time.Sleep(time.Second) // lock delay after a release
+			select { // the lock delay after a release
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
 		}
 		if _, err := r.c.SessionRenew(ctx, id); err != nil {
 			return fmt.Errorf("renew session: %w", err)
@@ -177,6 +196,9 @@ func (r *Replicator) whileLeader(ctx context.Context, p Prefix, fn func(context.
 	r.cfg.Logf("[INFO] (runner) %s: holding the replication lock", p)
 	lctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// The session is renewed (each renewal bounded well inside its TTL),
+	// and the lock key is watched: a lock deleted or taken from us ends
+	// our writing at once, as consul-replicate's lock does.
 	go func() {
 		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()
@@ -185,11 +207,35 @@ func (r *Replicator) whileLeader(ctx context.Context, p Prefix, fn func(context.
 			case <-lctx.Done():
 				return
 			case <-t.C:
-				if _, err := r.c.SessionRenew(lctx, id); err != nil && lctx.Err() == nil {
+				rctx, rcancel := context.WithTimeout(lctx, 5*time.Second)
+				_, err := r.c.SessionRenew(rctx, id)
+				rcancel()
+				if err != nil && lctx.Err() == nil {
 					cancel(errLockLost)
 					return
 				}
 			}
+		}
+	}()
+	go func() {
+		var index uint64
+		for lctx.Err() == nil {
+			cur, meta, err := r.c.KVGet(lctx, lock.Key, &api.QueryOptions{WaitIndex: index, WaitTime: 30 * time.Second})
+			if lctx.Err() != nil {
+				return
+			}
+			if err == nil && (cur == nil || cur.Session != id) {
+				cancel(errLockLost)
+				return
+			}
+			if err != nil || meta == nil {
+				select {
+				case <-lctx.Done():
+				case <-time.After(time.Second):
+				}
+				continue
+			}
+			index = meta.LastIndex
 		}
 	}()
 	err = fn(lctx)
@@ -201,24 +247,37 @@ func (r *Replicator) whileLeader(ctx context.Context, p Prefix, fn func(context.
 
 // replicate copies the prefix, then (unless Once) again after every
 // change in the source.
-func (r *Replicator) replicate(ctx context.Context, p Prefix) error {
+func (r *Replicator) replicate(ctx context.Context, p Prefix, progressed func()) error {
 	st, err := r.status(ctx, p)
 	if err != nil {
 		return err
 	}
 	index := st.LastReplicated
+	backoff := r.cfg.Retry
 	for {
 		q := &api.QueryOptions{Datacenter: p.Datacenter, WaitIndex: index, WaitTime: 5 * time.Minute}
 		if r.cfg.Once {
 			q.WaitIndex = 0
 		}
 		pairs, meta, err := r.c.KVList(ctx, p.Source, q)
-		if err != nil && !api.IsNotFound(err) {
-			return fmt.Errorf("read %s in %s: %w", p.Source, p.Datacenter, err)
+		if err == nil && meta == nil {
+			err = errors.New("no answer from the source")
 		}
-		if meta == nil {
-			return errors.New("no answer from the source")
+		if err != nil {
+			if r.cfg.Once || ctx.Err() != nil {
+				return fmt.Errorf("read %s in %s: %w", p.Source, p.Datacenter, err)
+			}
+			// The source is unreachable: keep the lock and try again.
+			r.cfg.Logf("[WARN] (runner) %s: read %s in %s: %v; retrying in %s", p, p.Source, p.Datacenter, err, backoff)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Minute)
+			continue
 		}
+		backoff = r.cfg.Retry
 		if meta.LastIndex == index && !r.cfg.Once {
 			continue // the wait ran out
 		}
@@ -235,10 +294,14 @@ func (r *Replicator) replicate(ctx context.Context, p Prefix) error {
 		if err != nil {
 			return err
 		}
+		changed := meta.LastIndex != index
 		index = meta.LastIndex
-		if err := r.saveStatus(ctx, p, index); err != nil {
-			return err
+		if changed || updates+deletes > 0 {
+			if err := r.saveStatus(ctx, p, index); err != nil {
+				return err
+			}
 		}
+		progressed()
 		r.cfg.Logf("[INFO] (runner) replicated %d updates, %d deletes", updates, deletes)
 		if r.cfg.Once {
 			return nil
@@ -325,7 +388,10 @@ func (r *Replicator) apply(ctx context.Context, p Prefix, source []*api.KVPair) 
 	}
 	want := make(map[string]bool, len(source))
 	for _, s := range source {
-		if r.excluded(s.Key) {
+		// Another replicator's own state (statuses, locks) is never
+		// copied: two datacenters replicating each other would otherwise
+		// wake each other forever.
+		if r.excluded(s.Key) || strings.HasPrefix(s.Key, ownPrefix) {
 			continue
 		}
 		key := p.Destination + strings.TrimPrefix(s.Key, p.Source)

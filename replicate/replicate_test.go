@@ -239,7 +239,7 @@ func TestReplicateRidesOutSourceOutage(t *testing.T) {
 	dc1.Servers[0].Running.Shutdown()
 	testcluster.Eventually(t, 30*time.Second, func() error {
 		if len(logs.matching("[WARN] (runner)")) == 0 {
-			return fmt.Errorf("no retry logged while dc1 is down: %v", logs.lines)
+			return fmt.Errorf("no retry logged while dc1 is down: %v", logs.matching(""))
 		}
 		return nil
 	})
@@ -286,4 +286,46 @@ func TestReplicateWaitsForQuiet(t *testing.T) {
 	if len(got) != 2 || !strings.HasSuffix(got[1], "replicated 5 updates, 0 deletes") {
 		t.Fatalf("want the seed copied, then the burst in one pass; log: %v", got)
 	}
+}
+
+// TestReplicateRefusesOwnDatacenter: a source in the agent's own
+// datacenter is refused (its writes would feed its reads).
+func TestReplicateRefusesOwnDatacenter(t *testing.T) {
+	dc1 := testcluster.StartCluster(t, 1, 0)
+	err := replicate.New(dc1.Servers[0].Client(), replicate.Config{Prefixes: []replicate.Prefix{{Source: "app", Datacenter: "dc1", Destination: "app-backup"}}, Once: true}).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "the source datacenter is the agent's own") {
+		t.Fatalf("replicating within dc1: %v", err)
+	}
+}
+
+// TestReplicatorStopsWritingWhenItsLockGoes: deleting the lock key (or
+// any loss of the lock) stops the replicator from writing at once; it
+// then takes the lock again.
+func TestReplicatorStopsWritingWhenItsLockGoes(t *testing.T) {
+	dc1, dc2 := twoDCs(t)
+	src, dest := officialKV(t, dc1.Servers[0]), officialKV(t, dc2.Clients[0])
+	if _, err := src.Put(&consul.KVPair{Key: "l/a", Value: []byte("1")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := start(t, dc2.Clients[0], replicate.Prefix{Source: "l/", Datacenter: "dc1", Destination: "l/"})
+	testcluster.Eventually(t, 20*time.Second, func() error { return converged(src, dest, "l/", "l/") })
+	locks, _, err := dest.List("service/consulx-replicate/leader/", nil)
+	if err != nil || len(locks) != 1 {
+		t.Fatalf("lock keys: %v %v", locks, err)
+	}
+	if _, err := dest.Delete(locks[0].Key, nil); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 20*time.Second, func() error {
+		if len(logs.matching("lost the replication lock")) == 0 {
+			return fmt.Errorf("the replicator did not notice its lock was deleted: %v", logs.matching(""))
+		}
+		return nil
+	})
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		if len(logs.matching("holding the replication lock")) < 2 {
+			return fmt.Errorf("the replicator did not take the lock again")
+		}
+		return nil
+	})
 }

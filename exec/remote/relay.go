@@ -131,6 +131,12 @@ func (r *Relay) serveInitiator(c net.Conn, fr *frameReader, h *hello) {
 		return
 	}
 	if h.Datacenter != "" && h.Datacenter != r.Datacenter {
+		if h.Announce {
+			// Passed on once already and still not there: a wrong route;
+			// refuse rather than loop.
+			_ = frameWriter{c}.write(frameError, []byte("No path to datacenter"))
+			return
+		}
 		r.passOn(c, fr, h)
 		return
 	}
