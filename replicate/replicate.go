@@ -158,12 +158,15 @@ func (r *Replicator) whileLeader(ctx context.Context, p Prefix, fn func(context.
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
+	lock := &api.KVPair{Key: lockPrefix + p.id(), Value: []byte(p.String()), Session: id}
 	defer func() {
+		// Released first: a lock freed by its holder takes effect at once
+		// (a destroyed session's lock would wait out the lock delay).
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		_, _ = r.c.KVRelease(dctx, lock)
 		_ = r.c.SessionDestroy(dctx, id)
 	}()
-	lock := &api.KVPair{Key: lockPrefix + p.id(), Value: []byte(p.String()), Session: id}
 	for {
 		ok, err := r.c.KVAcquire(ctx, lock)
 		if err != nil {
@@ -177,7 +180,7 @@ func (r *Replicator) whileLeader(ctx context.Context, p Prefix, fn func(context.
 		if err != nil {
 			return err
 		}
-		if r.cfg.Once {
+		if r.cfg.Once && cur != nil && cur.Session != "" {
 			return fmt.Errorf("another replicator holds %s", lock.Key)
 		}
 		if cur != nil && cur.Session != "" {
