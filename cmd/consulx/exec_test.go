@@ -219,32 +219,16 @@ func TestExecAcrossProcesses(t *testing.T) {
 	})
 
 	t.Run("cancel kills the remote process group", func(t *testing.T) {
-		marker := filepath.Join(t.TempDir(), "child.pid")
-		cmd := exec.Command(consulxBinary(t), "exec", "-http-addr", cl1.http, "-node", "^dc1client2$",
-			fmt.Sprintf("sh -c 'echo $$ > %s; exec sleep 120' & wait", marker))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
+		job := startRunningExec(t, cl1.http, []string{"-node", "^dc1client2$"}, "sh -c 'echo $$ > %s; exec sleep 120' & wait")
+		if err := job.cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
 		}
-		defer cmd.Process.Kill()
-		pid := waitPidFile(t, marker)
-		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-			t.Fatal(err)
-		}
-		waited := make(chan error, 1)
-		go func() { waited <- cmd.Wait() }()
-		select {
-		case err := <-waited:
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-				t.Fatalf("interrupted exec: %v, want exit 1\n%s", err, out.String())
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("exec still running 10s after SIGINT")
+		if code := job.exitCode(t, 10*time.Second, "SIGINT"); code != 1 {
+			t.Fatalf("interrupted exec: exit %d, want 1\n%s", code, job.out.String())
 		}
 		testcluster.Eventually(t, 10*time.Second, func() error {
-			if syscall.Kill(pid, 0) == nil {
-				return fmt.Errorf("the remote command's grandchild %d still runs", pid)
+			if syscall.Kill(job.pid, 0) == nil {
+				return fmt.Errorf("the remote command's grandchild %d still runs", job.pid)
 			}
 			return nil
 		})
@@ -341,67 +325,80 @@ func TestExecAcrossProcesses(t *testing.T) {
 		// is reported once its heartbeats stop, within wait plus a
 		// heartbeat period.
 		victim := c.procs["dc1client"]
-		marker := filepath.Join(t.TempDir(), "started")
-		cmd := exec.Command(consulxBinary(t), "exec", "-http-addr", srv.http, "-node", "^dc1client$", "-wait", "1s",
-			fmt.Sprintf("echo $$ > %s; sleep 30", marker))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer cmd.Process.Kill()
-		pid := waitPidFile(t, marker)
+		job := startRunningExec(t, srv.http, []string{"-node", "^dc1client$", "-wait", "1s"}, "echo $$ > %s; sleep 30")
 		if err := victim.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
 		defer func() {
 			_ = victim.cmd.Process.Signal(syscall.SIGCONT)
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(-job.pid, syscall.SIGKILL)
 		}()
 		stopped := time.Now()
-		waited := make(chan error, 1)
-		go func() { waited <- cmd.Wait() }()
-		select {
-		case err := <-waited:
-			ee, ok := err.(*exec.ExitError)
-			if !ok || ee.ExitCode() != 2 || !strings.Contains(out.String(), "==> dc1client: lost: no heartbeat for 1.5s\n") {
-				t.Fatalf("exec after its node froze: %v\n%s", err, out.String())
-			}
-			t.Logf("returned %s after the freeze", time.Since(stopped).Round(time.Millisecond))
-		case <-time.After(10 * time.Second):
-			t.Fatalf("exec still running %s after its only node froze (wait 1s)\n%s", time.Since(stopped), out.String())
+		if code := job.exitCode(t, 10*time.Second, "its only node froze (wait 1s)"); code != 2 || !strings.Contains(job.out.String(), "==> dc1client: lost: no heartbeat for 1.5s\n") {
+			t.Fatalf("exec after its node froze: exit %d\n%s", code, job.out.String())
 		}
+		t.Logf("returned %s after the freeze", time.Since(stopped).Round(time.Millisecond))
 	})
 
 	t.Run("node killed mid-job", func(t *testing.T) {
 		victim := c.procs["dc1client2"]
-		marker := filepath.Join(t.TempDir(), "started")
-		cmd := exec.Command(consulxBinary(t), "exec", "-http-addr", cl1.http, "-node", "^dc1client2$", "-wait", "2s",
-			fmt.Sprintf("echo $$ > %s; sleep 120", marker))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer cmd.Process.Kill()
-		waitPidFile(t, marker)
+		job := startRunningExec(t, cl1.http, []string{"-node", "^dc1client2$", "-wait", "2s"}, "echo $$ > %s; sleep 120")
 		if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		killed := time.Now()
-		waited := make(chan error, 1)
-		go func() { waited <- cmd.Wait() }()
-		select {
-		case err := <-waited:
-			ee, ok := err.(*exec.ExitError)
-			if !ok || ee.ExitCode() != 2 || !strings.Contains(out.String(), "==> dc1client2: lost: ") || !strings.HasSuffix(out.String(), "0 / 1 node(s) completed / acknowledged\n") {
-				t.Fatalf("exec after its node died: %v\n%s", err, out.String())
-			}
-			t.Logf("returned %s after the kill:\n%s", time.Since(killed).Round(time.Millisecond), out.String())
-		case <-time.After(2*time.Second + 3*time.Second):
-			t.Fatalf("exec still running %s after its only node was killed (wait 2s)\n%s", time.Since(killed), out.String())
+		out := job.out.String
+		if code := job.exitCode(t, 5*time.Second, "its only node was killed (wait 2s)"); code != 2 || !strings.Contains(out(), "==> dc1client2: lost: ") || !strings.HasSuffix(out(), "0 / 1 node(s) completed / acknowledged\n") {
+			t.Fatalf("exec after its node died: exit %d\n%s", code, out())
 		}
+		t.Logf("returned %s after the kill:\n%s", time.Since(killed).Round(time.Millisecond), out())
 	})
+}
+
+// runningExec is `consulx exec` running in the background, its remote
+// command known to have started.
+type runningExec struct {
+	cmd *exec.Cmd
+	out *bytes.Buffer
+	pid int // the remote shell's (or its child's) pid
+}
+
+// startRunningExec starts `consulx exec ARGS COMMAND` against httpAddr,
+// where COMMAND (a format with one %s) writes a pid to the marker file it
+// is given, and returns once that pid is there.
+func startRunningExec(t *testing.T, httpAddr string, args []string, command string) *runningExec {
+	t.Helper()
+	marker := filepath.Join(t.TempDir(), "pid")
+	full := append(append([]string{"exec", "-http-addr", httpAddr}, args...), fmt.Sprintf(command, marker))
+	job := &runningExec{cmd: exec.Command(consulxBinary(t), full...), out: &bytes.Buffer{}}
+	job.cmd.Stdout, job.cmd.Stderr = job.out, job.out
+	if err := job.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = job.cmd.Process.Kill() })
+	job.pid = waitPidFile(t, marker)
+	return job
+}
+
+// exitCode waits (bounded by within) for the CLI to end and returns its
+// exit code; after names what it should have ended after.
+func (j *runningExec) exitCode(t *testing.T, within time.Duration, after string) int {
+	t.Helper()
+	waited := make(chan error, 1)
+	go func() { waited <- j.cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(within):
+		t.Fatalf("exec still running %s after %s\n%s", within, after, j.out.String())
+		return -1
+	}
 }
 
 // waitPidFile waits (bounded) for a pid written to path and returns it.
