@@ -76,6 +76,10 @@ type Config struct {
 	Warnings []ConfigWarning
 	// EnableDebug (enable_debug) serves Go's /debug/pprof on the HTTP API.
 	EnableDebug bool
+	// PrimaryDatacenter is authoritative for ACLs (default: ours).
+	PrimaryDatacenter string
+	// ACL is access control (config_acl.go).
+	ACL ACLConfig
 	// Timing tightens gossip and Raft for tests on one machine.
 	Timing Timing
 }
@@ -192,6 +196,10 @@ type FileConfig struct {
 	// Replicate holds consulx's built-in KV replication blocks (package
 	// replicate; not a Consul key).
 	Replicate json.RawMessage `json:"replicate"`
+	// PrimaryDatacenter and ACL: config_acl.go.
+	PrimaryDatacenter *string  `json:"primary_datacenter"`
+	ACL               *aclFile `json:"acl"`
+	aclLegacyFile
 	// Warnings are the keys of this source that consulx accepts but does
 	// not honour yet (see config_keys.go).
 	Warnings []ConfigWarning `json:"-"`
@@ -392,6 +400,7 @@ func (c *Config) Merge(fc *FileConfig) {
 		c.BootstrapExpect = 1
 	}
 	c.RetryJoinWAN = append(c.RetryJoinWAN, fc.StartJoinWAN...)
+	c.mergeACL(fc)
 	c.Warnings = append(c.Warnings, fc.Warnings...)
 	extra := map[string]json.RawMessage{
 		"service": fc.Service, "services": fc.Services, "check": fc.Check, "checks": fc.Checks,
@@ -460,6 +469,9 @@ func (c *Config) Finalize(leaveSet, skipSet bool) error {
 	}
 	if c.DataDir == "" && !c.Dev {
 		errs = append(errs, "data_dir is required: set -data-dir (or use -dev)")
+	}
+	if err := c.finalizeACL(); err != nil {
+		errs = append(errs, strings.TrimPrefix(err.Error(), "config: "))
 	}
 	if c.BootstrapExpect < 0 {
 		errs = append(errs, "bootstrap_expect cannot be negative")

@@ -92,23 +92,28 @@ var consulKeyTable = []keySpec{
 	{path: "dns_config.prefer_namespace", noEffect: noEnt},
 
 	// ACLs, with the deprecated top-level spellings.
-	{path: "acl", warn: warnACL, keys: `enabled enable_token_replication policy_ttl role_ttl token_ttl down_policy
+	{path: "acl", keys: `enabled enable_token_replication policy_ttl role_ttl token_ttl down_policy
 		default_policy enable_key_list_policy tokens enable_token_persistence msp_disable_bootstrap`},
+	{path: "acl.policy_ttl", warn: "policies are cached until they change, token_ttl applies"},
+	{path: "acl.role_ttl", warn: "there are no ACL roles"},
+	{path: "acl.enable_key_list_policy", noEffect: "the list policy is always honoured"},
+	{path: "acl.msp_disable_bootstrap", noEffect: noEnt},
 	{path: "acl.tokens", keys: `initial_management replication agent_recovery default agent
 		config_file_service_registration managed_service_provider master agent_master`},
-	{path: "acl.tokens.managed_service_provider", keys: "accessor_id secret_id"},
-	{path: "acl_agent_master_token", warn: warnACL},
-	{path: "acl_agent_token", warn: warnACL},
-	{path: "acl_token", warn: warnACL},
-	{path: "acl_enable_key_list_policy", warn: warnACL},
-	{path: "acl_master_token", warn: warnACL},
-	{path: "acl_replication_token", warn: warnACL},
-	{path: "enable_acl_replication", warn: warnACL},
-	{path: "acl_datacenter", warn: warnACL},
-	{path: "acl_default_policy", warn: warnACL},
-	{path: "acl_down_policy", warn: warnACL},
-	{path: "acl_ttl", warn: warnACL},
-	{path: "primary_datacenter", warn: "there is no ACL or CA replication from a primary datacenter"},
+	{path: "acl.tokens.config_file_service_registration", warn: "config-file services are registered with the agent token"},
+	{path: "acl.tokens.managed_service_provider", keys: "accessor_id secret_id", noEffect: noEnt},
+	{path: "acl_agent_master_token"},
+	{path: "acl_agent_token"},
+	{path: "acl_token"},
+	{path: "acl_enable_key_list_policy", noEffect: "the list policy is always honoured"},
+	{path: "acl_master_token"},
+	{path: "acl_replication_token"},
+	{path: "enable_acl_replication"},
+	{path: "acl_datacenter"},
+	{path: "acl_default_policy"},
+	{path: "acl_down_policy"},
+	{path: "acl_ttl"},
+	{path: "primary_datacenter"},
 
 	// Gossip encryption and TLS, with the deprecated top-level spellings.
 	{path: "encrypt", warn: warnGoss},
@@ -369,6 +374,10 @@ func markDecoded(n *keyNode, t reflect.Type) {
 	}
 	for i := 0; i < t.NumField(); i++ {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" && t.Field(i).Anonymous {
+			markDecoded(n, t.Field(i).Type) // embedded: its keys are this object's
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}

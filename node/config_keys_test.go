@@ -37,6 +37,14 @@ var consulHonoured = map[string]string{
 	// consulx's one key of its own: built-in KV replication (package
 	// replicate), which Consul leaves to consul-replicate.
 	"replicate": `{"prefixes":["a@dc9"]}`,
+	// Access control (config_acl.go), with Consul's legacy spellings.
+	"acl.enabled": `true`, "acl.enable_token_replication": `true`, "acl.token_ttl": `"10s"`,
+	"acl.down_policy": `"deny"`, "acl.default_policy": `"deny"`, "acl.enable_token_persistence": `true`,
+	"acl.tokens.initial_management": `"t"`, "acl.tokens.replication": `"t"`, "acl.tokens.agent_recovery": `"t"`,
+	"acl.tokens.default": `"t"`, "acl.tokens.agent": `"t"`, "acl.tokens.master": `"t"`, "acl.tokens.agent_master": `"t"`,
+	"acl_agent_master_token": `"t"`, "acl_agent_token": `"t"`, "acl_token": `"t"`, "acl_master_token": `"t"`,
+	"acl_replication_token": `"t"`, "enable_acl_replication": `true`, "acl_datacenter": `"dc1"`,
+	"acl_default_policy": `"deny"`, "acl_down_policy": `"deny"`, "acl_ttl": `"10s"`, "primary_datacenter": `"dc1"`,
 }
 
 // consulNotYet are accepted with a warning that they are not supported yet.
@@ -50,14 +58,7 @@ var consulNotYet = strings.Fields(`
 	dns_config.a_record_limit dns_config.disable_compression dns_config.recursor_strategy
 	dns_config.enable_additional_node_meta_txt dns_config.soa.refresh dns_config.soa.retry dns_config.soa.expire
 	dns_config.soa.min_ttl dns_config.use_cache dns_config.cache_max_age
-	acl.enabled acl.enable_token_replication acl.policy_ttl acl.role_ttl acl.token_ttl acl.down_policy
-	acl.default_policy acl.enable_key_list_policy acl.enable_token_persistence acl.msp_disable_bootstrap
-	acl.tokens.initial_management acl.tokens.replication acl.tokens.agent_recovery acl.tokens.default
-	acl.tokens.agent acl.tokens.config_file_service_registration acl.tokens.master acl.tokens.agent_master
-	acl.tokens.managed_service_provider.accessor_id acl.tokens.managed_service_provider.secret_id
-	acl_agent_master_token acl_agent_token acl_token acl_enable_key_list_policy acl_master_token
-	acl_replication_token enable_acl_replication acl_datacenter acl_default_policy acl_down_policy acl_ttl
-	primary_datacenter
+	acl.policy_ttl acl.role_ttl acl.tokens.config_file_service_registration
 	encrypt encrypt_verify_incoming encrypt_verify_outgoing disable_keyring_file
 	tls.defaults.ca_file tls.defaults.ca_path tls.defaults.cert_file tls.defaults.key_file
 	tls.defaults.tls_min_version tls.defaults.tls_cipher_suites tls.defaults.verify_incoming
@@ -126,6 +127,8 @@ var consulNotYet = strings.Fields(`
 // consulNoEffect are accepted with a warning that they mean nothing for
 // consulx: Consul Enterprise, Consul internals, its web UI, HCP.
 var consulNoEffect = strings.Fields(`
+	acl.enable_key_list_policy acl_enable_key_list_policy acl.msp_disable_bootstrap
+	acl.tokens.managed_service_provider.accessor_id acl.tokens.managed_service_provider.secret_id
 	dns_config.prefer_namespace tls_prefer_server_cipher_suites raft_protocol protocol
 	disable_anonymous_signature disable_coordinates disable_host_node_id disable_http_unprintable_char_filter
 	rpc.enable_streaming use_streaming_backend snapshot_agent
@@ -269,9 +272,12 @@ func TestConfigWarnings(t *testing.T) {
 			t.Errorf("warnings %+v", ws)
 		}
 	})
-	t.Run("one warning per acl block", func(t *testing.T) {
-		ws := parse(t, `{"acl": {"enabled": true, "default_policy": "deny", "tokens": {"agent": "t"}}}`)
-		if len(ws) != 1 || ws[0].Key != "acl" || !strings.Contains(ws[0].Text, "ACLs are NOT enforced") {
+	t.Run("an acl block honoured in full warns of nothing", func(t *testing.T) {
+		if ws := parse(t, `{"acl": {"enabled": true, "default_policy": "deny", "tokens": {"agent": "t"}}}`); len(ws) != 0 {
+			t.Errorf("warnings %+v", ws)
+		}
+		ws := parse(t, `{"acl": {"enabled": true, "role_ttl": "5s"}}`)
+		if len(ws) != 1 || ws[0].Key != "acl.role_ttl" || !strings.Contains(ws[0].Text, "no ACL roles") {
 			t.Errorf("warnings %+v", ws)
 		}
 	})
@@ -314,7 +320,7 @@ func TestConfigWarnings(t *testing.T) {
 	t.Run("each file warns for itself", func(t *testing.T) {
 		c := DefaultConfig()
 		for _, f := range []string{"a.json", "b.json"} {
-			fc, err := ParseConfigFile(f, strings.NewReader(`{"acl": {"enabled": true}}`))
+			fc, err := ParseConfigFile(f, strings.NewReader(`{"acl": {"role_ttl": "5s"}}`))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -326,7 +332,7 @@ func TestConfigWarnings(t *testing.T) {
 	})
 	t.Run("unsupported keys stay out of Extra", func(t *testing.T) {
 		c := DefaultConfig()
-		c.Merge(parseOK(t, `{"acl": {"enabled": true}, "node_meta": {"a": "b"}, "http_config": {"response_headers": {"A": "b"}}}`))
+		c.Merge(parseOK(t, `{"acl": {"role_ttl": "5s"}, "node_meta": {"a": "b"}, "http_config": {"response_headers": {"A": "b"}}}`))
 		if c.Extra != nil {
 			t.Errorf("Extra = %v", c.Extra)
 		}

@@ -208,6 +208,7 @@ func TestParseAllKeysTogether(t *testing.T) {
 		DisableUpdateCheck: true, DisableRemoteExec: false, remoteExecSet: true, EnableScriptChecks: true,
 		RaftMultiplier: 2, RPCHoldTimeout: 3 * time.Second,
 		KVMaxValueSize: 1024, HTTPMaxConnsPerClient: 10, SessionTTLMin: 10 * time.Second, DefaultQueryTime: 5 * time.Minute, MaxQueryTime: 10 * time.Minute,
+		PrimaryDatacenter: "dc-west", ACL: ACLConfig{DefaultPolicy: "allow", DownPolicy: "extend-cache", TokenTTL: 30 * time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("resolved config:\n got %+v\nwant %+v", c, want)

@@ -22,6 +22,8 @@ const (
 	DeregisterCommand CommandType = 5
 	// TombstoneReapCommand carries a TombstoneReapRequest.
 	TombstoneReapCommand CommandType = 6
+	// ACLCommand carries an ACLRequest.
+	ACLCommand CommandType = 7
 
 	// IgnoreUnknownTypeFlag, set on a command type, lets a server that
 	// does not know the type skip the entry (as Consul's flag of the same

@@ -112,6 +112,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	if w.catalogChanged {
 		s.watches.notifyCatalog()
 	}
+	if w.aclChanged {
+		s.watches.notifyACL()
+	}
 	s.watches.notifyServices(services)
 	return out
 }
@@ -180,6 +183,9 @@ var commandTable = map[CommandType]commandHandler{
 	}),
 	TombstoneReapCommand: decoded("reap", func(_ *Store, w *wtx, _ uint64, req *TombstoneReapRequest) ApplyResult {
 		return result(true, reapTombstones(w, req.Index))
+	}),
+	ACLCommand: decoded("acl", func(s *Store, w *wtx, index uint64, req *ACLRequest) ApplyResult {
+		return result(true, s.applyACL(w, index, req))
 	}),
 	TxnCommand: decoded("txn", func(_ *Store, w *wtx, index uint64, req *TxnRequest) ApplyResult {
 		res := applyTxn(w, index, req)

@@ -14,6 +14,7 @@ type Watches struct {
 	services map[string]map[chan struct{}]struct{}
 	sessions map[chan struct{}]struct{}
 	catalog  map[chan struct{}]struct{}
+	acl      map[chan struct{}]struct{}
 	// callbacks run (under mu, so they must not block) when their channel
 	// fires: a parked HTTP request is woken without a goroutine waiting.
 	callbacks map[<-chan struct{}]func()
@@ -27,6 +28,7 @@ func NewWatches() *Watches {
 		services: map[string]map[chan struct{}]struct{}{},
 		sessions: map[chan struct{}]struct{}{},
 		catalog:  map[chan struct{}]struct{}{},
+		acl:      map[chan struct{}]struct{}{},
 
 		callbacks: map[<-chan struct{}]func(){},
 	}
@@ -137,6 +139,10 @@ func (w *Watches) notifyServices(names []string) {
 
 func (w *Watches) notifySessions() { w.fireTable(w.sessions) }
 func (w *Watches) notifyCatalog()  { w.fireTable(w.catalog) }
+func (w *Watches) notifyACL()      { w.fireTable(w.acl) }
+
+// WatchACL returns a channel closed when any ACL policy or token changes.
+func (w *Watches) WatchACL() (<-chan struct{}, func()) { return w.addTable(w.acl) }
 
 // notify wakes the watchers of the touched keys.
 func (w *Watches) notify(keys []string) {
@@ -174,7 +180,7 @@ func (w *Watches) notifyAll() {
 	for k := range w.services {
 		w.fire(w.services, k)
 	}
-	for _, set := range []map[chan struct{}]struct{}{w.sessions, w.catalog} {
+	for _, set := range []map[chan struct{}]struct{}{w.sessions, w.catalog, w.acl} {
 		for c := range set {
 			w.closeLocked(c)
 			delete(set, c)

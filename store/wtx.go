@@ -14,6 +14,9 @@ type wtx struct {
 	sessionsChanged bool
 	// catalogChanged is set when nodes, services or checks changed.
 	catalogChanged bool
+	// aclChanged is set when an ACL table changed (commands that fail
+	// roll back their writes; a spurious wake-up is harmless).
+	aclChanged bool
 	// catalogNodes lists nodes a catalog command wrote (for the mirror;
 	// re-read after commit, so a rolled-back write is harmless).
 	catalogNodes []string
