@@ -35,6 +35,8 @@ type Agent struct {
 	srv       *server    // nil on client agents
 	pool      *rpcPool
 	hooks     hooks // the server's authorizer and datacenter router
+	// tokens are the agent's own ACL tokens (node/acl.go).
+	tokens *agentTokens
 	events    userEvents
 	reads     Reads
 	local     *localState
@@ -64,6 +66,11 @@ type Agent struct {
 func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 	a := &Agent{cfg: cfg, logger: logger.Named("agent"), pool: newRPCPool(cfg.MaxQueryTime), shutdownCh: make(chan struct{}), started: time.Now()}
 	a.reads = bindReads(a)
+	a.tokens = &agentTokens{t: cfg.ACL.Tokens}
+	a.hooks.acl = newACLResolver(cfg, a.tokens)
+	a.hooks.acl.remote = func(ctx context.Context, secret string) (*ResolveTokenResponse, error) {
+		return aclResolveEndpoint.call(ctx, a, &ResolveTokenRequest{QueryOptions: QueryOptions{Token: secret}})
+	}
 	// The data_dir lock comes before anything opens files there (gossip
 	// snapshots, raft-wal), and before the deferred Shutdown below, so a
 	// refused agent prints its one error line and nothing else.
@@ -89,6 +96,10 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 		if err != nil {
 			return nil, err
 		}
+		a.hooks.acl.local = a.srv.store
+	}
+	if err := a.loadPersistedTokens(); err != nil {
+		return nil, err
 	}
 	// Before gossip starts: user events are matched against local services.
 	a.local = newLocalState(localDepsOf(a, cfg))

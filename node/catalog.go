@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"time"
 
+	"consulx/acl"
 	"consulx/store"
 )
 
 var catalogApplyEndpoint = &endpoint[CatalogWriteRequest, CatalogWriteResponse]{
 	name: "Catalog.Apply", kind: writeEndpoint,
+	authorize: authorizeCatalogWrite,
 	leader: func(s *server, _ context.Context, req *CatalogWriteRequest) (*CatalogWriteResponse, error) {
 		var idx uint64
 		var err error
@@ -31,8 +33,9 @@ var catalogApplyEndpoint = &endpoint[CatalogWriteRequest, CatalogWriteResponse]{
 
 // catalogListing declares a read of the whole catalog (any catalog change
 // may change its result).
-func catalogListing[A, R any](name string, list func(*store.Store) (*R, uint64, error)) *endpoint[A, R] {
-	return &endpoint[A, R]{name: name, kind: readEndpoint,
+func catalogListing[A, R any](name string, list func(*store.Store) (*R, uint64, error),
+	filter func(acl.Authorizer, *A, *R) (bool, error)) *endpoint[A, R] {
+	return &endpoint[A, R]{name: name, kind: readEndpoint, filter: filter,
 		read: func(s *server, _ *A, arm *watchArm) (*R, uint64, error) {
 			arm.Catalog()
 			return list(s.store)
@@ -42,15 +45,43 @@ func catalogListing[A, R any](name string, list func(*store.Store) (*R, uint64, 
 var catalogNodesEndpoint = catalogListing[NodesRequest]("Catalog.ListNodes", func(st *store.Store) (*NodesResponse, uint64, error) {
 	nodes, idx, err := st.Nodes()
 	return &NodesResponse{Nodes: nodes}, idx, err
+}, func(z acl.Authorizer, _ *NodesRequest, resp *NodesResponse) (bool, error) {
+	return filterSlice(&resp.Nodes, func(n *store.Node) bool { return z.NodeRead(n.Node) }), nil
 })
 
 var catalogServicesEndpoint = catalogListing[ServicesRequest]("Catalog.ListServices", func(st *store.Store) (*ServicesResponse, uint64, error) {
 	svcs, idx, err := st.Services()
 	return &ServicesResponse{Services: svcs}, idx, err
+}, func(z acl.Authorizer, _ *ServicesRequest, resp *ServicesResponse) (bool, error) {
+	var out map[string][]string
+	for name := range resp.Services {
+		if !z.ServiceRead(name) {
+			if out == nil { // copy on the first drop: the map may be shared
+				out = make(map[string][]string, len(resp.Services))
+				for n, t := range resp.Services {
+					out[n] = t
+				}
+			}
+			delete(out, name)
+		}
+	}
+	if out == nil {
+		return false, nil
+	}
+	resp.Services = out
+	return true, nil
 })
 
 var serviceNodesEndpoint = &endpoint[ServiceNodesRequest, ServiceNodesResponse]{
 	name: "Catalog.ServiceNodes", kind: readEndpoint,
+	filter: func(z acl.Authorizer, req *ServiceNodesRequest, resp *ServiceNodesResponse) (bool, error) {
+		if !z.ServiceRead(req.Service) {
+			had := len(resp.Instances) > 0
+			resp.Instances = []store.ServiceInstance{}
+			return had, nil
+		}
+		return filterSlice(&resp.Instances, func(in *store.ServiceInstance) bool { return z.NodeRead(in.Node.Node) }), nil
+	},
 	read: func(s *server, req *ServiceNodesRequest, arm *watchArm) (*ServiceNodesResponse, uint64, error) {
 		arm.Service(req.Service)
 		in, idx, err := s.store.ServiceInstances(req.Service)
@@ -60,6 +91,13 @@ var serviceNodesEndpoint = &endpoint[ServiceNodesRequest, ServiceNodesResponse]{
 
 var nodeServicesEndpoint = &endpoint[NodeServicesRequest, NodeServicesResponse]{
 	name: "Catalog.NodeServices", kind: readEndpoint,
+	filter: func(z acl.Authorizer, req *NodeServicesRequest, resp *NodeServicesResponse) (bool, error) {
+		if resp.Node != nil && !z.NodeRead(resp.Node.Node) {
+			resp.Node, resp.Services = nil, nil
+			return true, nil
+		}
+		return filterSlice(&resp.Services, func(s *store.NodeService) bool { return z.ServiceRead(s.Service) }), nil
+	},
 	read: func(s *server, req *NodeServicesRequest, arm *watchArm) (*NodeServicesResponse, uint64, error) {
 		arm.Catalog()
 		n, svcs, idx, err := s.store.GetNode(req.Node)
@@ -69,6 +107,14 @@ var nodeServicesEndpoint = &endpoint[NodeServicesRequest, NodeServicesResponse]{
 
 var healthChecksEndpoint = &endpoint[ChecksRequest, ChecksResponse]{
 	name: "Health.Checks", kind: readEndpoint,
+	filter: func(z acl.Authorizer, _ *ChecksRequest, resp *ChecksResponse) (bool, error) {
+		return filterSlice(&resp.Checks, func(c *store.HealthCheck) bool {
+			if c.ServiceName != "" {
+				return z.ServiceRead(c.ServiceName) && z.NodeRead(c.Node)
+			}
+			return z.NodeRead(c.Node)
+		}), nil
+	},
 	read: func(s *server, req *ChecksRequest, arm *watchArm) (*ChecksResponse, uint64, error) {
 		arm.Catalog()
 		var node, service, state string
@@ -140,4 +186,64 @@ func (a *Agent) DNSService(ctx context.Context, name, dc string, stale bool, max
 		return nil, err
 	}
 	return out.Instances, nil
+}
+
+// authorizeCatalogWrite: node:write to change a node or its checks,
+// service:write to change a service or its checks, as Consul.
+func authorizeCatalogWrite(s *server, z acl.Authorizer, req *CatalogWriteRequest) error {
+	if r := req.Register; r != nil {
+		if !r.SkipNodeUpdate {
+			if err := allowOrDeny(z.NodeWrite(r.Node), z, "node:write", r.Node); err != nil {
+				return err
+			}
+		}
+		if r.Service != nil {
+			if err := allowOrDeny(z.ServiceWrite(r.Service.Service), z, "service:write", r.Service.Service); err != nil {
+				return err
+			}
+		}
+		for _, c := range r.Checks {
+			if c == nil {
+				continue
+			}
+			if c.ServiceID == "" {
+				if err := allowOrDeny(z.NodeWrite(r.Node), z, "node:write", r.Node); err != nil {
+					return err
+				}
+				continue
+			}
+			name := c.ServiceName
+			if r.Service != nil && r.Service.ID == c.ServiceID {
+				name = r.Service.Service
+			} else if svc := s.serviceOf(r.Node, c.ServiceID); svc != "" {
+				name = svc
+			}
+			if err := allowOrDeny(z.ServiceWrite(name), z, "service:write", name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if d := req.Deregister; d != nil {
+		if d.ServiceID != "" {
+			name := s.serviceOf(d.Node, d.ServiceID)
+			return allowOrDeny(z.ServiceWrite(name), z, "service:write", name)
+		}
+		return allowOrDeny(z.NodeWrite(d.Node), z, "node:write", d.Node)
+	}
+	return nil
+}
+
+// serviceOf names the service with this ID on a node ("" when none).
+func (s *server) serviceOf(node, id string) string {
+	_, svcs, _, err := s.store.GetNode(node)
+	if err != nil {
+		return ""
+	}
+	for _, sv := range svcs {
+		if sv.ID == id {
+			return sv.Service
+		}
+	}
+	return ""
 }

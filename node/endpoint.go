@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"consulx/acl"
 )
 
 // An endpoint is one internal RPC, declared once (endpoints.go): its name,
@@ -33,6 +35,81 @@ type endpoint[A, R any] struct {
 	// direct runs on whichever server receives the request and does any
 	// forwarding itself (directEndpoint: status, transactions).
 	direct func(s *server, ctx context.Context, req *A) (*R, error)
+
+	// Access control: every endpoint declares one of the two (check()
+	// refuses a declaration without), so no endpoint escapes ACLs.
+	//
+	// authorize says whether the request's token may make it (write and
+	// direct endpoints): nil, or a *PermissionDeniedError. It runs where
+	// the request is served, before anything is written. public(reason)
+	// declares an endpoint open to every token, as Consul's status
+	// endpoints are.
+	authorize func(s *server, z acl.Authorizer, req *A) error
+	// filter removes from a read's answer what the token may not read
+	// (replacing slices, never editing the store's memoised ones) and
+	// reports whether it removed anything; or refuses the read.
+	filter func(z acl.Authorizer, req *A, resp *R) (filtered bool, err error)
+}
+
+// public declares an endpoint every token may call; reason is there for
+// the reader.
+func public[A any](reason string) func(*server, acl.Authorizer, *A) error {
+	_ = reason
+	return func(*server, acl.Authorizer, *A) error { return nil }
+}
+
+// denied is the refusal of an endpoint's authorize or filter. what names
+// the permission missing, as Consul's detail text does
+// (`token with AccessorID '...' lacks permission "key:write" on "foo"`).
+func denied(z acl.Authorizer, perm, on string) error {
+	return &PermissionDeniedError{Msg: fmt.Sprintf("token lacks permission %q on %q", perm, on)}
+}
+
+// allowOrDeny turns one permission check into authorize's answer.
+func allowOrDeny(ok bool, z acl.Authorizer, perm, on string) error {
+	if ok {
+		return nil
+	}
+	return denied(z, perm, on)
+}
+
+// authorizeRequest resolves the request's token and asks the endpoint's
+// authorize, then the installed Authorizer hook.
+func (e *endpoint[A, R]) authorizeRequest(ctx context.Context, s *server, req *A) error {
+	if e.authorize != nil && s.hooks.acl.enabled() {
+		id, err := s.hooks.acl.resolve(ctx, *any(req).(routed).token())
+		if err != nil {
+			return err
+		}
+		if err := e.authorize(s, id.Authz, req); err != nil {
+			return err
+		}
+	}
+	if e.kind == writeEndpoint {
+		return s.hooks.authorizeWrite(ctx, e.name, req)
+	}
+	return nil
+}
+
+// filterResult resolves the request's token and filters a read's answer,
+// then asks the installed Authorizer hook.
+func (e *endpoint[A, R]) filterResult(ctx context.Context, s *server, req *A, resp *R) error {
+	if s.hooks.acl.enabled() {
+		id, err := s.hooks.acl.resolve(ctx, *any(req).(routed).token())
+		if err != nil {
+			return err
+		}
+		filtered, err := e.filter(id.Authz, req, resp)
+		if err != nil {
+			return err
+		}
+		if filtered {
+			if m, ok := any(resp).(interface{ meta() *QueryMeta }); ok {
+				m.meta().ResultsFilteredByACLs = true
+			}
+		}
+	}
+	return s.hooks.filterRead(ctx, e.name, req, resp)
 }
 
 type endpointKind int
@@ -55,6 +132,7 @@ const (
 type routed interface {
 	targetDC() string
 	hop() bool
+	token() *string
 }
 
 // queried is what a read request carries: QueryOptions.
@@ -72,16 +150,21 @@ type WriteOptions struct {
 	Datacenter string
 	// Hopped: see QueryOptions.Hopped.
 	Hopped bool
+	// Token: see QueryOptions.Token.
+	Token string
 }
 
 func (o *WriteOptions) targetDC() string { return o.Datacenter }
 func (o *QueryOptions) targetDC() string { return o.Datacenter }
+func (o *WriteOptions) token() *string   { return &o.Token }
+func (o *QueryOptions) token() *string   { return &o.Token }
 func (o *WriteOptions) hop() bool        { h := o.Hopped; o.Hopped = true; return h }
 func (o *QueryOptions) hop() bool        { h := o.Hopped; o.Hopped = true; return h }
 func (o *QueryOptions) query() *QueryOptions {
 	return o
 }
 func (m *QueryMeta) setMeta(q QueryMeta) { *m = q }
+func (m *QueryMeta) meta() *QueryMeta    { return m }
 
 // check verifies, when the table is built, that the request and response
 // types carry what the endpoint's kind needs; a mistake stops the program
@@ -97,11 +180,11 @@ func (e *endpoint[A, R]) check() {
 	case readEndpoint:
 		_, q := any(&a).(queried)
 		_, m := any(&r).(metaSetter)
-		ok = q && m && e.read != nil
+		ok = q && m && e.read != nil && e.filter != nil
 	case writeEndpoint:
-		ok = e.leader != nil
+		ok = e.leader != nil && e.authorize != nil
 	case directEndpoint:
-		ok = e.direct != nil
+		ok = e.direct != nil && e.authorize != nil
 	}
 	if !ok {
 		panic(fmt.Sprintf("endpoint %s is not declared completely for its kind", e.name))
@@ -127,6 +210,9 @@ func (e *endpoint[A, R]) handler(s *server) rpcHandler {
 // only when a server could not be dialled (so a write is never applied
 // twice).
 func (e *endpoint[A, R]) call(ctx context.Context, a *Agent, req *A) (*R, error) {
+	if tok := any(req).(routed).token(); *tok == "" {
+		*tok = a.tokens.user()
+	}
 	if a.srv != nil {
 		return e.serve(ctx, a.srv, req)
 	}
@@ -170,7 +256,7 @@ func (e *endpoint[A, R]) serve(ctx context.Context, s *server, req *A) (*R, erro
 	case writeEndpoint:
 		out := new(R)
 		err := onLeader(ctx, s, e.name, req, out, forwardWrite, func() error {
-			if err := s.hooks.authorizeWrite(ctx, e.name, req); err != nil {
+			if err := e.authorizeRequest(ctx, s, req); err != nil {
 				return err
 			}
 			r, err := e.leader(s, ctx, req)
@@ -186,7 +272,7 @@ func (e *endpoint[A, R]) serve(ctx context.Context, s *server, req *A) (*R, erro
 		err := read(ctx, s, e.name, opts, req, out, func() error {
 			r, err := e.blockingRead(ctx, s, req, opts)
 			if err == nil {
-				err = s.hooks.filterRead(ctx, e.name, req, r)
+				err = e.filterResult(ctx, s, req, r)
 			}
 			if r != nil {
 				*out = *r
@@ -195,6 +281,9 @@ func (e *endpoint[A, R]) serve(ctx context.Context, s *server, req *A) (*R, erro
 		})
 		return out, err
 	default:
+		if err := e.authorizeRequest(ctx, s, req); err != nil {
+			return nil, err
+		}
 		return e.direct(s, ctx, req)
 	}
 }

@@ -22,4 +22,8 @@ var endpointTable = []rpcEndpoint{
 	raftConfigurationEndpoint,
 	catalogDatacentersEndpoint,
 	eventFireEndpoint,
+	aclResolveEndpoint,
+	aclApplyEndpoint,
+	aclReadEndpoint,
+	aclReplicationEndpoint,
 }

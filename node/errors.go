@@ -41,6 +41,10 @@ func (e *PermissionDeniedError) Error() string {
 	return "Permission denied: " + e.Msg
 }
 
+// ErrACLNotFound: the request's token is not known (or has expired);
+// Consul answers 403 "ACL not found".
+var ErrACLNotFound = errors.New("ACL not found")
+
 // errorKinds names each typed error on the wire. rebuild makes it again
 // from the message on the calling side.
 var errorKinds = []struct {
@@ -53,6 +57,7 @@ var errorKinds = []struct {
 	{"no-dc-servers", func(err error) bool { return errors.Is(err, ErrNoDCServers) }, func(string) error { return ErrNoDCServers }},
 	{"bad-request", isType[*BadRequestError], func(m string) error { return &BadRequestError{Msg: m} }},
 	{"not-found", isType[*NotFoundError], func(m string) error { return &NotFoundError{Msg: m} }},
+	{"acl-not-found", func(err error) bool { return errors.Is(err, ErrACLNotFound) }, func(string) error { return ErrACLNotFound }},
 	{"permission-denied", isType[*PermissionDeniedError], func(m string) error {
 		return &PermissionDeniedError{Msg: trimDenied(m)}
 	}},

@@ -17,6 +17,8 @@ import (
 
 	"github.com/hashicorp/go-uuid"
 	"github.com/hashicorp/serf/serf"
+
+	"consulx/acl"
 )
 
 const (
@@ -161,6 +163,9 @@ type EventFireResponse struct{ Event UserEvent }
 
 var eventFireEndpoint = &endpoint[EventFireRequest, EventFireResponse]{
 	name: "Internal.EventFire", kind: directEndpoint,
+	authorize: func(_ *server, z acl.Authorizer, req *EventFireRequest) error {
+		return allowOrDeny(z.EventWrite(req.Event.Name), z, "event:write", req.Event.Name)
+	},
 	direct: func(s *server, _ context.Context, req *EventFireRequest) (*EventFireResponse, error) {
 		if err := ValidateUserEvent(&req.Event); err != nil {
 			return nil, err

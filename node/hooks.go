@@ -34,6 +34,8 @@ type DatacenterRouter interface {
 type hooks struct {
 	authorizer atomic.Pointer[Authorizer]
 	router     atomic.Pointer[DatacenterRouter]
+	// acl resolves tokens (node/acl.go); set once when the agent starts.
+	acl *aclResolver
 }
 
 func (h *hooks) authorizeWrite(ctx context.Context, endpoint string, req any) error {

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"time"
 
+	"consulx/acl"
 	"consulx/store"
 )
 
 var kvApplyEndpoint = &endpoint[KVWriteRequest, KVWriteResponse]{
 	name: "KV.Apply", kind: writeEndpoint,
+	authorize: func(_ *server, z acl.Authorizer, req *KVWriteRequest) error {
+		return authorizeKVOp(z, &req.Request)
+	},
 	validate: func(req *KVWriteRequest) error {
 		if err := req.Request.Validate(); err != nil {
 			return &BadRequestError{Msg: err.Error()}
@@ -35,6 +39,17 @@ var kvApplyEndpoint = &endpoint[KVWriteRequest, KVWriteResponse]{
 
 var kvReadEndpoint = &endpoint[KVReadRequest, KVReadResponse]{
 	name: "KV.Read", kind: readEndpoint,
+	filter: func(z acl.Authorizer, req *KVReadRequest, resp *KVReadResponse) (bool, error) {
+		switch req.Mode {
+		case KVReadKey:
+			return false, allowOrDeny(z.KeyRead(req.Key), z, "key:read", req.Key)
+		case KVReadPrefix:
+			return filterSlice(&resp.Entries, func(e *store.KVEntry) bool { return z.KeyRead(e.Key) }), nil
+		default:
+			// list (or read) lets a token see key names.
+			return filterSlice(&resp.Keys, func(k *string) bool { return z.KeyList(*k) || z.KeyRead(*k) }), nil
+		}
+	},
 	read: func(s *server, req *KVReadRequest, arm *watchArm) (*KVReadResponse, uint64, error) {
 		out := &KVReadResponse{}
 		var idx uint64
@@ -63,4 +78,41 @@ var kvReadEndpoint = &endpoint[KVReadRequest, KVReadResponse]{
 // KVApply performs a KV write.
 func (a *Agent) KVApply(ctx context.Context, req *KVWriteRequest) (*KVWriteResponse, error) {
 	return kvApplyEndpoint.call(ctx, a, req)
+}
+
+// authorizeKVOp checks one KV write (alone or in a transaction): write on
+// the key, and on everything under it for delete-tree; reads need read.
+func authorizeKVOp(z acl.Authorizer, op *store.KVRequest) error {
+	k := op.Entry.Key
+	switch {
+	case op.Op == store.KVDeleteTree:
+		return allowOrDeny(z.KeyWritePrefix(k), z, "key:write", k)
+	case op.Op == store.KVGetTree:
+		return allowOrDeny(z.KeyRead(k) || z.KeyList(k), z, "key:read", k)
+	case op.Op.IsRead():
+		return allowOrDeny(z.KeyRead(k), z, "key:read", k)
+	}
+	return allowOrDeny(z.KeyWrite(k), z, "key:write", k)
+}
+
+// filterSlice replaces *s with the elements keep keeps, reporting
+// whether any was dropped. It never edits the slice it was given (the
+// store may share it with other readers).
+func filterSlice[T any](s *[]T, keep func(*T) bool) bool {
+	var out []T
+	dropped := false
+	for i := range *s {
+		if keep(&(*s)[i]) {
+			out = append(out, (*s)[i])
+		} else {
+			dropped = true
+		}
+	}
+	if dropped {
+		if out == nil {
+			out = []T{}
+		}
+		*s = out
+	}
+	return dropped
 }

@@ -125,8 +125,20 @@ func localDepsOf(a *Agent, cfg *Config) localDeps {
 		path = filepath.Join(cfg.DataDir, localStateFile)
 	}
 	return localDeps{nodeName: cfg.NodeName, statePath: path, enableScriptChecks: cfg.EnableScriptChecks,
-		logger: a.logger, stop: a.shutdownCh, nodeServices: a.reads.NodeServices.Read, nodeChecks: a.reads.Checks.Read,
-		catalogApply: a.CatalogApply}
+		logger: a.logger, stop: a.shutdownCh,
+		// Anti-entropy acts as the agent: its token (acl.tokens.agent).
+		nodeServices: func(ctx context.Context, r *NodeServicesRequest) (*NodeServicesResponse, error) {
+			r.Token = a.tokens.agent()
+			return a.reads.NodeServices.Read(ctx, r)
+		},
+		nodeChecks: func(ctx context.Context, r *ChecksRequest) (*ChecksResponse, error) {
+			r.Token = a.tokens.agent()
+			return a.reads.Checks.Read(ctx, r)
+		},
+		catalogApply: func(ctx context.Context, r *CatalogWriteRequest) (*CatalogWriteResponse, error) {
+			r.Token = a.tokens.agent()
+			return a.CatalogApply(ctx, r)
+		}}
 }
 
 func newLocalState(d localDeps) *localState {

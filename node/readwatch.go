@@ -79,6 +79,9 @@ func (w *watchArm) Service(name string) {
 	w.armIf(func() (<-chan struct{}, func()) { return w.set.WatchService(name) })
 }
 
+// ACL watches every ACL policy and token.
+func (w *watchArm) ACL() { w.armIf(w.set.WatchACL) }
+
 // Sessions watches every session.
 func (w *watchArm) Sessions() { w.armIf(w.set.WatchSessions) }
 
@@ -231,7 +234,7 @@ func (e *endpoint[A, R]) watchLocal(a *Agent, req *A, prev *Watch) (*R, *Watch, 
 	}
 	out, idx, w, err := e.readOnce(s, req, true)
 	if err == nil {
-		err = s.hooks.filterRead(context.Background(), e.name, req, out)
+		err = e.filterResult(context.Background(), s, req, out)
 	}
 	if err != nil {
 		w.Stop()

@@ -26,6 +26,8 @@ type QueryOptions struct {
 	// Hopped marks a request already forwarded to another datacenter: it
 	// is never forwarded again, so a wrong route cannot loop.
 	Hopped bool
+	// Token is the ACL token's secret ("": the agent's default token).
+	Token string
 }
 
 // QueryMeta describes the server that answered a read.
@@ -33,6 +35,9 @@ type QueryMeta struct {
 	Index       uint64
 	KnownLeader bool
 	LastContact time.Duration
+	// ResultsFilteredByACLs: the token may not read everything the
+	// answer would have held (X-Consul-Results-Filtered-By-ACLs).
+	ResultsFilteredByACLs bool
 }
 
 // KVReadMode says what a KV read returns.

@@ -75,6 +75,8 @@ type server struct {
 	indexSamples []indexSample
 	wg           sync.WaitGroup
 	done         chan struct{}
+	// repl copies ACLs from the primary datacenter (acl_replication.go).
+	repl aclReplicator
 }
 
 // memberLister is what the server needs of the gossip pool.
@@ -341,6 +343,7 @@ func (s *server) leaderLoop() {
 				s.readyTerm.Store(0)
 				s.indexSamples = nil
 				s.sessionTimers.clearAll()
+				s.stopACLReplication()
 				s.logger.Info("cluster leadership lost")
 				continue
 			}
@@ -349,6 +352,8 @@ func (s *server) leaderLoop() {
 			}
 			s.logger.Info("cluster leadership acquired")
 			s.startSessionTimers()
+			s.initACLs()
+			s.startACLReplication()
 			s.reconcile()
 		case <-s.reconcileCh:
 			if !isLeader {
@@ -361,6 +366,8 @@ func (s *server) leaderLoop() {
 				// A failed barrier is retried while we stay leader.
 				s.logger.Info("cluster leadership acquired")
 				s.startSessionTimers()
+				s.initACLs()
+				s.startACLReplication()
 			}
 			if isLeader {
 				s.reconcile()
@@ -520,6 +527,7 @@ func (s *server) waitRemoved(limit time.Duration) {
 
 func (s *server) shutdown() {
 	close(s.done)
+	s.stopACLReplication()
 	s.wg.Wait()
 	s.sessionTimers.clearAll()
 	if err := s.raft.Shutdown().Error(); err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-uuid"
 
+	"consulx/acl"
 	"consulx/store"
 )
 
@@ -43,6 +44,13 @@ type SessionRenewRequest struct {
 
 var sessionApplyEndpoint = &endpoint[SessionWriteRequest, SessionWriteResponse]{
 	name: "Session.Apply", kind: writeEndpoint,
+	authorize: func(s *server, z acl.Authorizer, req *SessionWriteRequest) error {
+		n := req.Session.Node
+		if req.Op != store.SessionCreate {
+			n = s.sessionNode(req.Session.ID)
+		}
+		return allowOrDeny(z.SessionWrite(n), z, "session:write", n)
+	},
 	leader: func(s *server, _ context.Context, req *SessionWriteRequest) (*SessionWriteResponse, error) {
 		sess := req.Session
 		if req.Op == store.SessionCreate {
@@ -78,6 +86,10 @@ var sessionApplyEndpoint = &endpoint[SessionWriteRequest, SessionWriteResponse]{
 // sessionRenewEndpoint resets a TTL timer on the leader; nothing enters Raft.
 var sessionRenewEndpoint = &endpoint[SessionRenewRequest, SessionReadResponse]{
 	name: "Session.Renew", kind: writeEndpoint,
+	authorize: func(s *server, z acl.Authorizer, req *SessionRenewRequest) error {
+		n := s.sessionNode(req.ID)
+		return allowOrDeny(z.SessionWrite(n), z, "session:write", n)
+	},
 	leader: func(s *server, _ context.Context, req *SessionRenewRequest) (*SessionReadResponse, error) {
 		sess, idx, err := s.store.SessionGet(req.ID)
 		if err != nil {
@@ -93,6 +105,9 @@ var sessionRenewEndpoint = &endpoint[SessionRenewRequest, SessionReadResponse]{
 
 var sessionReadEndpoint = &endpoint[SessionReadRequest, SessionReadResponse]{
 	name: "Session.Read", kind: readEndpoint,
+	filter: func(z acl.Authorizer, _ *SessionReadRequest, resp *SessionReadResponse) (bool, error) {
+		return filterSlice(&resp.Sessions, func(s *store.Session) bool { return z.SessionRead(s.Node) }), nil
+	},
 	read: func(s *server, req *SessionReadRequest, arm *watchArm) (*SessionReadResponse, uint64, error) {
 		arm.Sessions()
 		out := &SessionReadResponse{Sessions: []store.Session{}}
@@ -119,4 +134,14 @@ func (a *Agent) SessionApply(ctx context.Context, req *SessionWriteRequest) (*Se
 // SessionRenew renews a session's TTL.
 func (a *Agent) SessionRenew(ctx context.Context, req *SessionRenewRequest) (*SessionReadResponse, error) {
 	return sessionRenewEndpoint.call(ctx, a, req)
+}
+
+// sessionNode is the node a session belongs to ("" when unknown: a
+// token allowed on every node may still destroy what does not exist).
+func (s *server) sessionNode(id string) string {
+	sess, _, err := s.store.SessionGet(id)
+	if err != nil || sess == nil {
+		return ""
+	}
+	return sess.Node
 }

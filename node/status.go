@@ -5,10 +5,13 @@ import (
 	"strconv"
 
 	"github.com/hashicorp/raft"
+
+	"consulx/acl"
 )
 
 var statusLeaderEndpoint = &endpoint[StatusRequest, StatusLeaderResponse]{
 	name: "Status.Leader", kind: directEndpoint,
+	authorize: public[StatusRequest]("Consul's status endpoints need no token"),
 	direct: func(s *server, _ context.Context, _ *StatusRequest) (*StatusLeaderResponse, error) {
 		addr, _ := s.raft.LeaderWithID()
 		return &StatusLeaderResponse{Leader: string(addr)}, nil
@@ -17,6 +20,7 @@ var statusLeaderEndpoint = &endpoint[StatusRequest, StatusLeaderResponse]{
 
 var statusPeersEndpoint = &endpoint[StatusRequest, StatusPeersResponse]{
 	name: "Status.Peers", kind: directEndpoint,
+	authorize: public[StatusRequest]("Consul's status endpoints need no token"),
 	direct: func(s *server, _ context.Context, _ *StatusRequest) (*StatusPeersResponse, error) {
 		fut := s.raft.GetConfiguration()
 		if err := fut.Error(); err != nil {
@@ -33,6 +37,7 @@ var statusPeersEndpoint = &endpoint[StatusRequest, StatusPeersResponse]{
 // statusRaftStateEndpoint is asked server to server by bootstrap_expect.
 var statusRaftStateEndpoint = &endpoint[StatusRequest, RaftStateResponse]{
 	name: "Status.RaftState", kind: directEndpoint,
+	authorize: public[StatusRequest]("servers ask each other while bootstrapping, before any token exists"),
 	direct: func(s *server, _ context.Context, _ *StatusRequest) (*RaftStateResponse, error) {
 		return &RaftStateResponse{LastIndex: s.raft.LastIndex()}, nil
 	},
@@ -40,6 +45,9 @@ var statusRaftStateEndpoint = &endpoint[StatusRequest, RaftStateResponse]{
 
 var raftConfigurationEndpoint = &endpoint[StatusRequest, RaftConfigResponse]{
 	name: "Operator.RaftConfiguration", kind: readEndpoint,
+	filter: func(z acl.Authorizer, _ *StatusRequest, _ *RaftConfigResponse) (bool, error) {
+		return false, allowOrDeny(z.OperatorRead(), z, "operator:read", "")
+	},
 	read: func(s *server, _ *StatusRequest, _ *watchArm) (*RaftConfigResponse, uint64, error) {
 		fut := s.raft.GetConfiguration()
 		if err := fut.Error(); err != nil {
@@ -96,6 +104,7 @@ type DatacentersResponse struct{ Datacenters []string }
 // asks a server, as Consul's does).
 var catalogDatacentersEndpoint = &endpoint[StatusRequest, DatacentersResponse]{
 	name: "Catalog.ListDatacenters", kind: directEndpoint,
+	authorize: public[StatusRequest]("Consul lists datacenters to every token"),
 	direct: func(s *server, _ context.Context, _ *StatusRequest) (*DatacentersResponse, error) {
 		return &DatacentersResponse{Datacenters: s.hooks.datacenters(s.cfg.Datacenter)}, nil
 	},

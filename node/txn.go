@@ -27,6 +27,10 @@ type TxnResponse struct {
 // write; it decides which when it sees the operations.
 var txnEndpoint = &endpoint[TxnRequest, TxnResponse]{
 	name: "Txn.Apply", kind: directEndpoint,
+	// As in Consul, a denied operation is not a 403 of the whole request
+	// but an error of that operation (409), and nothing is applied: direct
+	// checks every operation (txnDenied) before it reads or writes.
+	authorize: public[TxnRequest]("every operation is checked by txnDenied"),
 	validate: func(req *TxnRequest) error {
 		for i := range req.Ops {
 			if err := req.Ops[i].Validate(); err != nil {
@@ -36,6 +40,13 @@ var txnEndpoint = &endpoint[TxnRequest, TxnResponse]{
 		return nil
 	},
 	direct: func(s *server, ctx context.Context, req *TxnRequest) (*TxnResponse, error) {
+		if errs, err := s.txnDenied(ctx, req); err != nil || len(errs) > 0 {
+			if err != nil {
+				return nil, err
+			}
+			idx := s.store.KVIndex()
+			return &TxnResponse{Result: store.TxnResult{Errors: errs}, Index: idx, QueryMeta: s.meta(idx)}, nil
+		}
 		readOnly := true
 		for i := range req.Ops {
 			readOnly = readOnly && req.Ops[i].Op.IsRead()
@@ -79,4 +90,23 @@ var txnEndpoint = &endpoint[TxnRequest, TxnResponse]{
 // Txn runs an atomic transaction.
 func (a *Agent) Txn(ctx context.Context, req *TxnRequest) (*TxnResponse, error) {
 	return txnEndpoint.call(ctx, a, req)
+}
+
+// txnDenied checks every operation of a transaction against its token
+// and lists the ones refused.
+func (s *server) txnDenied(ctx context.Context, req *TxnRequest) ([]store.TxnError, error) {
+	if !s.hooks.acl.enabled() {
+		return nil, nil
+	}
+	id, err := s.hooks.acl.resolve(ctx, req.Token)
+	if err != nil {
+		return nil, err
+	}
+	var errs []store.TxnError
+	for i := range req.Ops {
+		if authorizeKVOp(id.Authz, &req.Ops[i]) != nil {
+			errs = append(errs, store.TxnError{OpIndex: i, What: "Permission denied"})
+		}
+	}
+	return errs, nil
 }
