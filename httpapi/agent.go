@@ -64,6 +64,14 @@ type Agent interface {
 	// Remote exec (streamed through a server's relay, never Raft).
 	Exec(ctx context.Context, req *node.ExecRequest, datacenter string, fn func(remote.Event)) error
 
+	// Access control (node/acl*.go).
+	ACLEnabled() bool
+	Resolve(ctx context.Context, secret string) (*node.Identity, error)
+	ACLApply(ctx context.Context, req *node.ACLWriteRequest) (*node.ACLWriteResponse, error)
+	ACLRead(ctx context.Context, req *node.ACLReadRequest) (*node.ACLReadResponse, error)
+	ACLReplication(ctx context.Context, opts node.QueryOptions) (*node.ACLReplicationStatus, error)
+	SetAgentToken(ctx context.Context, kind, secret string) error
+
 	// Snapshots.
 	SnapshotSave(ctx context.Context, stale bool, dc string) (*node.Snapshot, error)
 	SnapshotRestore(ctx context.Context, r io.Reader, dc string) error

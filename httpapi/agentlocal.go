@@ -4,26 +4,38 @@ import (
 	"net/http"
 	"strconv"
 
+	"consulx/acl"
+
 	"consulx/node"
 	"consulx/store"
 )
 
 func (h *Handler) agentServices(w http.ResponseWriter, r *http.Request) (any, error) {
 	out := map[string]serviceJSON{}
-	for id, s := range h.agent.LocalServices() {
-		out[id] = toServiceJSON(s)
+	z := authz(r)
+	svcs := h.agent.LocalServices()
+	for id, s := range svcs {
+		if z.ServiceRead(s.Service) {
+			out[id] = toServiceJSON(s)
+		}
 	}
+	setFiltered(w, len(out) < len(svcs))
 	return out, nil
 }
 
 func (h *Handler) agentChecks(w http.ResponseWriter, r *http.Request) (any, error) {
 	out := map[string]store.HealthCheck{}
-	for id, c := range h.agent.LocalChecks() {
+	checks := h.agent.LocalChecks()
+	for id, c := range checks {
+		if !checkReadable(authz(r), &c) {
+			continue
+		}
 		if c.ServiceTags == nil {
 			c.ServiceTags = []string{}
 		}
 		out[id] = c
 	}
+	setFiltered(w, len(out) < len(checks))
 	return out, nil
 }
 
@@ -39,6 +51,9 @@ func (h *Handler) agentServiceRegister(w http.ResponseWriter, r *http.Request) (
 	if def.Name == "" {
 		return nil, badRequest("Missing service name")
 	}
+	if err := require(authz(r).ServiceWrite(def.Name), "service:write", def.Name); err != nil {
+		return nil, err
+	}
 	return nil, h.agent.RegisterService(&def)
 }
 
@@ -46,6 +61,9 @@ func (h *Handler) agentServiceDeregister(w http.ResponseWriter, r *http.Request)
 	id := pathTail(r, "/v1/agent/service/deregister/")
 	if id == "" {
 		return nil, badRequest("Missing service ID")
+	}
+	if err := h.serviceWrite(r, id); err != nil {
+		return nil, err
 	}
 	return nil, h.agent.DeregisterService(id)
 }
@@ -62,6 +80,13 @@ func (h *Handler) agentCheckRegister(w http.ResponseWriter, r *http.Request) (an
 	if body.Name == "" {
 		return nil, badRequest("Missing check name")
 	}
+	if body.ServiceID != "" {
+		if err := h.serviceWrite(r, body.ServiceID); err != nil {
+			return nil, err
+		}
+	} else if err := require(authz(r).NodeWrite(h.agent.Config().NodeName), "node:write", h.agent.Config().NodeName); err != nil {
+		return nil, err
+	}
 	return nil, h.agent.RegisterCheck(&body)
 }
 
@@ -69,6 +94,9 @@ func (h *Handler) agentCheckDeregister(w http.ResponseWriter, r *http.Request) (
 	id := pathTail(r, "/v1/agent/check/deregister/")
 	if id == "" {
 		return nil, badRequest("Missing check ID")
+	}
+	if err := h.checkWrite(r, id); err != nil {
+		return nil, err
 	}
 	return nil, h.agent.DeregisterCheck(id)
 }
@@ -81,6 +109,9 @@ func (h *Handler) agentCheckTTL(status string) handlerFunc {
 		if id == "" {
 			return nil, badRequest("Missing check ID")
 		}
+		if err := h.checkWrite(r, id); err != nil {
+			return nil, err
+		}
 		return nil, h.agent.UpdateCheck(id, status, r.URL.Query().Get("note"))
 	}
 }
@@ -89,6 +120,9 @@ func (h *Handler) agentCheckUpdate(w http.ResponseWriter, r *http.Request) (any,
 	id := pathTail(r, "/v1/agent/check/update/")
 	if id == "" {
 		return nil, badRequest("Missing check ID")
+	}
+	if err := h.checkWrite(r, id); err != nil {
+		return nil, err
 	}
 	raw, err := readBody(r, 64<<10)
 	if err != nil {
@@ -130,9 +164,43 @@ func (h *Handler) agentServiceMaintenance(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return nil, err
 	}
+	if err := h.serviceWrite(r, id); err != nil {
+		return nil, err
+	}
 	return nil, h.agent.MaintenanceOn(r.Context(), r.URL.Query().Get("node"), id, enable, reason)
 }
 
 func (h *Handler) agentReload(w http.ResponseWriter, r *http.Request) (any, error) {
 	return nil, h.agent.Reload()
+}
+
+// serviceWrite checks service:write on the local service with this ID
+// (an unknown ID needs write on every service: nothing leaks whether it
+// exists).
+func (h *Handler) serviceWrite(r *http.Request, id string) error {
+	name := ""
+	if s, ok := h.agent.LocalServices()[id]; ok {
+		name = s.Service
+	}
+	z := authz(r)
+	if name == "" {
+		return require(z.ServiceWrite(id) && z.ServiceWrite(""), "service:write", id)
+	}
+	return require(z.ServiceWrite(name), "service:write", name)
+}
+
+// checkWrite checks write on what a local check belongs to.
+func (h *Handler) checkWrite(r *http.Request, id string) error {
+	self := h.agent.Config().NodeName
+	if c, ok := h.agent.LocalChecks()[id]; ok && c.ServiceID != "" {
+		return h.serviceWrite(r, c.ServiceID)
+	}
+	return require(authz(r).NodeWrite(self), "node:write", self)
+}
+
+func checkReadable(z acl.Authorizer, c *store.HealthCheck) bool {
+	if c.ServiceName != "" {
+		return z.ServiceRead(c.ServiceName)
+	}
+	return z.NodeRead(c.Node)
 }

@@ -66,5 +66,13 @@ func (h *Handler) eventList(w http.ResponseWriter, r *http.Request) (any, error)
 		}
 	}
 	w.Header().Set("X-Consul-Index", itoa64(index))
-	return events, nil
+	z := authz(r)
+	kept := make([]node.UserEvent, 0, len(events))
+	for _, e := range events {
+		if z.EventRead(e.Name) {
+			kept = append(kept, e)
+		}
+	}
+	setFiltered(w, len(kept) < len(events))
+	return kept, nil
 }

@@ -42,6 +42,7 @@ func newFake() *fakeAgent {
 }
 
 func (f *fakeAgent) Config() *node.Config                     { return f.cfg }
+func (f *fakeAgent) ACLEnabled() bool                         { return false }
 func (f *fakeAgent) BlockingWait(time.Duration) time.Duration { return 2 * time.Second }
 
 func (f *fakeAgent) Reads() *node.Reads { return &node.Reads{KV: fakeKV{f}} }

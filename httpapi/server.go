@@ -37,6 +37,9 @@ type Handler struct {
 
 	// encoded caches /v1/health/service answers per catalog index.
 	encoded encodedCache
+
+	// table lists every route with its access control (access.go).
+	table []Route
 }
 
 // New builds the API handler. onLeave runs after the agent left via the API.
@@ -47,54 +50,58 @@ func New(agent Agent, logger hclog.Logger, onLeave func()) *Handler {
 }
 
 func (h *Handler) routes() {
-	h.handle("/v1/status/leader", []string{"GET"}, h.statusLeader)
-	h.handle("/v1/status/peers", []string{"GET"}, h.statusPeers)
-	h.handle("/v1/agent/self", []string{"GET"}, h.agentSelf)
-	h.handle("/v1/agent/members", []string{"GET"}, h.agentMembers)
-	h.handle("/v1/agent/join/", []string{"PUT"}, h.agentJoin)
-	h.handle("/v1/agent/leave", []string{"PUT"}, h.agentLeave)
-	h.handle("/v1/agent/force-leave/", []string{"PUT"}, h.agentForceLeave)
-	h.handle("/v1/operator/raft/configuration", []string{"GET"}, h.raftConfiguration)
-	h.handle("/v1/session/create", []string{"PUT"}, h.sessionCreate)
-	h.handle("/v1/session/destroy/", []string{"PUT"}, h.sessionDestroy)
-	h.handle("/v1/session/renew/", []string{"PUT"}, h.sessionRenew)
-	h.handle("/v1/session/info/", []string{"GET"}, h.sessionRead("/v1/session/info/"))
-	h.handle("/v1/session/node/", []string{"GET"}, h.sessionRead("/v1/session/node/"))
-	h.handle("/v1/session/list", []string{"GET"}, h.sessionRead(""))
-	h.handle("/v1/txn", []string{"PUT"}, h.txn)
-	h.handle("/v1/agent/reload", []string{"PUT"}, h.agentReload)
-	h.handle("/v1/agent/services", []string{"GET"}, h.agentServices)
-	h.handle("/v1/agent/checks", []string{"GET"}, h.agentChecks)
-	h.handle("/v1/agent/service/register", []string{"PUT"}, h.agentServiceRegister)
-	h.handle("/v1/agent/service/deregister/", []string{"PUT"}, h.agentServiceDeregister)
-	h.handle("/v1/agent/service/maintenance/", []string{"PUT"}, h.agentServiceMaintenance)
-	h.handle("/v1/agent/maintenance", []string{"PUT"}, h.agentMaintenance)
-	h.handle("/v1/agent/check/register", []string{"PUT"}, h.agentCheckRegister)
-	h.handle("/v1/agent/check/deregister/", []string{"PUT"}, h.agentCheckDeregister)
-	h.handle("/v1/agent/check/pass/", []string{"PUT"}, h.agentCheckTTL("passing"))
-	h.handle("/v1/agent/check/warn/", []string{"PUT"}, h.agentCheckTTL("warning"))
-	h.handle("/v1/agent/check/fail/", []string{"PUT"}, h.agentCheckTTL("critical"))
-	h.handle("/v1/agent/check/update/", []string{"PUT"}, h.agentCheckUpdate)
-	h.handle("/v1/catalog/nodes", []string{"GET"}, h.catalogNodes)
-	h.handle("/v1/catalog/services", []string{"GET"}, h.catalogServices)
-	h.handle("/v1/catalog/service/", []string{"GET"}, h.catalogService)
-	h.handle("/v1/catalog/node/", []string{"GET"}, h.catalogNode)
-	h.handle("/v1/catalog/datacenters", []string{"GET"}, h.catalogDatacenters)
-	h.handle("/v1/catalog/register", []string{"PUT"}, h.catalogRegister)
-	h.handle("/v1/catalog/deregister", []string{"PUT"}, h.catalogDeregister)
-	h.handle("/v1/health/node/", []string{"GET"}, h.healthChecksBy("/v1/health/node/", node.ChecksOfNode, "Missing node name"))
-	h.handle("/v1/health/checks/", []string{"GET"}, h.healthChecksBy("/v1/health/checks/", node.ChecksOfService, "Missing service name"))
-	h.handle("/v1/health/service/", []string{"GET"}, h.healthService)
-	h.handle("/v1/health/state/", []string{"GET"}, h.healthState)
-	h.handle("/v1/event/fire/", []string{"PUT"}, h.eventFire)
-	h.handle("/v1/event/list", []string{"GET"}, h.eventList)
-	h.handle("/v1/exec", []string{"PUT", "POST"}, h.exec)
-	h.mux.HandleFunc("/v1/snapshot", h.snapshot)
-	h.mux.HandleFunc("/v1/agent/monitor", h.monitor)
+	srv := viaServers("the servers' endpoint table")
+	h.handle("/v1/status/leader", []string{"GET"}, public("Consul's status endpoints need no token"), h.statusLeader)
+	h.handle("/v1/status/peers", []string{"GET"}, public("Consul's status endpoints need no token"), h.statusPeers)
+	h.handle("/v1/agent/self", []string{"GET"}, agentRead, h.agentSelf)
+	h.handle("/v1/agent/members", []string{"GET"}, inHandler("members filtered by node:read"), h.agentMembers)
+	h.handle("/v1/agent/join/", []string{"PUT"}, agentWrite, h.agentJoin)
+	h.handle("/v1/agent/leave", []string{"PUT"}, agentWrite, h.agentLeave)
+	h.handle("/v1/agent/force-leave/", []string{"PUT"}, operatorWrite, h.agentForceLeave)
+	h.handle("/v1/operator/raft/configuration", []string{"GET"}, srv, h.raftConfiguration)
+	h.handle("/v1/session/create", []string{"PUT"}, srv, h.sessionCreate)
+	h.handle("/v1/session/destroy/", []string{"PUT"}, srv, h.sessionDestroy)
+	h.handle("/v1/session/renew/", []string{"PUT"}, srv, h.sessionRenew)
+	h.handle("/v1/session/info/", []string{"GET"}, srv, h.sessionRead("/v1/session/info/"))
+	h.handle("/v1/session/node/", []string{"GET"}, srv, h.sessionRead("/v1/session/node/"))
+	h.handle("/v1/session/list", []string{"GET"}, srv, h.sessionRead(""))
+	h.handle("/v1/txn", []string{"PUT"}, srv, h.txn)
+	h.handle("/v1/agent/reload", []string{"PUT"}, agentWrite, h.agentReload)
+	h.handle("/v1/agent/services", []string{"GET"}, inHandler("services filtered by service:read"), h.agentServices)
+	h.handle("/v1/agent/checks", []string{"GET"}, inHandler("checks filtered by node:read / service:read"), h.agentChecks)
+	h.handle("/v1/agent/service/register", []string{"PUT"}, inHandler("service:write on the service in the body"), h.agentServiceRegister)
+	h.handle("/v1/agent/service/deregister/", []string{"PUT"}, inHandler("service:write on the service"), h.agentServiceDeregister)
+	h.handle("/v1/agent/service/maintenance/", []string{"PUT"}, inHandler("service:write on the service"), h.agentServiceMaintenance)
+	h.handle("/v1/agent/maintenance", []string{"PUT"}, nodeWriteSelf, h.agentMaintenance)
+	h.handle("/v1/agent/check/register", []string{"PUT"}, inHandler("node:write, or service:write for a service's check"), h.agentCheckRegister)
+	h.handle("/v1/agent/check/deregister/", []string{"PUT"}, inHandler("node:write, or service:write for a service's check"), h.agentCheckDeregister)
+	h.handle("/v1/agent/check/pass/", []string{"PUT"}, inHandler("node:write, or service:write for a service's check"), h.agentCheckTTL("passing"))
+	h.handle("/v1/agent/check/warn/", []string{"PUT"}, inHandler("node:write, or service:write for a service's check"), h.agentCheckTTL("warning"))
+	h.handle("/v1/agent/check/fail/", []string{"PUT"}, inHandler("node:write, or service:write for a service's check"), h.agentCheckTTL("critical"))
+	h.handle("/v1/agent/check/update/", []string{"PUT"}, inHandler("node:write, or service:write for a service's check"), h.agentCheckUpdate)
+	h.handle("/v1/agent/token/", []string{"PUT"}, aclWrite, h.agentToken)
+	h.handle("/v1/catalog/nodes", []string{"GET"}, srv, h.catalogNodes)
+	h.handle("/v1/catalog/services", []string{"GET"}, srv, h.catalogServices)
+	h.handle("/v1/catalog/service/", []string{"GET"}, srv, h.catalogService)
+	h.handle("/v1/catalog/node/", []string{"GET"}, srv, h.catalogNode)
+	h.handle("/v1/catalog/datacenters", []string{"GET"}, public("Consul lists datacenters to every token"), h.catalogDatacenters)
+	h.handle("/v1/catalog/register", []string{"PUT"}, srv, h.catalogRegister)
+	h.handle("/v1/catalog/deregister", []string{"PUT"}, srv, h.catalogDeregister)
+	h.handle("/v1/health/node/", []string{"GET"}, srv, h.healthChecksBy("/v1/health/node/", node.ChecksOfNode, "Missing node name"))
+	h.handle("/v1/health/checks/", []string{"GET"}, srv, h.healthChecksBy("/v1/health/checks/", node.ChecksOfService, "Missing service name"))
+	h.handle("/v1/health/service/", []string{"GET"}, srv, h.healthService)
+	h.handle("/v1/health/state/", []string{"GET"}, srv, h.healthState)
+	h.handle("/v1/event/fire/", []string{"PUT"}, srv, h.eventFire)
+	h.handle("/v1/event/list", []string{"GET"}, inHandler("events filtered by event:read"), h.eventList)
+	h.handle("/v1/exec", []string{"PUT", "POST"}, viaServers("the relay asks agent:write per target node and event:write"), h.exec)
+	h.aclRoutes(srv)
+	h.handleRaw("/v1/snapshot", []string{"GET", "PUT"}, management, h.snapshot)
+	h.handleRaw("/v1/agent/monitor", []string{"GET"}, agentRead, h.monitor)
+	h.record("/v1/kv/", []string{"GET", "PUT", "DELETE"}, srv) // served by ServeHTTP, outside the mux
 	if h.agent.Config().EnableDebug {
-		h.mux.HandleFunc("/debug/pprof/", pprof.Index)
-		h.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		h.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		h.handleRaw("/debug/pprof/", []string{"GET"}, operatorRead, pprof.Index)
+		h.handleRaw("/debug/pprof/profile", []string{"GET"}, operatorRead, pprof.Profile)
+		h.handleRaw("/debug/pprof/trace", []string{"GET"}, operatorRead, pprof.Trace)
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
@@ -108,13 +115,33 @@ func (h *Handler) routes() {
 // handlerFunc returns a value to encode as JSON (nil for an empty body).
 type handlerFunc func(w http.ResponseWriter, r *http.Request) (any, error)
 
-func (h *Handler) handle(pattern string, methods []string, fn handlerFunc) {
+func (h *Handler) handle(pattern string, methods []string, access routeAccess, fn handlerFunc) {
+	h.record(pattern, methods, access)
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if !allowed(w, r, methods) {
 			return
 		}
+		r, err := h.admit(r, access)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
 		out, err := fn(w, r)
 		respond(w, r, out, err)
+	})
+}
+
+// handleRaw registers a handler that writes its own response (streams,
+// archives) behind the same access control.
+func (h *Handler) handleRaw(pattern string, methods []string, access routeAccess, fn http.HandlerFunc) {
+	h.record(pattern, methods, access)
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		r, err := h.admit(r, access)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		fn(w, r)
 	})
 }
 
@@ -233,12 +260,13 @@ func queryOptions(r *http.Request) (node.QueryOptions, error) {
 		o.Consistency = node.ModeConsistent
 	}
 	o.Datacenter = q.Get("dc")
+	o.Token = requestToken(r)
 	return o, nil
 }
 
-// writeOptions reads what every write carries: ?dc.
+// writeOptions reads what every write carries: ?dc and the token.
 func writeOptions(r *http.Request) node.WriteOptions {
-	return node.WriteOptions{Datacenter: r.URL.Query().Get("dc")}
+	return node.WriteOptions{Datacenter: r.URL.Query().Get("dc"), Token: requestToken(r)}
 }
 
 // blockingParams validates ?index and ?wait the way Consul does.
@@ -280,6 +308,7 @@ func setMeta(w http.ResponseWriter, m node.QueryMeta) {
 	w.Header().Set("X-Consul-Index", strconv.FormatUint(idx, 10))
 	w.Header().Set("X-Consul-KnownLeader", strconv.FormatBool(m.KnownLeader))
 	w.Header().Set("X-Consul-LastContact", strconv.FormatInt(m.LastContact.Milliseconds(), 10))
+	setFiltered(w, m.ResultsFilteredByACLs)
 }
 
 func (h *Handler) statusLeader(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -313,7 +342,7 @@ func (h *Handler) agentSelf(w http.ResponseWriter, r *http.Request) (any, error)
 	return map[string]any{
 		"Config": map[string]any{
 			"Datacenter":        cfg.Datacenter,
-			"PrimaryDatacenter": cfg.Datacenter,
+			"PrimaryDatacenter": cfg.PrimaryDatacenter,
 			"NodeName":          cfg.NodeName,
 			"NodeID":            h.agent.NodeID(),
 			"Revision":          "consulx",
@@ -352,7 +381,19 @@ func (h *Handler) agentMembers(w http.ResponseWriter, r *http.Request) (any, err
 	if ms == nil {
 		return json.RawMessage("null"), nil
 	}
-	return ms, nil
+	z := authz(r)
+	kept := make([]node.Member, 0, len(ms))
+	for _, m := range ms {
+		name := m.Name
+		if wan {
+			name, _, _ = strings.Cut(m.Name, ".") // WAN members are node.dc
+		}
+		if z.NodeRead(name) {
+			kept = append(kept, m)
+		}
+	}
+	setFiltered(w, len(kept) < len(ms))
+	return kept, nil
 }
 
 func (h *Handler) agentJoin(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -398,3 +398,8 @@ func (a *Agent) ACLApply(ctx context.Context, req *ACLWriteRequest) (*ACLWriteRe
 	}
 	return aclApplyEndpoint.call(ctx, a, req)
 }
+
+// ACLRead reads policies or tokens.
+func (a *Agent) ACLRead(ctx context.Context, req *ACLReadRequest) (*ACLReadResponse, error) {
+	return aclReadEndpoint.call(ctx, a, req)
+}

@@ -36,11 +36,11 @@ type Agent struct {
 	pool      *rpcPool
 	hooks     hooks // the server's authorizer and datacenter router
 	// tokens are the agent's own ACL tokens (node/acl.go).
-	tokens *agentTokens
-	events    userEvents
-	reads     Reads
-	local     *localState
-	dirLock   *dataDirLock // nil for -dev and agents without a data_dir
+	tokens  *agentTokens
+	events  userEvents
+	reads   Reads
+	local   *localState
+	dirLock *dataDirLock // nil for -dev and agents without a data_dir
 	// lanPeers and wanPeers record the gossip peers for a rejoin after a
 	// crash (peers.go); nil without a data_dir.
 	lanPeers, wanPeers *peerStore

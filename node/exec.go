@@ -82,6 +82,9 @@ func (a *Agent) Exec(ctx context.Context, req *ExecRequest, datacenter string, f
 	if datacenter == a.cfg.Datacenter {
 		datacenter = ""
 	}
+	if req.Spec.Token == "" {
+		req.Spec.Token = a.tokens.user()
+	}
 	if err := remote.Validate(&req.Spec, req.Filters); err != nil {
 		return &BadRequestError{Msg: err.Error()}
 	}
@@ -393,6 +396,20 @@ func newRelay(h *hooks, dc string, lan func() memberLister, announce func(job st
 	r.DialServer = func(addr string) (net.Conn, error) { return dialExec(context.Background(), addr) }
 	r.Announce = announce
 	r.Authorize = func(token, node string) error {
+		if h.acl.enabled() {
+			// agent:write on the target and event:write for the job's
+			// announcement (Consul's "_rexec" event).
+			id, err := h.acl.resolve(context.Background(), token)
+			if err != nil {
+				return err
+			}
+			if !id.Authz.AgentWrite(node) {
+				return denied(id.Authz, "agent:write", node)
+			}
+			if !id.Authz.EventWrite("_rexec") {
+				return denied(id.Authz, "event:write", "_rexec")
+			}
+		}
 		z := h.authorizer.Load()
 		if z == nil {
 			return nil

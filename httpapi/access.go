@@ -1,0 +1,133 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+
+	"consulx/acl"
+	"consulx/node"
+)
+
+// routeAccess is what a route requires of the request's token. Every
+// route declares one (handle and handleRaw take it), so a route cannot be
+// added without deciding its access control; TestEveryRouteDeniesAnonymous
+// walks the table under default deny.
+type routeAccess struct {
+	// kind says where the decision is made.
+	kind accessKind
+	// check decides here, before the handler (kind == accessAgent).
+	check func(z acl.Authorizer, self string) error
+	// why: what is required, for the reader and the route table's listing.
+	why string
+}
+
+type accessKind int
+
+const (
+	// accessPublic: any token, as in Consul (status, the datacenter list).
+	accessPublic accessKind = iota + 1
+	// accessServers: the servers' endpoint table decides (every endpoint
+	// there declares authorize or filter).
+	accessServers
+	// accessAgent: check runs here before the handler.
+	accessAgent
+	// accessHandler: the handler checks or filters with the resolved
+	// identity (what it needs is in the body, or it filters a list).
+	accessHandler
+)
+
+func public(why string) routeAccess     { return routeAccess{kind: accessPublic, why: why} }
+func viaServers(why string) routeAccess { return routeAccess{kind: accessServers, why: why} }
+func inHandler(why string) routeAccess  { return routeAccess{kind: accessHandler, why: why} }
+
+// needs is an access check made by this agent before the handler.
+func needs(perm string, ok func(z acl.Authorizer, self string) bool) routeAccess {
+	return routeAccess{kind: accessAgent, why: perm, check: func(z acl.Authorizer, self string) error {
+		if ok(z, self) {
+			return nil
+		}
+		return &node.PermissionDeniedError{Msg: fmt.Sprintf("token lacks permission %q", perm)}
+	}}
+}
+
+var (
+	agentRead     = needs("agent:read", func(z acl.Authorizer, self string) bool { return z.AgentRead(self) })
+	agentWrite    = needs("agent:write", func(z acl.Authorizer, self string) bool { return z.AgentWrite(self) })
+	nodeWriteSelf = needs("node:write", func(z acl.Authorizer, self string) bool { return z.NodeWrite(self) })
+	operatorRead  = needs("operator:read", func(z acl.Authorizer, _ string) bool { return z.OperatorRead() })
+	operatorWrite = needs("operator:write", func(z acl.Authorizer, _ string) bool { return z.OperatorWrite() })
+	aclWrite      = needs("acl:write", func(z acl.Authorizer, _ string) bool { return z.ACLWrite() })
+	management    = needs("management (global-management policy)", func(z acl.Authorizer, _ string) bool { return z.IsManagement() })
+	keyringRead   = needs("keyring:read", func(z acl.Authorizer, _ string) bool { return z.KeyringRead() })
+	keyringWrite  = needs("keyring:write", func(z acl.Authorizer, _ string) bool { return z.KeyringWrite() })
+)
+
+// Route is one registered route, as the route-walking test sees it.
+type Route struct {
+	Pattern string
+	Methods []string
+	Access  string // "public", "servers", "agent", "handler"
+	Why     string
+}
+
+// Routes lists every route this handler serves, by pattern.
+func (h *Handler) Routes() []Route {
+	out := append([]Route(nil), h.table...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Pattern < out[j].Pattern })
+	return out
+}
+
+func (h *Handler) record(pattern string, methods []string, a routeAccess) {
+	if a.kind == 0 {
+		panic("route " + pattern + " declares no access control")
+	}
+	name := map[accessKind]string{accessPublic: "public", accessServers: "servers", accessAgent: "agent", accessHandler: "handler"}[a.kind]
+	h.table = append(h.table, Route{Pattern: pattern, Methods: methods, Access: name, Why: a.why})
+}
+
+type identityKey struct{}
+
+// admit resolves the request's token when this agent must decide (an
+// agent check, or a handler that filters), runs the route's check, and
+// returns the request carrying the identity.
+func (h *Handler) admit(r *http.Request, a routeAccess) (*http.Request, error) {
+	if (a.kind != accessAgent && a.kind != accessHandler) || !h.agent.ACLEnabled() {
+		return r, nil
+	}
+	id, err := h.agent.Resolve(r.Context(), requestToken(r))
+	if err != nil {
+		return r, err
+	}
+	if a.check != nil {
+		if err := a.check(id.Authz, h.agent.Config().NodeName); err != nil {
+			return r, err
+		}
+	}
+	return r.WithContext(context.WithValue(r.Context(), identityKey{}, id)), nil
+}
+
+// authz is what the request's token may do, for handlers that check or
+// filter themselves (everything, when ACLs are off).
+func authz(r *http.Request) acl.Authorizer {
+	if id, ok := r.Context().Value(identityKey{}).(*node.Identity); ok {
+		return id.Authz
+	}
+	return acl.AllowAll()
+}
+
+// require is a handler's own check.
+func require(ok bool, perm, on string) error {
+	if ok {
+		return nil
+	}
+	return &node.PermissionDeniedError{Msg: fmt.Sprintf("token lacks permission %q on %q", perm, on)}
+}
+
+// setFiltered marks an answer the token saw only part of.
+func setFiltered(w http.ResponseWriter, filtered bool) {
+	if filtered {
+		w.Header().Set("X-Consul-Results-Filtered-By-ACLs", "true")
+	}
+}
