@@ -109,6 +109,9 @@ func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (
 // Done is closed when the agent has stopped, including after an API leave.
 func (r *Running) Done() <-chan struct{} { return r.done }
 
+// Routes lists the HTTP API's routes with their access control.
+func (r *Running) Routes() []httpapi.Route { return r.handler.Routes() }
+
 // ParkedQueries is the number of blocking queries the HTTP API holds
 // parked (connection hijacked, no goroutine stack) right now.
 func (r *Running) ParkedQueries() int {

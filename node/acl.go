@@ -87,7 +87,13 @@ func (r *aclResolver) resolve(ctx context.Context, secret string) (*Identity, er
 		}})}, nil
 	}
 	if r.authoritative() {
-		return r.resolveLocal(secret)
+		id, err := r.resolveLocal(secret)
+		if errors.Is(err, ErrACLNotFound) && r.cfg.Datacenter != r.cfg.PrimaryDatacenter {
+			// Not replicated here (yet): the primary knows, as in Consul
+			// before a secondary's first token replication.
+			return r.resolveRemote(ctx, secret)
+		}
+		return id, err
 	}
 	return r.resolveRemote(ctx, secret)
 }
@@ -275,7 +281,10 @@ var aclResolveEndpoint = &endpoint[ResolveTokenRequest, ResolveTokenResponse]{
 			secret = store.AnonymousTokenSecretID
 		}
 		if r.authoritative() {
-			return r.lookupLocal(secret)
+			res, err := r.lookupLocal(secret)
+			if err == nil || s.cfg.Datacenter == s.cfg.PrimaryDatacenter || !errors.Is(err, ErrACLNotFound) {
+				return res, err
+			}
 		}
 		return resolveAtPrimary(ctx, s, req)
 	},

@@ -362,23 +362,35 @@ func (s *server) initACLs() {
 		req.Tokens = append(req.Tokens, store.ACLToken{AccessorID: store.AnonymousTokenAccessorID,
 			SecretID: store.AnonymousTokenSecretID, Description: "Anonymous Token", CreateTime: time.Now().UTC()})
 	}
+	if len(req.Policies)+len(req.Tokens) > 0 {
+		if _, err := s.aclApply(req); err != nil {
+			s.logger.Error("failed to create the builtin ACL objects", "error", err)
+			return
+		}
+	}
 	if sec := s.cfg.ACL.Tokens.InitialManagement; sec != "" {
 		if t, _, _ := s.store.ACLTokenGet(sec, true); t == nil {
 			acc, err := newID()
 			if err != nil {
 				return
 			}
-			req.Tokens = append(req.Tokens, store.ACLToken{AccessorID: acc, SecretID: sec,
-				Description: "Initial Management Token",
-				Policies:    []store.ACLLink{{ID: store.GlobalManagementPolicyID, Name: store.GlobalManagementPolicyName}},
-				CreateTime:  time.Now().UTC()})
+			tok := store.ACLToken{AccessorID: acc, SecretID: sec, Description: "Initial Management Token",
+				Policies:   []store.ACLLink{{ID: store.GlobalManagementPolicyID, Name: store.GlobalManagementPolicyName}},
+				CreateTime: time.Now().UTC()}
+			// As in Consul, the configured token is the bootstrap: a later
+			// `acl bootstrap` is refused.
+			op := store.ACLBootstrap
+			if done, _ := s.store.ACLBootstrapped(); done {
+				op = store.ACLSet
+			}
+			if _, err := s.aclApply(&store.ACLRequest{Op: op, Tokens: []store.ACLToken{tok}}); err != nil {
+				s.logger.Error("failed to create the initial management token", "error", err)
+				return
+			}
+			req.Tokens = append(req.Tokens, tok)
 		}
 	}
 	if len(req.Policies) == 0 && len(req.Tokens) == 0 {
-		return
-	}
-	if _, err := s.aclApply(req); err != nil {
-		s.logger.Error("failed to create the builtin ACL objects", "error", err)
 		return
 	}
 	s.logger.Info("ACLs initialised", "policies", len(req.Policies), "tokens", len(req.Tokens))

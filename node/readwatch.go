@@ -229,6 +229,9 @@ func (e *endpoint[A, R]) watchLocal(a *Agent, req *A, prev *Watch) (*R, *Watch, 
 	if dc := opts.Datacenter; dc != "" && dc != s.cfg.Datacenter {
 		return nil, nil, ErrNotLocal
 	}
+	if opts.Token == "" {
+		opts.Token = a.tokens.user()
+	}
 	if !s.answersLocally(*opts) {
 		return nil, nil, ErrNotLocal
 	}

@@ -173,6 +173,13 @@ func StartCluster(t testing.TB, servers, clients int) *Cluster {
 // agents are named after it (dc2-server-1, dc2-client-1).
 func StartClusterIn(t testing.TB, dc string, servers, clients int) *Cluster {
 	t.Helper()
+	return StartClusterWith(t, dc, servers, clients, nil)
+}
+
+// StartClusterWith is StartClusterIn with every agent's config passed
+// through edit first (ACLs, TLS...; nil: none). Finalize runs again after.
+func StartClusterWith(t testing.TB, dc string, servers, clients int, edit func(*node.Config)) *Cluster {
+	t.Helper()
 	c := &Cluster{t: t}
 	prefix := ""
 	if dc != "dc1" {
@@ -181,6 +188,12 @@ func StartClusterIn(t testing.TB, dc string, servers, clients int) *Cluster {
 	config := func(name string, server bool, expect int) *node.Config {
 		cfg := Config(t, prefix+name, server, expect)
 		cfg.Datacenter = dc
+		if edit != nil {
+			edit(cfg)
+		}
+		if err := cfg.Finalize(false, false); err != nil {
+			t.Fatalf("config: %v", err)
+		}
 		return cfg
 	}
 	for i := 0; i < servers; i++ {
