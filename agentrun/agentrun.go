@@ -92,7 +92,7 @@ func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (
 		r.handler = h
 		h.SetConnReturner(inj.Inject)
 		h.SetLogStream(logs)
-		r.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+		r.httpSrv = &http.Server{Handler: newRateLimiter(h, cfg.RPCRate, cfg.RPCMaxBurst), ReadHeaderTimeout: 30 * time.Second}
 		go func() {
 			if err := r.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("HTTP server stopped", "error", err)

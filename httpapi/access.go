@@ -70,6 +70,8 @@ type Route struct {
 	Methods []string
 	Access  string // "public", "servers", "agent", "handler"
 	Why     string
+	// MaxBody is the largest request body the route takes (bodylimit.go).
+	MaxBody int64
 }
 
 // Routes lists every route this handler serves, by pattern.
@@ -84,7 +86,7 @@ func (h *Handler) record(pattern string, methods []string, a routeAccess) {
 		panic("route " + pattern + " declares no access control")
 	}
 	name := map[accessKind]string{accessPublic: "public", accessServers: "servers", accessAgent: "agent", accessHandler: "handler"}[a.kind]
-	h.table = append(h.table, Route{Pattern: pattern, Methods: methods, Access: name, Why: a.why})
+	h.table = append(h.table, Route{Pattern: pattern, Methods: methods, Access: name, Why: a.why, MaxBody: h.bodyLimit(pattern)})
 }
 
 type identityKey struct{}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -134,6 +135,10 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, tooLarge(r.ContentLength, limit)
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, tooLarge(int64(len(b))+1, limit)
+	}
 	if err != nil {
 		return nil, badRequest("Failed to read request body: %v", err)
 	}

@@ -117,8 +117,9 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) (any, error)
 
 func (h *Handler) handle(pattern string, methods []string, access routeAccess, fn handlerFunc) {
 	h.record(pattern, methods, access)
+	limit := h.bodyLimit(pattern)
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if !allowed(w, r, methods) {
+		if !allowed(w, r, methods) || !limitBody(w, r, pattern, limit) {
 			return
 		}
 		r, err := h.admit(r, access)
@@ -135,7 +136,11 @@ func (h *Handler) handle(pattern string, methods []string, access routeAccess, f
 // archives) behind the same access control.
 func (h *Handler) handleRaw(pattern string, methods []string, access routeAccess, fn http.HandlerFunc) {
 	h.record(pattern, methods, access)
+	limit := h.bodyLimit(pattern)
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if !limitBody(w, r, pattern, limit) {
+			return
+		}
 		r, err := h.admit(r, access)
 		if err != nil {
 			writeError(w, err)
@@ -179,7 +184,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if strings.HasPrefix(r.URL.Path, "/v1/kv/") || r.URL.Path == "/v1/kv" {
-		h.kv(w, r)
+		if limitBody(w, r, "/v1/kv/", h.bodyLimit("/v1/kv/")) {
+			h.kv(w, r)
+		}
 		return
 	}
 	h.mux.ServeHTTP(w, r)

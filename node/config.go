@@ -67,6 +67,10 @@ type Config struct {
 	KVMaxValueSize int
 	// HTTPMaxConnsPerClient is limits.http_max_conns_per_client.
 	HTTPMaxConnsPerClient int
+	// RPCRate and RPCMaxBurst (limits.rpc_rate, rpc_max_burst) bound the
+	// requests per second each client may make (0 or less: no limit).
+	RPCRate     float64
+	RPCMaxBurst int
 	// Extra holds the keys other code decodes (service, services, check,
 	// checks, dns_config, domain, recursors, watches), kept verbatim per
 	// source.
@@ -114,6 +118,7 @@ func DefaultConfig() *Config {
 		DefaultQueryTime:      5 * time.Minute,
 		MaxQueryTime:          10 * time.Minute,
 		HTTPMaxConnsPerClient: 200,
+		RPCMaxBurst:           1000,
 	}
 }
 
@@ -171,8 +176,10 @@ type FileConfig struct {
 		RPCHoldTimeout *Duration `json:"rpc_hold_timeout"`
 	} `json:"performance"`
 	Limits *struct {
-		KVMaxValueSize        *int `json:"kv_max_value_size"`
-		HTTPMaxConnsPerClient *int `json:"http_max_conns_per_client"`
+		KVMaxValueSize        *int     `json:"kv_max_value_size"`
+		HTTPMaxConnsPerClient *int     `json:"http_max_conns_per_client"`
+		RPCRate               *float64 `json:"rpc_rate"`
+		RPCMaxBurst           *int     `json:"rpc_max_burst"`
 	} `json:"limits"`
 	// Bootstrap is -bootstrap: a single server, bootstrap_expect 1.
 	Bootstrap *bool `json:"bootstrap"`
@@ -395,6 +402,10 @@ func (c *Config) Merge(fc *FileConfig) {
 	if l := fc.Limits; l != nil {
 		setInt(&c.KVMaxValueSize, l.KVMaxValueSize)
 		setInt(&c.HTTPMaxConnsPerClient, l.HTTPMaxConnsPerClient)
+		if l.RPCRate != nil {
+			c.RPCRate = *l.RPCRate
+		}
+		setInt(&c.RPCMaxBurst, l.RPCMaxBurst)
 	}
 	if fc.Bootstrap != nil && *fc.Bootstrap {
 		c.BootstrapExpect = 1

@@ -74,8 +74,6 @@ var consulKeyTable = []keySpec{
 	{path: "limits.request_limits", keys: "mode read_rate write_rate", warn: "requests are NOT rate-limited"},
 	{path: "limits.rpc_client_timeout", warn: "internal RPC uses consulx's fixed timeouts"},
 	{path: "limits.rpc_handshake_timeout", warn: "internal RPC uses consulx's fixed timeouts"},
-	{path: "limits.rpc_max_burst", warn: "RPCs are NOT rate-limited"},
-	{path: "limits.rpc_rate", warn: "RPCs are NOT rate-limited"},
 	{path: "limits.rpc_max_conns_per_client", warn: "RPC connections per client are NOT capped"},
 	{path: "limits.txn_max_req_len", warn: "transactions are bounded by their operation count and the value size only"},
 

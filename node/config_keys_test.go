@@ -26,6 +26,7 @@ var consulHonoured = map[string]string{
 	"disable_update_check": `true`, "disable_remote_exec": `true`, "enable_script_checks": `true`,
 	"enable_debug": `true`, "performance.raft_multiplier": `2`, "performance.rpc_hold_timeout": `"3s"`,
 	"limits.http_max_conns_per_client": `5`, "limits.kv_max_value_size": `10`,
+	"limits.rpc_rate": `100`, "limits.rpc_max_burst": `50`,
 	"service": `{"name":"web"}`, "services": `[{"name":"web"}]`, "check": `{"name":"c","ttl":"5s"}`,
 	"checks": `[{"name":"c","ttl":"5s"}]`, "domain": `"example."`, "recursors": `["1.1.1.1"]`,
 	"dns_config.allow_stale": `true`, "dns_config.max_stale": `"1h"`, "dns_config.node_ttl": `"1s"`,
@@ -53,8 +54,8 @@ var consulNotYet = strings.Fields(`
 	ports.sidecar_max_port ports.expose_min_port ports.expose_max_port
 	performance.leave_drain_time
 	limits.https_handshake_timeout limits.request_limits.mode limits.request_limits.read_rate
-	limits.request_limits.write_rate limits.rpc_client_timeout limits.rpc_handshake_timeout limits.rpc_max_burst
-	limits.rpc_max_conns_per_client limits.rpc_rate limits.txn_max_req_len
+	limits.request_limits.write_rate limits.rpc_client_timeout limits.rpc_handshake_timeout
+	limits.rpc_max_conns_per_client limits.txn_max_req_len
 	dns_config.a_record_limit dns_config.disable_compression dns_config.recursor_strategy
 	dns_config.enable_additional_node_meta_txt dns_config.soa.refresh dns_config.soa.retry dns_config.soa.expire
 	dns_config.soa.min_ttl dns_config.use_cache dns_config.cache_max_age

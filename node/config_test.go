@@ -207,7 +207,7 @@ func TestParseAllKeysTogether(t *testing.T) {
 		LeaveOnTerminate: true, SkipLeaveOnInterrupt: false,
 		DisableUpdateCheck: true, DisableRemoteExec: false, remoteExecSet: true, EnableScriptChecks: true,
 		RaftMultiplier: 2, RPCHoldTimeout: 3 * time.Second,
-		KVMaxValueSize: 1024, HTTPMaxConnsPerClient: 10, SessionTTLMin: 10 * time.Second, DefaultQueryTime: 5 * time.Minute, MaxQueryTime: 10 * time.Minute,
+		KVMaxValueSize: 1024, HTTPMaxConnsPerClient: 10, RPCMaxBurst: 1000, SessionTTLMin: 10 * time.Second, DefaultQueryTime: 5 * time.Minute, MaxQueryTime: 10 * time.Minute,
 		PrimaryDatacenter: "dc-west", ACL: ACLConfig{DefaultPolicy: "allow", DownPolicy: "extend-cache", TokenTTL: 30 * time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {
