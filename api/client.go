@@ -107,12 +107,15 @@ type QueryMeta struct {
 	LastIndex   uint64
 	KnownLeader bool
 	LastContact time.Duration
+	// ResultsFilteredByACLs: the token could not see everything.
+	ResultsFilteredByACLs bool
 }
 
 func parseMeta(h http.Header) *QueryMeta {
 	m := &QueryMeta{}
 	m.LastIndex, _ = strconv.ParseUint(h.Get("X-Consul-Index"), 10, 64)
 	m.KnownLeader = h.Get("X-Consul-KnownLeader") == "true"
+	m.ResultsFilteredByACLs = h.Get("X-Consul-Results-Filtered-By-ACLs") == "true"
 	ms, _ := strconv.ParseInt(h.Get("X-Consul-LastContact"), 10, 64)
 	m.LastContact = time.Duration(ms) * time.Millisecond
 	return m
