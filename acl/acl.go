@@ -78,8 +78,34 @@ type Authorizer interface {
 func New(defaultAllow bool, policies ...*Rules) Authorizer { panic("todo") }
 
 // Manage is the global-management authorizer: everything allowed.
-func Manage() Authorizer { panic("todo") }
+func Manage() Authorizer { return fixed{allow: true, manage: true} }
 
 // AllowAll allows everything but is not management; DenyAll denies everything.
-func AllowAll() Authorizer { panic("todo") }
-func DenyAll() Authorizer  { panic("todo") }
+func AllowAll() Authorizer { return fixed{allow: true} }
+func DenyAll() Authorizer  { return fixed{} }
+
+type fixed struct{ allow, manage bool }
+
+func (f fixed) KeyRead(string) bool        { return f.allow }
+func (f fixed) KeyList(string) bool        { return f.allow }
+func (f fixed) KeyWrite(string) bool       { return f.allow }
+func (f fixed) KeyWritePrefix(string) bool { return f.allow }
+func (f fixed) NodeRead(string) bool       { return f.allow }
+func (f fixed) NodeWrite(string) bool      { return f.allow }
+func (f fixed) ServiceRead(string) bool    { return f.allow }
+func (f fixed) ServiceWrite(string) bool   { return f.allow }
+func (f fixed) SessionRead(string) bool    { return f.allow }
+func (f fixed) SessionWrite(string) bool   { return f.allow }
+func (f fixed) EventRead(string) bool      { return f.allow }
+func (f fixed) EventWrite(string) bool     { return f.allow }
+func (f fixed) AgentRead(string) bool      { return f.allow }
+func (f fixed) AgentWrite(string) bool     { return f.allow }
+func (f fixed) QueryRead(string) bool      { return f.allow }
+func (f fixed) QueryWrite(string) bool     { return f.allow }
+func (f fixed) OperatorRead() bool         { return f.allow }
+func (f fixed) OperatorWrite() bool        { return f.allow }
+func (f fixed) ACLRead() bool              { return f.allow }
+func (f fixed) ACLWrite() bool             { return f.allow }
+func (f fixed) KeyringRead() bool          { return f.allow }
+func (f fixed) KeyringWrite() bool         { return f.allow }
+func (f fixed) IsManagement() bool         { return f.manage }
