@@ -55,7 +55,6 @@ func needs(perm string, ok func(z acl.Authorizer, self string) bool) routeAccess
 var (
 	agentRead     = needs("agent:read", func(z acl.Authorizer, self string) bool { return z.AgentRead(self) })
 	agentWrite    = needs("agent:write", func(z acl.Authorizer, self string) bool { return z.AgentWrite(self) })
-	nodeWriteSelf = needs("node:write", func(z acl.Authorizer, self string) bool { return z.NodeWrite(self) })
 	operatorRead  = needs("operator:read", func(z acl.Authorizer, _ string) bool { return z.OperatorRead() })
 	operatorWrite = needs("operator:write", func(z acl.Authorizer, _ string) bool { return z.OperatorWrite() })
 	aclWrite      = needs("acl:write", func(z acl.Authorizer, _ string) bool { return z.ACLWrite() })

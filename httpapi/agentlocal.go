@@ -152,6 +152,13 @@ func (h *Handler) agentMaintenance(w http.ResponseWriter, r *http.Request) (any,
 	if err != nil {
 		return nil, err
 	}
+	target := r.URL.Query().Get("node")
+	if target == "" {
+		target = h.agent.Config().NodeName
+	}
+	if err := require(authz(r).NodeWrite(target), "node:write", target); err != nil {
+		return nil, err
+	}
 	return nil, h.agent.MaintenanceOn(r.Context(), r.URL.Query().Get("node"), "", enable, reason)
 }
 

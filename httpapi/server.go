@@ -72,7 +72,7 @@ func (h *Handler) routes() {
 	h.handle("/v1/agent/service/register", []string{"PUT"}, inHandler("service:write on the service in the body"), h.agentServiceRegister)
 	h.handle("/v1/agent/service/deregister/", []string{"PUT"}, inHandler("service:write on the service"), h.agentServiceDeregister)
 	h.handle("/v1/agent/service/maintenance/", []string{"PUT"}, inHandler("service:write on the service"), h.agentServiceMaintenance)
-	h.handle("/v1/agent/maintenance", []string{"PUT"}, nodeWriteSelf, h.agentMaintenance)
+	h.handle("/v1/agent/maintenance", []string{"PUT"}, inHandler("node:write on the node (this agent's, or ?node=)"), h.agentMaintenance)
 	h.handle("/v1/agent/check/register", []string{"PUT"}, inHandler("node:write, or service:write for a service's check"), h.agentCheckRegister)
 	h.handle("/v1/agent/check/deregister/", []string{"PUT"}, inHandler("node:write, or service:write for a service's check"), h.agentCheckDeregister)
 	h.handle("/v1/agent/check/pass/", []string{"PUT"}, inHandler("node:write, or service:write for a service's check"), h.agentCheckTTL("passing"))
