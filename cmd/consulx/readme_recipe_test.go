@@ -385,3 +385,48 @@ func TestReadmeWANJoinRecipe(t *testing.T) {
 		t.Fatalf("no male after the replication; terminal:\n%s", out)
 	}
 }
+
+// TestReadmeACLRecipe pastes the README's ACL walk-through (the seed's
+// replication setup, an HCL primary and a JSON secondary) and checks what
+// the seed promises: the policy and token printed in Consul's layout,
+// set-agent-token's line, replication running in the secondary with the
+// primary's three tokens in its own state, and a write without a token
+// refused.
+func TestReadmeACLRecipe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tmp := t.TempDir()
+	t.Cleanup(func() { killAll([]byte(tmp)) })
+	block := readmeBlock(t, "## Access control (ACLs)")
+	p := testcluster.FreePorts(t, 10)
+	var pairs [][2]string
+	for i, lit := range []string{
+		"-http-port 8500", "-dns-port 8600", "-serf-lan-port 8301", "-serf-wan-port 8302", "-server-port 8300",
+		"-http-port 8510", "-dns-port 8610", "-serf-lan-port 8311", "-serf-wan-port 8312", "-server-port 8310",
+	} {
+		flag, _, _ := strings.Cut(lit, " ")
+		pairs = append(pairs, [2]string{lit, fmt.Sprintf("%s %d", flag, p[i])})
+	}
+	pairs = append(pairs,
+		[2]string{"127.0.0.1:8302", fmt.Sprintf("127.0.0.1:%d", p[3])},
+		[2]string{"127.0.0.1:8510", fmt.Sprintf("127.0.0.1:%d", p[5])})
+	recipe := prepareRecipe(t, block, pairs, tmp)
+	sh := startShell(t, tmp, fmt.Sprintf("CONSUL_HTTP_ADDR=127.0.0.1:%d", p[0]))
+	out := strings.ReplaceAll(pasteRecipe(t, sh, "", recipe, 90*time.Second, "Error! Failed writing data"), "\r", "")
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^ID: +[0-9a-f-]{36}\nName: +replication\n`),
+		regexp.MustCompile(`(?m)^Rules:\nacl = "write"\noperator = "write"\n`),
+		regexp.MustCompile(`(?m)^AccessorID: +[0-9a-f-]{36}\nSecretID: +[0-9a-f-]{36}\nDescription: +replication token\n`),
+		regexp.MustCompile(`(?m)^Policies:\n +[0-9a-f-]{36} - replication$`),
+		regexp.MustCompile(`ACL token "replication" set successfully`),
+		regexp.MustCompile(`"Enabled":true,"Running":true,"SourceDatacenter":"primary_dc","ReplicationType":"tokens","ReplicatedIndex":[1-9]`),
+		regexp.MustCompile(`(?m)^3$`),
+		regexp.MustCompile(`403 \(Permission denied`),
+		regexp.MustCompile(`refused without a token`),
+	} {
+		if !want.MatchString(out) {
+			t.Fatalf("the recipe printed nothing matching %s; terminal:\n%s", want, out)
+		}
+	}
+}
