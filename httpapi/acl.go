@@ -202,7 +202,7 @@ func (h *Handler) aclTokenWrite(r *http.Request, id string) (any, error) {
 			return nil, badRequest("a token created with an AccessorID needs a SecretID")
 		}
 	}
-	out, err := h.agent.ACLApply(r.Context(), &node.ACLWriteRequest{Op: store.ACLSet, Token: t, WriteOptions: writeOptions(r)})
+	out, err := h.agent.ACLApply(r.Context(), &node.ACLWriteRequest{Op: store.ACLSet, ACLToken: t, WriteOptions: writeOptions(r)})
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +258,7 @@ func (h *Handler) aclTokenClone(w http.ResponseWriter, r *http.Request, src stri
 	if b.Description != "" {
 		t.Description = b.Description
 	}
-	res, err := h.agent.ACLApply(r.Context(), &node.ACLWriteRequest{Op: store.ACLSet, Token: t, WriteOptions: writeOptions(r)})
+	res, err := h.agent.ACLApply(r.Context(), &node.ACLWriteRequest{Op: store.ACLSet, ACLToken: t, WriteOptions: writeOptions(r)})
 	if err != nil {
 		return nil, err
 	}

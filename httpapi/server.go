@@ -91,7 +91,7 @@ func (h *Handler) routes() {
 	h.handle("/v1/health/checks/", []string{"GET"}, srv, h.healthChecksBy("/v1/health/checks/", node.ChecksOfService, "Missing service name"))
 	h.handle("/v1/health/service/", []string{"GET"}, srv, h.healthService)
 	h.handle("/v1/health/state/", []string{"GET"}, srv, h.healthState)
-	h.handle("/v1/event/fire/", []string{"PUT"}, srv, h.eventFire)
+	h.handle("/v1/event/fire/", []string{"PUT"}, inHandler("event:write on the event (here; the servers check again for ?dc=)"), h.eventFire)
 	h.handle("/v1/event/list", []string{"GET"}, inHandler("events filtered by event:read"), h.eventList)
 	h.handle("/v1/exec", []string{"PUT", "POST"}, viaServers("the relay asks agent:write per target node and event:write"), h.exec)
 	h.aclRoutes(srv)

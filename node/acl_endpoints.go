@@ -18,7 +18,8 @@ import (
 type ACLWriteRequest struct {
 	Op     store.ACLOp
 	Policy *store.ACLPolicy `json:",omitempty"`
-	Token  *store.ACLToken  `json:",omitempty"`
+	// ACLToken, not Token: that name is WriteOptions.Token, the caller's.
+	ACLToken *store.ACLToken `json:",omitempty"`
 	// ID names what ACLDelete deletes: a policy ID or a token AccessorID.
 	ID       string
 	IsPolicy bool
@@ -70,8 +71,8 @@ var aclApplyEndpoint = &endpoint[ACLWriteRequest, ACLWriteResponse]{
 			if req.Policy != nil {
 				return s.aclPolicySet(req.Policy)
 			}
-			if req.Token != nil {
-				return s.aclTokenSet(req.Token, req.Token)
+			if req.ACLToken != nil {
+				return s.aclTokenSet(req.ACLToken)
 			}
 		case store.ACLDelete:
 			if !req.IsPolicy && s.cfg.Datacenter != s.cfg.PrimaryDatacenter && !req.Hopped {
@@ -264,7 +265,7 @@ func (s *server) aclPolicySet(in *store.ACLPolicy) (*ACLWriteResponse, error) {
 
 // aclTokenSet creates (no AccessorID) or updates a token; policies may be
 // named by ID or by name.
-func (s *server) aclTokenSet(in, _ *store.ACLToken) (*ACLWriteResponse, error) {
+func (s *server) aclTokenSet(in *store.ACLToken) (*ACLWriteResponse, error) {
 	t := *in
 	links := make([]store.ACLLink, 0, len(t.Policies))
 	for _, l := range t.Policies {
@@ -400,7 +401,7 @@ func (s *server) initACLs() {
 // live in the primary datacenter: the write goes there.
 func (a *Agent) ACLApply(ctx context.Context, req *ACLWriteRequest) (*ACLWriteResponse, error) {
 	global := req.Op == store.ACLBootstrap || req.Policy != nil || req.IsPolicy ||
-		(req.Token != nil && !req.Token.Local)
+		(req.ACLToken != nil && !req.ACLToken.Local)
 	if req.Op == store.ACLDelete && !req.IsPolicy {
 		// A token's locality is known where it lives: try here first.
 		global = false
