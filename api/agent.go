@@ -140,8 +140,8 @@ func (c *Client) Monitor(ctx context.Context, level string, fn func(line string)
 	if err != nil {
 		return err
 	}
-	if c.Token != "" {
-		req.Header.Set("X-Consul-Token", c.Token)
+	if err := c.setToken(req); err != nil {
+		return err
 	}
 	// A stream has no overall timeout; the context ends it.
 	resp, err := c.http.Do(req)

@@ -36,11 +36,53 @@ func DefaultToken() string {
 	return ""
 }
 
+// DefaultTokenFile is the token file CONSULX_HTTP_TOKEN_FILE or
+// CONSUL_HTTP_TOKEN_FILE names, "" when neither is set.
+func DefaultTokenFile() string {
+	for _, k := range []string{"CONSULX_HTTP_TOKEN_FILE", "CONSUL_HTTP_TOKEN_FILE"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// ReadTokenFile returns the token in the file at path without the
+// white space around it (token files usually end in a newline).
+func ReadTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("loading token file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// EnvToken is the token the environment gives, read as Consul reads it:
+// the token file's contents when a token file is named and not empty
+// (the file wins over the token variable), otherwise DefaultToken. A
+// token file that cannot be read is an error, never a silent fall back
+// to the anonymous token.
+func EnvToken() (string, error) {
+	if f := DefaultTokenFile(); f != "" {
+		t, err := ReadTokenFile(f)
+		if err != nil || t != "" {
+			return t, err
+		}
+	}
+	return DefaultToken(), nil
+}
+
 // Client talks to one agent.
 type Client struct {
-	base  string
+	base string
+	// Token goes with every request as X-Consul-Token; NewClient sets it
+	// from the environment (EnvToken).
 	Token string
 	http  *http.Client
+	// tokenErr is why the environment's token file could not be read:
+	// requests fail with it while Token is empty, rather than going out
+	// with the anonymous token the caller did not mean.
+	tokenErr error
 }
 
 // NewClient returns a client for addr ("host:port" or a URL).
@@ -50,7 +92,8 @@ func NewClient(addr string) *Client {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 256
-	return &Client{base: strings.TrimRight(addr, "/"), Token: DefaultToken(), http: &http.Client{Transport: tr}}
+	tok, err := EnvToken()
+	return &Client{base: strings.TrimRight(addr, "/"), Token: tok, tokenErr: err, http: &http.Client{Transport: tr}}
 }
 
 // Addr returns the agent base URL.
@@ -121,6 +164,18 @@ func parseMeta(h http.Header) *QueryMeta {
 	return m
 }
 
+// setToken puts the client's token on req, or fails when the token
+// should have come from a token file that could not be read.
+func (c *Client) setToken(req *http.Request) error {
+	if c.tokenErr != nil && c.Token == "" {
+		return c.tokenErr
+	}
+	if c.Token != "" {
+		req.Header.Set("X-Consul-Token", c.Token)
+	}
+	return nil
+}
+
 // do sends a request; a 404 is returned as a StatusError with the response
 // headers still parsed into meta.
 func (c *Client) do(ctx context.Context, method, path string, params url.Values, body io.Reader) ([]byte, *QueryMeta, error) {
@@ -133,8 +188,8 @@ func (c *Client) do(ctx context.Context, method, path string, params url.Values,
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.Token != "" {
-		req.Header.Set("X-Consul-Token", c.Token)
+	if err := c.setToken(req); err != nil {
+		return nil, nil, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

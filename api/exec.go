@@ -98,8 +98,8 @@ func (c *Client) Exec(ctx context.Context, req *ExecRequest, datacenter string, 
 	if err != nil {
 		return err
 	}
-	if c.Token != "" {
-		hreq.Header.Set("X-Consul-Token", c.Token)
+	if err := c.setToken(hreq); err != nil {
+		return err
 	}
 	resp, err := c.http.Do(hreq)
 	if err != nil {

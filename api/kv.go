@@ -138,8 +138,8 @@ func (c *Client) SnapshotSave(ctx context.Context, stale bool, w io.Writer) (uin
 	if err != nil {
 		return 0, err
 	}
-	if c.Token != "" {
-		req.Header.Set("X-Consul-Token", c.Token)
+	if err := c.setToken(req); err != nil {
+		return 0, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

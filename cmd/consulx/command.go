@@ -34,20 +34,42 @@ type cliCmd struct {
 type httpFlags struct {
 	addr       string
 	token      string
+	tokenFile  string
 	datacenter string
 	stale      bool
 }
 
 func (h *httpFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&h.addr, "http-addr", api.DefaultAddr(), "Address of the agent's HTTP API (env CONSUL_HTTP_ADDR, CONSULX_HTTP_ADDR)")
-	fs.StringVar(&h.token, "token", api.DefaultToken(), "ACL token (env CONSUL_HTTP_TOKEN, CONSULX_HTTP_TOKEN)")
+	fs.StringVar(&h.token, "token", "", "ACL token (env CONSUL_HTTP_TOKEN, CONSULX_HTTP_TOKEN)")
+	fs.StringVar(&h.tokenFile, "token-file", "", "File containing the ACL token, used instead of -token (env CONSUL_HTTP_TOKEN_FILE, CONSULX_HTTP_TOKEN_FILE)")
 	fs.StringVar(&h.datacenter, "datacenter", "", "Datacenter to query (default: the agent's)")
 }
 
-func (h *httpFlags) client() *api.Client {
+// requestToken picks the token as Consul 1.22's CLI does (checked
+// against it): -token-file, then -token, then the environment, where
+// the token file again wins over the token (api.EnvToken). A file that
+// is empty counts as not given.
+func (h *httpFlags) requestToken() (string, error) {
+	if h.tokenFile != "" {
+		if t, err := api.ReadTokenFile(h.tokenFile); err != nil || t != "" {
+			return t, err
+		}
+	}
+	if h.token != "" {
+		return h.token, nil
+	}
+	return api.EnvToken()
+}
+
+func (h *httpFlags) client() (*api.Client, error) {
+	tok, err := h.requestToken()
+	if err != nil {
+		return nil, err
+	}
 	c := api.NewClient(h.addr)
-	c.Token = h.token
-	return c
+	c.Token = tok
+	return c, nil
 }
 
 // Output formats of -format.
@@ -96,7 +118,11 @@ func (c *cliCmd) run(args []string, body func(x *cmdRun) int) int {
 	defer cancel()
 	x := &cmdRun{cliCmd: c, ctx: ctx, stdout: c.env.stdout, stderr: c.env.stderr}
 	if c.http != nil {
-		x.client = c.http.client()
+		cl, err := c.http.client()
+		if err != nil {
+			return x.errorf("Error %v", err)
+		}
+		x.client = cl
 	}
 	return body(x)
 }

@@ -29,6 +29,7 @@ type cliEnv struct {
 func commands() map[string]command {
 	return map[string]command{
 		"agent":       {"Runs a consulx agent", runAgent},
+		"acl":         {"Manages ACL policies and tokens, bootstraps ACLs, sets the agent's tokens", runACL},
 		"members":     {"Lists the members of a consulx cluster", runMembers},
 		"join":        {"Tell the agent to join a cluster", runJoin},
 		"leave":       {"Gracefully leaves the cluster and shuts down", runLeave},
