@@ -135,8 +135,12 @@ func TestACLReplicationToSecondary(t *testing.T) {
 		}
 		return nil
 	})
-	if kvp, _, err := root2.KV().Get("app/y", nil); err != nil || kvp != nil {
-		t.Fatalf("app/y in dc2: %+v %v", kvp, err)
+	// (app/y may have been written while the deletion travelled.)
+	if _, err := appc.KV().Put(&consul.KVPair{Key: "app/z", Value: []byte("1")}, nil); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("deleted token writing app/z: %v, want 403", err)
+	}
+	if kvp, _, err := root2.KV().Get("app/z", nil); err != nil || kvp != nil {
+		t.Fatalf("app/z in dc2: %+v %v", kvp, err)
 	}
 }
 

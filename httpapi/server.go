@@ -218,7 +218,7 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.As(err, &nf):
 		return http.StatusNotFound
-	case errors.As(err, &denied):
+	case errors.As(err, &denied), errors.Is(err, node.ErrACLNotFound):
 		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError

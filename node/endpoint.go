@@ -36,26 +36,22 @@ type endpoint[A, R any] struct {
 	// forwarding itself (directEndpoint: status, transactions).
 	direct func(s *server, ctx context.Context, req *A) (*R, error)
 
-	// Access control: every endpoint declares one of the two (check()
-	// refuses a declaration without), so no endpoint escapes ACLs.
+	// Access control: every write and direct endpoint declares authorize
+	// or public, every read filter (check() refuses a declaration
+	// without), so no endpoint escapes ACLs.
 	//
-	// authorize says whether the request's token may make it (write and
-	// direct endpoints): nil, or a *PermissionDeniedError. It runs where
-	// the request is served, before anything is written. public(reason)
-	// declares an endpoint open to every token, as Consul's status
-	// endpoints are.
+	// authorize says whether the request's token may make it: nil, or a
+	// *PermissionDeniedError. It runs where the request is served, before
+	// anything is written.
 	authorize func(s *server, z acl.Authorizer, req *A) error
+	// public, instead of authorize, declares an endpoint open to every
+	// token (its reason, for the reader): its token is not even resolved
+	// (ACL.ResolveToken must not resolve the token it is asked about).
+	public string
 	// filter removes from a read's answer what the token may not read
 	// (replacing slices, never editing the store's memoised ones) and
 	// reports whether it removed anything; or refuses the read.
 	filter func(z acl.Authorizer, req *A, resp *R) (filtered bool, err error)
-}
-
-// public declares an endpoint every token may call; reason is there for
-// the reader.
-func public[A any](reason string) func(*server, acl.Authorizer, *A) error {
-	_ = reason
-	return func(*server, acl.Authorizer, *A) error { return nil }
 }
 
 // denied is the refusal of an endpoint's authorize or filter. what names
@@ -76,7 +72,7 @@ func allowOrDeny(ok bool, z acl.Authorizer, perm, on string) error {
 // authorizeRequest resolves the request's token and asks the endpoint's
 // authorize, then the installed Authorizer hook.
 func (e *endpoint[A, R]) authorizeRequest(ctx context.Context, s *server, req *A) error {
-	if e.authorize != nil && s.hooks.acl.enabled() {
+	if e.public == "" && s.hooks.acl.enabled() {
 		id, err := s.hooks.acl.resolve(ctx, *any(req).(routed).token())
 		if err != nil {
 			return err
@@ -182,9 +178,9 @@ func (e *endpoint[A, R]) check() {
 		_, m := any(&r).(metaSetter)
 		ok = q && m && e.read != nil && e.filter != nil
 	case writeEndpoint:
-		ok = e.leader != nil && e.authorize != nil
+		ok = e.leader != nil && (e.authorize != nil) != (e.public != "")
 	case directEndpoint:
-		ok = e.direct != nil && e.authorize != nil
+		ok = e.direct != nil && (e.authorize != nil) != (e.public != "")
 	}
 	if !ok {
 		panic(fmt.Sprintf("endpoint %s is not declared completely for its kind", e.name))

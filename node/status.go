@@ -11,7 +11,7 @@ import (
 
 var statusLeaderEndpoint = &endpoint[StatusRequest, StatusLeaderResponse]{
 	name: "Status.Leader", kind: directEndpoint,
-	authorize: public[StatusRequest]("Consul's status endpoints need no token"),
+	public: "Consul's status endpoints need no token",
 	direct: func(s *server, _ context.Context, _ *StatusRequest) (*StatusLeaderResponse, error) {
 		addr, _ := s.raft.LeaderWithID()
 		return &StatusLeaderResponse{Leader: string(addr)}, nil
@@ -20,7 +20,7 @@ var statusLeaderEndpoint = &endpoint[StatusRequest, StatusLeaderResponse]{
 
 var statusPeersEndpoint = &endpoint[StatusRequest, StatusPeersResponse]{
 	name: "Status.Peers", kind: directEndpoint,
-	authorize: public[StatusRequest]("Consul's status endpoints need no token"),
+	public: "Consul's status endpoints need no token",
 	direct: func(s *server, _ context.Context, _ *StatusRequest) (*StatusPeersResponse, error) {
 		fut := s.raft.GetConfiguration()
 		if err := fut.Error(); err != nil {
@@ -37,7 +37,7 @@ var statusPeersEndpoint = &endpoint[StatusRequest, StatusPeersResponse]{
 // statusRaftStateEndpoint is asked server to server by bootstrap_expect.
 var statusRaftStateEndpoint = &endpoint[StatusRequest, RaftStateResponse]{
 	name: "Status.RaftState", kind: directEndpoint,
-	authorize: public[StatusRequest]("servers ask each other while bootstrapping, before any token exists"),
+	public: "servers ask each other while bootstrapping, before any token exists",
 	direct: func(s *server, _ context.Context, _ *StatusRequest) (*RaftStateResponse, error) {
 		return &RaftStateResponse{LastIndex: s.raft.LastIndex()}, nil
 	},
@@ -104,7 +104,7 @@ type DatacentersResponse struct{ Datacenters []string }
 // asks a server, as Consul's does).
 var catalogDatacentersEndpoint = &endpoint[StatusRequest, DatacentersResponse]{
 	name: "Catalog.ListDatacenters", kind: directEndpoint,
-	authorize: public[StatusRequest]("Consul lists datacenters to every token"),
+	public: "Consul lists datacenters to every token",
 	direct: func(s *server, _ context.Context, _ *StatusRequest) (*DatacentersResponse, error) {
 		return &DatacentersResponse{Datacenters: s.hooks.datacenters(s.cfg.Datacenter)}, nil
 	},

@@ -30,7 +30,7 @@ var txnEndpoint = &endpoint[TxnRequest, TxnResponse]{
 	// As in Consul, a denied operation is not a 403 of the whole request
 	// but an error of that operation (409), and nothing is applied: direct
 	// checks every operation (txnDenied) before it reads or writes.
-	authorize: public[TxnRequest]("every operation is checked by txnDenied"),
+	public: "every operation is checked by txnDenied",
 	validate: func(req *TxnRequest) error {
 		for i := range req.Ops {
 			if err := req.Ops[i].Validate(); err != nil {
