@@ -55,6 +55,7 @@ func (h *Handler) routes() {
 	h.handle("/v1/agent/leave", []string{"PUT"}, h.agentLeave)
 	h.handle("/v1/agent/force-leave/", []string{"PUT"}, h.agentForceLeave)
 	h.handle("/v1/operator/raft/configuration", []string{"GET"}, h.raftConfiguration)
+	h.handle("/v1/operator/keyring", keyringMethods, h.keyring)
 	h.handle("/v1/session/create", []string{"PUT"}, h.sessionCreate)
 	h.handle("/v1/session/destroy/", []string{"PUT"}, h.sessionDestroy)
 	h.handle("/v1/session/renew/", []string{"PUT"}, h.sessionRenew)

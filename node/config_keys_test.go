@@ -34,6 +34,8 @@ var consulHonoured = map[string]string{
 	"session_ttl_min": `"5s"`, "default_query_time": `"1m"`, "max_query_time": `"2m"`,
 	"watches":            `[{"type":"key","key":"k","args":["true"]}]`,
 	"retry_interval_wan": `"5s"`, "retry_max": `3`, "retry_max_wan": `3`,
+	"encrypt": `"pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="`, "encrypt_verify_incoming": `true`,
+	"encrypt_verify_outgoing": `true`, "disable_keyring_file": `true`,
 	// consulx's one key of its own: built-in KV replication (package
 	// replicate), which Consul leaves to consul-replicate.
 	"replicate": `{"prefixes":["a@dc9"]}`,
@@ -58,7 +60,6 @@ var consulNotYet = strings.Fields(`
 	acl_agent_master_token acl_agent_token acl_token acl_enable_key_list_policy acl_master_token
 	acl_replication_token enable_acl_replication acl_datacenter acl_default_policy acl_down_policy acl_ttl
 	primary_datacenter
-	encrypt encrypt_verify_incoming encrypt_verify_outgoing disable_keyring_file
 	tls.defaults.ca_file tls.defaults.ca_path tls.defaults.cert_file tls.defaults.key_file
 	tls.defaults.tls_min_version tls.defaults.tls_cipher_suites tls.defaults.verify_incoming
 	tls.defaults.verify_outgoing tls.defaults.verify_server_hostname tls.defaults.use_auto_cert
@@ -263,9 +264,9 @@ func TestConfigWarnings(t *testing.T) {
 		c.Merge(parseOK(t, src))
 		return c.Warnings
 	}
-	t.Run("encrypt names what is not enforced", func(t *testing.T) {
-		ws := parse(t, `{"encrypt": "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="}`)
-		if len(ws) != 1 || ws[0].Text != `"encrypt" is not supported yet: gossip is NOT encrypted` {
+	t.Run("verify_incoming names what is not enforced", func(t *testing.T) {
+		ws := parse(t, `{"verify_incoming": true}`)
+		if len(ws) != 1 || ws[0].Text != `"verify_incoming" is not supported yet: TLS is NOT used: HTTP and RPC traffic is unencrypted and no certificate is checked` {
 			t.Errorf("warnings %+v", ws)
 		}
 	})
@@ -276,19 +277,19 @@ func TestConfigWarnings(t *testing.T) {
 		}
 	})
 	t.Run("order of the file", func(t *testing.T) {
-		ws := parse(t, `{"verify_incoming": true, "datacenter": "dc1", "encrypt": "k", "ports": {"https": 8501}}`)
+		ws := parse(t, `{"verify_incoming": true, "datacenter": "dc1", "acl_token": "k", "ports": {"https": 8501}}`)
 		var keys []string
 		for _, w := range ws {
 			keys = append(keys, w.Key)
 		}
-		if strings.Join(keys, " ") != "verify_incoming encrypt ports.https" {
+		if strings.Join(keys, " ") != "verify_incoming acl_token ports.https" {
 			t.Errorf("warned keys %v", keys)
 		}
 	})
 	t.Run("keys match case-insensitively, like Consul's decoder", func(t *testing.T) {
 		c := DefaultConfig()
-		c.Merge(parseOK(t, `{"Encrypt": "k", "DataCenter": "dc3"}`))
-		if len(c.Warnings) != 1 || c.Warnings[0].Key != "Encrypt" || c.Datacenter != "dc3" {
+		c.Merge(parseOK(t, `{"Verify_Incoming": true, "DataCenter": "dc3"}`))
+		if len(c.Warnings) != 1 || c.Warnings[0].Key != "Verify_Incoming" || c.Datacenter != "dc3" {
 			t.Errorf("warnings %+v datacenter %q", c.Warnings, c.Datacenter)
 		}
 	})
