@@ -55,11 +55,11 @@ func explainJoin(msg string) string {
 		if i < 0 {
 			continue
 		}
-		head, says := msg[:i], m.local
+		head, says, words := msg[:i], m.local, msg[i:]
 		if strings.HasSuffix(head, remoteErr) {
-			head, says = strings.TrimSuffix(head, remoteErr), m.remote
+			head, says, words = strings.TrimSuffix(head, remoteErr), m.remote, remoteErr+words
 		}
-		return head + says + " (" + msg[i:] + ")"
+		return head + says + " (" + words + ")"
 	}
 	return msg
 }
