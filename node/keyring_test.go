@@ -349,3 +349,35 @@ func TestKeyringFileAtStart(t *testing.T) {
 		t.Errorf("serf_lan encrypted = %q with disable_keyring_file", st)
 	}
 }
+
+// TestEncryptVerifyOffMigrates: with encrypt_verify_incoming and
+// encrypt_verify_outgoing off, an agent holding the key still talks to
+// unencrypted agents (the first step of moving a cluster to encryption,
+// as in Consul), where the default settings refuse them.
+func TestEncryptVerifyOffMigrates(t *testing.T) {
+	plain := testcluster.Start(t, encryptedConfig(t, "dc1", "plain", true, 1, ""))
+	strict := testcluster.Start(t, encryptedConfig(t, "dc1", "strict", false, 0, key1))
+	if _, err := strict.Running.Agent.Join([]string{plain.SerfAddr()}, false); err == nil {
+		t.Fatal("an agent verifying gossip joined an unencrypted one")
+	}
+	cfg := encryptedConfig(t, "dc1", "migrating", false, 0, key1)
+	cfg.EncryptVerifyIncoming, cfg.EncryptVerifyOutgoing = false, false
+	migrating := testcluster.Start(t, cfg)
+	if _, err := migrating.Running.Agent.Join([]string{plain.SerfAddr()}, false); err != nil {
+		t.Fatalf("join with encrypt_verify_* off: %v", err)
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		for _, a := range []*testcluster.Agent{plain, migrating} {
+			alive := 0
+			for _, m := range a.Running.Agent.Members(false) {
+				if m.Status == 1 {
+					alive++
+				}
+			}
+			if alive != 2 {
+				return fmt.Errorf("%s sees %d alive members, want 2", a.Name, alive)
+			}
+		}
+		return nil
+	})
+}
