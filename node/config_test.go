@@ -192,7 +192,11 @@ func TestParseAllKeysTogether(t *testing.T) {
 		"enable_script_checks": true,
 		"performance": {"raft_multiplier": 2, "rpc_hold_timeout": "3s"},
 		"limits": {"kv_max_value_size": 1024, "http_max_conns_per_client": 10},
-		"start_join_wan": ["w2"]
+		"start_join_wan": ["w2"],
+		"encrypt": "HMzPnmnx4aXEXzpX6Ee0Rw==",
+		"encrypt_verify_incoming": false,
+		"encrypt_verify_outgoing": true,
+		"disable_keyring_file": true
 	}`
 	c, err := resolve(false, parseOK(t, src))
 	if err != nil {
@@ -208,6 +212,7 @@ func TestParseAllKeysTogether(t *testing.T) {
 		DisableUpdateCheck: true, DisableRemoteExec: false, remoteExecSet: true, EnableScriptChecks: true,
 		RaftMultiplier: 2, RPCHoldTimeout: 3 * time.Second,
 		KVMaxValueSize: 1024, HTTPMaxConnsPerClient: 10, SessionTTLMin: 10 * time.Second, DefaultQueryTime: 5 * time.Minute, MaxQueryTime: 10 * time.Minute,
+		EncryptKey: "HMzPnmnx4aXEXzpX6Ee0Rw==", EncryptVerifyIncoming: false, EncryptVerifyOutgoing: true, DisableKeyringFile: true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("resolved config:\n got %+v\nwant %+v", c, want)

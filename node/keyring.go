@@ -251,6 +251,23 @@ func (a *Agent) poolKeys() poolKeys {
 // that cannot be reached is an answer with an error, not a failure of
 // the whole operation, so the operator sees which one was missed.
 func serveKeyring(s *server, ctx context.Context, req *KeyringRequest) (*KeyringResponses, error) {
+	// A direct endpoint gets no authorization from the table: a change
+	// asks the authorizer as a write does (Consul's keyring:write), a
+	// list is filtered as a read (keyring:read), here on any server.
+	if req.Operation != KeyringList {
+		if err := s.hooks.authorizeWrite(ctx, keyringRPC, req); err != nil {
+			return nil, err
+		}
+	}
+	out, err := runKeyring(s, ctx, req)
+	if err == nil && req.Operation == KeyringList {
+		err = s.hooks.filterRead(ctx, keyringRPC, req, out)
+	}
+	return out, err
+}
+
+// runKeyring does the work of serveKeyring.
+func runKeyring(s *server, ctx context.Context, req *KeyringRequest) (*KeyringResponses, error) {
 	dc := s.cfg.Datacenter
 	global := !req.LocalOnly && !req.Hopped && s.keys.wan != nil
 	out := &KeyringResponses{}

@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -380,4 +381,56 @@ func TestEncryptVerifyOffMigrates(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// keyringGuard refuses keyring changes and hides nothing from lists,
+// recording what it was asked.
+type keyringGuard struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (g *keyringGuard) AuthorizeWrite(_ context.Context, endpoint string, req any) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if r, ok := req.(*node.KeyringRequest); ok {
+		g.seen = append(g.seen, fmt.Sprintf("write %s %s", endpoint, r.Operation))
+		return &node.PermissionDeniedError{}
+	}
+	return nil
+}
+
+func (g *keyringGuard) FilterRead(_ context.Context, endpoint string, req, resp any) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if r, ok := req.(*node.KeyringRequest); ok {
+		if _, ok := resp.(*node.KeyringResponses); ok {
+			g.seen = append(g.seen, fmt.Sprintf("read %s %s", endpoint, r.Operation))
+		}
+	}
+	return nil
+}
+
+// TestKeyringAsksTheAuthorizer: keyring changes go through the
+// authorizer as writes, lists through its read filter, so access control
+// can guard them (Consul's keyring rules).
+func TestKeyringAsksTheAuthorizer(t *testing.T) {
+	srv := testcluster.Start(t, encryptedConfig(t, "dc1", "guarded", true, 1, key1))
+	g := &keyringGuard{}
+	srv.Running.Agent.SetAuthorizer(g)
+	ctx := context.Background()
+	_, err := srv.Running.Agent.KeyringOperation(ctx, &node.KeyringRequest{Operation: node.KeyringInstall, Key: key2})
+	var denied *node.PermissionDeniedError
+	if !errors.As(err, &denied) {
+		t.Fatalf("install under a refusing authorizer: %v", err)
+	}
+	if _, err := srv.Running.Agent.KeyringOperation(ctx, &node.KeyringRequest{Operation: node.KeyringList}); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	want := []string{"write Internal.KeyringOperation install", "read Internal.KeyringOperation list"}
+	if !reflect.DeepEqual(g.seen, want) {
+		t.Errorf("the authorizer saw %q, want %q", g.seen, want)
+	}
 }
