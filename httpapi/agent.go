@@ -25,6 +25,9 @@ type Agent interface {
 	StatusPeers(ctx context.Context, dc string) ([]string, error)
 	RaftConfiguration(ctx context.Context, opts node.QueryOptions) (*node.RaftConfigResponse, error)
 	Stats(ctx context.Context) map[string]map[string]string
+	// KeyringOperation lists, installs, uses or removes a gossip key in
+	// every pool (node/keyring.go).
+	KeyringOperation(ctx context.Context, req *node.KeyringRequest) ([]node.KeyringResponse, error)
 
 	// Membership.
 	Members(wan bool) []node.Member

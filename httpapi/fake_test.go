@@ -33,6 +33,11 @@ type fakeAgent struct {
 	readErr error
 	// watchRounds answers successive KVReadWatch calls.
 	watchRounds []func() (*node.KVReadResponse, *node.Watch, error)
+	// keyringReqs records KeyringOperation calls, answered with
+	// keyringResp and keyringErr.
+	keyringReqs []node.KeyringRequest
+	keyringResp []node.KeyringResponse
+	keyringErr  error
 }
 
 func newFake() *fakeAgent {
@@ -82,6 +87,13 @@ func (f *fakeAgent) KVApply(_ context.Context, req *node.KVWriteRequest) (*node.
 	defer f.mu.Unlock()
 	f.writes = append(f.writes, *req)
 	return &node.KVWriteResponse{Ok: true, Index: 9}, nil
+}
+
+func (f *fakeAgent) KeyringOperation(_ context.Context, req *node.KeyringRequest) ([]node.KeyringResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keyringReqs = append(f.keyringReqs, *req)
+	return f.keyringResp, f.keyringErr
 }
 
 // serve runs the handler on a test server; parked connections are closed

@@ -59,6 +59,7 @@ func (h *Handler) routes() {
 	h.handle("/v1/agent/leave", []string{"PUT"}, agentWrite, h.agentLeave)
 	h.handle("/v1/agent/force-leave/", []string{"PUT"}, operatorWrite, h.agentForceLeave)
 	h.handle("/v1/operator/raft/configuration", []string{"GET"}, srv, h.raftConfiguration)
+	h.handle("/v1/operator/keyring", keyringMethods, viaServers("keyring:read to list, keyring:write to change"), h.keyring)
 	h.handle("/v1/session/create", []string{"PUT"}, srv, h.sessionCreate)
 	h.handle("/v1/session/destroy/", []string{"PUT"}, srv, h.sessionDestroy)
 	h.handle("/v1/session/renew/", []string{"PUT"}, srv, h.sessionRenew)

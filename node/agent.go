@@ -108,6 +108,7 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 	}
 	if a.srv != nil {
 		a.srv.lan = a.lan
+		a.srv.keys = a.poolKeys()
 		a.srv.start()
 	}
 	if err := a.local.load(); err != nil {
@@ -123,7 +124,7 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 	}()
 	if len(cfg.StartJoin) > 0 {
 		n, err := a.lan.Join(cfg.StartJoin, true)
-		if err != nil && n == 0 {
+		if err = joinError(err); err != nil && n == 0 {
 			return nil, fmt.Errorf("start_join: %w", err)
 		}
 		a.logger.Info("(LAN) joined", "number_of_nodes", n)
@@ -225,6 +226,7 @@ func (a *Agent) retryJoin(addrs []string, wan bool) {
 	self := pool.LocalMember().Name
 	for attempt := 1; ; attempt++ {
 		n, err := pool.Join(addrs, true)
+		err = joinError(err)
 		switch {
 		case joinedEnough(pool, self, wan, a.cfg.Datacenter):
 			a.logger.Info(fmt.Sprintf("(%s) joined", name), "number_of_nodes", n)
@@ -260,8 +262,11 @@ func (a *Agent) Join(addrs []string, wan bool) (int, error) {
 		pool = a.wan
 	}
 	n, err := pool.Join(addrs, true)
+	err = joinError(err)
 	if n > 0 {
 		a.logger.Info("joined", "wan", wan, "number_of_nodes", n)
+	} else if err != nil {
+		a.logger.Warn("couldn't join", "wan", wan, "addrs", addrs, "error", err)
 	}
 	return n, err
 }

@@ -84,6 +84,17 @@ type Config struct {
 	PrimaryDatacenter string
 	// ACL is access control (config_acl.go).
 	ACL ACLConfig
+	// EncryptKey is encrypt: the base64 gossip key, used on first start
+	// (or always, with DisableKeyringFile) for the LAN and WAN pools.
+	EncryptKey string
+	// EncryptVerifyIncoming and EncryptVerifyOutgoing (default true) refuse
+	// unencrypted gossip and send only encrypted gossip; turning them off
+	// lets a running cluster be moved to encryption one agent at a time.
+	EncryptVerifyIncoming bool
+	EncryptVerifyOutgoing bool
+	// DisableKeyringFile keeps the keyring in memory only: installed and
+	// rotated keys are lost on restart, encrypt is used every time.
+	DisableKeyringFile bool
 	// Timing tightens gossip and Raft for tests on one machine.
 	Timing Timing
 }
@@ -119,6 +130,8 @@ func DefaultConfig() *Config {
 		MaxQueryTime:          10 * time.Minute,
 		HTTPMaxConnsPerClient: 200,
 		RPCMaxBurst:           1000,
+		EncryptVerifyIncoming: true,
+		EncryptVerifyOutgoing: true,
 	}
 }
 
@@ -171,6 +184,10 @@ type FileConfig struct {
 	DisableRemoteExec  *bool     `json:"disable_remote_exec"`
 	EnableScriptChecks *bool     `json:"enable_script_checks"`
 	EnableDebug        *bool     `json:"enable_debug"`
+	Encrypt            *string   `json:"encrypt"`
+	EncryptVerifyIn    *bool     `json:"encrypt_verify_incoming"`
+	EncryptVerifyOut   *bool     `json:"encrypt_verify_outgoing"`
+	DisableKeyringFile *bool     `json:"disable_keyring_file"`
 	Performance        *struct {
 		RaftMultiplier *int      `json:"raft_multiplier"`
 		RPCHoldTimeout *Duration `json:"rpc_hold_timeout"`
@@ -384,6 +401,10 @@ func (c *Config) Merge(fc *FileConfig) {
 	c.remoteExecSet = c.remoteExecSet || fc.DisableRemoteExec != nil
 	setBool(&c.EnableScriptChecks, fc.EnableScriptChecks)
 	setBool(&c.EnableDebug, fc.EnableDebug)
+	setStr(&c.EncryptKey, fc.Encrypt)
+	setBool(&c.EncryptVerifyIncoming, fc.EncryptVerifyIn)
+	setBool(&c.EncryptVerifyOutgoing, fc.EncryptVerifyOut)
+	setBool(&c.DisableKeyringFile, fc.DisableKeyringFile)
 	if p := fc.Performance; p != nil {
 		setInt(&c.RaftMultiplier, p.RaftMultiplier)
 		if p.RPCHoldTimeout != nil {
@@ -508,6 +529,11 @@ func (c *Config) Finalize(leaveSet, skipSet bool) error {
 	for name, p := range map[string]int{"http": c.Ports.HTTP, "dns": c.Ports.DNS, "serf_lan": c.Ports.SerfLAN, "serf_wan": c.Ports.SerfWAN, "server": c.Ports.Server} {
 		if p < -1 || p > 65535 || (p == -1 && (name == "serf_lan" || name == "server")) {
 			errs = append(errs, fmt.Sprintf("ports.%s: invalid port %d", name, p))
+		}
+	}
+	if c.EncryptKey != "" {
+		if _, err := DecodeGossipKey(c.EncryptKey); err != nil {
+			errs = append(errs, "encrypt has invalid key: "+err.Error())
 		}
 	}
 	switch strings.ToUpper(c.LogLevel) {

@@ -17,7 +17,7 @@ import (
 //   - honoured: no warn/noEffect on it or above it; FileConfig decodes it
 //     (a test holds the two in step);
 //   - warn: accepted, not supported yet; the agent warns at start, saying
-//     what the operator does not get (gossip unencrypted, no ACLs...);
+//     what the operator does not get (no TLS, no ACLs...);
 //   - noEffect: accepted, and meaningless for consulx by design (Consul
 //     Enterprise, Consul's internals, its web UI); also a warning.
 //
@@ -33,8 +33,7 @@ type keySpec struct {
 
 const (
 	warnACL  = "ACLs are NOT enforced: every request is allowed and tokens are ignored"
-	warnTLS  = "TLS is NOT used: HTTP, RPC and gossip traffic is unencrypted and no certificate is checked"
-	warnGoss = "gossip is NOT encrypted"
+	warnTLS  = "TLS is NOT used: HTTP and RPC traffic is unencrypted and no certificate is checked"
 	warnMesh = "there is no service mesh (Connect): no CA, no certificates, no proxies, intentions are NOT enforced"
 	warnLog  = "logs go only to stderr (or the console's Log pane): no log file, no JSON, no syslog"
 	warnReap = "failed members are reaped after consulx's fixed reconnect timeout (72h)"
@@ -51,7 +50,8 @@ var consulKeyTable = []keySpec{
 		start_join start_join_wan
 		leave_on_terminate skip_leave_on_interrupt disable_update_check disable_remote_exec
 		enable_script_checks enable_debug performance limits service services check checks
-		dns_config domain recursors session_ttl_min default_query_time max_query_time watches replicate`},
+		dns_config domain recursors session_ttl_min default_query_time max_query_time watches replicate
+		encrypt encrypt_verify_incoming encrypt_verify_outgoing disable_keyring_file`},
 
 	{path: "ports", keys: `dns http https serf_lan serf_wan server grpc grpc_tls proxy_min_port proxy_max_port
 		sidecar_min_port sidecar_max_port expose_min_port expose_max_port`},
@@ -113,11 +113,8 @@ var consulKeyTable = []keySpec{
 	{path: "acl_ttl"},
 	{path: "primary_datacenter"},
 
-	// Gossip encryption and TLS, with the deprecated top-level spellings.
-	{path: "encrypt", warn: warnGoss},
-	{path: "encrypt_verify_incoming", warn: warnGoss},
-	{path: "encrypt_verify_outgoing", warn: warnGoss},
-	{path: "disable_keyring_file", warn: warnGoss},
+	// TLS, with the deprecated top-level spellings (gossip encryption,
+	// encrypt and its companions, is honoured: see keyring.go).
 	{path: "tls", keys: "defaults internal_rpc https grpc", warn: warnTLS},
 	{path: "tls.defaults", keys: tlsKeys},
 	{path: "tls.internal_rpc", keys: tlsKeys},

@@ -35,6 +35,8 @@ var consulHonoured = map[string]string{
 	"session_ttl_min": `"5s"`, "default_query_time": `"1m"`, "max_query_time": `"2m"`,
 	"watches":            `[{"type":"key","key":"k","args":["true"]}]`,
 	"retry_interval_wan": `"5s"`, "retry_max": `3`, "retry_max_wan": `3`,
+	"encrypt": `"pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="`, "encrypt_verify_incoming": `true`,
+	"encrypt_verify_outgoing": `true`, "disable_keyring_file": `true`,
 	// consulx's one key of its own: built-in KV replication (package
 	// replicate), which Consul leaves to consul-replicate.
 	"replicate": `{"prefixes":["a@dc9"]}`,
@@ -60,7 +62,6 @@ var consulNotYet = strings.Fields(`
 	dns_config.enable_additional_node_meta_txt dns_config.soa.refresh dns_config.soa.retry dns_config.soa.expire
 	dns_config.soa.min_ttl dns_config.use_cache dns_config.cache_max_age
 	acl.policy_ttl acl.role_ttl acl.tokens.config_file_service_registration
-	encrypt encrypt_verify_incoming encrypt_verify_outgoing disable_keyring_file
 	tls.defaults.ca_file tls.defaults.ca_path tls.defaults.cert_file tls.defaults.key_file
 	tls.defaults.tls_min_version tls.defaults.tls_cipher_suites tls.defaults.verify_incoming
 	tls.defaults.verify_outgoing tls.defaults.verify_server_hostname tls.defaults.use_auto_cert
@@ -267,9 +268,9 @@ func TestConfigWarnings(t *testing.T) {
 		c.Merge(parseOK(t, src))
 		return c.Warnings
 	}
-	t.Run("encrypt names what is not enforced", func(t *testing.T) {
-		ws := parse(t, `{"encrypt": "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="}`)
-		if len(ws) != 1 || ws[0].Text != `"encrypt" is not supported yet: gossip is NOT encrypted` {
+	t.Run("verify_incoming names what is not enforced", func(t *testing.T) {
+		ws := parse(t, `{"verify_incoming": true}`)
+		if len(ws) != 1 || ws[0].Text != `"verify_incoming" is not supported yet: TLS is NOT used: HTTP and RPC traffic is unencrypted and no certificate is checked` {
 			t.Errorf("warnings %+v", ws)
 		}
 	})
@@ -283,19 +284,19 @@ func TestConfigWarnings(t *testing.T) {
 		}
 	})
 	t.Run("order of the file", func(t *testing.T) {
-		ws := parse(t, `{"verify_incoming": true, "datacenter": "dc1", "encrypt": "k", "ports": {"https": 8501}}`)
+		ws := parse(t, `{"log_file": "/x", "datacenter": "dc1", "pid_file": "/k", "ports": {"grpc": 8502}}`)
 		var keys []string
 		for _, w := range ws {
 			keys = append(keys, w.Key)
 		}
-		if strings.Join(keys, " ") != "verify_incoming encrypt ports.https" {
+		if strings.Join(keys, " ") != "log_file pid_file ports.grpc" {
 			t.Errorf("warned keys %v", keys)
 		}
 	})
 	t.Run("keys match case-insensitively, like Consul's decoder", func(t *testing.T) {
 		c := DefaultConfig()
-		c.Merge(parseOK(t, `{"Encrypt": "k", "DataCenter": "dc3"}`))
-		if len(c.Warnings) != 1 || c.Warnings[0].Key != "Encrypt" || c.Datacenter != "dc3" {
+		c.Merge(parseOK(t, `{"Verify_Incoming": true, "DataCenter": "dc3"}`))
+		if len(c.Warnings) != 1 || c.Warnings[0].Key != "Verify_Incoming" || c.Datacenter != "dc3" {
 			t.Errorf("warnings %+v datacenter %q", c.Warnings, c.Datacenter)
 		}
 	})

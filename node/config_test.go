@@ -192,7 +192,11 @@ func TestParseAllKeysTogether(t *testing.T) {
 		"enable_script_checks": true,
 		"performance": {"raft_multiplier": 2, "rpc_hold_timeout": "3s"},
 		"limits": {"kv_max_value_size": 1024, "http_max_conns_per_client": 10},
-		"start_join_wan": ["w2"]
+		"start_join_wan": ["w2"],
+		"encrypt": "HMzPnmnx4aXEXzpX6Ee0Rw==",
+		"encrypt_verify_incoming": false,
+		"encrypt_verify_outgoing": true,
+		"disable_keyring_file": true
 	}`
 	c, err := resolve(false, parseOK(t, src))
 	if err != nil {
@@ -209,6 +213,7 @@ func TestParseAllKeysTogether(t *testing.T) {
 		RaftMultiplier: 2, RPCHoldTimeout: 3 * time.Second,
 		KVMaxValueSize: 1024, HTTPMaxConnsPerClient: 10, RPCMaxBurst: 1000, SessionTTLMin: 10 * time.Second, DefaultQueryTime: 5 * time.Minute, MaxQueryTime: 10 * time.Minute,
 		PrimaryDatacenter: "dc-west", ACL: ACLConfig{DefaultPolicy: "allow", DownPolicy: "extend-cache", TokenTTL: 30 * time.Second},
+		EncryptKey: "HMzPnmnx4aXEXzpX6Ee0Rw==", EncryptVerifyIncoming: false, EncryptVerifyOutgoing: true, DisableKeyringFile: true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("resolved config:\n got %+v\nwant %+v", c, want)

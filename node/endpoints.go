@@ -2,7 +2,7 @@ package node
 
 // endpointTable is every internal RPC a server answers. Each entry is
 // declared next to the requests it serves (kv.go, catalog.go, session.go,
-// txn.go, status.go); see endpoint.go for what a declaration does.
+// txn.go, status.go, keyring.go); see endpoint.go for what a declaration does.
 var endpointTable = []rpcEndpoint{
 	kvApplyEndpoint,
 	kvReadEndpoint,
@@ -26,4 +26,5 @@ var endpointTable = []rpcEndpoint{
 	aclApplyEndpoint,
 	aclReadEndpoint,
 	aclReplicationEndpoint,
+	keyringEndpoint,
 }

@@ -77,6 +77,9 @@ func (a *Agent) serfConfig(name string, port int, wan bool, events chan serf.Eve
 	ml.Logger = std
 	conf.MemberlistConfig = ml
 	conf.UserEventSizeLimit = serfUserEventLimit
+	if err := a.setupKeyring(conf, wan); err != nil {
+		return nil, err
+	}
 	if !wan {
 		conf.Merge = lanMergeDelegate{dc: a.cfg.Datacenter}
 
@@ -235,7 +238,7 @@ func (a *Agent) startPeerStore(pool *serf.Serf, conf *serf.Config, file, name st
 			if n > 0 {
 				a.logger.Info(fmt.Sprintf("(%s) rejoined known peers", name), "number_of_nodes", n, "known", len(addrs))
 			} else {
-				a.logger.Warn(fmt.Sprintf("(%s) could not rejoin any known peer", name), "known", len(addrs), "error", err)
+				a.logger.Warn(fmt.Sprintf("(%s) could not rejoin any known peer", name), "known", len(addrs), "error", joinError(err))
 			}
 		}()
 	}

@@ -41,7 +41,10 @@ type server struct {
 	pool   *rpcPool
 	hooks  *hooks
 	// lan is the LAN gossip pool, given once gossip is up (before start).
-	lan    memberLister
+	lan memberLister
+	// keys are the gossip pools' keyring managers (keyring.go), given
+	// with lan.
+	keys   poolKeys
 	raft   *raft.Raft
 	store  *store.Store
 	trans  *raft.NetworkTransport

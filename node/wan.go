@@ -128,7 +128,7 @@ func (a *Agent) floodWAN() {
 		return
 	}
 	if n, err := a.wan.Join(addrs, true); err != nil {
-		a.logger.Warn("(WAN) flood join of this datacenter's servers failed", "addrs", addrs, "joined", n, "error", err)
+		a.logger.Warn("(WAN) flood join of this datacenter's servers failed", "addrs", addrs, "joined", n, "error", joinError(err))
 	} else {
 		a.logger.Info("(WAN) joined this datacenter's servers", "number_of_nodes", n)
 	}

@@ -28,6 +28,8 @@ func agentFlags(fs *flag.FlagSet, fc *node.FileConfig, files, dirs *stringList, 
 		server, bootstrap, ui                                    bool
 		expect, httpPort, dnsPort, lanPort, wanPort, srvPort     int
 		dc, dataDir, nodeName, bind, advertise, client, logLevel string
+		encrypt                                                  string
+		disableKeyringFile                                       bool
 		retryInterval, retryIntervalWAN                          time.Duration
 		retryMax, retryMaxWAN                                    int
 		join, retryJoin, joinWAN, retryJoinWAN                   stringList
@@ -53,6 +55,8 @@ func agentFlags(fs *flag.FlagSet, fc *node.FileConfig, files, dirs *stringList, 
 	fs.Var(&retryJoin, "retry-join", "Address to join, retrying until it succeeds (repeatable)")
 	fs.Var(&joinWAN, "join-wan", "WAN address to join at start (repeatable, servers)")
 	fs.Var(&retryJoinWAN, "retry-join-wan", "WAN address to join with retries (repeatable, servers)")
+	fs.StringVar(&encrypt, "encrypt", "", "Gossip encryption `key`, base64 (consulx keygen makes one)")
+	fs.BoolVar(&disableKeyringFile, "disable-keyring-file", false, "Keep the gossip keyring in memory only (no data_dir/serf/*.keyring)")
 	fs.Var(files, "config-file", "JSON config file (repeatable)")
 	fs.Var(dirs, "config-dir", "Directory of *.json config files (repeatable)")
 	fs.IntVar(&httpPort, "http-port", 0, "HTTP API port (default 8500)")
@@ -88,6 +92,10 @@ func agentFlags(fs *flag.FlagSet, fc *node.FileConfig, files, dirs *stringList, 
 				fc.ClientAddr = &client
 			case "log-level":
 				fc.LogLevel = &logLevel
+			case "encrypt":
+				fc.Encrypt = &encrypt
+			case "disable-keyring-file":
+				fc.DisableKeyringFile = &disableKeyringFile
 			case "http-port":
 				ports.http = &httpPort
 			case "dns-port":
@@ -182,8 +190,8 @@ func runAgent(args []string, env *cliEnv) int {
 	if cfg.Dev {
 		logger.Warn("dev mode: a single in-memory server; nothing is persisted")
 	}
-	// Consul keys that consulx accepts but does not honour yet (encrypt,
-	// acl, tls...): the operator must hear it before trusting the agent.
+	// Consul keys that consulx accepts but does not honour yet (acl,
+	// tls...): the operator must hear it before trusting the agent.
 	for _, w := range cfg.Warnings {
 		logger.Named("config").Warn(w.Text, "file", w.File)
 	}

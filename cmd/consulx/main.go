@@ -37,6 +37,8 @@ func commands() map[string]command {
 		"info":        {"Provides debugging information for operators", runInfo},
 		"operator":    {"Provides cluster-level tools (operator raft list-peers)", runOperator},
 		"kv":          {"Interact with the key-value store", runKV},
+		"keygen":      {"Generates a new gossip encryption key", runKeygen},
+		"keyring":     {"Manages gossip layer encryption keys", runKeyring},
 		"version":     {"Prints the consulx version", runVersion},
 		"snapshot":    {"Saves, restores and inspects snapshots of the cluster state", runSnapshot},
 		"lock":        {"Runs a command while holding a lock (or a semaphore slot)", runLock},
