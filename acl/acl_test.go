@@ -430,8 +430,8 @@ key "wr/x" { policy = "write" }`},
 			checks:   []check{no(keyWritePrefix("wr/")), yes(keyWritePrefix("all/")), yes(keyWritePrefix("all/x/"))},
 		},
 		{
-			name:     "scalars: write implies read",
-			policies: []string{`acl = "read"  operator = "write"  keyring = "deny"`},
+			name:         "scalars: write implies read",
+			policies:     []string{`acl = "read"  operator = "write"  keyring = "deny"`},
 			defaultAllow: true,
 			checks: []check{
 				yes("ACLRead", Authorizer.ACLRead), no("ACLWrite", Authorizer.ACLWrite),
