@@ -2,6 +2,7 @@ package agentrun_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	consul "github.com/hashicorp/consul/api"
 
+	"consulx/api"
 	"consulx/internal/testcluster"
 	"consulx/node"
 )
@@ -277,4 +279,127 @@ func truncate(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
+}
+
+// TestACLTokenMatrix checks a few tokens against what they may do, with
+// the official client: a KV prefix token (write inside, 403 outside,
+// listings filtered with the header), a read-only service token (the
+// catalog filtered to its service), remote exec where the token may
+// write to one agent only (that node runs the command, the other is
+// refused with the reason), snapshots for management only, and set-agent-
+// token persisted across a restart with enable_token_persistence.
+func TestACLTokenMatrix(t *testing.T) {
+	c := aclCluster(t, "dc1", func(cfg *node.Config) { cfg.ACL.EnableTokenPersistence = true })
+	srv, cli := c.Servers[0], c.Clients[0]
+	root := tokenClient(t, cli, rootToken)
+	mk := func(name, rules string) string {
+		t.Helper()
+		p, _, err := root.ACL().PolicyCreate(&consul.ACLPolicy{Name: name, Rules: rules}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := root.ACL().TokenCreate(&consul.ACLToken{Description: name, Policies: []*consul.ACLTokenPolicyLink{{ID: p.ID}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.SecretID
+	}
+	for _, k := range []string{"app/a", "app/b", "ops/x"} {
+		if _, err := root.KV().Put(&consul.KVPair{Key: k, Value: []byte("v")}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app := tokenClient(t, cli, mk("app", `key_prefix "app/" { policy = "write" }`))
+	if _, err := app.KV().Put(&consul.KVPair{Key: "app/c", Value: []byte("v")}, nil); err != nil {
+		t.Fatalf("app token inside its prefix: %v", err)
+	}
+	if _, err := app.KV().Put(&consul.KVPair{Key: "ops/x", Value: []byte("owned")}, nil); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("app token outside its prefix: %v", err)
+	}
+	pairs, meta, err := app.KV().List("", nil)
+	if err != nil || len(pairs) != 3 || !meta.ResultsFilteredByACLs {
+		t.Fatalf("app token listing everything: %d pairs, filtered %v, %v", len(pairs), meta != nil && meta.ResultsFilteredByACLs, err)
+	}
+	if _, err := app.KV().DeleteTree("", nil); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("app token deleting the whole tree: %v", err)
+	}
+	if kv, _, _ := root.KV().Get("ops/x", nil); kv == nil || string(kv.Value) != "v" {
+		t.Fatalf("ops/x changed: %+v", kv)
+	}
+	// A transaction with one refused operation applies nothing.
+	ok, resp, _, err := app.Txn().Txn(consul.TxnOps{
+		{KV: &consul.KVTxnOp{Verb: consul.KVSet, Key: "app/t", Value: []byte("1")}},
+		{KV: &consul.KVTxnOp{Verb: consul.KVSet, Key: "ops/t", Value: []byte("1")}},
+	}, nil)
+	if err != nil || ok || len(resp.Errors) != 1 || resp.Errors[0].OpIndex != 1 || resp.Errors[0].What != "Permission denied" {
+		t.Fatalf("mixed txn: ok %v resp %+v err %v", ok, resp, err)
+	}
+	if kv, _, _ := root.KV().Get("app/t", nil); kv != nil {
+		t.Fatal("the refused transaction applied its allowed operation")
+	}
+	// Service read on web only.
+	if err := root.Agent().ServiceRegister(&consul.AgentServiceRegistration{Name: "web", Port: 80}); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Agent().ServiceRegister(&consul.AgentServiceRegistration{Name: "db", Port: 5432}); err != nil {
+		t.Fatal(err)
+	}
+	web := tokenClient(t, cli, mk("web-read", `service "web" { policy = "read" }`+"\n"+`node_prefix "" { policy = "read" }`))
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		svcs, meta, err := web.Catalog().Services(nil)
+		if err != nil {
+			return err
+		}
+		if _, ok := svcs["web"]; !ok || len(svcs) != 1 || !meta.ResultsFilteredByACLs {
+			return fmt.Errorf("web token sees %v (filtered %v)", svcs, meta.ResultsFilteredByACLs)
+		}
+		return nil
+	})
+	if entries, _, err := web.Health().Service("db", "", false, nil); err != nil || len(entries) != 0 {
+		t.Fatalf("web token reading db's health: %v %v", entries, err)
+	}
+	// Exec: agent write on the client only.
+	ex := api.NewClient(cli.HTTPAddr())
+	ex.Token = mk("exec-client", `agent "`+cli.Name+`" { policy = "write" }`+"\n"+`event "_rexec" { policy = "write" }`)
+	got := map[string]string{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = ex.Exec(ctx, &api.ExecRequest{Command: "echo hi", Wait: 2 * time.Second}, "", func(e api.ExecEvent) {
+		switch e.Type {
+		case "exit":
+			got[e.Node] = fmt.Sprintf("exit %d", e.Code)
+		case "refused":
+			got[e.Node] = "refused: " + e.Reason
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[cli.Name] != "exit 0" || !strings.Contains(got[srv.Name], "Permission denied") {
+		t.Fatalf("exec with agent:write on %s only: %v", cli.Name, got)
+	}
+	// Snapshots: management only.
+	if _, _, err := app.Snapshot().Save(nil); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("snapshot with the app token: %v", err)
+	}
+	snap, _, err := root.Snapshot().Save(nil)
+	if err != nil {
+		t.Fatalf("snapshot with management: %v", err)
+	}
+	snap.Close()
+	// set-agent-token default, persisted: after a restart the agent still
+	// uses it for requests without a token.
+	if _, err := root.Agent().UpdateDefaultACLToken(rootToken, nil); err != nil {
+		t.Fatal(err)
+	}
+	anon := tokenClient(t, cli, "")
+	if _, err := anon.KV().Put(&consul.KVPair{Key: "ops/y", Value: []byte("v")}, nil); err != nil {
+		t.Fatalf("no token, default token management: %v", err)
+	}
+	cli.Running.Shutdown()
+	cli.Restart()
+	testcluster.Eventually(t, 20*time.Second, func() error {
+		_, err := tokenClient(t, cli, "").KV().Put(&consul.KVPair{Key: "ops/z", Value: []byte("v")}, nil)
+		return err
+	})
 }

@@ -58,9 +58,10 @@ var (
 	operatorRead  = needs("operator:read", func(z acl.Authorizer, _ string) bool { return z.OperatorRead() })
 	operatorWrite = needs("operator:write", func(z acl.Authorizer, _ string) bool { return z.OperatorWrite() })
 	aclWrite      = needs("acl:write", func(z acl.Authorizer, _ string) bool { return z.ACLWrite() })
-	management    = needs("management (global-management policy)", func(z acl.Authorizer, _ string) bool { return z.IsManagement() })
-	keyringRead   = needs("keyring:read", func(z acl.Authorizer, _ string) bool { return z.KeyringRead() })
-	keyringWrite  = needs("keyring:write", func(z acl.Authorizer, _ string) bool { return z.KeyringWrite() })
+	// Consul's snapshot check: management, or acl = "write".
+	management   = needs("management (global-management policy, or acl = \"write\")", func(z acl.Authorizer, _ string) bool { return acl.AllowSnapshot(z) })
+	keyringRead  = needs("keyring:read", func(z acl.Authorizer, _ string) bool { return z.KeyringRead() })
+	keyringWrite = needs("keyring:write", func(z acl.Authorizer, _ string) bool { return z.KeyringWrite() })
 )
 
 // Route is one registered route, as the route-walking test sees it.
