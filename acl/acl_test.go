@@ -616,6 +616,9 @@ func FuzzParse(f *testing.F) {
 			if r != nil {
 				t.Fatalf("Parse returned rules and an error: %v", err)
 			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "acl: ") || strings.ContainsAny(msg, "\r\n") {
+				t.Fatalf("error is not one line starting with \"acl: \": %q", msg)
+			}
 			return
 		}
 		exact := map[ruleKey]bool{}

@@ -89,7 +89,7 @@ func parseAST(src string) (f *ast.File, err error) {
 	// and must never take the server down.
 	defer func() {
 		if r := recover(); r != nil {
-			f, err = nil, fmt.Errorf("acl: cannot parse the rules: %v", r)
+			f, err = nil, fmt.Errorf("acl: cannot parse the rules: %s", oneLine(fmt.Sprint(r)))
 		}
 	}()
 	trimmed := strings.TrimLeftFunc(src, unicode.IsSpace)
@@ -106,15 +106,21 @@ func parseAST(src string) (f *ast.File, err error) {
 	if err != nil {
 		var pe *hclparser.PosError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("acl: line %d: %v", pe.Pos.Line, pe.Err)
+			return nil, fmt.Errorf("acl: line %d: %s", pe.Pos.Line, oneLine(pe.Err.Error()))
 		}
 		// The JSON scanner's errors read "line:column: message".
 		if m := scanPos.FindStringSubmatch(err.Error()); m != nil {
-			return nil, fmt.Errorf("acl: line %s: %s", m[1], m[2])
+			return nil, fmt.Errorf("acl: line %s: %s", m[1], oneLine(m[2]))
 		}
-		return nil, fmt.Errorf("acl: %v", err)
+		return nil, fmt.Errorf("acl: %s", oneLine(err.Error()))
 	}
 	return f, nil
+}
+
+// oneLine escapes the line breaks hcl's messages quote from the source,
+// so an error stays one line.
+func oneLine(msg string) string {
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(msg)
 }
 
 var scanPos = regexp.MustCompile(`^(\d+):\d+: (.*)$`)
@@ -349,7 +355,7 @@ func keyText(k *ast.ObjectKey) (string, error) {
 	}
 	s, ok := tokenString(k.Token)
 	if !ok {
-		return "", fmt.Errorf("acl: line %d: cannot read the key %s", k.Pos().Line, k.Token.Text)
+		return "", fmt.Errorf("acl: line %d: cannot read the key %q", k.Pos().Line, k.Token.Text)
 	}
 	return s, nil
 }

@@ -306,7 +306,8 @@ func configError(name string, err error) error {
 }
 
 // LoadConfigSources reads -config-file and -config-dir sources in order:
-// each dir contributes its *.json files in lexical order.
+// each dir contributes its *.json and *.hcl files in lexical order (other
+// files are skipped, as Consul skips them).
 func LoadConfigSources(files, dirs []string) ([]*FileConfig, error) {
 	var paths []string
 	paths = append(paths, files...)
@@ -317,7 +318,7 @@ func LoadConfigSources(files, dirs []string) ([]*FileConfig, error) {
 		}
 		var names []string
 		for _, e := range entries {
-			if !e.IsDir() && strings.HasSuffix(e.Name(), ".json") {
+			if !e.IsDir() && (strings.HasSuffix(e.Name(), ".json") || strings.HasSuffix(e.Name(), ".hcl")) {
 				names = append(names, filepath.Join(d, e.Name()))
 			}
 		}
@@ -326,14 +327,18 @@ func LoadConfigSources(files, dirs []string) ([]*FileConfig, error) {
 	}
 	var out []*FileConfig
 	for _, p := range paths {
-		if !strings.HasSuffix(p, ".json") {
-			return nil, fmt.Errorf("config: %s: only .json config files are supported", p)
+		parse := ParseConfigFile
+		switch {
+		case strings.HasSuffix(p, ".hcl"):
+			parse = ParseHCLConfigFile
+		case !strings.HasSuffix(p, ".json"):
+			return nil, fmt.Errorf("config: %s: unknown extension: config files must end in .json or .hcl", p)
 		}
 		f, err := os.Open(p)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		fc, err := ParseConfigFile(p, f)
+		fc, err := parse(p, f)
 		f.Close()
 		if err != nil {
 			return nil, err

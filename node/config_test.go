@@ -437,7 +437,8 @@ func TestLoadConfigSources(t *testing.T) {
 	// Files that must be ignored: they would fail to parse if read.
 	writeFile(t, filepath.Join(confDir, "README.md"), "not json")
 	writeFile(t, filepath.Join(confDir, "c.json.bak"), "{bad")
-	writeFile(t, filepath.Join(confDir, "d.hcl"), `datacenter = "x"`)
+	writeFile(t, filepath.Join(confDir, "d.yaml"), `datacenter: x`)
+	writeFile(t, filepath.Join(confDir, "e.hcl.bak"), `datacenter = "x"`)
 	writeFile(t, filepath.Join(confDir, "noext"), "{bad")
 	writeFile(t, filepath.Join(confDir, "sub.json", "z.json"), `{"node_name": "from-subdir"}`)
 	base := filepath.Join(dir, "base.json")
@@ -449,7 +450,7 @@ func TestLoadConfigSources(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(srcs) != 4 {
-			t.Fatalf("got %d sources, want 4 (only *.json files, no subdirectories)", len(srcs))
+			t.Fatalf("got %d sources, want 4 (only *.json and *.hcl files, no subdirectories)", len(srcs))
 		}
 		c := DefaultConfig()
 		for _, s := range srcs {
@@ -522,7 +523,7 @@ func TestLoadConfigSources(t *testing.T) {
 	}{
 		{"missing file", []string{filepath.Join(dir, "missing.json")}, nil, []string{filepath.Join(dir, "missing.json")}},
 		{"missing dir", nil, []string{filepath.Join(dir, "nope.d")}, []string{filepath.Join(dir, "nope.d")}},
-		{"non-json config file", []string{filepath.Join(confDir, "d.hcl")}, nil, []string{filepath.Join(confDir, "d.hcl"), ".json"}},
+		{"neither json nor hcl", []string{filepath.Join(confDir, "d.yaml")}, nil, []string{filepath.Join(confDir, "d.yaml"), ".json or .hcl"}},
 		{"bad file in dir", nil, []string{badDir}, []string{filepath.Join(badDir, "b.json"), "htp"}},
 		{"bad explicit file", []string{filepath.Join(badDir, "b.json")}, nil, []string{filepath.Join(badDir, "b.json"), "htp"}},
 		{"config-file is a directory", []string{filepath.Join(confDir, "sub.json")}, nil, []string{filepath.Join(confDir, "sub.json")}},

@@ -216,7 +216,8 @@ func TestBuildConfigErrors(t *testing.T) {
 	badType := writeAgentConf(t, dir, "bad-type.json", `{"server": "yes"}`)
 	badJSON := writeAgentConf(t, dir, "bad-json.json", `{"server": true,,}`)
 	empty := writeAgentConf(t, dir, "empty.json", ``)
-	hcl := writeAgentConf(t, dir, "agent.hcl", `server = true`)
+	yaml := writeAgentConf(t, dir, "agent.yaml", `server: true`)
+	badHCL := writeAgentConf(t, dir, "bad.hcl", "ports {\n  htp = 1\n}\n")
 	badDir := filepath.Join(dir, "bad.d")
 	writeAgentConf(t, dir, "bad.d/a.json", `{"data_dir": "/d"}`)
 	badInDir := writeAgentConf(t, dir, "bad.d/b.json", `{"bogus": true}`)
@@ -244,7 +245,8 @@ func TestBuildConfigErrors(t *testing.T) {
 		{"invalid JSON file", []string{"-dev", "-config-file", badJSON}, 1, true, []string{badJSON}},
 		{"empty file", []string{"-dev", "-config-file", empty}, 1, true, []string{empty}},
 		{"missing file", []string{"-dev", "-config-file", missing}, 1, true, []string{missing}},
-		{"non-json extension", []string{"-dev", "-config-file", hcl}, 1, true, []string{hcl}},
+		{"neither json nor hcl", []string{"-dev", "-config-file", yaml}, 1, true, []string{yaml, ".json or .hcl"}},
+		{"unknown key in an HCL file", []string{"-dev", "-config-file", badHCL}, 1, true, []string{badHCL, "ports.htp"}},
 		{"bad file in config-dir", []string{"-dev", "-config-dir", badDir}, 1, true, []string{badInDir, "bogus"}},
 		{"missing config-dir", []string{"-dev", "-config-dir", filepath.Join(dir, "nope.d")}, 1, true, []string{filepath.Join(dir, "nope.d")}},
 
