@@ -413,7 +413,7 @@ func TestReadmeACLRecipe(t *testing.T) {
 		[2]string{"127.0.0.1:8510", fmt.Sprintf("127.0.0.1:%d", p[5])})
 	recipe := prepareRecipe(t, block, pairs, tmp)
 	sh := startShell(t, tmp, fmt.Sprintf("CONSUL_HTTP_ADDR=127.0.0.1:%d", p[0]))
-	out := strings.ReplaceAll(pasteRecipe(t, sh, "", recipe, 90*time.Second, "Error! Failed writing data"), "\r", "")
+	out := strings.ReplaceAll(pasteRecipe(t, sh, "", recipe, 90*time.Second, "Error! Failed writing data", "LastError"), "\r", "")
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^ID: +[0-9a-f-]{36}\nName: +replication\n`),
 		regexp.MustCompile(`(?m)^Rules:\nacl = "write"\noperator = "write"\n`),
