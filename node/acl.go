@@ -34,10 +34,14 @@ type aclResolver struct {
 	tokens *agentTokens
 
 	mu sync.Mutex
-	// byIndex caches local resolutions for one ACL index; any ACL write
-	// drops them all.
+	// byIndex caches local resolutions for one generation of the ACL
+	// tables: any ACL write (or a snapshot restore) closes changed, and
+	// the next resolution starts a new generation with an empty cache.
+	// Checking a channel costs far less per request than reading the
+	// ACL index from the store.
 	byIndex      map[string]*Identity
-	byIndexIndex uint64
+	byIndexIndex uint64 // the generation
+	changed      <-chan struct{}
 	// remoteCache holds remote resolutions with their fetch time.
 	remoteCache map[string]remoteEntry
 	// rules caches parsed policies by ID and ModifyIndex: parsing HCL on
@@ -99,14 +103,26 @@ func (r *aclResolver) resolve(ctx context.Context, secret string) (*Identity, er
 }
 
 func (r *aclResolver) resolveLocal(secret string) (*Identity, error) {
-	idx := r.local.ACLIndex()
 	r.mu.Lock()
-	if r.byIndexIndex != idx {
-		r.byIndex, r.byIndexIndex = map[string]*Identity{}, idx
+	fresh := r.changed != nil
+	if fresh {
+		select {
+		case <-r.changed:
+			fresh = false
+		default:
+		}
 	}
+	if !fresh {
+		// Armed before anything of the new generation is read, so a
+		// write after this point closes it and drops what it caches.
+		r.byIndexIndex++
+		r.byIndex = map[string]*Identity{}
+		r.changed, _ = r.local.Watches().WatchACL()
+	}
+	idx := r.byIndexIndex
 	id, ok := r.byIndex[secret]
 	r.mu.Unlock()
-	if ok && (id.Token == nil || !id.Token.Expired(time.Now())) {
+	if ok && (id.Token == nil || id.Token.ExpirationTime == nil || !id.Token.Expired(time.Now())) {
 		return id, nil
 	}
 	res, err := r.lookupLocal(secret)
