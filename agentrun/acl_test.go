@@ -12,6 +12,7 @@ import (
 	"time"
 
 	consul "github.com/hashicorp/consul/api"
+	mdns "github.com/miekg/dns"
 
 	"consulx/api"
 	"consulx/internal/testcluster"
@@ -391,10 +392,27 @@ func TestACLTokenMatrix(t *testing.T) {
 		t.Fatalf("snapshot with management: %v", err)
 	}
 	snap.Close()
+	// DNS answers with the agent's default token: none (anonymous) sees
+	// nothing under default deny; a default token that may read sees web.
+	dnsAsk := func() *mdns.Msg {
+		m := new(mdns.Msg)
+		m.SetQuestion("web.service.consul.", mdns.TypeA)
+		r, err := mdns.Exchange(m, cli.Running.DNSAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := dnsAsk(); r.Rcode != mdns.RcodeNameError || len(r.Answer) != 0 {
+		t.Fatalf("DNS with no default token: rcode %d, %d answers", r.Rcode, len(r.Answer))
+	}
 	// set-agent-token default, persisted: after a restart the agent still
 	// uses it for requests without a token.
 	if _, err := root.Agent().UpdateDefaultACLToken(rootToken, nil); err != nil {
 		t.Fatal(err)
+	}
+	if r := dnsAsk(); r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("DNS with a default token that reads web: rcode %d, %d answers", r.Rcode, len(r.Answer))
 	}
 	anon := tokenClient(t, cli, "")
 	if _, err := anon.KV().Put(&consul.KVPair{Key: "ops/y", Value: []byte("v")}, nil); err != nil {
