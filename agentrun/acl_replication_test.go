@@ -1,6 +1,7 @@
 package agentrun_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,8 +10,10 @@ import (
 
 	consul "github.com/hashicorp/consul/api"
 
+	"consulx/api"
 	"consulx/internal/testcluster"
 	"consulx/node"
+	"consulx/replicate"
 )
 
 // replicationRules is the seed's replication policy.
@@ -120,6 +123,41 @@ func TestACLReplicationToSecondary(t *testing.T) {
 	}
 	if _, _, err := root.ACL().TokenRead(local.AccessorID, nil); err == nil {
 		t.Fatal("dc2's local token is readable in dc1")
+	}
+	// KV replication (consulx replicate) with a token: reads dc1 through
+	// dc2's agent and writes dc2 with the same token; without key read on
+	// the source it fails and copies nothing.
+	if _, err := root.KV().Put(&consul.KVPair{Key: "cfg/a", Value: []byte("1")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rp, _, err := root.ACL().PolicyCreate(&consul.ACLPolicy{Name: "replicator", Rules: `key_prefix "cfg/" { policy = "write" }
+key_prefix "service/consulx-replicate/" { policy = "write" }
+session_prefix "" { policy = "write" }
+agent_prefix "" { policy = "read" }`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, _, err := root.ACL().TokenCreate(&consul.ACLToken{Description: "replicator", Policies: []*consul.ACLTokenPolicyLink{{ID: rp.ID}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runReplicate := func(token string) error {
+		c := api.NewClient(s2.HTTPAddr())
+		c.Token = token
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		p, _ := replicate.ParsePrefix("cfg@dc1")
+		return replicate.New(c, replicate.Config{Prefixes: []replicate.Prefix{p}, Once: true, Retry: 100 * time.Millisecond}).Run(ctx)
+	}
+	if err := runReplicate(app.SecretID); err == nil {
+		t.Fatal("replicate with a token that may not read cfg/ succeeded")
+	}
+	if kvp, _, _ := root2.KV().Get("cfg/a", nil); kvp != nil {
+		t.Fatal("cfg/a copied by a token that may not read it")
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error { return runReplicate(rt.SecretID) })
+	if kvp, _, err := root2.KV().Get("cfg/a", nil); err != nil || kvp == nil || string(kvp.Value) != "1" {
+		t.Fatalf("cfg/a in dc2 after replicate: %+v %v", kvp, err)
 	}
 	// A global token deleted in the primary stops working in dc2.
 	if _, err := root.ACL().TokenDelete(app.AccessorID, nil); err != nil {
