@@ -21,69 +21,21 @@ import (
 // Roles, auth methods, binding rules, templated policies, service and
 // node identities, namespaces and partitions are not implemented.
 
-const aclUsage = "Usage: consulx acl <bootstrap|policy|token|set-agent-token> [options] [args]"
 
 func runACL(args []string, env *cliEnv) int {
-	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, aclUsage)
-		return 1
-	}
-	switch args[0] {
-	case "bootstrap":
-		return runACLBootstrap(args[1:], env)
-	case "policy":
-		return runACLPolicy(args[1:], env)
-	case "token":
-		return runACLToken(args[1:], env)
-	case "set-agent-token":
-		return runACLSetAgentToken(args[1:], env)
-	}
-	fmt.Fprintf(env.stderr, "acl: unknown subcommand %q (bootstrap, policy, token, set-agent-token)\n", args[0])
-	return 1
+	return dispatch("acl", []subcommand{{"bootstrap", runACLBootstrap}, {"policy", runACLPolicy},
+		{"token", runACLToken}, {"set-agent-token", runACLSetAgentToken}}, args, env)
 }
 
 func runACLPolicy(args []string, env *cliEnv) int {
-	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, "Usage: consulx acl policy <create|read|update|delete|list> [options]")
-		return 1
-	}
-	switch args[0] {
-	case "create":
-		return runACLPolicyCreate(args[1:], env)
-	case "read":
-		return runACLPolicyRead(args[1:], env)
-	case "update":
-		return runACLPolicyUpdate(args[1:], env)
-	case "delete":
-		return runACLPolicyDelete(args[1:], env)
-	case "list":
-		return runACLPolicyList(args[1:], env)
-	}
-	fmt.Fprintf(env.stderr, "acl policy: unknown subcommand %q (create, read, update, delete, list)\n", args[0])
-	return 1
+	return dispatch("acl policy", []subcommand{{"create", runACLPolicyCreate}, {"read", runACLPolicyRead},
+		{"update", runACLPolicyUpdate}, {"delete", runACLPolicyDelete}, {"list", runACLPolicyList}}, args, env)
 }
 
 func runACLToken(args []string, env *cliEnv) int {
-	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, "Usage: consulx acl token <create|read|update|delete|list|clone> [options]")
-		return 1
-	}
-	switch args[0] {
-	case "create":
-		return runACLTokenCreate(args[1:], env)
-	case "read":
-		return runACLTokenRead(args[1:], env)
-	case "update":
-		return runACLTokenUpdate(args[1:], env)
-	case "delete":
-		return runACLTokenDelete(args[1:], env)
-	case "list":
-		return runACLTokenList(args[1:], env)
-	case "clone":
-		return runACLTokenClone(args[1:], env)
-	}
-	fmt.Fprintf(env.stderr, "acl token: unknown subcommand %q (create, read, update, delete, list, clone)\n", args[0])
-	return 1
+	return dispatch("acl token", []subcommand{{"create", runACLTokenCreate}, {"read", runACLTokenRead},
+		{"update", runACLTokenUpdate}, {"delete", runACLTokenDelete}, {"list", runACLTokenList},
+		{"clone", runACLTokenClone}}, args, env)
 }
 
 // ---- output ----

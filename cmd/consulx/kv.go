@@ -12,24 +12,8 @@ import (
 )
 
 func runKV(args []string, env *cliEnv) int {
-	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, "Usage: consulx kv <get|put|delete|export|import> [options] [args]")
-		return 1
-	}
-	switch args[0] {
-	case "get":
-		return runKVGet(args[1:], env)
-	case "put":
-		return runKVPut(args[1:], env)
-	case "delete":
-		return runKVDelete(args[1:], env)
-	case "export":
-		return runKVExport(args[1:], env)
-	case "import":
-		return runKVImport(args[1:], env)
-	}
-	fmt.Fprintf(env.stderr, "kv: unknown subcommand %q (get, put, delete, export, import)\n", args[0])
-	return 1
+	return dispatch("kv", []subcommand{{"get", runKVGet}, {"put", runKVPut}, {"delete", runKVDelete},
+		{"export", runKVExport}, {"import", runKVImport}}, args, env)
 }
 
 // runKVGet prints a key's value, a prefix's keys (-keys) or entries
