@@ -144,7 +144,7 @@ func (c *Client) Monitor(ctx context.Context, level string, fn func(line string)
 		req.Header.Set("X-Consul-Token", c.Token)
 	}
 	// A stream has no overall timeout; the context ends it.
-	resp, err := c.http.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func (c *Client) Exec(ctx context.Context, req *ExecRequest, datacenter string, 
 	if c.Token != "" {
 		hreq.Header.Set("X-Consul-Token", c.Token)
 	}
-	resp, err := c.http.Do(hreq)
+	resp, err := c.send(hreq)
 	if err != nil {
 		if stalled.Load() {
 			return fmt.Errorf("exec: the agent sent nothing for %s", idle)

@@ -282,3 +282,16 @@ func ServerName(dc, domain string) string {
 func (m *Material) base() *tls.Config {
 	return &tls.Config{MinVersion: m.minVersion, CipherSuites: m.suites}
 }
+
+// HTTPSClientConfig is for an HTTPS client such as the CLI: crypto/tls's
+// full check of the chain and of the name dialled (or ServerName), against
+// the CA when one is set, else the system's roots. It presents the
+// certificate when the agent asks for one (verify_incoming).
+func (m *Material) HTTPSClientConfig() *tls.Config {
+	c := m.base()
+	c.RootCAs = m.roots
+	if m.cert != nil {
+		c.Certificates = []tls.Certificate{*m.cert}
+	}
+	return c
+}

@@ -36,18 +36,23 @@ type httpFlags struct {
 	token      string
 	datacenter string
 	stale      bool
+	tls        tlsFlags // -ca-file, -client-cert... (tls.go)
 }
 
 func (h *httpFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&h.addr, "http-addr", api.DefaultAddr(), "Address of the agent's HTTP API (env CONSUL_HTTP_ADDR, CONSULX_HTTP_ADDR)")
 	fs.StringVar(&h.token, "token", api.DefaultToken(), "ACL token (env CONSUL_HTTP_TOKEN, CONSULX_HTTP_TOKEN)")
 	fs.StringVar(&h.datacenter, "datacenter", "", "Datacenter to query (default: the agent's)")
+	h.tls.register(fs)
 }
 
-func (h *httpFlags) client() *api.Client {
-	c := api.NewClient(h.addr)
+func (h *httpFlags) client() (*api.Client, error) {
+	c, err := h.tls.client(h.addr)
+	if err != nil {
+		return nil, err
+	}
 	c.Token = h.token
-	return c
+	return c, nil
 }
 
 // Output formats of -format.
@@ -96,7 +101,10 @@ func (c *cliCmd) run(args []string, body func(x *cmdRun) int) int {
 	defer cancel()
 	x := &cmdRun{cliCmd: c, ctx: ctx, stdout: c.env.stdout, stderr: c.env.stderr}
 	if c.http != nil {
-		x.client = c.http.client()
+		var err error
+		if x.client, err = c.http.client(); err != nil {
+			return x.errorf("%v", err)
+		}
 	}
 	return body(x)
 }
