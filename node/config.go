@@ -76,6 +76,10 @@ type Config struct {
 	Warnings []ConfigWarning
 	// EnableDebug (enable_debug) serves Go's /debug/pprof on the HTTP API.
 	EnableDebug bool
+	// TLS is the agent's TLS (config_tls.go), resolved from tls by
+	// Finalize.
+	TLS TLSConfig
+	tls tlsSources
 	// Timing tightens gossip and Raft for tests on one machine.
 	Timing Timing
 }
@@ -192,6 +196,20 @@ type FileConfig struct {
 	// Replicate holds consulx's built-in KV replication blocks (package
 	// replicate; not a Consul key).
 	Replicate json.RawMessage `json:"replicate"`
+	// TLS is Consul's tls block; the keys below are its deprecated
+	// top-level spellings, which Consul still takes (config_tls.go).
+	TLS                  *tlsFile `json:"tls"`
+	CAFile               *string  `json:"ca_file"`
+	CAPath               *string  `json:"ca_path"`
+	CertFile             *string  `json:"cert_file"`
+	KeyFile              *string  `json:"key_file"`
+	TLSMinVersion        *string  `json:"tls_min_version"`
+	TLSCipherSuites      *string  `json:"tls_cipher_suites"`
+	VerifyIncoming       *bool    `json:"verify_incoming"`
+	VerifyIncomingRPC    *bool    `json:"verify_incoming_rpc"`
+	VerifyIncomingHTTPS  *bool    `json:"verify_incoming_https"`
+	VerifyOutgoing       *bool    `json:"verify_outgoing"`
+	VerifyServerHostname *bool    `json:"verify_server_hostname"`
 	// Warnings are the keys of this source that consulx accepts but does
 	// not honour yet (see config_keys.go).
 	Warnings []ConfigWarning `json:"-"`
@@ -217,6 +235,17 @@ func (fc *FileConfig) SetPorts(http, dns, serfLAN, serfWAN, server *int) {
 		fc.Ports = &ports{}
 	}
 	fc.Ports.HTTP, fc.Ports.DNS, fc.Ports.SerfLAN, fc.Ports.SerfWAN, fc.Ports.Server = http, dns, serfLAN, serfWAN, server
+}
+
+// SetHTTPSPort sets -https-port (nil: not given).
+func (fc *FileConfig) SetHTTPSPort(https *int) {
+	if https == nil {
+		return
+	}
+	if fc.Ports == nil {
+		fc.Ports = &ports{}
+	}
+	fc.Ports.HTTPS = https
 }
 
 // ParseConfigFile decodes one JSON config source. Every key of Consul's
@@ -247,6 +276,9 @@ func ParseConfigFile(name string, r io.Reader) (*FileConfig, error) {
 	}
 	if fc.Bootstrap != nil && *fc.Bootstrap && fc.BootstrapExpect != nil && *fc.BootstrapExpect > 0 {
 		return nil, fmt.Errorf("config: %s: \"bootstrap\" and \"bootstrap_expect\" are mutually exclusive: set one", name)
+	}
+	if err := checkTLSFile(&fc); err != nil {
+		return nil, fmt.Errorf("config: %s: %v", name, err)
 	}
 	fc.Warnings = warnings
 	return &fc, nil
@@ -392,6 +424,7 @@ func (c *Config) Merge(fc *FileConfig) {
 		c.BootstrapExpect = 1
 	}
 	c.RetryJoinWAN = append(c.RetryJoinWAN, fc.StartJoinWAN...)
+	c.tls.merge(fc)
 	c.Warnings = append(c.Warnings, fc.Warnings...)
 	extra := map[string]json.RawMessage{
 		"service": fc.Service, "services": fc.Services, "check": fc.Check, "checks": fc.Checks,
@@ -482,7 +515,7 @@ func (c *Config) Finalize(leaveSet, skipSet bool) error {
 	if c.DefaultQueryTime <= 0 || c.MaxQueryTime <= 0 || c.DefaultQueryTime > c.MaxQueryTime {
 		errs = append(errs, "default_query_time and max_query_time must be positive, default not above max")
 	}
-	for name, p := range map[string]int{"http": c.Ports.HTTP, "dns": c.Ports.DNS, "serf_lan": c.Ports.SerfLAN, "serf_wan": c.Ports.SerfWAN, "server": c.Ports.Server} {
+	for name, p := range map[string]int{"http": c.Ports.HTTP, "https": c.Ports.HTTPS, "dns": c.Ports.DNS, "serf_lan": c.Ports.SerfLAN, "serf_wan": c.Ports.SerfWAN, "server": c.Ports.Server} {
 		if p < -1 || p > 65535 || (p == -1 && (name == "serf_lan" || name == "server")) {
 			errs = append(errs, fmt.Sprintf("ports.%s: invalid port %d", name, p))
 		}
@@ -492,6 +525,7 @@ func (c *Config) Finalize(leaveSet, skipSet bool) error {
 	default:
 		errs = append(errs, fmt.Sprintf("log_level %q: use trace, debug, info, warn or err", c.LogLevel))
 	}
+	errs = append(errs, c.finalizeTLS()...)
 	sort.Strings(errs)
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))

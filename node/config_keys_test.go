@@ -37,11 +37,37 @@ var consulHonoured = map[string]string{
 	// consulx's one key of its own: built-in KV replication (package
 	// replicate), which Consul leaves to consul-replicate.
 	"replicate": `{"prefixes":["a@dc9"]}`,
+	"ports.https": `8501`,
+	"ca_file": `"/ca.pem"`, "ca_path": `"/ca"`, "cert_file": `"/c.pem"`, "key_file": `"/k.pem"`,
+	"tls_min_version": `"TLSv1_3"`, "tls_cipher_suites": `"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"`,
+	"verify_incoming": `true`, "verify_incoming_rpc": `true`, "verify_incoming_https": `true`,
+	"verify_outgoing": `true`, "verify_server_hostname": `true`,
 }
+
+func init() {
+	// The tls blocks: every key in each, but verify_outgoing and
+	// verify_server_hostname in https (see consulNoEffect, consulRefused).
+	for _, block := range []string{"defaults", "internal_rpc", "https"} {
+		for k, v := range map[string]string{"ca_file": `"/ca.pem"`, "ca_path": `"/ca"`, "cert_file": `"/c.pem"`,
+			"key_file": `"/k.pem"`, "tls_min_version": `"TLSv1_3"`, "tls_cipher_suites": `"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"`,
+			"verify_incoming": `true`, "verify_outgoing": `true`, "verify_server_hostname": `true`} {
+			if block == "https" && (k == "verify_outgoing" || k == "verify_server_hostname") {
+				continue
+			}
+			consulHonoured["tls."+block+"."+k] = v
+		}
+	}
+}
+
+// consulRefused are keys of Consul's structs that its builder refuses
+// with any value; consulx refuses them the same way.
+var consulRefused = strings.Fields(`
+	tls.defaults.use_auto_cert tls.internal_rpc.use_auto_cert tls.https.use_auto_cert tls.https.verify_server_hostname
+`)
 
 // consulNotYet are accepted with a warning that they are not supported yet.
 var consulNotYet = strings.Fields(`
-	ports.https ports.grpc ports.grpc_tls ports.proxy_min_port ports.proxy_max_port ports.sidecar_min_port
+	ports.grpc ports.grpc_tls ports.proxy_min_port ports.proxy_max_port ports.sidecar_min_port
 	ports.sidecar_max_port ports.expose_min_port ports.expose_max_port
 	performance.leave_drain_time
 	limits.https_handshake_timeout limits.request_limits.mode limits.request_limits.read_rate
@@ -59,20 +85,10 @@ var consulNotYet = strings.Fields(`
 	acl_replication_token enable_acl_replication acl_datacenter acl_default_policy acl_down_policy acl_ttl
 	primary_datacenter
 	encrypt encrypt_verify_incoming encrypt_verify_outgoing disable_keyring_file
-	tls.defaults.ca_file tls.defaults.ca_path tls.defaults.cert_file tls.defaults.key_file
-	tls.defaults.tls_min_version tls.defaults.tls_cipher_suites tls.defaults.verify_incoming
-	tls.defaults.verify_outgoing tls.defaults.verify_server_hostname tls.defaults.use_auto_cert
-	tls.internal_rpc.ca_file tls.internal_rpc.ca_path tls.internal_rpc.cert_file tls.internal_rpc.key_file
-	tls.internal_rpc.tls_min_version tls.internal_rpc.tls_cipher_suites tls.internal_rpc.verify_incoming
-	tls.internal_rpc.verify_outgoing tls.internal_rpc.verify_server_hostname tls.internal_rpc.use_auto_cert
-	tls.https.ca_file tls.https.ca_path tls.https.cert_file tls.https.key_file tls.https.tls_min_version
-	tls.https.tls_cipher_suites tls.https.verify_incoming tls.https.verify_outgoing
-	tls.https.verify_server_hostname tls.https.use_auto_cert
 	tls.grpc.ca_file tls.grpc.ca_path tls.grpc.cert_file tls.grpc.key_file tls.grpc.tls_min_version
 	tls.grpc.tls_cipher_suites tls.grpc.verify_incoming tls.grpc.verify_outgoing tls.grpc.verify_server_hostname
 	tls.grpc.use_auto_cert
-	ca_file ca_path cert_file key_file tls_cipher_suites tls_min_version verify_incoming verify_incoming_https
-	verify_incoming_rpc verify_outgoing verify_server_hostname server_name enable_agent_tls_for_checks
+	server_name enable_agent_tls_for_checks
 	auto_encrypt.tls auto_encrypt.dns_san auto_encrypt.ip_san auto_encrypt.allow_tls
 	connect.enabled connect.ca_provider connect.ca_config connect.enable_mesh_gateway_wan_federation
 	connect.test_ca_leaf_root_change_spread config_entries.bootstrap enable_central_service_config
@@ -126,7 +142,7 @@ var consulNotYet = strings.Fields(`
 // consulNoEffect are accepted with a warning that they mean nothing for
 // consulx: Consul Enterprise, Consul internals, its web UI, HCP.
 var consulNoEffect = strings.Fields(`
-	dns_config.prefer_namespace tls_prefer_server_cipher_suites raft_protocol protocol
+	dns_config.prefer_namespace tls_prefer_server_cipher_suites tls.https.verify_outgoing raft_protocol protocol
 	disable_anonymous_signature disable_coordinates disable_host_node_id disable_http_unprintable_char_filter
 	rpc.enable_streaming use_streaming_backend snapshot_agent
 	cloud.resource_id cloud.client_id cloud.client_secret cloud.hostname cloud.auth_url cloud.scada_address
@@ -147,13 +163,16 @@ var consulNoEffect = strings.Fields(`
 `)
 
 // consulValue is a value for path that asks for something; keys FileConfig
-// decodes despite warning (ports.https) need their real type.
+// decodes despite warning (tls.https.verify_outgoing) need their real type.
 func consulValue(path string) string {
 	if v, ok := consulHonoured[path]; ok {
 		return v
 	}
 	if strings.HasPrefix(path, "ports.") {
 		return "8501"
+	}
+	if path == "tls.https.verify_outgoing" {
+		return "true"
 	}
 	return `"x"`
 }
@@ -223,7 +242,7 @@ func TestKeyTableIsConsulsKeySet(t *testing.T) {
 	for p := range consulHonoured {
 		listed[p] = true
 	}
-	for _, p := range append(append([]string{}, consulNotYet...), consulNoEffect...) {
+	for _, p := range append(append(append([]string{}, consulNotYet...), consulNoEffect...), consulRefused...) {
 		if listed[p] {
 			t.Errorf("%q listed twice", p)
 		}
@@ -276,12 +295,12 @@ func TestConfigWarnings(t *testing.T) {
 		}
 	})
 	t.Run("order of the file", func(t *testing.T) {
-		ws := parse(t, `{"verify_incoming": true, "datacenter": "dc1", "encrypt": "k", "ports": {"https": 8501}}`)
+		ws := parse(t, `{"server_name": "s", "datacenter": "dc1", "encrypt": "k", "ports": {"grpc": 8502}}`)
 		var keys []string
 		for _, w := range ws {
 			keys = append(keys, w.Key)
 		}
-		if strings.Join(keys, " ") != "verify_incoming encrypt ports.https" {
+		if strings.Join(keys, " ") != "server_name encrypt ports.grpc" {
 			t.Errorf("warned keys %v", keys)
 		}
 	})
@@ -292,11 +311,11 @@ func TestConfigWarnings(t *testing.T) {
 			t.Errorf("warnings %+v datacenter %q", c.Warnings, c.Datacenter)
 		}
 	})
-	t.Run("ports.https still stored", func(t *testing.T) {
+	t.Run("a warned key FileConfig decodes is still stored", func(t *testing.T) {
 		c := DefaultConfig()
-		c.Merge(parseOK(t, `{"ports": {"https": 8501, "http": 8500}}`))
-		if c.Ports.HTTPS != 8501 || len(c.Warnings) != 1 || c.Warnings[0].Key != "ports.https" {
-			t.Errorf("https %d warnings %+v", c.Ports.HTTPS, c.Warnings)
+		c.Merge(parseOK(t, `{"tls": {"https": {"verify_outgoing": true}}}`))
+		if c.tls.https.verifyOutgoing != (tlsBool{true, "tls.https.verify_outgoing"}) || len(c.Warnings) != 1 || c.Warnings[0].Key != "tls.https.verify_outgoing" {
+			t.Errorf("stored %+v warnings %+v", c.tls.https.verifyOutgoing, c.Warnings)
 		}
 	})
 	// Writing a feature off, or an empty value, asks for nothing.
@@ -357,6 +376,13 @@ func TestKeysConsulRejects(t *testing.T) {
 				t.Error("config returned with the error")
 			}
 			checkConfigErr(t, err, "/etc/c.json", "unknown key "+tc.key)
+		})
+	}
+	for _, path := range consulRefused {
+		t.Run(path, func(t *testing.T) {
+			// Even false: Consul's builder refuses the key being set at all.
+			_, err := ParseConfigFile("/etc/c.json", strings.NewReader(docFor(path, "false")))
+			checkConfigErr(t, err, "/etc/c.json", `"`+path+`"`, "only valid in the tls.")
 		})
 	}
 	t.Run("bootstrap with bootstrap_expect", func(t *testing.T) {
