@@ -209,6 +209,12 @@ func TestParseAllKeysTogether(t *testing.T) {
 		RaftMultiplier: 2, RPCHoldTimeout: 3 * time.Second,
 		KVMaxValueSize: 1024, HTTPMaxConnsPerClient: 10, SessionTTLMin: 10 * time.Second, DefaultQueryTime: 5 * time.Minute, MaxQueryTime: 10 * time.Minute,
 	}
+	// No TLS is set here (config_tls_test.go covers it); its loaded
+	// material holds pointers, so it is checked apart.
+	if c.TLS.RPC == nil || c.TLS.RPC.HasCert() || c.TLS.Web == nil || c.TLS.Domain != "consul" {
+		t.Errorf("TLS %+v", c.TLS)
+	}
+	c.TLS = TLSConfig{}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("resolved config:\n got %+v\nwant %+v", c, want)
 	}
