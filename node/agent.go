@@ -34,7 +34,8 @@ type Agent struct {
 	wan       *serf.Serf // servers only
 	srv       *server    // nil on client agents
 	pool      *rpcPool
-	hooks     hooks // the server's authorizer and datacenter router
+	dialer    *serverDialer // every connection to a server's port
+	hooks     hooks         // the server's authorizer and datacenter router
 	events    userEvents
 	reads     Reads
 	local     *localState
@@ -62,7 +63,8 @@ type Agent struct {
 // New starts an agent: gossip, and on servers Raft and the RPC port. The
 // caller adds the HTTP and DNS listeners (package agentrun does).
 func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
-	a := &Agent{cfg: cfg, logger: logger.Named("agent"), pool: newRPCPool(cfg.MaxQueryTime), shutdownCh: make(chan struct{}), started: time.Now()}
+	dialer := newServerDialer(cfg)
+	a := &Agent{cfg: cfg, logger: logger.Named("agent"), dialer: dialer, pool: newRPCPool(cfg.MaxQueryTime, dialer), shutdownCh: make(chan struct{}), started: time.Now()}
 	a.reads = bindReads(a)
 	// The data_dir lock comes before anything opens files there (gossip
 	// snapshots, raft-wal), and before the deferred Shutdown below, so a
@@ -84,7 +86,7 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 		return nil, err
 	}
 	if cfg.Server {
-		a.srv, err = newServer(serverDeps{cfg: cfg, nodeID: a.nodeID, logger: a.logger, pool: a.pool, hooks: &a.hooks,
+		a.srv, err = newServer(serverDeps{cfg: cfg, nodeID: a.nodeID, logger: a.logger, pool: a.pool, dialer: dialer, hooks: &a.hooks,
 			advertise: &net.TCPAddr{IP: a.advertise, Port: cfg.Ports.Server}, raw: a.rawHandlers(), fireEvent: a.fireLocalEvent, announceJob: a.announceJob})
 		if err != nil {
 			return nil, err

@@ -34,14 +34,13 @@ var consulHonoured = map[string]string{
 	"session_ttl_min": `"5s"`, "default_query_time": `"1m"`, "max_query_time": `"2m"`,
 	"watches":            `[{"type":"key","key":"k","args":["true"]}]`,
 	"retry_interval_wan": `"5s"`, "retry_max": `3`, "retry_max_wan": `3`,
-	// consulx's one key of its own: built-in KV replication (package
-	// replicate), which Consul leaves to consul-replicate.
-	"replicate": `{"prefixes":["a@dc9"]}`,
-	"ports.https": `8501`,
-	"ca_file": `"/ca.pem"`, "ca_path": `"/ca"`, "cert_file": `"/c.pem"`, "key_file": `"/k.pem"`,
+	"ports.https": `8501`, "ca_file": `"/ca.pem"`, "ca_path": `"/ca"`, "cert_file": `"/c.pem"`, "key_file": `"/k.pem"`,
 	"tls_min_version": `"TLSv1_3"`, "tls_cipher_suites": `"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"`,
 	"verify_incoming": `true`, "verify_incoming_rpc": `true`, "verify_incoming_https": `true`,
 	"verify_outgoing": `true`, "verify_server_hostname": `true`,
+	// consulx's one key of its own: built-in KV replication (package
+	// replicate), which Consul leaves to consul-replicate.
+	"replicate": `{"prefixes":["a@dc9"]}`,
 }
 
 func init() {
