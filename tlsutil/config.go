@@ -227,9 +227,7 @@ func (m *Material) ServerConfig() *tls.Config {
 func (m *Material) ClientConfig(serverName string) *tls.Config {
 	c := m.base()
 	c.RootCAs = m.roots
-	if m.cert != nil {
-		c.Certificates = []tls.Certificate{*m.cert}
-	}
+	c.GetClientCertificate = m.clientCert
 	if serverName != "" {
 		c.ServerName = serverName
 		return c
@@ -279,6 +277,20 @@ func ServerName(dc, domain string) string {
 	return "server." + dc + "." + strings.TrimSuffix(domain, ".")
 }
 
+// errNoClientCert fails a handshake on our side when the server asks for
+// a certificate we do not have: with TLS 1.3 the server's refusal would
+// otherwise only surface on the first read, as a bare "certificate
+// required" alert.
+var errNoClientCert = errors.New("the server requires a client certificate (verify_incoming) and none is configured: set cert_file and key_file")
+
+// clientCert answers a server's certificate request.
+func (m *Material) clientCert(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	if m.cert == nil {
+		return nil, errNoClientCert
+	}
+	return m.cert, nil
+}
+
 func (m *Material) base() *tls.Config {
 	return &tls.Config{MinVersion: m.minVersion, CipherSuites: m.suites}
 }
@@ -290,8 +302,6 @@ func (m *Material) base() *tls.Config {
 func (m *Material) HTTPSClientConfig() *tls.Config {
 	c := m.base()
 	c.RootCAs = m.roots
-	if m.cert != nil {
-		c.Certificates = []tls.Certificate{*m.cert}
-	}
+	c.GetClientCertificate = m.clientCert
 	return c
 }
