@@ -99,7 +99,10 @@ func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (
 			return nil, nil, fmt.Errorf("listen for %s on %s: %w (is another agent running? set %s)", proto, addr, err, flag)
 		}
 		inj := newInjectListener(wrap(newLimitListener(ln, cfg.HTTPMaxConnsPerClient)))
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+		// net/http's own complaints (a failed TLS handshake, once per
+		// connection) go to the agent's log, not bare to stderr.
+		errLog := logger.Named("agent").Named("http").StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn})
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
 		go func() {
 			if err := srv.Serve(inj); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error(proto+" server stopped", "error", err)

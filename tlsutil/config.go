@@ -277,16 +277,16 @@ func ServerName(dc, domain string) string {
 	return "server." + dc + "." + strings.TrimSuffix(domain, ".")
 }
 
-// errNoClientCert fails a handshake on our side when the server asks for
+// ErrNoClientCert fails a handshake on our side when the server asks for
 // a certificate we do not have: with TLS 1.3 the server's refusal would
 // otherwise only surface on the first read, as a bare "certificate
 // required" alert.
-var errNoClientCert = errors.New("the server requires a client certificate (verify_incoming) and none is configured: set cert_file and key_file")
+var ErrNoClientCert = errors.New("the server requires a client certificate (verify_incoming) and none is configured: set cert_file and key_file")
 
 // clientCert answers a server's certificate request.
 func (m *Material) clientCert(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 	if m.cert == nil {
-		return nil, errNoClientCert
+		return nil, ErrNoClientCert
 	}
 	return m.cert, nil
 }
