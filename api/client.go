@@ -113,14 +113,17 @@ func baseURL(addr string) (string, error) {
 // whatever the environment says give an http:// URL.
 func NewClient(addr string) *Client {
 	t, err := TLSFromEnv()
-	if err != nil {
-		return &Client{base: addr, Token: DefaultToken(), err: err}
+	if err == nil {
+		var c *Client
+		if c, err = NewClientTLS(addr, t); err == nil {
+			return c
+		}
 	}
-	c, err := NewClientTLS(addr, t)
-	if err != nil {
-		return &Client{base: addr, Token: DefaultToken(), err: err}
+	// A URL that parses, so every call gets as far as send and its error.
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
 	}
-	return c
+	return &Client{base: addr, Token: DefaultToken(), err: err}
 }
 
 // NewClientTLS returns a client for addr that uses t for https; the error
