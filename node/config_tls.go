@@ -159,7 +159,7 @@ func (s *tlsSources) protocol(b tlsBlock) tlsutil.Protocol {
 		}
 		return v.v
 	}
-	return tlsutil.Protocol{
+	p := tlsutil.Protocol{
 		CAFile:               str("ca_file", b.caFile, d.caFile),
 		CAPath:               str("ca_path", b.caPath, d.caPath),
 		CertFile:             str("cert_file", b.certFile, d.certFile),
@@ -171,6 +171,14 @@ func (s *tlsSources) protocol(b tlsBlock) tlsutil.Protocol {
 		VerifyServerHostname: boolean("verify_server_hostname", b.verifyServerHostname, d.verifyServerHostname),
 		Keys:                 keys,
 	}
+	// As Consul: suites inherited from tls.defaults by a block that asks
+	// for TLS 1.3 (whose suites are not configurable) are dropped, not an
+	// error.
+	if b.cipherSuites.key == "" && b.minVersion.key != "" && p.MinVersion == "TLSv1_3" {
+		p.CipherSuites = ""
+		delete(keys, "tls_cipher_suites")
+	}
+	return p
 }
 
 // TLSConfig is the agent's TLS, resolved by Finalize.

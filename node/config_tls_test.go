@@ -118,6 +118,20 @@ func TestTLSResolution(t *testing.T) {
 			t.Errorf("ca_file %q, err %v", c.TLS.InternalRPC.CAFile, err)
 		}
 	})
+	t.Run("cipher suites inherited by a TLS 1.3 block are dropped", func(t *testing.T) {
+		suite := "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+		c, err := resolve(false, parseOK(t, `{"data_dir": "/d", "tls": {"defaults": {"tls_cipher_suites": "`+suite+`"},
+			"https": {"tls_min_version": "TLSv1_3"}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.TLS.HTTPS.CipherSuites != "" || c.TLS.InternalRPC.CipherSuites != suite {
+			t.Errorf("https %q internal_rpc %q", c.TLS.HTTPS.CipherSuites, c.TLS.InternalRPC.CipherSuites)
+		}
+		// Set in the same block, or both in tls.defaults, it is an error.
+		_, err = resolve(false, parseOK(t, `{"data_dir": "/d", "tls": {"defaults": {"tls_cipher_suites": "`+suite+`", "tls_min_version": "TLSv1_3"}}}`))
+		checkConfigErr(t, err, "tls.defaults.tls_cipher_suites: TLS 1.3 cipher suites are not configurable")
+	})
 	t.Run("nothing set: no TLS", func(t *testing.T) {
 		c, err := resolve(false, parseOK(t, `{"data_dir": "/d"}`))
 		if err != nil {
