@@ -2,6 +2,7 @@ package agentrun
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -26,10 +27,14 @@ import (
 type Running struct {
 	Agent    *node.Agent
 	HTTPAddr string
-	logger   hclog.Logger
-	httpSrv  *http.Server
-	handler  *httpapi.Handler
-	dns      *dns.Server
+	// HTTPSAddr is the HTTPS listener's address ("" when ports.https is
+	// off); it serves the same handler as HTTP.
+	HTTPSAddr string
+	logger    hclog.Logger
+	httpSrv   *http.Server
+	httpsSrv  *http.Server
+	handler   *httpapi.Handler
+	dns       *dns.Server
 	// DNSAddr is the DNS listener's address ("" when disabled).
 	DNSAddr string
 	watches *watch.Group
@@ -78,30 +83,67 @@ func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (
 		r.dns = ds
 		r.DNSAddr = ds.Addr
 	}
-	if cfg.Ports.HTTP >= 0 {
-		addr := net.JoinHostPort(cfg.ClientAddr, strconv.Itoa(cfg.Ports.HTTP))
+	if cfg.Ports.HTTP < 0 && cfg.Ports.HTTPS <= 0 {
+		return r, nil
+	}
+	h := httpapi.New(a, logger, func() { r.Shutdown() })
+	r.handler = h
+	h.SetLogStream(logs)
+	// listen opens one API listener (capped per client IP); wrap, for
+	// HTTPS, goes between the cap and the injector, so a parked query's
+	// connection comes back already inside TLS.
+	listen := func(proto string, port int, flag string, wrap func(net.Listener) net.Listener) (*injectListener, *http.Server, error) {
+		addr := net.JoinHostPort(cfg.ClientAddr, strconv.Itoa(port))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			a.Shutdown()
-			return nil, fmt.Errorf("listen for HTTP on %s: %w (is another agent running? set -http-port)", addr, err)
+			return nil, nil, fmt.Errorf("listen for %s on %s: %w (is another agent running? set %s)", proto, addr, err, flag)
 		}
-		r.HTTPAddr = ln.Addr().String()
-		inj := newInjectListener(newLimitListener(ln, cfg.HTTPMaxConnsPerClient))
-		ln = inj
-		h := httpapi.New(a, logger, func() { r.Shutdown() })
-		r.handler = h
-		h.SetConnReturner(inj.Inject)
-		h.SetLogStream(logs)
-		r.httpSrv = &http.Server{Handler: newRateLimiter(h, cfg.RPCRate, cfg.RPCMaxBurst), ReadHeaderTimeout: 30 * time.Second}
+		inj := newInjectListener(wrap(newLimitListener(ln, cfg.HTTPMaxConnsPerClient)))
+		// net/http's own complaints (a failed TLS handshake, once per
+		// connection) go to the agent's log, not bare to stderr.
+		errLog := logger.Named("agent").Named("http").StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn})
+		srv := &http.Server{Handler: newRateLimiter(h, cfg.RPCRate, cfg.RPCMaxBurst), ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
 		go func() {
-			if err := r.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				logger.Error("HTTP server stopped", "error", err)
+			if err := srv.Serve(inj); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error(proto+" server stopped", "error", err)
 			}
 		}()
-		logger.Named("agent").Info("started HTTP server", "address", r.HTTPAddr)
+		logger.Named("agent").Info("started "+proto+" server", "address", ln.Addr().String())
+		return inj, srv, nil
+	}
+	var httpInj, httpsInj *injectListener
+	if cfg.Ports.HTTP >= 0 {
+		if httpInj, r.httpSrv, err = listen("HTTP", cfg.Ports.HTTP, "-http-port", func(l net.Listener) net.Listener { return l }); err != nil {
+			r.Shutdown()
+			return nil, err
+		}
+		r.HTTPAddr = httpInj.Addr().String()
+	}
+	if cfg.Ports.HTTPS > 0 {
+		conf := cfg.TLS.Web.ServerConfig()
+		// HTTP/1.1 only: a parked blocking query hijacks its connection,
+		// which HTTP/2 does not allow.
+		conf.NextProtos = []string{"http/1.1"}
+		if httpsInj, r.httpsSrv, err = listen("HTTPS", cfg.Ports.HTTPS, "-https-port", func(l net.Listener) net.Listener { return tls.NewListener(l, conf) }); err != nil {
+			r.Shutdown()
+			return nil, err
+		}
+		r.HTTPSAddr = httpsInj.Addr().String()
+	}
+	// A parked query's connection goes back to the server it came from
+	// (any of them could serve it, but one may be off).
+	h.SetConnReturner(func(c net.Conn) {
+		if _, isTLS := c.(*tls.Conn); (isTLS && httpsInj != nil) || httpInj == nil {
+			httpsInj.Inject(c)
+			return
+		}
+		httpInj.Inject(c)
+	})
+	if r.HTTPAddr != "" {
 		// Watches read through the agent's own HTTP API, as Consul's do.
-		r.watches = watch.Start(watches, selfAddr(r.HTTPAddr), logger.Named("agent").Named("watch"))
-		r.stopReplication = startReplication(replications, selfAddr(r.HTTPAddr), logger.Named("agent").Named("replicate"))
+		self := "http://" + selfAddr(r.HTTPAddr)
+		r.watches = watch.Start(watches, self, logger.Named("agent").Named("watch"))
+		r.stopReplication = startReplication(replications, self, logger.Named("agent").Named("replicate"))
 	}
 	return r, nil
 }
@@ -135,11 +177,16 @@ func (r *Running) Shutdown() {
 		if r.stopReplication != nil {
 			r.stopReplication()
 		}
-		if r.httpSrv != nil {
+		for _, srv := range []*http.Server{r.httpSrv, r.httpsSrv} {
+			if srv == nil {
+				continue
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = r.httpSrv.Shutdown(ctx)
+			_ = srv.Shutdown(ctx)
 			cancel()
-			_ = r.httpSrv.Close()
+			_ = srv.Close()
+		}
+		if r.handler != nil {
 			r.handler.CloseParked()
 		}
 		if r.dns != nil {

@@ -144,7 +144,7 @@ func (c *Client) Monitor(ctx context.Context, level string, fn func(line string)
 		return err
 	}
 	// A stream has no overall timeout; the context ends it.
-	resp, err := c.http.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
 		return err
 	}

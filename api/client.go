@@ -13,10 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"consulx/tlsutil"
 )
 
 // DefaultAddr is the agent address from CONSULX_HTTP_ADDR, then
-// CONSUL_HTTP_ADDR, then 127.0.0.1:8500.
+// CONSUL_HTTP_ADDR, then 127.0.0.1:8500. An address without a scheme is
+// reached over https when CONSUL_HTTP_SSL is true (see NewClient).
 func DefaultAddr() string {
 	for _, k := range []string{"CONSULX_HTTP_ADDR", "CONSUL_HTTP_ADDR"} {
 		if v := os.Getenv(k); v != "" {
@@ -83,17 +86,120 @@ type Client struct {
 	// requests fail with it while Token is empty, rather than going out
 	// with the anonymous token the caller did not mean.
 	tokenErr error
+	// err is a configuration error (a bad CONSUL_CACERT...) that
+	// NewClient could not return; every call fails with it.
+	err error
 }
 
-// NewClient returns a client for addr ("host:port" or a URL).
+// TLSConfig is how the client checks an agent's HTTPS certificate and
+// what it presents to an agent with verify_incoming: Consul's
+// CONSUL_CACERT family.
+type TLSConfig struct {
+	// ServerName is checked against the certificate instead of the
+	// address's host (CONSUL_TLS_SERVER_NAME).
+	ServerName string
+	// CAFile or CAPath (a directory) holds the CA; neither: the system's
+	// roots (CONSUL_CACERT, CONSUL_CAPATH).
+	CAFile, CAPath string
+	// CertFile and KeyFile are the client certificate
+	// (CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY).
+	CertFile, KeyFile string
+	// InsecureSkipVerify accepts any certificate
+	// (CONSUL_HTTP_SSL_VERIFY=false).
+	InsecureSkipVerify bool
+}
+
+// TLSFromEnv reads CONSUL_CACERT, CONSUL_CAPATH, CONSUL_CLIENT_CERT,
+// CONSUL_CLIENT_KEY, CONSUL_TLS_SERVER_NAME and CONSUL_HTTP_SSL_VERIFY.
+func TLSFromEnv() (TLSConfig, error) {
+	t := TLSConfig{ServerName: os.Getenv("CONSUL_TLS_SERVER_NAME"), CAFile: os.Getenv("CONSUL_CACERT"),
+		CAPath: os.Getenv("CONSUL_CAPATH"), CertFile: os.Getenv("CONSUL_CLIENT_CERT"), KeyFile: os.Getenv("CONSUL_CLIENT_KEY")}
+	verify, err := envBool("CONSUL_HTTP_SSL_VERIFY", true)
+	t.InsecureSkipVerify = !verify
+	return t, err
+}
+
+func envBool(name string, def bool) (bool, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return def, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+// baseURL is addr as a URL: an address without a scheme gets https when
+// CONSUL_HTTP_SSL is true, as in Consul, else http.
+func baseURL(addr string) (string, error) {
+	if !strings.Contains(addr, "://") {
+		ssl, err := envBool("CONSUL_HTTP_SSL", false)
+		if err != nil {
+			return "", err
+		}
+		scheme := "http://"
+		if ssl {
+			scheme = "https://"
+		}
+		addr = scheme + addr
+	}
+	return strings.TrimRight(addr, "/"), nil
+}
+
+// NewClient returns a client for addr ("host:port" or a URL), configured
+// from the environment as Consul's client is (CONSUL_HTTP_SSL, and
+// TLSFromEnv for https). A bad setting there fails every call with one
+// line naming the variable. Programs that reach an agent over plain HTTP
+// whatever the environment says give an http:// URL.
 func NewClient(addr string) *Client {
+	t, err := TLSFromEnv()
+	if err == nil {
+		var c *Client
+		if c, err = NewClientTLS(addr, t); err == nil {
+			return c
+		}
+	}
+	// A URL that parses, so every call gets as far as send and its error.
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}
+	tok, tokErr := EnvToken()
+	return &Client{base: addr, Token: tok, tokenErr: tokErr, err: err}
+}
+
+// NewClientTLS returns a client for addr that uses t for https; the error
+// (an unreadable CA or certificate) is one line naming the setting.
+func NewClientTLS(addr string, t TLSConfig) (*Client, error) {
+	base, err := baseURL(addr)
+	if err != nil {
+		return nil, err
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 256
-	tok, err := EnvToken()
-	return &Client{base: strings.TrimRight(addr, "/"), Token: tok, tokenErr: err, http: &http.Client{Transport: tr}}
+	if strings.HasPrefix(base, "https://") {
+		m, err := tlsutil.Load(tlsutil.Protocol{CAFile: t.CAFile, CAPath: t.CAPath, CertFile: t.CertFile, KeyFile: t.KeyFile,
+			Keys: map[string]string{"ca_file": "CONSUL_CACERT (-ca-file)", "ca_path": "CONSUL_CAPATH (-ca-path)",
+				"cert_file": "CONSUL_CLIENT_CERT (-client-cert)", "key_file": "CONSUL_CLIENT_KEY (-client-key)"}})
+		if err != nil {
+			return nil, err
+		}
+		tc := m.HTTPSClientConfig()
+		tc.ServerName = t.ServerName
+		tc.InsecureSkipVerify = t.InsecureSkipVerify
+		tr.TLSClientConfig = tc
+	}
+	tok, tokErr := EnvToken()
+	return &Client{base: base, Token: tok, tokenErr: tokErr, http: &http.Client{Transport: tr}}, nil
+}
+
+// send sends one request, or fails with the client's configuration error.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	return c.http.Do(req)
 }
 
 // Addr returns the agent base URL.
@@ -191,7 +297,7 @@ func (c *Client) do(ctx context.Context, method, path string, params url.Values,
 	if err := c.setToken(req); err != nil {
 		return nil, nil, err
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -101,7 +101,7 @@ func (c *Client) Exec(ctx context.Context, req *ExecRequest, datacenter string, 
 	if err := c.setToken(hreq); err != nil {
 		return err
 	}
-	resp, err := c.http.Do(hreq)
+	resp, err := c.send(hreq)
 	if err != nil {
 		if stalled.Load() {
 			return fmt.Errorf("exec: the agent sent nothing for %s", idle)

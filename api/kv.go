@@ -141,7 +141,7 @@ func (c *Client) SnapshotSave(ctx context.Context, stale bool, w io.Writer) (uin
 	if err := c.setToken(req); err != nil {
 		return 0, err
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
 		return 0, err
 	}

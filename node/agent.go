@@ -34,7 +34,8 @@ type Agent struct {
 	wan       *serf.Serf // servers only
 	srv       *server    // nil on client agents
 	pool      *rpcPool
-	hooks     hooks // the server's authorizer and datacenter router
+	dialer    *serverDialer // every connection to a server's port
+	hooks     hooks         // the server's authorizer and datacenter router
 	// tokens are the agent's own ACL tokens (node/acl.go).
 	tokens  *agentTokens
 	events  userEvents
@@ -64,7 +65,8 @@ type Agent struct {
 // New starts an agent: gossip, and on servers Raft and the RPC port. The
 // caller adds the HTTP and DNS listeners (package agentrun does).
 func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
-	a := &Agent{cfg: cfg, logger: logger.Named("agent"), pool: newRPCPool(cfg.MaxQueryTime), shutdownCh: make(chan struct{}), started: time.Now()}
+	dialer := newServerDialer(cfg)
+	a := &Agent{cfg: cfg, logger: logger.Named("agent"), dialer: dialer, pool: newRPCPool(cfg.MaxQueryTime, dialer), shutdownCh: make(chan struct{}), started: time.Now()}
 	a.reads = bindReads(a)
 	a.tokens = &agentTokens{t: cfg.ACL.Tokens}
 	a.hooks.acl = newACLResolver(cfg, a.tokens)
@@ -91,7 +93,7 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 		return nil, err
 	}
 	if cfg.Server {
-		a.srv, err = newServer(serverDeps{cfg: cfg, nodeID: a.nodeID, logger: a.logger, pool: a.pool, hooks: &a.hooks,
+		a.srv, err = newServer(serverDeps{cfg: cfg, nodeID: a.nodeID, logger: a.logger, pool: a.pool, dialer: dialer, hooks: &a.hooks,
 			advertise: &net.TCPAddr{IP: a.advertise, Port: cfg.Ports.Server}, raw: a.rawHandlers(), fireEvent: a.fireLocalEvent, announceJob: a.announceJob})
 		if err != nil {
 			return nil, err

@@ -95,6 +95,10 @@ type Config struct {
 	// DisableKeyringFile keeps the keyring in memory only: installed and
 	// rotated keys are lost on restart, encrypt is used every time.
 	DisableKeyringFile bool
+	// TLS is the agent's TLS (config_tls.go), resolved from tls by
+	// Finalize.
+	TLS TLSConfig
+	tls tlsSources
 	// Timing tightens gossip and Raft for tests on one machine.
 	Timing Timing
 }
@@ -224,6 +228,20 @@ type FileConfig struct {
 	PrimaryDatacenter *string  `json:"primary_datacenter"`
 	ACL               *aclFile `json:"acl"`
 	aclLegacyFile
+	// TLS is Consul's tls block; the keys below are its deprecated
+	// top-level spellings, which Consul still takes (config_tls.go).
+	TLS                  *tlsFile `json:"tls"`
+	CAFile               *string  `json:"ca_file"`
+	CAPath               *string  `json:"ca_path"`
+	CertFile             *string  `json:"cert_file"`
+	KeyFile              *string  `json:"key_file"`
+	TLSMinVersion        *string  `json:"tls_min_version"`
+	TLSCipherSuites      *string  `json:"tls_cipher_suites"`
+	VerifyIncoming       *bool    `json:"verify_incoming"`
+	VerifyIncomingRPC    *bool    `json:"verify_incoming_rpc"`
+	VerifyIncomingHTTPS  *bool    `json:"verify_incoming_https"`
+	VerifyOutgoing       *bool    `json:"verify_outgoing"`
+	VerifyServerHostname *bool    `json:"verify_server_hostname"`
 	// Warnings are the keys of this source that consulx accepts but does
 	// not honour yet (see config_keys.go).
 	Warnings []ConfigWarning `json:"-"`
@@ -249,6 +267,17 @@ func (fc *FileConfig) SetPorts(http, dns, serfLAN, serfWAN, server *int) {
 		fc.Ports = &ports{}
 	}
 	fc.Ports.HTTP, fc.Ports.DNS, fc.Ports.SerfLAN, fc.Ports.SerfWAN, fc.Ports.Server = http, dns, serfLAN, serfWAN, server
+}
+
+// SetHTTPSPort sets -https-port (nil: not given).
+func (fc *FileConfig) SetHTTPSPort(https *int) {
+	if https == nil {
+		return
+	}
+	if fc.Ports == nil {
+		fc.Ports = &ports{}
+	}
+	fc.Ports.HTTPS = https
 }
 
 // ParseConfigFile decodes one JSON config source. Every key of Consul's
@@ -279,6 +308,9 @@ func ParseConfigFile(name string, r io.Reader) (*FileConfig, error) {
 	}
 	if fc.Bootstrap != nil && *fc.Bootstrap && fc.BootstrapExpect != nil && *fc.BootstrapExpect > 0 {
 		return nil, fmt.Errorf("config: %s: \"bootstrap\" and \"bootstrap_expect\" are mutually exclusive: set one", name)
+	}
+	if err := checkTLSFile(&fc); err != nil {
+		return nil, fmt.Errorf("config: %s: %v", name, err)
 	}
 	fc.Warnings = warnings
 	return &fc, nil
@@ -438,6 +470,7 @@ func (c *Config) Merge(fc *FileConfig) {
 	}
 	c.RetryJoinWAN = append(c.RetryJoinWAN, fc.StartJoinWAN...)
 	c.mergeACL(fc)
+	c.tls.merge(fc)
 	c.Warnings = append(c.Warnings, fc.Warnings...)
 	extra := map[string]json.RawMessage{
 		"service": fc.Service, "services": fc.Services, "check": fc.Check, "checks": fc.Checks,
@@ -531,7 +564,7 @@ func (c *Config) Finalize(leaveSet, skipSet bool) error {
 	if c.DefaultQueryTime <= 0 || c.MaxQueryTime <= 0 || c.DefaultQueryTime > c.MaxQueryTime {
 		errs = append(errs, "default_query_time and max_query_time must be positive, default not above max")
 	}
-	for name, p := range map[string]int{"http": c.Ports.HTTP, "dns": c.Ports.DNS, "serf_lan": c.Ports.SerfLAN, "serf_wan": c.Ports.SerfWAN, "server": c.Ports.Server} {
+	for name, p := range map[string]int{"http": c.Ports.HTTP, "https": c.Ports.HTTPS, "dns": c.Ports.DNS, "serf_lan": c.Ports.SerfLAN, "serf_wan": c.Ports.SerfWAN, "server": c.Ports.Server} {
 		if p < -1 || p > 65535 || (p == -1 && (name == "serf_lan" || name == "server")) {
 			errs = append(errs, fmt.Sprintf("ports.%s: invalid port %d", name, p))
 		}
@@ -546,6 +579,7 @@ func (c *Config) Finalize(leaveSet, skipSet bool) error {
 	default:
 		errs = append(errs, fmt.Sprintf("log_level %q: use trace, debug, info, warn or err", c.LogLevel))
 	}
+	errs = append(errs, c.finalizeTLS()...)
 	sort.Strings(errs)
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))

@@ -226,8 +226,8 @@ service {
 	if c.Ports.HTTP != 8501 {
 		t.Errorf("ports.http %d, want 8501", c.Ports.HTTP)
 	}
-	if len(fc.Warnings) != 1 || fc.Warnings[0].Key != "acl" || fc.Warnings[0].File != "test.hcl" {
-		t.Errorf("warnings %+v, want one for acl naming test.hcl", fc.Warnings)
+	if !c.ACL.Enabled || c.ACL.DefaultPolicy != "deny" || len(fc.Warnings) != 0 {
+		t.Errorf("acl %+v, warnings %+v: want the acl block honoured, no warning", c.ACL, fc.Warnings)
 	}
 	var def ServiceDefinition
 	if err := DecodeLoose(c.Extra["service"][0], &def); err != nil {

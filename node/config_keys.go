@@ -32,8 +32,6 @@ type keySpec struct {
 }
 
 const (
-	warnACL  = "ACLs are NOT enforced: every request is allowed and tokens are ignored"
-	warnTLS  = "TLS is NOT used: HTTP and RPC traffic is unencrypted and no certificate is checked"
 	warnMesh = "there is no service mesh (Connect): no CA, no certificates, no proxies, intentions are NOT enforced"
 	warnLog  = "logs go only to stderr (or the console's Log pane): no log file, no JSON, no syslog"
 	warnReap = "failed members are reaped after consulx's fixed reconnect timeout (72h)"
@@ -55,7 +53,6 @@ var consulKeyTable = []keySpec{
 
 	{path: "ports", keys: `dns http https serf_lan serf_wan server grpc grpc_tls proxy_min_port proxy_max_port
 		sidecar_min_port sidecar_max_port expose_min_port expose_max_port`},
-	{path: "ports.https", warn: "there is no HTTPS listener"},
 	{path: "ports.grpc", warn: "there is no gRPC listener"},
 	{path: "ports.grpc_tls", warn: "there is no gRPC listener"},
 	{path: "ports.proxy_min_port", warn: warnMesh},
@@ -70,7 +67,7 @@ var consulKeyTable = []keySpec{
 
 	{path: "limits", keys: `http_max_conns_per_client kv_max_value_size https_handshake_timeout request_limits
 		rpc_client_timeout rpc_handshake_timeout rpc_max_burst rpc_max_conns_per_client rpc_rate txn_max_req_len`},
-	{path: "limits.https_handshake_timeout", warn: "there is no HTTPS listener"},
+	{path: "limits.https_handshake_timeout", warn: "the HTTPS handshake is bounded by consulx's fixed 30 s header timeout"},
 	{path: "limits.request_limits", keys: "mode read_rate write_rate", warn: "requests are NOT rate-limited"},
 	{path: "limits.rpc_client_timeout", warn: "internal RPC uses consulx's fixed timeouts"},
 	{path: "limits.rpc_handshake_timeout", warn: "internal RPC uses consulx's fixed timeouts"},
@@ -113,28 +110,30 @@ var consulKeyTable = []keySpec{
 	{path: "acl_ttl"},
 	{path: "primary_datacenter"},
 
-	// TLS, with the deprecated top-level spellings (gossip encryption,
-	// encrypt and its companions, is honoured: see keyring.go).
-	{path: "tls", keys: "defaults internal_rpc https grpc", warn: warnTLS},
+	// TLS (config_tls.go) covers the server port and HTTPS; gossip has its
+	// own encryption (encrypt, above).
+	{path: "tls", keys: "defaults internal_rpc https grpc"},
 	{path: "tls.defaults", keys: tlsKeys},
 	{path: "tls.internal_rpc", keys: tlsKeys},
 	{path: "tls.https", keys: tlsKeys},
-	{path: "tls.grpc", keys: tlsKeys},
-	{path: "ca_file", warn: warnTLS},
-	{path: "ca_path", warn: warnTLS},
-	{path: "cert_file", warn: warnTLS},
-	{path: "key_file", warn: warnTLS},
-	{path: "tls_cipher_suites", warn: warnTLS},
-	{path: "tls_min_version", warn: warnTLS},
-	{path: "verify_incoming", warn: warnTLS},
-	{path: "verify_incoming_https", warn: warnTLS},
-	{path: "verify_incoming_rpc", warn: warnTLS},
-	{path: "verify_outgoing", warn: warnTLS},
-	{path: "verify_server_hostname", warn: warnTLS},
-	{path: "server_name", warn: warnTLS},
-	{path: "enable_agent_tls_for_checks", warn: warnTLS},
+	{path: "tls.https.verify_outgoing", noEffect: "nothing goes out over HTTPS with the agent's TLS settings (in Consul either)"},
+	{path: "tls.grpc", keys: tlsKeys, warn: "there is no gRPC listener"},
+	{path: "ca_file"},
+	{path: "ca_path"},
+	{path: "cert_file"},
+	{path: "key_file"},
+	{path: "tls_cipher_suites"},
+	{path: "tls_min_version"},
+	{path: "verify_incoming"},
+	{path: "verify_incoming_https"},
+	{path: "verify_incoming_rpc"},
+	{path: "verify_outgoing"},
+	{path: "verify_server_hostname"},
+	{path: "server_name", warn: "outgoing TLS checks server.<datacenter>.<domain> only; the name is not overridden"},
+	{path: "enable_agent_tls_for_checks", warn: "HTTP checks do NOT present the agent's certificate nor trust its CA"},
 	{path: "tls_prefer_server_cipher_suites", noEffect: "Consul ignores it too"},
-	{path: "auto_encrypt", keys: "tls dns_san ip_san allow_tls", warn: warnTLS},
+	{path: "auto_encrypt", keys: "tls dns_san ip_san allow_tls",
+		warn: "agents do NOT get certificates from the servers: give each its own cert_file and key_file"},
 
 	// Service mesh.
 	{path: "connect", warn: warnMesh, keys: `enabled ca_provider ca_config enable_mesh_gateway_wan_federation
@@ -147,7 +146,7 @@ var consulKeyTable = []keySpec{
 	{path: "peering", keys: "enabled test_allow_peer_registrations", warn: "cluster peering is not available"},
 
 	// Addresses and joining.
-	{path: "addresses", keys: "dns http https grpc grpc_tls", warn: "HTTP and DNS listen on client_addr"},
+	{path: "addresses", keys: "dns http https grpc grpc_tls", warn: "HTTP, HTTPS and DNS listen on client_addr"},
 	{path: "advertise_addr_ipv4", warn: "only advertise_addr is advertised"},
 	{path: "advertise_addr_ipv6", warn: "only advertise_addr is advertised"},
 	{path: "advertise_addr_wan", warn: "the WAN pool advertises advertise_addr"},
@@ -287,8 +286,8 @@ type keyNode struct {
 	noEffect string
 	// decoded: FileConfig has a field for this key (or it lies under one
 	// kept verbatim, such as dns_config), so the key is passed on, even
-	// when it also warns (ports.https is stored, not served). Other keys
-	// are dropped after their check.
+	// when it also warns (tls.https.verify_outgoing is stored, and used
+	// for nothing). Other keys are dropped after their check.
 	decoded  bool
 	children map[string]*keyNode // by lower-case key; "*" matches any key
 }
@@ -404,7 +403,7 @@ func joinPath(parent, key string) string {
 // ConfigWarning is a key that was accepted but is not (yet) honoured.
 type ConfigWarning struct {
 	File string // the config file that set it
-	Key  string // dotted path, e.g. "acl" or "ports.https"
+	Key  string // dotted path, e.g. "acl" or "ports.grpc"
 	Text string // one line naming the key and what the operator does not get
 }
 

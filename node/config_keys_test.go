@@ -37,6 +37,10 @@ var consulHonoured = map[string]string{
 	"retry_interval_wan": `"5s"`, "retry_max": `3`, "retry_max_wan": `3`,
 	"encrypt": `"pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="`, "encrypt_verify_incoming": `true`,
 	"encrypt_verify_outgoing": `true`, "disable_keyring_file": `true`,
+	"ports.https": `8501`, "ca_file": `"/ca.pem"`, "ca_path": `"/ca"`, "cert_file": `"/c.pem"`, "key_file": `"/k.pem"`,
+	"tls_min_version": `"TLSv1_3"`, "tls_cipher_suites": `"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"`,
+	"verify_incoming": `true`, "verify_incoming_rpc": `true`, "verify_incoming_https": `true`,
+	"verify_outgoing": `true`, "verify_server_hostname": `true`,
 	// consulx's one key of its own: built-in KV replication (package
 	// replicate), which Consul leaves to consul-replicate.
 	"replicate": `{"prefixes":["a@dc9"]}`,
@@ -50,9 +54,30 @@ var consulHonoured = map[string]string{
 	"acl_default_policy": `"deny"`, "acl_down_policy": `"deny"`, "acl_ttl": `"10s"`, "primary_datacenter": `"dc1"`,
 }
 
+func init() {
+	// The tls blocks: every key in each, but verify_outgoing and
+	// verify_server_hostname in https (see consulNoEffect, consulRefused).
+	for _, block := range []string{"defaults", "internal_rpc", "https"} {
+		for k, v := range map[string]string{"ca_file": `"/ca.pem"`, "ca_path": `"/ca"`, "cert_file": `"/c.pem"`,
+			"key_file": `"/k.pem"`, "tls_min_version": `"TLSv1_3"`, "tls_cipher_suites": `"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"`,
+			"verify_incoming": `true`, "verify_outgoing": `true`, "verify_server_hostname": `true`} {
+			if block == "https" && (k == "verify_outgoing" || k == "verify_server_hostname") {
+				continue
+			}
+			consulHonoured["tls."+block+"."+k] = v
+		}
+	}
+}
+
+// consulRefused are keys of Consul's structs that its builder refuses
+// with any value; consulx refuses them the same way.
+var consulRefused = strings.Fields(`
+	tls.defaults.use_auto_cert tls.internal_rpc.use_auto_cert tls.https.use_auto_cert tls.https.verify_server_hostname
+`)
+
 // consulNotYet are accepted with a warning that they are not supported yet.
 var consulNotYet = strings.Fields(`
-	ports.https ports.grpc ports.grpc_tls ports.proxy_min_port ports.proxy_max_port ports.sidecar_min_port
+	ports.grpc ports.grpc_tls ports.proxy_min_port ports.proxy_max_port ports.sidecar_min_port
 	ports.sidecar_max_port ports.expose_min_port ports.expose_max_port
 	performance.leave_drain_time
 	limits.https_handshake_timeout limits.request_limits.mode limits.request_limits.read_rate
@@ -62,20 +87,10 @@ var consulNotYet = strings.Fields(`
 	dns_config.enable_additional_node_meta_txt dns_config.soa.refresh dns_config.soa.retry dns_config.soa.expire
 	dns_config.soa.min_ttl dns_config.use_cache dns_config.cache_max_age
 	acl.policy_ttl acl.role_ttl acl.tokens.config_file_service_registration
-	tls.defaults.ca_file tls.defaults.ca_path tls.defaults.cert_file tls.defaults.key_file
-	tls.defaults.tls_min_version tls.defaults.tls_cipher_suites tls.defaults.verify_incoming
-	tls.defaults.verify_outgoing tls.defaults.verify_server_hostname tls.defaults.use_auto_cert
-	tls.internal_rpc.ca_file tls.internal_rpc.ca_path tls.internal_rpc.cert_file tls.internal_rpc.key_file
-	tls.internal_rpc.tls_min_version tls.internal_rpc.tls_cipher_suites tls.internal_rpc.verify_incoming
-	tls.internal_rpc.verify_outgoing tls.internal_rpc.verify_server_hostname tls.internal_rpc.use_auto_cert
-	tls.https.ca_file tls.https.ca_path tls.https.cert_file tls.https.key_file tls.https.tls_min_version
-	tls.https.tls_cipher_suites tls.https.verify_incoming tls.https.verify_outgoing
-	tls.https.verify_server_hostname tls.https.use_auto_cert
 	tls.grpc.ca_file tls.grpc.ca_path tls.grpc.cert_file tls.grpc.key_file tls.grpc.tls_min_version
 	tls.grpc.tls_cipher_suites tls.grpc.verify_incoming tls.grpc.verify_outgoing tls.grpc.verify_server_hostname
 	tls.grpc.use_auto_cert
-	ca_file ca_path cert_file key_file tls_cipher_suites tls_min_version verify_incoming verify_incoming_https
-	verify_incoming_rpc verify_outgoing verify_server_hostname server_name enable_agent_tls_for_checks
+	server_name enable_agent_tls_for_checks
 	auto_encrypt.tls auto_encrypt.dns_san auto_encrypt.ip_san auto_encrypt.allow_tls
 	connect.enabled connect.ca_provider connect.ca_config connect.enable_mesh_gateway_wan_federation
 	connect.test_ca_leaf_root_change_spread config_entries.bootstrap enable_central_service_config
@@ -131,7 +146,7 @@ var consulNotYet = strings.Fields(`
 var consulNoEffect = strings.Fields(`
 	acl.enable_key_list_policy acl_enable_key_list_policy acl.msp_disable_bootstrap
 	acl.tokens.managed_service_provider.accessor_id acl.tokens.managed_service_provider.secret_id
-	dns_config.prefer_namespace tls_prefer_server_cipher_suites raft_protocol protocol
+	dns_config.prefer_namespace tls_prefer_server_cipher_suites tls.https.verify_outgoing raft_protocol protocol
 	disable_anonymous_signature disable_coordinates disable_host_node_id disable_http_unprintable_char_filter
 	rpc.enable_streaming use_streaming_backend snapshot_agent
 	cloud.resource_id cloud.client_id cloud.client_secret cloud.hostname cloud.auth_url cloud.scada_address
@@ -152,13 +167,16 @@ var consulNoEffect = strings.Fields(`
 `)
 
 // consulValue is a value for path that asks for something; keys FileConfig
-// decodes despite warning (ports.https) need their real type.
+// decodes despite warning (tls.https.verify_outgoing) need their real type.
 func consulValue(path string) string {
 	if v, ok := consulHonoured[path]; ok {
 		return v
 	}
 	if strings.HasPrefix(path, "ports.") {
 		return "8501"
+	}
+	if path == "tls.https.verify_outgoing" {
+		return "true"
 	}
 	return `"x"`
 }
@@ -228,7 +246,7 @@ func TestKeyTableIsConsulsKeySet(t *testing.T) {
 	for p := range consulHonoured {
 		listed[p] = true
 	}
-	for _, p := range append(append([]string{}, consulNotYet...), consulNoEffect...) {
+	for _, p := range append(append(append([]string{}, consulNotYet...), consulNoEffect...), consulRefused...) {
 		if listed[p] {
 			t.Errorf("%q listed twice", p)
 		}
@@ -268,9 +286,9 @@ func TestConfigWarnings(t *testing.T) {
 		c.Merge(parseOK(t, src))
 		return c.Warnings
 	}
-	t.Run("verify_incoming names what is not enforced", func(t *testing.T) {
-		ws := parse(t, `{"verify_incoming": true}`)
-		if len(ws) != 1 || ws[0].Text != `"verify_incoming" is not supported yet: TLS is NOT used: HTTP and RPC traffic is unencrypted and no certificate is checked` {
+	t.Run("tls.grpc names what is not there", func(t *testing.T) {
+		ws := parse(t, `{"tls": {"grpc": {"verify_incoming": true}}}`)
+		if len(ws) != 1 || ws[0].Text != `"tls.grpc" is not supported yet: there is no gRPC listener` {
 			t.Errorf("warnings %+v", ws)
 		}
 	})
@@ -295,16 +313,16 @@ func TestConfigWarnings(t *testing.T) {
 	})
 	t.Run("keys match case-insensitively, like Consul's decoder", func(t *testing.T) {
 		c := DefaultConfig()
-		c.Merge(parseOK(t, `{"Verify_Incoming": true, "DataCenter": "dc3"}`))
-		if len(c.Warnings) != 1 || c.Warnings[0].Key != "Verify_Incoming" || c.Datacenter != "dc3" {
+		c.Merge(parseOK(t, `{"Log_File": "/x", "DataCenter": "dc3"}`))
+		if len(c.Warnings) != 1 || c.Warnings[0].Key != "Log_File" || c.Datacenter != "dc3" {
 			t.Errorf("warnings %+v datacenter %q", c.Warnings, c.Datacenter)
 		}
 	})
-	t.Run("ports.https still stored", func(t *testing.T) {
+	t.Run("a warned key FileConfig decodes is still stored", func(t *testing.T) {
 		c := DefaultConfig()
-		c.Merge(parseOK(t, `{"ports": {"https": 8501, "http": 8500}}`))
-		if c.Ports.HTTPS != 8501 || len(c.Warnings) != 1 || c.Warnings[0].Key != "ports.https" {
-			t.Errorf("https %d warnings %+v", c.Ports.HTTPS, c.Warnings)
+		c.Merge(parseOK(t, `{"tls": {"https": {"verify_outgoing": true}}}`))
+		if c.tls.https.verifyOutgoing != (tlsBool{true, "tls.https.verify_outgoing"}) || len(c.Warnings) != 1 || c.Warnings[0].Key != "tls.https.verify_outgoing" {
+			t.Errorf("stored %+v warnings %+v", c.tls.https.verifyOutgoing, c.Warnings)
 		}
 	})
 	// Writing a feature off, or an empty value, asks for nothing.
@@ -365,6 +383,13 @@ func TestKeysConsulRejects(t *testing.T) {
 				t.Error("config returned with the error")
 			}
 			checkConfigErr(t, err, "/etc/c.json", "unknown key "+tc.key)
+		})
+	}
+	for _, path := range consulRefused {
+		t.Run(path, func(t *testing.T) {
+			// Even false: Consul's builder refuses the key being set at all.
+			_, err := ParseConfigFile("/etc/c.json", strings.NewReader(docFor(path, "false")))
+			checkConfigErr(t, err, "/etc/c.json", `"`+path+`"`, "only valid in the tls.")
 		})
 	}
 	t.Run("bootstrap with bootstrap_expect", func(t *testing.T) {

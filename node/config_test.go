@@ -215,6 +215,12 @@ func TestParseAllKeysTogether(t *testing.T) {
 		PrimaryDatacenter: "dc-west", ACL: ACLConfig{DefaultPolicy: "allow", DownPolicy: "extend-cache", TokenTTL: 30 * time.Second},
 		EncryptKey: "HMzPnmnx4aXEXzpX6Ee0Rw==", EncryptVerifyIncoming: false, EncryptVerifyOutgoing: true, DisableKeyringFile: true,
 	}
+	// No TLS is set here (config_tls_test.go covers it); its loaded
+	// material holds pointers, so it is checked apart.
+	if c.TLS.RPC == nil || c.TLS.RPC.HasCert() || c.TLS.Web == nil || c.TLS.Domain != "consul" {
+		t.Errorf("TLS %+v", c.TLS)
+	}
+	c.TLS = TLSConfig{}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("resolved config:\n got %+v\nwant %+v", c, want)
 	}

@@ -6,7 +6,7 @@
 // The pieces, and where to start reading:
 //
 //   - The agent's lifecycle: agent.go (New, Leave, Shutdown), gossip.go,
-//     peers.go, datadir.go, config*.go.
+//     peers.go, datadir.go, config*.go (config_tls.go: the tls block).
 //   - The server (servers only): server.go (Raft, the server port,
 //     bootstrap, Raft membership) and its leader duties in leader_*.go
 //     (catalog reconcile from gossip, session TTLs, tombstone reaping). It
@@ -16,7 +16,8 @@
 //     leader), endpoints.go (the table), forward.go (leader holds,
 //     consistency modes, raftApply), hooks.go (the authorizer and the
 //     datacenter router), errors.go (typed errors, also on the wire),
-//     rpc.go (the server-port mux and the pooled RPC transport).
+//     rpc.go (the server-port mux and the pooled RPC transport), tls.go
+//     (TLS on the server port, and the one dialler of servers' ports).
 //   - Reads: readwatch.go, the one read-and-watch primitive that blocking
 //     queries and the HTTP layer's parking both use.
 //   - The endpoints by subject: kv.go, catalog.go, session.go, txn.go,

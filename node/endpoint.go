@@ -301,9 +301,11 @@ func (e *endpoint[A, R]) hop(ctx context.Context, s *server, dc string, req *A) 
 	// Nearest first; the next server of dc only when one could not be
 	// dialled (a write that reached a server is never sent twice), or for
 	// a read whose connection broke.
+	// The servers there present certificates for dc's name.
+	dctx := withServerDC(ctx, dc)
 	for _, addr := range addrs {
 		var reply R
-		err = s.pool.call(ctx, addr, e.name, req, &reply)
+		err = s.pool.call(dctx, addr, e.name, req, &reply)
 		if err == nil {
 			return &reply, nil
 		}

@@ -61,18 +61,10 @@ func serveRelay(ln net.Listener, relay *remote.Relay) {
 	}
 }
 
-// dialExec opens an exec stream to a server's port.
-func dialExec(ctx context.Context, addr string) (net.Conn, error) {
-	d := net.Dialer{Timeout: 2 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Write([]byte{rpcExec}); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
+// dialExec opens an exec stream to a server's port (through TLS with
+// verify_outgoing).
+func (a *Agent) dialExec(ctx context.Context, addr string) (net.Conn, error) {
+	return a.dialer.dial(ctx, addr, rpcExec)
 }
 
 // Exec runs a job on every node its filters select and calls fn with each
@@ -228,7 +220,7 @@ func (a *Agent) openJob(ctx context.Context, id string, spec remote.Spec, dc str
 		return remote.Open(c, id, spec)
 	}
 	if a.srv != nil {
-		c, err := dialExec(ctx, a.srv.execAddr)
+		c, err := a.dialExec(ctx, a.srv.execAddr)
 		if err != nil {
 			return nil, "", fmt.Errorf("remote exec: reach this server's relay: %w", err)
 		}
@@ -243,7 +235,7 @@ func (a *Agent) openJob(ctx context.Context, id string, spec remote.Spec, dc str
 			break
 		}
 		tried[addr] = true
-		c, err := dialExec(ctx, addr)
+		c, err := a.dialExec(ctx, addr)
 		if err != nil {
 			lastErr = err
 			continue
@@ -374,7 +366,7 @@ func (a *Agent) handleExecAnnouncement(e serf.UserEvent) {
 			case <-ctx.Done():
 			}
 		}()
-		c, err := dialExec(ctx, ann.Relay)
+		c, err := a.dialExec(ctx, ann.Relay)
 		if err != nil {
 			a.logger.Warn("remote exec: cannot reach the job's relay", "job", ann.Job, "relay", ann.Relay, "error", err)
 			return
@@ -389,11 +381,13 @@ func (a *Agent) handleExecAnnouncement(e serf.UserEvent) {
 // newRelay is a server's relay: the installed authorizer, if it guards
 // exec, decides per node with the caller's token (which never leaves the
 // server), and a target must be the member it names, from its address.
-func newRelay(h *hooks, dc string, lan func() memberLister, announce func(job string, f remote.Filters) ([]string, error)) *remote.Relay {
+func newRelay(h *hooks, d *serverDialer, dc string, lan func() memberLister, announce func(job string, f remote.Filters) ([]string, error)) *remote.Relay {
 	r := remote.NewRelay()
 	r.Datacenter = dc
 	r.Route = h.serversIn
-	r.DialServer = func(addr string) (net.Conn, error) { return dialExec(context.Background(), addr) }
+	r.DialServer = func(dc, addr string) (net.Conn, error) {
+		return d.dial(withServerDC(context.Background(), dc), addr, rpcExec)
+	}
 	r.Announce = announce
 	r.Authorize = func(token, node string) error {
 		if h.acl.enabled() {

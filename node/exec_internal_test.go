@@ -59,7 +59,7 @@ func TestPushedAnnouncementRunsTheJob(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	c, err := dialExec(context.Background(), srv.srv.execAddr)
+	c, err := srv.dialExec(context.Background(), srv.srv.execAddr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,8 @@ import (
 
 // The server port carries three protocols, told apart by the first byte
 // of each connection (as Consul does): Raft's transport, our internal RPC
-// and remote exec streams (the relay, see exec.go).
+// and remote exec streams (the relay, see exec.go); rpcTLS (tls.go) wraps
+// any of them in TLS.
 const (
 	rpcRaft     byte = 0x01
 	rpcInternal byte = 0x02
@@ -29,6 +30,7 @@ const (
 type muxListener struct {
 	ln        net.Listener
 	advertise net.Addr
+	in        *incomingTLS // nil: plaintext only
 	raftCh    chan net.Conn
 	rpcCh     chan net.Conn
 	execCh    chan net.Conn
@@ -36,8 +38,8 @@ type muxListener struct {
 	closeOnce sync.Once
 }
 
-func newMuxListener(ln net.Listener, advertise net.Addr) *muxListener {
-	m := &muxListener{ln: ln, advertise: advertise, raftCh: make(chan net.Conn, 16), rpcCh: make(chan net.Conn, 16), execCh: make(chan net.Conn, 16), done: make(chan struct{})}
+func newMuxListener(ln net.Listener, advertise net.Addr, in *incomingTLS) *muxListener {
+	m := &muxListener{ln: ln, advertise: advertise, in: in, raftCh: make(chan net.Conn, 16), rpcCh: make(chan net.Conn, 16), execCh: make(chan net.Conn, 16), done: make(chan struct{})}
 	go m.acceptLoop()
 	return m
 }
@@ -62,15 +64,24 @@ func (m *muxListener) acceptLoop() {
 }
 
 func (m *muxListener) route(c net.Conn) {
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	// The deadline covers the first byte and, for rpcTLS, the handshake
+	// and the inner byte.
+	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
 	var b [1]byte
 	if _, err := io.ReadFull(c, b[:]); err != nil {
 		c.Close()
 		return
 	}
-	_ = c.SetReadDeadline(time.Time{})
+	proto := b[0]
+	if m.in != nil {
+		var ok bool
+		if c, proto, ok = m.in.accept(c, proto); !ok {
+			return
+		}
+	}
+	_ = c.SetDeadline(time.Time{})
 	var ch chan net.Conn
-	switch b[0] {
+	switch proto {
 	case rpcRaft:
 		ch = m.raftCh
 	case rpcInternal:
@@ -132,18 +143,15 @@ func (l *chanListener) Close() error   { return nil }
 func (l *chanListener) Addr() net.Addr { return l.m.advertise }
 
 // raftLayer is raft's StreamLayer on the shared port.
-type raftLayer struct{ chanListener }
+type raftLayer struct {
+	chanListener
+	dialer *serverDialer
+}
 
 func (l *raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", string(addr), timeout)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Write([]byte{rpcRaft}); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return l.dialer.dial(ctx, string(addr), rpcRaft)
 }
 
 // dialError marks a failure to reach a server at all, the one RPC failure
@@ -174,16 +182,14 @@ type rpcPool struct {
 	maxQueryTime time.Duration
 }
 
-func newRPCPool(maxQueryTime time.Duration) *rpcPool {
-	d := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
+// newRPCPool dials servers with d (nil: plaintext). The request's
+// context reaches d, so a hop marks the datacenter it dials
+// (withServerDC) for verify_server_hostname.
+func newRPCPool(maxQueryTime time.Duration, d *serverDialer) *rpcPool {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, addr)
+			c, err := d.dial(ctx, addr, rpcInternal)
 			if err != nil {
-				return nil, &dialError{err}
-			}
-			if _, err := c.Write([]byte{rpcInternal}); err != nil {
-				c.Close()
 				return nil, &dialError{err}
 			}
 			return c, nil
@@ -235,6 +241,10 @@ func (p *rpcPool) call(ctx context.Context, addr, method string, args, reply any
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return &transportError{err}
+	}
+	if resp.Header.Get(tlsRequiredHeader) != "" {
+		// Refused before anything ran: as good as not reached.
+		return &dialError{errTLSRequired}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return rpcErrorFrom(resp.Header, string(data))

@@ -17,7 +17,7 @@ func TestClosedMuxClosesQueuedConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := newMuxListener(ln, ln.Addr())
+	m := newMuxListener(ln, ln.Addr(), nil)
 	c, err := net.DialTimeout("tcp", ln.Addr().String(), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func TestRPCCallToSilentServerTimesOut(t *testing.T) {
 			defer c.Close() // read nothing, answer nothing
 		}
 	}()
-	pool := newRPCPool(300 * time.Millisecond)
+	pool := newRPCPool(300*time.Millisecond, nil)
 	defer pool.close()
 	for _, tc := range []struct {
 		args any

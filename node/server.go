@@ -91,6 +91,7 @@ type serverDeps struct {
 	nodeID    string
 	logger    hclog.Logger
 	pool      *rpcPool
+	dialer    *serverDialer
 	hooks     *hooks
 	advertise *net.TCPAddr
 	// raw are the streaming RPCs (snapshots) served on the server port.
@@ -119,9 +120,9 @@ func newServer(d serverDeps) (_ *server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on server port %d: %w (is another agent running? set -server-port)", cfg.Ports.Server, err)
 	}
-	s.mux = newMuxListener(ln, d.advertise)
+	s.mux = newMuxListener(ln, d.advertise, newIncomingTLS(cfg, s.logger.Named("rpc")))
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:                &raftLayer{chanListener{m: s.mux, ch: s.mux.raftCh}},
+		Stream:                &raftLayer{chanListener{m: s.mux, ch: s.mux.raftCh}, d.dialer},
 		MaxPool:               3,
 		Timeout:               5 * time.Second,
 		Logger:                d.logger.Named("raft-net"),
@@ -180,7 +181,7 @@ func newServer(d serverDeps) (_ *server, err error) {
 
 	s.rpcSrv = serveRPC(&chanListener{m: s.mux, ch: s.mux.rpcCh}, rpcHandlers(s), d.raw)
 	s.execAddr = d.advertise.String()
-	s.relay = newRelay(d.hooks, cfg.Datacenter, func() memberLister { return s.lan }, func(job string, f remote.Filters) ([]string, error) {
+	s.relay = newRelay(d.hooks, d.dialer, cfg.Datacenter, func() memberLister { return s.lan }, func(job string, f remote.Filters) ([]string, error) {
 		if d.announceJob == nil {
 			return nil, errors.New("this server cannot announce jobs")
 		}

@@ -324,6 +324,15 @@ func (a *Agent) snapshotTarget(needLeader bool, dc string) (string, error) {
 	return a.srv.snapshotTarget(needLeader)
 }
 
+// targetCtx marks ctx for a server of dc when snapshotTarget chose one in
+// another datacenter (its certificate is for dc's name).
+func (a *Agent) targetCtx(ctx context.Context, dc string) context.Context {
+	if a.srv != nil && dc != "" && dc != a.cfg.Datacenter {
+		return withServerDC(ctx, dc)
+	}
+	return ctx
+}
+
 // snapshotTarget is "" when this server may take the snapshot, else the
 // leader's address.
 func (s *server) snapshotTarget(needLeader bool) (string, error) {
@@ -358,7 +367,7 @@ func (a *Agent) SnapshotSave(ctx context.Context, stale bool, dc string) (*Snaps
 	if len(params) > 0 {
 		q = "?" + params.Encode()
 	}
-	resp, err := a.rawCall(ctx, addr, "snapshot-save", q, nil)
+	resp, err := a.rawCall(a.targetCtx(ctx, dc), addr, "snapshot-save", q, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +393,7 @@ func (a *Agent) SnapshotRestore(ctx context.Context, r io.Reader, dc string) err
 	if dc != "" {
 		q = "?dc=" + url.QueryEscape(dc)
 	}
-	resp, err := a.rawCall(ctx, addr, "snapshot-restore", q, r)
+	resp, err := a.rawCall(a.targetCtx(ctx, dc), addr, "snapshot-restore", q, r)
 	if err != nil {
 		return err
 	}

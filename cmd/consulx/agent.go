@@ -27,6 +27,7 @@ func agentFlags(fs *flag.FlagSet, fc *node.FileConfig, files, dirs *stringList, 
 	var (
 		server, bootstrap, ui                                    bool
 		expect, httpPort, dnsPort, lanPort, wanPort, srvPort     int
+		httpsPort                                                int
 		dc, dataDir, nodeName, bind, advertise, client, logLevel string
 		encrypt                                                  string
 		disableKeyringFile                                       bool
@@ -60,13 +61,14 @@ func agentFlags(fs *flag.FlagSet, fc *node.FileConfig, files, dirs *stringList, 
 	fs.Var(files, "config-file", "Config file, .json or .hcl (repeatable)")
 	fs.Var(dirs, "config-dir", "Directory of *.json and *.hcl config files, read in lexical order (repeatable)")
 	fs.IntVar(&httpPort, "http-port", 0, "HTTP API port (default 8500)")
+	fs.IntVar(&httpsPort, "https-port", 0, "HTTPS API port (default -1: off; needs a certificate, see tls)")
 	fs.IntVar(&dnsPort, "dns-port", 0, "DNS port (default 8600)")
 	fs.IntVar(&lanPort, "serf-lan-port", 0, "LAN gossip port (default 8301)")
 	fs.IntVar(&wanPort, "serf-wan-port", 0, "WAN gossip port (default 8302)")
 	fs.IntVar(&srvPort, "server-port", 0, "Server RPC and Raft port (default 8300)")
 	// The returned func copies the flags the user actually set into fc.
 	return func() {
-		ports := &struct{ http, dns, lan, wan, srv *int }{}
+		ports := &struct{ http, https, dns, lan, wan, srv *int }{}
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
 			case "server":
@@ -98,6 +100,8 @@ func agentFlags(fs *flag.FlagSet, fc *node.FileConfig, files, dirs *stringList, 
 				fc.DisableKeyringFile = &disableKeyringFile
 			case "http-port":
 				ports.http = &httpPort
+			case "https-port":
+				ports.https = &httpsPort
 			case "dns-port":
 				ports.dns = &dnsPort
 			case "serf-lan-port":
@@ -124,6 +128,7 @@ func agentFlags(fs *flag.FlagSet, fc *node.FileConfig, files, dirs *stringList, 
 			fc.RetryIntervalWAN = &d
 		}
 		fc.SetPorts(ports.http, ports.dns, ports.lan, ports.wan, ports.srv)
+		fc.SetHTTPSPort(ports.https)
 	}
 }
 
@@ -233,7 +238,7 @@ func runAgent(args []string, env *cliEnv) int {
 			return 1
 		}
 		go func() {
-			consoleDone <- tui.Run(api.NewClient(r.HTTPAddr), tui.Options{Embedded: true, Addr: r.HTTPAddr, Stop: stopConsole})
+			consoleDone <- tui.Run(api.NewClient("http://"+r.HTTPAddr), tui.Options{Embedded: true, Addr: r.HTTPAddr, Stop: stopConsole})
 		}()
 	}
 	// releaseTerminal quits the console and waits (bounded) until it has

@@ -103,7 +103,7 @@ func runBenchExec(args []string, env *cliEnv) int {
 			serverSerf = fmt.Sprintf("127.0.0.1:%d", p[2])
 		}
 	}
-	client := api.NewClient(running[0].HTTPAddr)
+	client := api.NewClient("http://" + running[0].HTTPAddr)
 	ctx := context.Background()
 	// Every agent must know every other before a fan-out can reach all,
 	// and the joins' gossip must have died down: until then their intents

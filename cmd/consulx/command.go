@@ -37,6 +37,7 @@ type httpFlags struct {
 	tokenFile  string
 	datacenter string
 	stale      bool
+	tls        tlsFlags // -ca-file, -client-cert... (tls.go)
 }
 
 func (h *httpFlags) register(fs *flag.FlagSet) {
@@ -44,6 +45,7 @@ func (h *httpFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&h.token, "token", "", "ACL token (env CONSUL_HTTP_TOKEN, CONSULX_HTTP_TOKEN)")
 	fs.StringVar(&h.tokenFile, "token-file", "", "File containing the ACL token, used instead of -token (env CONSUL_HTTP_TOKEN_FILE, CONSULX_HTTP_TOKEN_FILE)")
 	fs.StringVar(&h.datacenter, "datacenter", "", "Datacenter to query (default: the agent's)")
+	h.tls.register(fs)
 }
 
 // requestToken picks the token as Consul 1.22's CLI does (checked
@@ -67,7 +69,10 @@ func (h *httpFlags) client() (*api.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := api.NewClient(h.addr)
+	c, err := h.tls.client(h.addr)
+	if err != nil {
+		return nil, err
+	}
 	c.Token = tok
 	return c, nil
 }
@@ -118,11 +123,10 @@ func (c *cliCmd) run(args []string, body func(x *cmdRun) int) int {
 	defer cancel()
 	x := &cmdRun{cliCmd: c, ctx: ctx, stdout: c.env.stdout, stderr: c.env.stderr}
 	if c.http != nil {
-		cl, err := c.http.client()
-		if err != nil {
-			return x.errorf("Error %v", err)
+		var err error
+		if x.client, err = c.http.client(); err != nil {
+			return x.errorf("%v", err)
 		}
-		x.client = cl
 	}
 	return body(x)
 }

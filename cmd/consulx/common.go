@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"consulx/api"
+	"consulx/tlsutil"
 )
 
 // stringList is a repeatable string flag (-join a -join b).
@@ -48,12 +51,26 @@ func apiError(w io.Writer, what string, err error) int {
 	switch {
 	case errors.As(err, &se):
 		fmt.Fprintf(w, "Error %s: %s\n", what, err)
+	case isTLSError(err):
+		// The agent is there; the hint about starting one would mislead.
+		fmt.Fprintf(w, "Error connecting to Consul agent: %v\n", err)
 	case errors.As(err, &ne), strings.Contains(err.Error(), "connection refused"):
 		fmt.Fprintf(w, "Error connecting to Consul agent: %v\n(is an agent running? start one with 'consulx agent -dev', or set -http-addr / CONSUL_HTTP_ADDR)\n", err)
 	default:
 		fmt.Fprintf(w, "Error %s: %v\n", what, err)
 	}
 	return 1
+}
+
+// isTLSError reports a failed TLS handshake or certificate check.
+func isTLSError(err error) bool {
+	var cve *tls.CertificateVerificationError
+	var rhe tls.RecordHeaderError
+	var ae tls.AlertError
+	var uae x509.UnknownAuthorityError
+	var he x509.HostnameError
+	return errors.As(err, &cve) || errors.As(err, &rhe) || errors.As(err, &ae) || errors.As(err, &uae) ||
+		errors.As(err, &he) || errors.Is(err, tlsutil.ErrNoClientCert)
 }
 
 // columnize lays rows out like ryanuber/columnize with two-space glue: each

@@ -184,7 +184,7 @@ func (d *demoCluster) seed(ctx context.Context) error {
 			return fmt.Errorf("register %s on %s: %w", def.ID, a.Agent.Config().NodeName, err)
 		}
 	}
-	c := api.NewClient(d.agents[0].HTTPAddr)
+	c := api.NewClient("http://" + d.agents[0].HTTPAddr)
 	for _, kv := range demoKV {
 		for {
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -263,7 +263,7 @@ func launchDemo(f demoFlags) (*demoCluster, error) {
 // throwaway that lives only as long as the console.
 func (d *demoCluster) console() (tui.Source, tui.Options) {
 	addr := d.agents[0].HTTPAddr
-	return api.NewClient(addr), tui.Options{Addr: addr}
+	return api.NewClient("http://" + addr), tui.Options{Addr: addr}
 }
 
 // runDemo starts a small cluster on 127.0.0.1 in this process and opens

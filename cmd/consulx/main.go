@@ -50,6 +50,7 @@ func commands() map[string]command {
 		"exec":        {"Executes a command on the datacenter's nodes", runExec},
 		"replicate":   {"Copies KV prefixes from another datacenter, as consul-replicate", runReplicate},
 		"watch":       {"Runs a handler when KV, the catalog, health or events change", runWatch},
+		"tls":         {"Creates a CA and agent certificates for TLS", runTLS},
 		"tui":         {"Opens the ops console against a running agent", runTUI},
 		"demo":        {"Starts a small local cluster in this process and opens the console on it", runDemo},
 		"completion":  {"Prints shell completion for consulx and ssh/scp hosts", runCompletion},

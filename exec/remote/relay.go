@@ -41,10 +41,11 @@ type Relay struct {
 	VerifyNode func(node string, remote net.Addr) error
 	// Datacenter is the relay's own. A job for another one is passed on
 	// to a relay there: Route lists that datacenter's servers, nearest
-	// first, and DialServer opens an exec stream to one.
+	// first, and DialServer opens an exec stream to one (of dc: TLS checks
+	// the server name for it).
 	Datacenter string
 	Route      func(dc string) ([]string, error)
-	DialServer func(addr string) (net.Conn, error)
+	DialServer func(dc, addr string) (net.Conn, error)
 	// Announce announces a job passed on from another datacenter in this
 	// one (gossip) and returns the nodes expected to answer.
 	Announce func(job string, filters Filters) ([]string, error)
@@ -230,7 +231,7 @@ func (r *Relay) passOn(c net.Conn, fr *frameReader, h *hello) {
 	}
 	var remote net.Conn
 	for _, addr := range addrs {
-		if remote, err = r.DialServer(addr); err == nil {
+		if remote, err = r.DialServer(h.Datacenter, addr); err == nil {
 			break
 		}
 	}

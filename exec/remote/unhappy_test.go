@@ -241,7 +241,7 @@ func TestJobPassedOnToAnotherDatacenter(t *testing.T) {
 			}
 			return []string{"127.0.0.1:1", remoteAddr}, nil // the first is down
 		}
-		r.DialServer = func(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }
+		r.DialServer = func(_, addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }
 	})
 	job, err := OpenIn(dial(t, localAddr), "job-far", Spec{Command: "echo far away", Wait: 3 * time.Second}, "dc2", Filters{Node: "^far$"})
 	if err != nil {

@@ -57,7 +57,7 @@ func (a *Agent) Client() *api.Client {
 	a.clientMu.Lock()
 	defer a.clientMu.Unlock()
 	if a.client == nil || a.clientAddr != a.HTTPAddr() {
-		a.client, a.clientAddr = api.NewClient(a.HTTPAddr()), a.HTTPAddr()
+		a.client, a.clientAddr = api.NewClient("http://"+a.HTTPAddr()), a.HTTPAddr()
 	}
 	return a.client
 }
