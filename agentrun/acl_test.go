@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -318,8 +319,14 @@ func TestACLTokenMatrix(t *testing.T) {
 	if _, err := app.KV().Put(&consul.KVPair{Key: "app/c", Value: []byte("v")}, nil); err != nil {
 		t.Fatalf("app token inside its prefix: %v", err)
 	}
-	if _, err := app.KV().Put(&consul.KVPair{Key: "ops/x", Value: []byte("owned")}, nil); err == nil || !strings.Contains(err.Error(), "403") {
+	// Consul's refusal text names the token and what it lacks.
+	if _, err := app.KV().Put(&consul.KVPair{Key: "ops/x", Value: []byte("owned")}, nil); err == nil ||
+		!regexp.MustCompile(`403 \(Permission denied: token with AccessorID '[0-9a-f-]{36}' lacks permission 'key:write' on "ops/x"\)`).MatchString(err.Error()) {
 		t.Fatalf("app token outside its prefix: %v", err)
+	}
+	if _, err := tokenClient(t, cli, "").KV().Put(&consul.KVPair{Key: "ops/x", Value: []byte("owned")}, nil); err == nil ||
+		!strings.Contains(err.Error(), "Permission denied: anonymous token lacks permission 'key:write' on \"ops/x\". The anonymous token is used implicitly") {
+		t.Fatalf("no token: %v", err)
 	}
 	pairs, meta, err := app.KV().List("", nil)
 	if err != nil || len(pairs) != 3 || !meta.ResultsFilteredByACLs {

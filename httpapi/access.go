@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sort"
 
@@ -42,26 +41,30 @@ func public(why string) routeAccess     { return routeAccess{kind: accessPublic,
 func viaServers(why string) routeAccess { return routeAccess{kind: accessServers, why: why} }
 func inHandler(why string) routeAccess  { return routeAccess{kind: accessHandler, why: why} }
 
-// needs is an access check made by this agent before the handler.
-func needs(perm string, ok func(z acl.Authorizer, self string) bool) routeAccess {
+// needs is an access check made by this agent before the handler; perm
+// on this agent's node when onSelf (agent:read), else on nothing
+// (operator:write).
+func needs(perm string, onSelf bool, ok func(z acl.Authorizer, self string) bool) routeAccess {
 	return routeAccess{kind: accessAgent, why: perm, check: func(z acl.Authorizer, self string) error {
 		if ok(z, self) {
 			return nil
 		}
-		return &node.PermissionDeniedError{Msg: fmt.Sprintf("token lacks permission %q", perm)}
+		on := ""
+		if onSelf {
+			on = self
+		}
+		return node.Denied(z, perm, on)
 	}}
 }
 
 var (
-	agentRead     = needs("agent:read", func(z acl.Authorizer, self string) bool { return z.AgentRead(self) })
-	agentWrite    = needs("agent:write", func(z acl.Authorizer, self string) bool { return z.AgentWrite(self) })
-	operatorRead  = needs("operator:read", func(z acl.Authorizer, _ string) bool { return z.OperatorRead() })
-	operatorWrite = needs("operator:write", func(z acl.Authorizer, _ string) bool { return z.OperatorWrite() })
-	aclWrite      = needs("acl:write", func(z acl.Authorizer, _ string) bool { return z.ACLWrite() })
+	agentRead     = needs("agent:read", true, func(z acl.Authorizer, self string) bool { return z.AgentRead(self) })
+	agentWrite    = needs("agent:write", true, func(z acl.Authorizer, self string) bool { return z.AgentWrite(self) })
+	operatorRead  = needs("operator:read", false, func(z acl.Authorizer, _ string) bool { return z.OperatorRead() })
+	operatorWrite = needs("operator:write", false, func(z acl.Authorizer, _ string) bool { return z.OperatorWrite() })
+	aclWrite      = needs("acl:write", false, func(z acl.Authorizer, _ string) bool { return z.ACLWrite() })
 	// Consul's snapshot check: management, or acl = "write".
-	management   = needs("management (global-management policy, or acl = \"write\")", func(z acl.Authorizer, _ string) bool { return acl.AllowSnapshot(z) })
-	keyringRead  = needs("keyring:read", func(z acl.Authorizer, _ string) bool { return z.KeyringRead() })
-	keyringWrite = needs("keyring:write", func(z acl.Authorizer, _ string) bool { return z.KeyringWrite() })
+	management = needs("acl:write", false, func(z acl.Authorizer, _ string) bool { return acl.AllowSnapshot(z) })
 )
 
 // Route is one registered route, as the route-walking test sees it.
@@ -119,12 +122,12 @@ func authz(r *http.Request) acl.Authorizer {
 	return acl.AllowAll()
 }
 
-// require is a handler's own check.
-func require(ok bool, perm, on string) error {
+// require is a handler's own check of what the token z may do.
+func require(z acl.Authorizer, ok bool, perm, on string) error {
 	if ok {
 		return nil
 	}
-	return &node.PermissionDeniedError{Msg: fmt.Sprintf("token lacks permission %q on %q", perm, on)}
+	return node.Denied(z, perm, on)
 }
 
 // setFiltered marks an answer the token saw only part of.

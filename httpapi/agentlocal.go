@@ -51,7 +51,7 @@ func (h *Handler) agentServiceRegister(w http.ResponseWriter, r *http.Request) (
 	if def.Name == "" {
 		return nil, badRequest("Missing service name")
 	}
-	if err := require(authz(r).ServiceWrite(def.Name), "service:write", def.Name); err != nil {
+	if err := require(authz(r), authz(r).ServiceWrite(def.Name), "service:write", def.Name); err != nil {
 		return nil, err
 	}
 	return nil, h.agent.RegisterService(&def)
@@ -84,7 +84,7 @@ func (h *Handler) agentCheckRegister(w http.ResponseWriter, r *http.Request) (an
 		if err := h.serviceWrite(r, body.ServiceID); err != nil {
 			return nil, err
 		}
-	} else if err := require(authz(r).NodeWrite(h.agent.Config().NodeName), "node:write", h.agent.Config().NodeName); err != nil {
+	} else if err := require(authz(r), authz(r).NodeWrite(h.agent.Config().NodeName), "node:write", h.agent.Config().NodeName); err != nil {
 		return nil, err
 	}
 	return nil, h.agent.RegisterCheck(&body)
@@ -156,7 +156,7 @@ func (h *Handler) agentMaintenance(w http.ResponseWriter, r *http.Request) (any,
 	if target == "" {
 		target = h.agent.Config().NodeName
 	}
-	if err := require(authz(r).NodeWrite(target), "node:write", target); err != nil {
+	if err := require(authz(r), authz(r).NodeWrite(target), "node:write", target); err != nil {
 		return nil, err
 	}
 	return nil, h.agent.MaintenanceOn(r.Context(), r.URL.Query().Get("node"), "", enable, reason)
@@ -191,9 +191,9 @@ func (h *Handler) serviceWrite(r *http.Request, id string) error {
 	}
 	z := authz(r)
 	if name == "" {
-		return require(z.ServiceWrite(id) && z.ServiceWrite(""), "service:write", id)
+		return require(z, z.ServiceWrite(id) && z.ServiceWrite(""), "service:write", id)
 	}
-	return require(z.ServiceWrite(name), "service:write", name)
+	return require(z, z.ServiceWrite(name), "service:write", name)
 }
 
 // checkWrite checks write on what a local check belongs to.
@@ -202,7 +202,7 @@ func (h *Handler) checkWrite(r *http.Request, id string) error {
 	if c, ok := h.agent.LocalChecks()[id]; ok && c.ServiceID != "" {
 		return h.serviceWrite(r, c.ServiceID)
 	}
-	return require(authz(r).NodeWrite(self), "node:write", self)
+	return require(authz(r), authz(r).NodeWrite(self), "node:write", self)
 }
 
 func checkReadable(z acl.Authorizer, c *store.HealthCheck) bool {

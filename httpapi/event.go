@@ -17,7 +17,7 @@ func (h *Handler) eventFire(w http.ResponseWriter, r *http.Request) (any, error)
 	if ev.Name == "" {
 		return nil, badRequest("Missing name")
 	}
-	if err := require(authz(r).EventWrite(ev.Name), "event:write", ev.Name); err != nil {
+	if err := require(authz(r), authz(r).EventWrite(ev.Name), "event:write", ev.Name); err != nil {
 		return nil, err
 	}
 	payload, err := readBody(r, node.UserEventMaxPayload)

@@ -183,7 +183,16 @@ func (r *aclResolver) identity(res *ResolveTokenResponse) (*Identity, error) {
 		}
 		rules = append(rules, pr)
 	}
-	return &Identity{Token: res.Token, Authz: acl.New(r.defaultAllow(), rules...)}, nil
+	return &Identity{Token: res.Token, Authz: named(res.Token, acl.New(r.defaultAllow(), rules...))}, nil
+}
+
+// named carries the token's AccessorID along with what it may do, for
+// the refusal text (Denied).
+func named(t *store.ACLToken, z acl.Authorizer) acl.Authorizer {
+	if t == nil {
+		return z
+	}
+	return accessorNamed{Authorizer: z, accessor: t.AccessorID}
 }
 
 func (r *aclResolver) parsed(p *store.ACLPolicy) (*acl.Rules, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"consulx/acl"
+	"consulx/store"
 )
 
 // An endpoint is one internal RPC, declared once (endpoints.go): its name,
@@ -57,8 +58,37 @@ type endpoint[A, R any] struct {
 // denied is the refusal of an endpoint's authorize or filter. what names
 // the permission missing, as Consul's detail text does
 // (`token with AccessorID '...' lacks permission "key:write" on "foo"`).
-func denied(z acl.Authorizer, perm, on string) error {
-	return &PermissionDeniedError{Msg: fmt.Sprintf("token lacks permission %q on %q", perm, on)}
+func denied(z acl.Authorizer, perm, on string) error { return Denied(z, perm, on) }
+
+// Denied is Consul's refusal text for a token z that lacks perm
+// ("key:write") on the resource on ("" for acl, operator, keyring):
+// `Permission denied: token with AccessorID '...' lacks permission
+// 'key:write' on "app/x"`, naming the anonymous token as Consul does.
+func Denied(z acl.Authorizer, perm, on string) error {
+	who := "token"
+	anonymous := false
+	if n, ok := z.(accessorNamed); ok {
+		if anonymous = n.accessor == store.AnonymousTokenAccessorID; anonymous {
+			who = "anonymous token"
+		} else if n.accessor != "" {
+			who = fmt.Sprintf("token with AccessorID '%s'", n.accessor)
+		}
+	}
+	msg := fmt.Sprintf("%s lacks permission '%s'", who, perm)
+	if on != "" {
+		msg += fmt.Sprintf(" on %q", on)
+	}
+	if anonymous {
+		msg += ". The anonymous token is used implicitly when a request does not specify a token."
+	}
+	return &PermissionDeniedError{Msg: msg}
+}
+
+// accessorNamed is a resolved token's authorizer, carrying its
+// AccessorID for the refusal text.
+type accessorNamed struct {
+	acl.Authorizer
+	accessor string
 }
 
 // allowOrDeny turns one permission check into authorize's answer.

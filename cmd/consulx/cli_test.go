@@ -628,7 +628,7 @@ func TestAgentWarnsAboutUnsupportedConfig(t *testing.T) {
 	}
 	conf := filepath.Join(t.TempDir(), "ported.json")
 	if err := os.WriteFile(conf, []byte(`{
-		"verify_incoming": true,
+		"tls": {"grpc": {"verify_incoming": true}},
 		"acl": {"role_ttl": "30s"},
 		"retry_interval_wan": "30s",
 		"translate_wan_addrs": true,
@@ -640,7 +640,7 @@ func TestAgentWarnsAboutUnsupportedConfig(t *testing.T) {
 	p.args = append(p.args, "-config-file", conf)
 	startProc(t, p)
 	want := []string{
-		`[WARN]  config: "verify_incoming" is not supported yet: TLS is NOT used: HTTP and RPC traffic is unencrypted and no certificate is checked: file=` + conf,
+		`[WARN]  config: "tls.grpc" is not supported yet: there is no gRPC listener: file=` + conf,
 		`[WARN]  config: "acl.role_ttl" is not supported yet: there are no ACL roles`,
 		`[WARN]  config: "translate_wan_addrs" is not supported yet: addresses are not translated for other datacenters`,
 		`[WARN]  config: "ui_config" has no effect in consulx:`,

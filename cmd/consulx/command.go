@@ -125,7 +125,7 @@ func (c *cliCmd) run(args []string, body func(x *cmdRun) int) int {
 	if c.http != nil {
 		var err error
 		if x.client, err = c.http.client(); err != nil {
-			return x.errorf("%v", err)
+			return x.errorf("Error %v", err)
 		}
 	}
 	return body(x)
