@@ -21,7 +21,6 @@ import (
 // Roles, auth methods, binding rules, templated policies, service and
 // node identities, namespaces and partitions are not implemented.
 
-
 func runACL(args []string, env *cliEnv) int {
 	return dispatch("acl", []subcommand{{"bootstrap", runACLBootstrap}, {"policy", runACLPolicy},
 		{"token", runACLToken}, {"set-agent-token", runACLSetAgentToken}}, args, env)
