@@ -349,6 +349,24 @@ func TestACLTokenMatrix(t *testing.T) {
 	if kv, _, _ := root.KV().Get("app/t", nil); kv != nil {
 		t.Fatal("the refused transaction applied its allowed operation")
 	}
+	// get-tree in a transaction returns only what the token may read.
+	if _, err := root.KV().Put(&consul.KVPair{Key: "app/secret/x", Value: []byte("hidden")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	reader := tokenClient(t, cli, mk("app-reader", `key_prefix "app/" { policy = "read" }
+key_prefix "app/secret/" { policy = "deny" }`))
+	ok, resp, _, err = reader.Txn().Txn(consul.TxnOps{{KV: &consul.KVTxnOp{Verb: consul.KVGetTree, Key: "app/"}}}, nil)
+	if err != nil || !ok {
+		t.Fatalf("get-tree txn: %v %v", ok, err)
+	}
+	for _, r := range resp.Results {
+		if strings.HasPrefix(r.KV.Key, "app/secret/") {
+			t.Fatalf("get-tree returned %s, which the token may not read", r.KV.Key)
+		}
+	}
+	if len(resp.Results) != 3 {
+		t.Fatalf("get-tree returned %d entries, want app/a, app/b, app/c", len(resp.Results))
+	}
 	// Service read on web only.
 	if err := root.Agent().ServiceRegister(&consul.AgentServiceRegistration{Name: "web", Port: 80}); err != nil {
 		t.Fatal(err)

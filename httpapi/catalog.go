@@ -259,8 +259,11 @@ func (h *Handler) catalogRegister(w http.ResponseWriter, r *http.Request) (any, 
 	}
 	req := &store.RegisterRequest{Node: b.Node, ID: b.ID, Address: b.Address, Datacenter: dc,
 		TaggedAddresses: b.TaggedAddresses, NodeMeta: b.NodeMeta, Service: b.Service, Checks: checks, SkipNodeUpdate: b.SkipNodeUpdate}
-	if _, err := h.agent.CatalogApply(r.Context(), &node.CatalogWriteRequest{Register: req,
-		WriteOptions: node.WriteOptions{Datacenter: b.Datacenter}}); err != nil {
+	wo := writeOptions(r)
+	if b.Datacenter != "" {
+		wo.Datacenter = b.Datacenter
+	}
+	if _, err := h.agent.CatalogApply(r.Context(), &node.CatalogWriteRequest{Register: req, WriteOptions: wo}); err != nil {
 		return nil, err
 	}
 	return true, nil
@@ -278,7 +281,7 @@ func (h *Handler) catalogDeregister(w http.ResponseWriter, r *http.Request) (any
 	if b.Node == "" {
 		return nil, badRequest("Must provide node")
 	}
-	if _, err := h.agent.CatalogApply(r.Context(), &node.CatalogWriteRequest{Deregister: &b}); err != nil {
+	if _, err := h.agent.CatalogApply(r.Context(), &node.CatalogWriteRequest{Deregister: &b, WriteOptions: writeOptions(r)}); err != nil {
 		return nil, err
 	}
 	return true, nil

@@ -32,7 +32,7 @@ func (h *Handler) eventFire(w http.ResponseWriter, r *http.Request) (any, error)
 	if len(payload) > 0 {
 		ev.Payload = payload
 	}
-	out, err := h.agent.FireEvent(r.Context(), ev, q.Get("dc"))
+	out, err := h.agent.FireEvent(node.WithToken(r.Context(), requestToken(r)), ev, q.Get("dc"))
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,12 @@ var aclApplyEndpoint = &endpoint[ACLWriteRequest, ACLWriteResponse]{
 		if !s.hooks.acl.enabled() {
 			return nil, &BadRequestError{Msg: "ACL support disabled"}
 		}
+		if s.cfg.Datacenter != s.cfg.PrimaryDatacenter && (req.Op == store.ACLBootstrap || req.Policy != nil || req.IsPolicy) {
+			// A secondary's policies are the primary's copy, and it is
+			// never bootstrapped itself (a request that names it with
+			// ?dc must not mint a management token there).
+			return nil, &PermissionDeniedError{Msg: fmt.Sprintf("ACL bootstrap and policy writes are only allowed in the primary datacenter (%s)", s.cfg.PrimaryDatacenter)}
+		}
 		switch req.Op {
 		case store.ACLBootstrap:
 			return s.aclBootstrap()
@@ -125,7 +131,7 @@ var aclReadEndpoint = &endpoint[ACLReadRequest, ACLReadResponse]{
 		return out, idx, err
 	},
 	filter: func(z acl.Authorizer, req *ACLReadRequest, resp *ACLReadResponse) (bool, error) {
-		if req.Self {
+		if req.Self && !req.Policies && req.ID == "" && req.Name == "" {
 			return false, nil // a token may always read itself
 		}
 		if !z.ACLRead() {
@@ -406,7 +412,9 @@ func (a *Agent) ACLApply(ctx context.Context, req *ACLWriteRequest) (*ACLWriteRe
 		// A token's locality is known where it lives: try here first.
 		global = false
 	}
-	if global && req.Datacenter == "" {
+	if global {
+		// Whatever ?dc says: bootstrap, policies and global tokens
+		// live in the primary only.
 		req.Datacenter = a.cfg.PrimaryDatacenter
 	}
 	return aclApplyEndpoint.call(ctx, a, req)

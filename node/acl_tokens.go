@@ -107,3 +107,17 @@ func (a *Agent) Resolve(ctx context.Context, secret string) (*Identity, error) {
 
 // ACLEnabled reports whether ACLs are enforced.
 func (a *Agent) ACLEnabled() bool { return a.cfg.ACL.Enabled }
+
+type tokenKey struct{}
+
+// WithToken carries a request's token to calls whose signature has no
+// WriteOptions (FireEvent).
+func WithToken(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, tokenKey{}, token)
+}
+
+// TokenFrom is the token WithToken put in ctx ("" when none).
+func TokenFrom(ctx context.Context) string {
+	t, _ := ctx.Value(tokenKey{}).(string)
+	return t
+}

@@ -127,7 +127,7 @@ func (a *Agent) FireEvent(ctx context.Context, ev *UserEvent, datacenter string)
 	if datacenter == "" || datacenter == a.cfg.Datacenter {
 		return a.fireLocalEvent(ev)
 	}
-	r, err := eventFireEndpoint.call(ctx, a, &EventFireRequest{Event: *ev, WriteOptions: WriteOptions{Datacenter: datacenter}})
+	r, err := eventFireEndpoint.call(ctx, a, &EventFireRequest{Event: *ev, WriteOptions: WriteOptions{Datacenter: datacenter, Token: TokenFrom(ctx)}})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"consulx/acl"
 	"consulx/store"
 )
 
@@ -40,7 +41,8 @@ var txnEndpoint = &endpoint[TxnRequest, TxnResponse]{
 		return nil
 	},
 	direct: func(s *server, ctx context.Context, req *TxnRequest) (*TxnResponse, error) {
-		if errs, err := s.txnDenied(ctx, req); err != nil || len(errs) > 0 {
+		z, errs, err := s.txnDenied(ctx, req)
+		if err != nil || len(errs) > 0 {
 			if err != nil {
 				return nil, err
 			}
@@ -59,11 +61,12 @@ var txnEndpoint = &endpoint[TxnRequest, TxnResponse]{
 					return err
 				}
 				out = TxnResponse{Result: *res, Index: idx, QueryMeta: s.meta(idx)}
+				out.ResultsFilteredByACLs = filterTxnReads(z, &out.Result)
 				return s.hooks.filterRead(ctx, "Txn.Apply", req, &out)
 			})
 			return &out, err
 		}
-		err := onLeader(ctx, s, "Txn.Apply", req, &out, forwardWrite, func() error {
+		err = onLeader(ctx, s, "Txn.Apply", req, &out, forwardWrite, func() error {
 			if err := s.hooks.authorizeWrite(ctx, "Txn.Apply", req); err != nil {
 				return err
 			}
@@ -81,6 +84,7 @@ var txnEndpoint = &endpoint[TxnRequest, TxnResponse]{
 				return err
 			}
 			out = TxnResponse{Result: *res.Txn, Index: idx, QueryMeta: s.meta(idx)}
+			out.ResultsFilteredByACLs = filterTxnReads(z, &out.Result)
 			return nil
 		})
 		return &out, err
@@ -93,14 +97,15 @@ func (a *Agent) Txn(ctx context.Context, req *TxnRequest) (*TxnResponse, error) 
 }
 
 // txnDenied checks every operation of a transaction against its token
-// and lists the ones refused.
-func (s *server) txnDenied(ctx context.Context, req *TxnRequest) ([]store.TxnError, error) {
+// and lists the ones refused; it returns what the token may do (nil with
+// ACLs off) for filtering what the transaction reads.
+func (s *server) txnDenied(ctx context.Context, req *TxnRequest) (acl.Authorizer, []store.TxnError, error) {
 	if !s.hooks.acl.enabled() {
-		return nil, nil
+		return nil, nil, nil
 	}
 	id, err := s.hooks.acl.resolve(ctx, req.Token)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var errs []store.TxnError
 	for i := range req.Ops {
@@ -108,5 +113,29 @@ func (s *server) txnDenied(ctx context.Context, req *TxnRequest) ([]store.TxnErr
 			errs = append(errs, store.TxnError{OpIndex: i, What: "Permission denied"})
 		}
 	}
-	return errs, nil
+	return id.Authz, errs, nil
+}
+
+// filterTxnReads drops from a transaction's results the entries it read
+// (get-tree reads a whole prefix) that the token may not read, as
+// Consul filters them; written entries were authorized before Raft.
+func filterTxnReads(z acl.Authorizer, res *store.TxnResult) bool {
+	if z == nil || len(res.Results) != len(res.Reads) {
+		return false
+	}
+	var results []store.KVEntry
+	var reads []bool
+	dropped := false
+	for i, e := range res.Results {
+		if res.Reads[i] && !z.KeyRead(e.Key) {
+			dropped = true
+			continue
+		}
+		results = append(results, e)
+		reads = append(reads, res.Reads[i])
+	}
+	if dropped {
+		res.Results, res.Reads = results, reads
+	}
+	return dropped
 }
