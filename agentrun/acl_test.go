@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -417,6 +418,19 @@ key_prefix "app/secret/" { policy = "deny" }`))
 		t.Fatalf("snapshot with management: %v", err)
 	}
 	snap.Close()
+	// Straight to the server port's internal snapshot call, with no
+	// token: the server that would take it refuses.
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", srv.Config.Ports.Server), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(testcluster.Scaled(10 * time.Second)))
+	fmt.Fprintf(conn, "\x02POST /raw/snapshot-save HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+	raw, _ := io.ReadAll(io.LimitReader(conn, 4096))
+	conn.Close()
+	if strings.HasPrefix(string(raw), "HTTP/1.1 200") || !strings.Contains(string(raw), "Permission denied") {
+		t.Fatalf("raw snapshot-save without a token answered %q", truncate(string(raw), 300))
+	}
 	// DNS answers with the agent's default token: none (anonymous) sees
 	// nothing under default deny; a default token that may read sees web.
 	dnsAsk := func() *mdns.Msg {

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"compress/gzip"
+	"consulx/acl"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -267,7 +268,7 @@ const snapshotIndexHeader = "X-Consulx-Snapshot-Index"
 func (a *Agent) rawHandlers() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
 		"snapshot-save": func(w http.ResponseWriter, r *http.Request) {
-			snap, err := a.SnapshotSave(r.Context(), r.URL.Query().Get("stale") == "1", r.URL.Query().Get("dc"))
+			snap, err := a.SnapshotSave(WithToken(r.Context(), r.Header.Get("X-Consul-Token")), r.URL.Query().Get("stale") == "1", r.URL.Query().Get("dc"))
 			if err != nil {
 				writeRPCError(w, err)
 				return
@@ -278,7 +279,7 @@ func (a *Agent) rawHandlers() map[string]http.HandlerFunc {
 			_, _ = io.Copy(w, snap)
 		},
 		"snapshot-restore": func(w http.ResponseWriter, r *http.Request) {
-			if err := a.SnapshotRestore(r.Context(), r.Body, r.URL.Query().Get("dc")); err != nil {
+			if err := a.SnapshotRestore(WithToken(r.Context(), r.Header.Get("X-Consul-Token")), r.Body, r.URL.Query().Get("dc")); err != nil {
 				writeRPCError(w, err)
 			}
 		},
@@ -291,6 +292,9 @@ func (a *Agent) rawCall(ctx context.Context, addr, name, query string, body io.R
 	if err != nil {
 		return nil, err
 	}
+	// The server that takes or restores the snapshot decides (after
+	// any hop to the leader or another datacenter).
+	req.Header.Set("X-Consul-Token", TokenFrom(ctx))
 	resp, err := a.pool.client.Do(req)
 	if err != nil {
 		return nil, err
@@ -354,6 +358,9 @@ func (a *Agent) SnapshotSave(ctx context.Context, stale bool, dc string) (*Snaps
 		return nil, err
 	}
 	if addr == "" {
+		if err := a.authorizeSnapshot(ctx); err != nil {
+			return nil, err
+		}
 		return spool(a.srv.saveLocal)
 	}
 	params := url.Values{}
@@ -387,6 +394,9 @@ func (a *Agent) SnapshotRestore(ctx context.Context, r io.Reader, dc string) err
 		return err
 	}
 	if addr == "" {
+		if err := a.authorizeSnapshot(ctx); err != nil {
+			return err
+		}
 		return a.srv.restoreLocal(r)
 	}
 	q := ""
@@ -398,5 +408,22 @@ func (a *Agent) SnapshotRestore(ctx context.Context, r io.Reader, dc string) err
 		return err
 	}
 	resp.Body.Close()
+	return nil
+}
+
+// authorizeSnapshot is the check of the server that saves or restores:
+// Consul's, management or acl = "write", with the token WithToken put in
+// ctx ("" is the agent's default token).
+func (a *Agent) authorizeSnapshot(ctx context.Context) error {
+	if !a.hooks.acl.enabled() {
+		return nil
+	}
+	id, err := a.Resolve(ctx, TokenFrom(ctx))
+	if err != nil {
+		return err
+	}
+	if !acl.AllowSnapshot(id.Authz) {
+		return Denied(id.Authz, "acl:write", "")
+	}
 	return nil
 }
