@@ -29,9 +29,11 @@ type kvTreeModel struct {
 	loaded bool
 	index  uint64
 	err    error
-	gen    int
-	wctx   context.Context // the current watch; cancelled when the prefix changes
-	stop   context.CancelFunc
+	// filtered: the listing left out keys the token may not read.
+	filtered bool
+	gen      int
+	wctx     context.Context // the current watch; cancelled when the prefix changes
+	stop     context.CancelFunc
 }
 
 // start (re)starts the watch of the current prefix from scratch.
@@ -76,7 +78,7 @@ func (p *kvPane) watch(ctx context.Context, gen int, index uint64) tea.Cmd {
 				return nil
 			}
 		}
-		return kvKeysMsg{gen: gen, prefix: prefix, keys: keys, index: idx, err: err}
+		return kvKeysMsg{gen: gen, prefix: prefix, keys: keys, index: idx, filtered: meta != nil && meta.ResultsFilteredByACLs, err: err}
 	}
 }
 
@@ -92,6 +94,7 @@ func (p *kvPane) onKeys(msg kvKeysMsg) tea.Cmd {
 		return p.sh.after(retryAfter, kvRetryMsg{gen: gen})
 	}
 	p.tree.err = nil
+	p.tree.filtered = msg.filtered
 	keep := p.tree.want
 	if keep == "" && p.tree.cursor < len(p.tree.entries) {
 		keep = p.tree.entries[p.tree.cursor]
