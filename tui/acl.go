@@ -41,7 +41,7 @@ const (
 	// without acl:write (Consul's word).
 	hiddenSecret = "<hidden>"
 	// aclDescCell is how much of a description the tables show.
-	aclDescCell = 40
+	aclDescCell = 48
 )
 
 var (
@@ -347,7 +347,8 @@ func (p *aclPane) selectedLine() string {
 	case !ok:
 		return ""
 	case p.revealed == t.accessor:
-		return "token " + t.accessor + " · SecretID shown (v or moving hides it)"
+		// First, so that a narrow terminal cuts the rest, not the secret.
+		return "SecretID " + t.secret + " · token " + t.accessor + " (v or moving hides it)"
 	}
 	return "token " + t.accessor + " · SecretID " + secretMask + " (v shows it)"
 }
