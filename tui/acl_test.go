@@ -375,3 +375,22 @@ func TestGoldenACL(t *testing.T) {
 		waitFor(t, tm, "a9b8c7d6-e5f4-4321-8fed-cba987654321")
 	})
 }
+
+// TestFilteredEmptyListsAreNotEmpty: a list ACLs emptied says that the
+// token may read nothing there, not that there is nothing.
+func TestFilteredEmptyListsAreNotEmpty(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.lan, f.kv, f.keys, f.instances = nil, map[string]*api.KVPair{}, nil, nil
+	for _, r := range []string{"members", "kv", "services"} {
+		f.setFiltered(r, true)
+	}
+	h := newHarness(t, f, Options{}).start()
+	h.must("no member this token may read (node:read)", "filtered by ACLs")
+	h.keys("3")
+	h.must("no key here that this token may read", "filtered by ACLs")
+	h.mustNot("the KV store is empty")
+	h.keys("6")
+	h.must("no service this token may read (service:read)")
+	h.mustNot("no services registered")
+}

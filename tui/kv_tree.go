@@ -262,7 +262,11 @@ func (t *kvTreeModel) view(st Styles, w, h int) string {
 		return st.Faint.Render("loading…")
 	}
 	if len(t.entries) == 0 {
-		if t.prefix == "" {
+		switch {
+		case t.filtered:
+			// Not empty: the token may read none of it.
+			return st.Faint.Render("no key here that this token may read (n creates one, if it may write)")
+		case t.prefix == "":
 			return st.Faint.Render("the KV store is empty (n creates a key)")
 		}
 		return st.Faint.Render("nothing under " + quote(t.prefix) + " (esc goes up)")

@@ -336,7 +336,10 @@ func (p *membersPane) view(w, h int) string {
 	b.WriteString(st.Header.Render(truncate(strings.TrimRight(gutter(false)+strings.Join(hdr, "  "), " "), w)))
 	b.WriteByte('\n')
 
-	if len(p.list.rows) == 0 {
+	switch {
+	case len(p.list.all) == 0 && p.filtered:
+		b.WriteString(st.Faint.Render("no member this token may read (node:read)"))
+	case len(p.list.rows) == 0:
 		b.WriteString(st.Faint.Render("no members match"))
 	}
 	from, to := p.list.window(max(h-used, 1))

@@ -101,12 +101,12 @@ func (p *raftPane) view(w, h int) string {
 	b.WriteByte('\n')
 	switch {
 	case p.cfg == nil && p.err != nil:
-		b.WriteString(st.Error.Render("raft configuration: "+errText(p.err)) + "\n")
+		b.WriteString(st.Error.Render(truncate("raft configuration: "+errText(p.err), w)) + "\n")
 	case p.cfg == nil:
 		b.WriteString(st.Faint.Render("loading peers…") + "\n")
 	default:
 		if p.err != nil {
-			b.WriteString(st.Error.Render("(stale) "+errText(p.err)) + "\n")
+			b.WriteString(st.Error.Render(truncate("(stale) "+errText(p.err), w)) + "\n")
 		}
 		rows := [][]string{{"NODE", "ID", "ADDRESS", "STATE", "VOTER"}}
 		for _, s := range p.cfg.Servers {

@@ -502,6 +502,8 @@ func (p *servicesPane) view(w, h int) string {
 	b.WriteString(st.Header.Render(truncate(strings.TrimRight(gutter(false)+strings.Join(hdr, "  "), " "), w)) + "\n")
 
 	switch {
+	case len(all) == 0 && p.filtered:
+		b.WriteString(st.Faint.Render("no service this token may read (service:read)"))
 	case len(all) == 0:
 		b.WriteString(st.Faint.Render("no services registered"))
 	case len(p.list.rows) == 0:

@@ -19,8 +19,8 @@ const (
 	// tokenRefresh is how often the header's token is read again.
 	tokenRefresh = time.Minute
 	// tokenRetry is the wait after a read that failed for another reason
-	// (the agent down), and the least time between two reads a refusal
-	// triggers (a pane that keeps being refused must not make it a poll).
+	// (the agent down), and the least time between two reads refusals
+	// trigger (an operator retrying a refused write must not make it a poll).
 	tokenRetry = 5 * time.Second
 )
 
@@ -119,12 +119,14 @@ func tokenLabel(t *api.ACLToken) string {
 	return "AccessorID " + t.AccessorID
 }
 
-// failedMsg is a pane's answer that may carry a refusal; the root reads
-// the token again soon after one (failure is nil when all went well).
+// failedMsg is the outcome of an operator's action that the agent may
+// refuse; the root reads the token again soon after a refusal (failure is
+// nil when all went well). Polled reads are not among them: one refused
+// each second (the ACL pane without acl:read) would make the reread a
+// poll, and it tells nothing new.
 type failedMsg interface{ failure() error }
 
 func (m kvWriteMsg) failure() error   { return m.err }
 func (m maintDoneMsg) failure() error { return m.err }
 func (m evFiredMsg) failure() error   { return m.err }
 func (m execBatchMsg) failure() error { return m.err }
-func (m aclListMsg) failure() error   { return m.err }
