@@ -50,6 +50,10 @@ type ExecAuthorizer interface {
 	AuthorizeExec(ctx context.Context, token, node string) error
 }
 
+// verifyNodeWait bounds how long the relay waits for a node it does not
+// know yet to appear in its gossip pool.
+const verifyNodeWait = 2 * time.Second
+
 // serveRelay hands the server port's exec streams to the relay.
 func serveRelay(ln net.Listener, relay *remote.Relay) {
 	for {
@@ -414,21 +418,30 @@ func newRelay(h *hooks, d *serverDialer, dc string, lan func() memberLister, ann
 		return nil
 	}
 	r.VerifyNode = func(node string, remoteAddr net.Addr) error {
-		pool := lan()
-		if pool == nil {
-			return errors.New("gossip is not up yet")
-		}
 		tcp, _ := remoteAddr.(*net.TCPAddr)
-		for _, m := range pool.Members() {
-			if m.Name != node {
-				continue
+		// A node that joined a moment ago may not have reached this
+		// server's view of the pool yet: wait for it, briefly (bounded),
+		// rather than refuse the first job after a join.
+		deadline := time.Now().Add(verifyNodeWait)
+		for {
+			pool := lan()
+			if pool == nil {
+				return errors.New("gossip is not up yet")
 			}
-			if tcp != nil && m.Addr.Equal(tcp.IP) {
-				return nil
+			for _, m := range pool.Members() {
+				if m.Name != node {
+					continue
+				}
+				if tcp != nil && m.Addr.Equal(tcp.IP) {
+					return nil
+				}
+				return fmt.Errorf("node %q is not at %s", node, remoteAddr)
 			}
-			return fmt.Errorf("node %q is not at %s", node, remoteAddr)
+			if time.Now().After(deadline) {
+				return fmt.Errorf("node %q is not a member of this datacenter", node)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		return fmt.Errorf("node %q is not a member of this datacenter", node)
 	}
 	return r
 }
