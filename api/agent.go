@@ -55,13 +55,20 @@ func (c *Client) Self(ctx context.Context) (*Self, error) {
 
 // Members lists the LAN (or WAN) pool as this agent sees it.
 func (c *Client) Members(ctx context.Context, wan bool) ([]Member, error) {
+	ms, _, err := c.MembersMeta(ctx, wan)
+	return ms, err
+}
+
+// MembersMeta is Members with the answer's headers: ResultsFilteredByACLs
+// says the token could not see every member (node:read).
+func (c *Client) MembersMeta(ctx context.Context, wan bool) ([]Member, *QueryMeta, error) {
 	p := url.Values{}
 	if wan {
 		p.Set("wan", "1")
 	}
 	var ms []Member
-	_, err := c.getJSON(ctx, "/v1/agent/members", p, &ms)
-	return ms, err
+	meta, err := c.getJSON(ctx, "/v1/agent/members", p, &ms)
+	return ms, meta, err
 }
 
 // Join asks the agent to join addr.

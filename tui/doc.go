@@ -3,7 +3,7 @@
 //
 // It owns the panes (LAN members, WAN members, KV browser, Raft status,
 // log, services with their instances and checks, user events, remote
-// exec), their key map, the
+// exec, ACL policies and tokens), their key map, the
 // generated key documentation (KeyDocs) and the confirmation dialogs in
 // front of every destructive action and maintenance toggle.
 //
@@ -53,6 +53,16 @@
 // key message, which the root splits into its keys (Model.handleKeys);
 // keys typed while the editor or a folder listing is still loading wait
 // for it. Pasted text is text, never keys.
+//
+// ACLs (denied.go, token.go, acl.go): the root reads the console's own
+// token (ACLTokenReadSelf) at start, each minute, and soon after a pane's
+// answer carries a refusal (failedMsg), and the header names it; with
+// ACLs off (Consul answers 401, consulx "ACL not found" and empty lists)
+// it says nothing. errText shows a refusal as the agent's reason. A read
+// whose QueryMeta says ResultsFilteredByACLs marks its pane. A token the
+// agent refuses agent:read still counts as connected. The ACL pane polls
+// both lists each second while shown; secrets are masked, and v shows one
+// as the agent lists it (it hides them from tokens without acl:write).
 //
 // It must not know how the agent works: it sees the agent only through the
 // Source interface, which *api.Client satisfies, so tests and benchmarks

@@ -246,7 +246,7 @@ func TestHelpScrollsWhenItDoesNotFit(t *testing.T) {
 	h := newHarness(t, newFake(), Options{})
 	h.send(tea.WindowSizeMsg{Width: 50, Height: 16})
 	h.keys("?")
-	h.must("1-10 of 31 · j/k scroll")
+	h.must("1-10 of 32 · j/k scroll")
 	seen := h.view()
 	for range 60 {
 		h.keys("j")

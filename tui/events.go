@@ -34,7 +34,9 @@ type (
 		gen    int
 		events []api.UserEvent
 		index  uint64
-		err    error
+		// filtered: ACLs hid events from the token (event:read).
+		filtered bool
+		err      error
 	}
 	evRetryMsg struct{ gen int }
 	// evFiredMsg is the answer of a fire.
@@ -115,15 +117,16 @@ type eventsPane struct {
 	sh   *shared
 	w, h int
 
-	list    filterList[eventRow]
-	widths  []int
-	loaded  bool
-	err     error
-	gen     int
-	index   uint64
-	wctx    context.Context
-	stop    context.CancelFunc
-	started bool
+	list     filterList[eventRow]
+	widths   []int
+	loaded   bool
+	filtered bool // the last list left out events the token may not read
+	err      error
+	gen      int
+	index    uint64
+	wctx     context.Context
+	stop     context.CancelFunc
+	started  bool
 
 	firing  bool // the fire form has focus
 	sending bool // a fire is on its way
@@ -208,7 +211,7 @@ func (p *eventsPane) watch(ctx context.Context, gen int, index uint64) tea.Cmd {
 				return nil
 			}
 		}
-		return evListMsg{gen: gen, events: evs, index: idx, err: err}
+		return evListMsg{gen: gen, events: evs, index: idx, filtered: meta != nil && meta.ResultsFilteredByACLs, err: err}
 	}
 }
 
@@ -226,8 +229,11 @@ func (p *eventsPane) top(w int) string {
 	n := len(p.list.all)
 	hdr := fmt.Sprintf("%d %s, newest first · live", n, plural(n, "event", "events"))
 	b.WriteString(st.Header.Render(truncate(hdr, w)))
+	if p.filtered {
+		b.WriteString("  " + st.filteredMark())
+	}
 	if p.err != nil {
-		b.WriteString("  " + st.Error.Render(truncate("(watch: "+p.err.Error()+"; retrying)", max(w-len(hdr)-2, 10))))
+		b.WriteString("  " + st.Error.Render(truncate("(watch: "+errText(p.err)+"; retrying)", max(w-len(hdr)-2, 10))))
 	}
 	b.WriteByte('\n')
 	if p.fired != "" {
@@ -276,6 +282,7 @@ func (p *eventsPane) handle(msg tea.Msg) tea.Cmd {
 		}
 		p.err = nil
 		p.loaded = true
+		p.filtered = msg.filtered
 		p.index = msg.index
 		all := p.list.all[:0] // reused: the kept rows are copies
 		for i := len(msg.events) - 1; i >= 0; i-- {
@@ -293,7 +300,7 @@ func (p *eventsPane) handle(msg tea.Msg) tea.Cmd {
 	case evFiredMsg:
 		p.sending = false
 		if msg.err != nil {
-			p.form.err = "fire " + quote(msg.name) + ": " + msg.err.Error()
+			p.form.err = "fire " + quote(msg.name) + ": " + errText(msg.err)
 			p.sh.flash(p.form.err, true)
 			return nil
 		}
@@ -420,7 +427,7 @@ func (p *eventsPane) view(w, h int) string {
 	st := p.sh.st
 	switch {
 	case p.err != nil && !p.loaded:
-		return st.Error.Render("events: " + p.err.Error() + " (retrying)")
+		return st.Error.Render("events: " + errText(p.err) + " (retrying)")
 	case !p.loaded && !p.firing:
 		return st.Faint.Render("loading events…")
 	}

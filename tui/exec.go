@@ -636,7 +636,7 @@ func (p *execPane) finish(err error) {
 	case j.cancelled:
 		p.sh.flash(fmt.Sprintf("cancelled %s: %d / %d completed", j.what(), completed, len(j.nodes)), false)
 	case err != nil:
-		p.sh.flash("exec "+j.what()+": "+err.Error(), true)
+		p.sh.flash("exec "+j.what()+": "+errText(err), true)
 	case failed > 0:
 		p.sh.flash(fmt.Sprintf("%s done: %d / %d completed, %d failed (R re-runs them)", j.what(), completed, len(j.nodes), failed), false)
 	default:
@@ -776,7 +776,7 @@ func (p *execPane) head(w int) string {
 	case j.cancelled:
 		status = st.Warn.Render("cancelled")
 	case j.err != nil:
-		status = st.Error.Render("error: " + j.err.Error())
+		status = st.Error.Render("error: " + errText(j.err))
 	default:
 		status = st.OK.Render("done")
 	}
@@ -853,7 +853,7 @@ func (p *execPane) composeView(w, h int) string {
 	case p.perr != nil:
 		b.WriteString(st.Error.Render(truncate("preview: "+p.perr.Error(), w)) + "\n")
 	case p.terr != nil && !p.tloaded:
-		b.WriteString(st.Error.Render(truncate("preview: "+p.terr.Error()+" (retrying)", w)) + "\n")
+		b.WriteString(st.Error.Render(truncate("preview: "+errText(p.terr)+" (retrying)", w)) + "\n")
 	case !p.tloaded:
 		b.WriteString(st.Faint.Render("preview: loading members and catalog…") + "\n")
 	default:

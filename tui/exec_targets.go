@@ -48,7 +48,7 @@ func (p *execPane) fetchTargets(force bool) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(parent, pollTimeout)
 		defer cancel()
-		ms, err := src.Members(ctx, false)
+		ms, _, err := src.MembersMeta(ctx, false)
 		if err != nil {
 			return execTargetsMsg{seq: seq, err: err}
 		}

@@ -376,10 +376,15 @@ func TestReadOnlyHidesEventsFireAndExec(t *testing.T) {
 	if h.m.active != 0 {
 		t.Fatalf("8 switched to pane %d", h.m.active)
 	}
+	h.must("9 ACL") // the panes keep their numbers
+	h.keys("9")
+	if h.m.panes[h.m.active] != h.m.named.acl {
+		t.Fatalf("9 switched to pane %d, not ACL", h.m.active)
+	}
 	h.keys("7", "n")
 	h.mustNot("Fire a user event")
 	h.keys("?")
-	h.must("Events and Exec", "1-7", "filter events")
+	h.must("Events and Exec", "1-7,9", "filter events")
 	h.mustNot("cancel job", "re-run", "new event", "1-8", "search output", "next form field")
 	f.noJob(t)
 	if got := f.firedEvents(); len(got) != 0 {
@@ -387,7 +392,7 @@ func TestReadOnlyHidesEventsFireAndExec(t *testing.T) {
 	}
 	rw := newHarness(t, newFake(), Options{})
 	rw.keys("?")
-	rw.must("1-8", "new event / command", "cancel job", "re-run failed", "filter / find output")
+	rw.must("1-9", "new event / command", "cancel job", "re-run failed", "filter / find output")
 }
 
 // TestExecOutputIsBounded: a node's output keeps the newest ~1 MiB.

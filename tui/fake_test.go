@@ -56,8 +56,18 @@ type fakeSource struct {
 	fired         []api.UserEvent
 	fireErr       error
 
-	// execJobs receives every Exec call as a job the test drives.
+	// execJobs receives every Exec call as a job the test drives;
+	// execErr, when set, refuses every Exec at once instead.
 	execJobs chan *fakeJob
+	execErr  error
+
+	// acl is the agent's ACL state (fake_acl_test.go); nil: ACLs off.
+	acl *fakeACL
+	// selfErr refuses the agent's self read (agent:read).
+	selfErr error
+	// filtered names the reads whose answers say ACLs hid something:
+	// "members", "kv", "services", "health", "events".
+	filtered map[string]bool
 }
 
 // fakeJob is one Exec call: the test sends its events and closes events
@@ -176,7 +186,7 @@ func (f *fakeSource) CatalogServices(ctx context.Context, q *api.QueryOptions) (
 		}
 		out[e.Service.Service] = tags
 	}
-	return out, &api.QueryMeta{LastIndex: f.index}, nil
+	return out, &api.QueryMeta{LastIndex: f.index, ResultsFilteredByACLs: f.filtered["services"]}, nil
 }
 
 func (f *fakeSource) HealthService(ctx context.Context, name string, passingOnly bool, q *api.QueryOptions) ([]api.ServiceEntry, *api.QueryMeta, error) {
@@ -198,7 +208,7 @@ func (f *fakeSource) HealthService(ctx context.Context, name string, passingOnly
 		}
 		out = append(out, cp)
 	}
-	return out, &api.QueryMeta{LastIndex: f.index}, nil
+	return out, &api.QueryMeta{LastIndex: f.index, ResultsFilteredByACLs: f.filtered["health"]}, nil
 }
 
 func (f *fakeSource) HealthState(ctx context.Context, state string, q *api.QueryOptions) ([]api.HealthCheck, *api.QueryMeta, error) {
@@ -323,6 +333,9 @@ func (f *fakeSource) Self(ctx context.Context) (*api.Self, error) {
 	if f.down {
 		return nil, errDown
 	}
+	if f.selfErr != nil {
+		return nil, f.selfErr
+	}
 	return f.self, nil
 }
 
@@ -335,16 +348,17 @@ func (f *fakeSource) Leader(ctx context.Context) (string, error) {
 	return f.leader, nil
 }
 
-func (f *fakeSource) Members(ctx context.Context, wan bool) ([]api.Member, error) {
+func (f *fakeSource) MembersMeta(ctx context.Context, wan bool) ([]api.Member, *api.QueryMeta, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return nil, errDown
+		return nil, nil, errDown
 	}
+	meta := &api.QueryMeta{ResultsFilteredByACLs: f.filtered["members"]}
 	if wan {
-		return append([]api.Member(nil), f.wan...), nil
+		return append([]api.Member(nil), f.wan...), meta, nil
 	}
-	return append([]api.Member(nil), f.lan...), nil
+	return append([]api.Member(nil), f.lan...), meta, nil
 }
 
 func (f *fakeSource) RaftConfiguration(ctx context.Context, stale bool) (*api.RaftConfiguration, error) {
@@ -429,7 +443,7 @@ func (f *fakeSource) KVKeys(ctx context.Context, prefix, sep string, q *api.Quer
 			out = append(out, k)
 		}
 	}
-	return out, &api.QueryMeta{LastIndex: f.index}, nil
+	return out, &api.QueryMeta{LastIndex: f.index, ResultsFilteredByACLs: f.filtered["kv"]}, nil
 }
 
 func (f *fakeSource) KVPut(ctx context.Context, p *api.KVPair, w *api.WriteOptions) (bool, error) {
@@ -581,7 +595,7 @@ func (f *fakeSource) EventList(ctx context.Context, name string, q *api.QueryOpt
 			out = append(out, ev)
 		}
 	}
-	return out, &api.QueryMeta{LastIndex: f.eventIndex()}, nil
+	return out, &api.QueryMeta{LastIndex: f.eventIndex(), ResultsFilteredByACLs: f.filtered["events"]}, nil
 }
 
 // EventFire records the event and, as if the agent's own node matched
@@ -604,6 +618,12 @@ func (f *fakeSource) EventFire(ctx context.Context, ev *api.UserEvent, dc string
 }
 
 func (f *fakeSource) Exec(ctx context.Context, req *api.ExecRequest, dc string, fn func(api.ExecEvent)) error {
+	f.mu.Lock()
+	refused := f.execErr
+	f.mu.Unlock()
+	if refused != nil {
+		return refused
+	}
 	j := &fakeJob{req: *req, events: make(chan api.ExecEvent), ended: make(chan error, 1)}
 	f.execJobs <- j
 	for {

@@ -18,11 +18,26 @@ import (
 
 func runGolden(t *testing.T, f *fakeSource, opts Options, steps func(tm *teatest.TestModel)) {
 	t.Helper()
+	runGoldenReady(t, f, opts, []string{"node-c"}, steps) // members loaded
+}
+
+// runGoldenReady is runGolden that first waits until the screen has shown
+// every one of ready (the output is read once: a line drawn before the
+// steps start is not drawn again).
+func runGoldenReady(t *testing.T, f *fakeSource, opts Options, ready []string, steps func(tm *teatest.TestModel)) {
+	t.Helper()
 	m := New(f, opts)
 	m.sh.now = fixedNow
 	t.Cleanup(m.Close)
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
-	waitFor(t, tm, "node-c") // members loaded
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		for _, s := range ready {
+			if !bytes.Contains(b, []byte(s)) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
 	steps(tm)
 	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
 	fm := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second))

@@ -38,7 +38,9 @@ type (
 		prefix string
 		keys   []string
 		index  uint64
-		err    error
+		// filtered: ACLs hid keys under the prefix from the token.
+		filtered bool
+		err      error
 	}
 	kvRetryMsg struct{ gen int }
 	kvValueMsg struct {
@@ -232,7 +234,7 @@ func (p *kvPane) handle(msg tea.Msg) tea.Cmd {
 		p.pending = ""
 		switch n := len(msg.keys); {
 		case msg.err != nil:
-			p.sh.flash("count keys under "+quote(msg.prefix)+": "+msg.err.Error(), true)
+			p.sh.flash("count keys under "+quote(msg.prefix)+": "+errText(msg.err), true)
 		case n == 0:
 			p.sh.flash("nothing to delete under "+quote(msg.prefix), false)
 		default:
@@ -259,7 +261,7 @@ func (p *kvPane) handle(msg tea.Msg) tea.Cmd {
 	case kvWriteMsg:
 		switch {
 		case msg.err != nil:
-			p.sh.flash("error: "+msg.err.Error(), true)
+			p.sh.flash(kvWriteError(msg.err), true)
 			if msg.editOf != nil {
 				return p.keepEdited(msg)
 			}
@@ -334,9 +336,12 @@ func (p *kvPane) view(w, h int) string {
 	b.WriteString(st.Breadcrumb.Render(truncate(breadcrumb(p.tree.prefix), w)))
 	switch {
 	case p.tree.err != nil:
-		b.WriteString("  " + st.Error.Render(truncate("watch: "+p.tree.err.Error()+" (retrying)", max(w-lipgloss.Width(breadcrumb(p.tree.prefix))-2, 10))))
+		b.WriteString("  " + st.Error.Render(truncate("watch: "+errText(p.tree.err)+" (retrying)", max(w-lipgloss.Width(breadcrumb(p.tree.prefix))-2, 10))))
 	case p.tree.loaded:
 		b.WriteString("  " + st.Faint.Render(fmt.Sprintf("%d %s · index %d", len(p.tree.entries), plural(len(p.tree.entries), "entry", "entries"), p.tree.index)))
+		if p.tree.filtered {
+			b.WriteString(" · " + st.filteredMark())
+		}
 	}
 	b.WriteByte('\n')
 	if p.confirm != nil {

@@ -139,7 +139,7 @@ func (p *kvPane) openEditor(err error) tea.Cmd {
 		dropped = fmt.Sprintf(" (%d typed %s dropped)", len(ahead), plural(len(ahead), "key", "keys"))
 	}
 	if err != nil {
-		p.sh.flash("get "+quote(p.value.key)+": "+err.Error()+dropped, true)
+		p.sh.flash("get "+quote(p.value.key)+": "+errText(err)+dropped, true)
 		return nil
 	}
 	cmds := []tea.Cmd{p.startEdit()}
@@ -181,4 +181,14 @@ func (p *kvPane) put(pair *api.KVPair, done string) tea.Cmd {
 	return p.write(func(ctx context.Context, src Source) (bool, error) {
 		return src.KVPut(ctx, pair, &api.WriteOptions{CAS: true})
 	}, done, "not created: "+quote(pair.Key)+" already exists", pair.Key, false)
+}
+
+// kvWriteError is the status line of a write that failed: a refusal by
+// ACLs is the agent's reason alone (it names the permission and the key),
+// anything else the error.
+func kvWriteError(err error) string {
+	if isDenied(err) {
+		return errText(err)
+	}
+	return "error: " + err.Error()
 }

@@ -125,7 +125,7 @@ func (s *kvSearchModel) view(st Styles, w, h int) string {
 	b.WriteString(s.input.View())
 	switch {
 	case s.allErr != nil:
-		b.WriteString("  " + st.Error.Render(s.allErr.Error()))
+		b.WriteString("  " + st.Error.Render(errText(s.allErr)))
 	case !s.allLoaded:
 		b.WriteString("  " + st.Faint.Render("loading all keys…"))
 	case s.input.Value() != "":

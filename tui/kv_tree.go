@@ -29,9 +29,11 @@ type kvTreeModel struct {
 	loaded bool
 	index  uint64
 	err    error
-	gen    int
-	wctx   context.Context // the current watch; cancelled when the prefix changes
-	stop   context.CancelFunc
+	// filtered: the listing left out keys the token may not read.
+	filtered bool
+	gen      int
+	wctx     context.Context // the current watch; cancelled when the prefix changes
+	stop     context.CancelFunc
 }
 
 // start (re)starts the watch of the current prefix from scratch.
@@ -76,7 +78,7 @@ func (p *kvPane) watch(ctx context.Context, gen int, index uint64) tea.Cmd {
 				return nil
 			}
 		}
-		return kvKeysMsg{gen: gen, prefix: prefix, keys: keys, index: idx, err: err}
+		return kvKeysMsg{gen: gen, prefix: prefix, keys: keys, index: idx, filtered: meta != nil && meta.ResultsFilteredByACLs, err: err}
 	}
 }
 
@@ -92,6 +94,7 @@ func (p *kvPane) onKeys(msg kvKeysMsg) tea.Cmd {
 		return p.sh.after(retryAfter, kvRetryMsg{gen: gen})
 	}
 	p.tree.err = nil
+	p.tree.filtered = msg.filtered
 	keep := p.tree.want
 	if keep == "" && p.tree.cursor < len(p.tree.entries) {
 		keep = p.tree.entries[p.tree.cursor]
@@ -259,7 +262,11 @@ func (t *kvTreeModel) view(st Styles, w, h int) string {
 		return st.Faint.Render("loading…")
 	}
 	if len(t.entries) == 0 {
-		if t.prefix == "" {
+		switch {
+		case t.filtered:
+			// Not empty: the token may read none of it.
+			return st.Faint.Render("no key here that this token may read (n creates one, if it may write)")
+		case t.prefix == "":
 			return st.Faint.Render("the KV store is empty (n creates a key)")
 		}
 		return st.Faint.Render("nothing under " + quote(t.prefix) + " (esc goes up)")

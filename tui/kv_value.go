@@ -66,7 +66,7 @@ func (p *kvPane) onValue(msg kvValueMsg) tea.Cmd {
 	}
 	if msg.external {
 		if msg.err != nil {
-			p.sh.flash("get "+quote(msg.key)+": "+msg.err.Error(), true)
+			p.sh.flash("get "+quote(msg.key)+": "+errText(msg.err), true)
 			return nil
 		}
 		return p.startExternal()
@@ -120,7 +120,7 @@ func (v *kvValueModel) view(st Styles, w, h int) string {
 	var b strings.Builder
 	switch {
 	case v.err != nil:
-		return st.Error.Render("get " + quote(v.key) + ": " + v.err.Error())
+		return st.Error.Render("get " + quote(v.key) + ": " + errText(v.err))
 	case v.pair == nil:
 		return st.Header.Render(v.key) + "\n" + st.Faint.Render("(no such key, or loading…)")
 	}

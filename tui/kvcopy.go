@@ -202,7 +202,7 @@ func (p *kvPane) onCopyPlan(msg kvCopyPlanMsg) tea.Cmd {
 	switch {
 	case msg.err != nil:
 		p.copy.busy = false
-		p.sh.flash(op.verb()+" "+quote(op.src)+": "+msg.err.Error()+"; nothing written", true)
+		p.sh.flash(op.verb()+" "+quote(op.src)+": "+errText(msg.err)+"; nothing written", true)
 		return nil
 	case n == 0 && op.folder:
 		p.copy.busy = false
@@ -288,7 +288,7 @@ func (p *kvPane) onCopyDone(msg kvCopyDoneMsg) tea.Cmd {
 	case msg.failed != "":
 		why := "it exists now"
 		if msg.err != nil {
-			why = msg.err.Error()
+			why = errText(msg.err)
 		}
 		copied := "nothing copied"
 		if c := len(msg.copied); c > 0 {
@@ -306,7 +306,7 @@ func (p *kvPane) onCopyDone(msg kvCopyDoneMsg) tea.Cmd {
 	default:
 		why := "changed since the copy began"
 		if msg.delErr != nil {
-			why = msg.delErr.Error()
+			why = errText(msg.delErr)
 		}
 		p.sh.flash(fmt.Sprintf("copied %d %s to %s, but kept %d %s (%s): %s", n, keys, quote(op.dst),
 			len(msg.kept), plural(len(msg.kept), "source", "sources"), why, quoteAll(msg.kept)), true)

@@ -183,7 +183,7 @@ func (p *logPane) update(msg tea.Msg) tea.Cmd {
 			p.state = "this agent does not stream its log (r retries)"
 			return nil
 		case msg.err != nil:
-			p.state = "stream error: " + msg.err.Error() + "; reconnecting…"
+			p.state = "stream error: " + errText(msg.err) + "; reconnecting…"
 		}
 		gen := p.gen
 		return p.sh.after(retryAfter, logRetryMsg{gen: gen})

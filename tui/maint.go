@@ -276,7 +276,7 @@ func (d maintDoneMsg) doneText() string {
 		if why := maintErrText(d.target, d.err); why != "" {
 			return d.target.what() + ": " + why + "; maintenance unchanged"
 		}
-		return "could not " + verb + ": " + d.err.Error()
+		return "could not " + verb + ": " + errText(d.err)
 	}
 	if d.enable {
 		return d.target.what() + " is in maintenance"

@@ -15,9 +15,10 @@ import (
 )
 
 type membersMsg struct {
-	wan     bool
-	members []api.Member
-	err     error
+	wan      bool
+	members  []api.Member
+	filtered bool // ACLs hid some members from the token
+	err      error
 }
 
 var memberCols = []string{"Node", "Address", "Status", "Type", "Build", "DC"}
@@ -55,14 +56,15 @@ type membersPane struct {
 	sh  *shared
 	wan bool
 
-	raw     []api.Member
-	list    filterList[memberRow] // filtered, sorted by sortCol
-	loaded  bool
-	busy    bool
-	err     error
-	sortCol int
-	widths  []int // of the kept rows' columns, computed when they change
-	w, h    int   // the body's size (for the scroll window)
+	raw      []api.Member
+	list     filterList[memberRow] // filtered, sorted by sortCol
+	loaded   bool
+	busy     bool
+	err      error
+	filtered bool // the last list left out members the token may not see
+	sortCol  int
+	widths   []int // of the kept rows' columns, computed when they change
+	w, h     int   // the body's size (for the scroll window)
 
 	maint   *maintFlow
 	inMaint int // nodes in maintenance; the MAINT column shows when > 0
@@ -112,8 +114,8 @@ func (p *membersPane) refresh() tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(parent, pollTimeout)
 		defer cancel()
-		ms, err := src.Members(ctx, wan)
-		return membersMsg{wan: wan, members: ms, err: err}
+		ms, meta, err := src.MembersMeta(ctx, wan)
+		return membersMsg{wan: wan, members: ms, filtered: meta != nil && meta.ResultsFilteredByACLs, err: err}
 	}
 }
 
@@ -147,6 +149,7 @@ func (p *membersPane) handle(msg tea.Msg) tea.Cmd {
 		}
 		p.loaded = true
 		p.raw = msg.members
+		p.filtered = msg.filtered
 		p.rebuild()
 	case maintMsg, maintDoneMsg:
 		if !p.wan {
@@ -296,17 +299,20 @@ func (p *membersPane) view(w, h int) string {
 	var b strings.Builder
 	switch {
 	case p.err != nil && !p.loaded:
-		return st.Error.Render("members: " + p.err.Error())
+		return st.Error.Render("members: " + errText(p.err))
 	case !p.loaded:
 		return st.Faint.Render("loading members…")
-	case p.wan && len(p.list.all) == 0:
+	case p.wan && len(p.list.all) == 0 && !p.filtered:
 		return st.Faint.Render("WAN membership is visible from server agents only")
 	}
-	b.WriteString(st.Header.Render(p.counts()))
-	if p.err != nil {
-		b.WriteString("  " + st.Error.Render("(stale: "+p.err.Error()+")"))
+	line := st.Header.Render(p.counts())
+	if p.filtered {
+		line += "  " + st.filteredMark()
 	}
-	b.WriteByte('\n')
+	if p.err != nil {
+		line += "  " + st.Error.Render("(stale: "+errText(p.err)+")")
+	}
+	b.WriteString(truncate(line, w) + "\n")
 	used := 3
 	if d := p.maint.view(w); d != "" {
 		b.WriteString(d + "\n")
@@ -330,7 +336,10 @@ func (p *membersPane) view(w, h int) string {
 	b.WriteString(st.Header.Render(truncate(strings.TrimRight(gutter(false)+strings.Join(hdr, "  "), " "), w)))
 	b.WriteByte('\n')
 
-	if len(p.list.rows) == 0 {
+	switch {
+	case len(p.list.all) == 0 && p.filtered:
+		b.WriteString(st.Faint.Render("no member this token may read (node:read)"))
+	case len(p.list.rows) == 0:
 		b.WriteString(st.Faint.Render("no members match"))
 	}
 	from, to := p.list.window(max(h-used, 1))

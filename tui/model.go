@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,6 +105,10 @@ type (
 		// configuration ("" when it could not be read).
 		leaderName string
 		err        error
+		// selfDenied is the agent's refusal of the self read (a token
+		// without agent:read): the agent answered, so the console is
+		// connected and every pane that needs less still works.
+		selfDenied string
 	}
 )
 
@@ -116,6 +121,7 @@ type consolePanes struct {
 	services     *servicesPane
 	events       *eventsPane
 	exec         *execPane // not among the tabs with -readonly
+	acl          *aclPane
 }
 
 // Model is the root of the console: a header, one pane per tab, a footer.
@@ -124,6 +130,7 @@ type Model struct {
 	cancel context.CancelFunc
 	named  consolePanes
 	panes  []pane // the tabs, in order
+	nums   []int  // each tab's number (its key): fixed, so -readonly's missing Exec pane renumbers nothing
 	active int
 	help   help.Model
 	full   bool // full help shown
@@ -137,6 +144,8 @@ type Model struct {
 	dc, node   string
 	leader     string
 	leaderName string
+	selfDenied string // why the agent refused its self read ("" when it did not)
+	token      tokenInfo
 
 	quitAsk  *confirmDialog // the embedded console's quit confirmation
 	quitting bool           // quit was returned: later keys of a burst are dropped
@@ -158,12 +167,17 @@ func New(src Source, opts Options) *Model {
 	m.sh.flash = func(text string, isErr bool) { m.flashed, m.flashErr = text, isErr }
 	m.sh.isActive = func(p pane) bool { return m.panes[m.active] == p }
 	m.named = consolePanes{members: newMembersPane(m.sh, false), wan: newMembersPane(m.sh, true), kv: newKVPane(m.sh),
-		raft: newRaftPane(m.sh), log: newLogPane(m.sh), services: newServicesPane(m.sh), events: newEventsPane(m.sh), exec: newExecPane(m.sh)}
+		raft: newRaftPane(m.sh), log: newLogPane(m.sh), services: newServicesPane(m.sh), events: newEventsPane(m.sh), exec: newExecPane(m.sh),
+		acl: newACLPane(m.sh)}
 	n := &m.named
 	m.panes = []pane{n.members, n.wan, n.kv, n.raft, n.log, n.services, n.events}
+	m.nums = []int{1, 2, 3, 4, 5, 6, 7}
 	if !opts.ReadOnly {
 		m.panes = append(m.panes, n.exec) // remote exec changes things on every node it runs on
+		m.nums = append(m.nums, 8)
 	}
+	m.panes = append(m.panes, n.acl)
+	m.nums = append(m.nums, 9)
 	return m
 }
 
@@ -199,7 +213,7 @@ func (m *Model) Close() { m.cancel() }
 
 // Init starts the status poll, the KV watch and the log stream.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(m.fetchStatus(), m.sh.after(pollEvery, tickMsg{}), m.panes[0].poll(), m.fetchMaint(false), m.kv().start(), m.log().start())
+	return tea.Batch(m.fetchStatus(), m.fetchToken(), m.sh.after(pollEvery, tickMsg{}), m.panes[0].poll(), m.fetchMaint(false), m.kv().start(), m.log().start())
 }
 
 func (m *Model) kv() *kvPane             { return m.named.kv }
@@ -240,12 +254,19 @@ func (m *Model) fetchStatus() tea.Cmd {
 		ctx, cancel := context.WithTimeout(parent, pollTimeout)
 		defer cancel()
 		self, err := src.Self(ctx)
+		denied := ""
 		if err != nil {
-			return statusMsg{err: err}
+			if !isDenied(err) {
+				return statusMsg{err: err}
+			}
+			// The token lacks agent:read: the rest of the console may
+			// still work (KV, services...), so go on without the agent's
+			// own details.
+			self, denied = nil, errText(err)
 		}
 		leader, err := src.Leader(ctx)
 		if err != nil && !isStatus(err) {
-			return statusMsg{err: err}
+			return statusMsg{err: err, selfDenied: denied}
 		}
 		// The status endpoint names the leader by its Raft address; the
 		// operator thinks in node names. The Raft configuration maps one
@@ -264,13 +285,16 @@ func (m *Model) fetchStatus() tea.Cmd {
 				}
 			}
 		}
-		return statusMsg{self: self, leader: leader, leaderName: name}
+		return statusMsg{self: self, leader: leader, leaderName: name, selfDenied: denied}
 	}
 }
 
 // Update routes keys to the focused thing and data to the panes. It never
 // blocks: all I/O is in the returned commands.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if f, ok := msg.(failedMsg); ok && isDenied(f.failure()) {
+		m.tokenSoon() // the token may have just changed
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.w, m.h = msg.Width, msg.Height
@@ -280,7 +304,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		return m, m.handleKeys(msg)
 	case tickMsg:
-		cmds := []tea.Cmd{m.sh.after(pollEvery, tickMsg{}), m.fetchStatus()}
+		cmds := []tea.Cmd{m.sh.after(pollEvery, tickMsg{}), m.fetchStatus(), m.tokenDue()}
 		if m.connected {
 			cmds = append(cmds, m.panes[m.active].poll())
 			if m.wantsMaint() {
@@ -305,6 +329,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.sh.maint.expect(msg.target.key(), msg.enable, msg.reason, m.sh.now())
 		// Show it at once: reload the state and the active pane.
 		return m, tea.Batch(m.broadcast(msg), m.fetchMaint(true), m.panes[m.active].refresh())
+	case tokenMsg:
+		m.onToken(msg)
+		return m, nil
 	case statusMsg:
 		m.statusBusy = false
 		m.connected = msg.err == nil
@@ -316,6 +343,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				m.node = cfgString(msg.self.Config, "NodeName")
 			}
 			m.leader, m.leaderName = msg.leader, msg.leaderName
+			m.selfDenied = msg.selfDenied
 		}
 	}
 	return m, m.broadcast(msg)
@@ -356,6 +384,8 @@ func (m *Model) concerned(msg tea.Msg) []pane {
 		return []pane{n.events}
 	case execTargetsMsg, execStreamMsg, execBatchMsg:
 		return []pane{n.exec}
+	case aclListMsg:
+		return []pane{n.acl}
 	}
 	return m.panes
 }
@@ -465,7 +495,7 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.PrevPane):
 		return m.switchTo((m.active + len(m.panes) - 1) % len(m.panes))
 	case key.Matches(msg, k.Panes):
-		return m.switchTo(int(msg.String()[0] - '1'))
+		return m.switchTo(slices.Index(m.nums, int(msg.String()[0]-'0')))
 	case key.Matches(msg, k.Refresh):
 		m.sh.flash("", false)
 		cmds := []tea.Cmd{m.fetchStatus(), p.refresh()}
@@ -501,14 +531,16 @@ func (m *Model) View() string {
 	b.WriteByte('\n')
 	var tabs []string
 	for i, p := range m.panes {
-		t := fmt.Sprintf(" %d %s ", i+1, p.title())
+		t := fmt.Sprintf(" %d %s ", m.nums[i], p.title())
 		if i == m.active {
 			tabs = append(tabs, st.TabActive.Render(t))
 		} else {
 			tabs = append(tabs, st.Tab.Render(t))
 		}
 	}
-	b.WriteString(truncate(strings.Join(tabs, " "), m.w))
+	// No glue between tabs: their own padding separates them, and nine
+	// tabs then fit 80 columns.
+	b.WriteString(truncate(strings.Join(tabs, ""), m.w))
 	b.WriteByte('\n')
 
 	bodyH := m.bodyHeight()
@@ -532,7 +564,7 @@ func (m *Model) View() string {
 	case m.flashed != "":
 		b.WriteString(st.Info.Render(truncate(m.flashed, m.w)))
 	case !m.connected && m.statusErr != nil:
-		b.WriteString(st.Error.Render(truncate("last error: "+m.statusErr.Error(), m.w)))
+		b.WriteString(st.Error.Render(truncate("last error: "+errText(m.statusErr), m.w)))
 	}
 	b.WriteByte('\n')
 	b.WriteString(m.help.ShortHelpView(m.shortHelp()))
@@ -553,6 +585,12 @@ func (m *Model) headerLine() string {
 		leader = m.leader
 	}
 	parts := []string{st.Title.Render("consulx"), "dc " + orDash(m.dc), "node " + orDash(m.node), "leader " + orNone(leader), conn}
+	switch t := m.token; {
+	case t.bad:
+		parts = append(parts, st.Bad.Render("token: "+t.label))
+	case t.label != "":
+		parts = append(parts, "token: "+t.label)
+	}
 	if m.sh.opts.Addr != "" {
 		parts = append(parts, st.Faint.Render(m.sh.opts.Addr))
 	}

@@ -89,7 +89,7 @@ func TestTabAndNumbersSwitchPanes(t *testing.T) {
 	for _, c := range []struct {
 		key    string
 		active int
-	}{{"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"shift+tab", 0}, {"shift+tab", 7}, {"tab", 0}, {"3", 2}, {"4", 3}, {"5", 4}, {"6", 5}, {"7", 6}, {"8", 7}, {"1", 0}} {
+	}{{"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"shift+tab", 0}, {"shift+tab", 8}, {"tab", 0}, {"3", 2}, {"4", 3}, {"5", 4}, {"6", 5}, {"7", 6}, {"8", 7}, {"9", 8}, {"1", 0}} {
 		h.keys(c.key)
 		if h.m.active != c.active {
 			t.Fatalf("after %s: active pane %d, want %d", c.key, h.m.active, c.active)

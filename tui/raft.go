@@ -23,6 +23,7 @@ type raftPane struct {
 	sh *shared
 
 	stats   map[string]string // Self().Stats["raft"]; nil on clients
+	denied  string            // why the agent would not tell its stats (agent:read)
 	leader  string            // Raft address
 	name    string            // the leader's node name, "" when unknown
 	known   bool              // leader observed at least once
@@ -63,6 +64,7 @@ func (p *raftPane) update(msg tea.Msg) tea.Cmd {
 		if msg.self != nil {
 			p.stats = msg.self.Stats["raft"]
 		}
+		p.denied = msg.selfDenied
 		if p.known && msg.leader != p.leader {
 			line := fmt.Sprintf("%s leader changed: %s -> %s", p.sh.now().Format("15:04:05"),
 				leaderLabel(p.name, p.leader), leaderLabel(msg.leaderName, msg.leader))
@@ -86,9 +88,12 @@ func (p *raftPane) view(w, h int) string {
 	st := p.sh.st
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s\n", st.Header.Render("Leader:"), leaderLabel(p.name, p.leader))
-	if p.stats == nil {
+	switch {
+	case p.denied != "":
+		b.WriteString(st.Warn.Render(truncate("Raft counters: "+p.denied, w)) + "\n")
+	case p.stats == nil:
 		b.WriteString(st.Faint.Render("This agent is not a server: Raft counters are on server agents.") + "\n")
-	} else {
+	default:
 		s := p.stats
 		fmt.Fprintf(&b, "state %s · term %s · commit_index %s · applied_index %s · last_contact %s\n",
 			orDash(s["state"]), orDash(s["term"]), orDash(s["commit_index"]), orDash(s["applied_index"]), orDash(s["last_contact"]))
@@ -96,12 +101,12 @@ func (p *raftPane) view(w, h int) string {
 	b.WriteByte('\n')
 	switch {
 	case p.cfg == nil && p.err != nil:
-		b.WriteString(st.Error.Render("raft configuration: "+p.err.Error()) + "\n")
+		b.WriteString(st.Error.Render(truncate("raft configuration: "+errText(p.err), w)) + "\n")
 	case p.cfg == nil:
 		b.WriteString(st.Faint.Render("loading peers…") + "\n")
 	default:
 		if p.err != nil {
-			b.WriteString(st.Error.Render("(stale) "+p.err.Error()) + "\n")
+			b.WriteString(st.Error.Render(truncate("(stale) "+errText(p.err), w)) + "\n")
 		}
 		rows := [][]string{{"NODE", "ID", "ADDRESS", "STATE", "VOTER"}}
 		for _, s := range p.cfg.Servers {

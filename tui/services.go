@@ -30,7 +30,9 @@ type (
 		seq     int
 		tags    map[string][]string
 		entries map[string][]api.ServiceEntry
-		err     error
+		// filtered: ACLs hid services or instances from the token.
+		filtered bool
+		err      error
 	}
 	svcDetailMsg struct {
 		seq     int
@@ -101,15 +103,16 @@ type servicesPane struct {
 	w, h int // the body's size (for the scroll windows)
 
 	// list
-	list   filterList[svcRow] // by name
-	widths []int              // of the kept rows' columns
-	cache  map[string][]api.ServiceEntry
-	loaded bool
-	err    error
-	busy   bool
-	seq    int
-	totals [3]int
-	nInst  int
+	list     filterList[svcRow] // by name
+	widths   []int              // of the kept rows' columns
+	cache    map[string][]api.ServiceEntry
+	loaded   bool
+	filtered bool // the last list left out what the token may not read
+	err      error
+	busy     bool
+	seq      int
+	totals   [3]int
+	nInst    int
 
 	// detail
 	name    string
@@ -177,23 +180,27 @@ func (p *servicesPane) fetchList(force bool) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(parent, pollTimeout)
 		defer cancel()
-		tags, _, err := src.CatalogServices(ctx, nil)
+		tags, meta, err := src.CatalogServices(ctx, nil)
 		if err != nil {
 			return svcListMsg{seq: seq, err: err}
 		}
+		filtered := meta != nil && meta.ResultsFilteredByACLs
 		names := make([]string, 0, len(tags))
 		for n := range tags {
 			names = append(names, n)
 		}
 		got := make([][]api.ServiceEntry, len(names))
 		errs := make([]error, len(names))
+		cut := make([]bool, len(names)) // an instance's node or service hidden
 		sem := make(chan struct{}, healthFetchers)
 		var wg sync.WaitGroup
 		for i, n := range names {
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				got[i], _, errs[i] = src.HealthService(ctx, n, false, nil)
+				var m *api.QueryMeta
+				got[i], m, errs[i] = src.HealthService(ctx, n, false, nil)
+				cut[i] = m != nil && m.ResultsFilteredByACLs
 			})
 		}
 		wg.Wait()
@@ -203,8 +210,9 @@ func (p *servicesPane) fetchList(force bool) tea.Cmd {
 				return svcListMsg{seq: seq, err: fmt.Errorf("service %s: %w", n, errs[i])}
 			}
 			entries[n] = got[i]
+			filtered = filtered || cut[i]
 		}
-		return svcListMsg{seq: seq, tags: tags, entries: entries}
+		return svcListMsg{seq: seq, tags: tags, entries: entries, filtered: filtered}
 	}
 }
 
@@ -254,6 +262,7 @@ func (p *servicesPane) handle(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.loaded = true
+		p.filtered = msg.filtered
 		p.cache = msg.entries
 		p.build(msg.tags)
 	case svcDetailMsg:
@@ -469,18 +478,21 @@ func (p *servicesPane) view(w, h int) string {
 	st := p.sh.st
 	switch {
 	case p.err != nil && !p.loaded:
-		return st.Error.Render("services: " + p.err.Error())
+		return st.Error.Render("services: " + errText(p.err))
 	case !p.loaded:
 		return st.Faint.Render("loading services…")
 	}
 	var b strings.Builder
 	all := p.list.all
-	b.WriteString(st.Header.Render(truncate(fmt.Sprintf("%d %s · %d %s: %s", len(all), plural(len(all), "service", "services"),
-		p.nInst, plural(p.nInst, "instance", "instances"), healthSummary(p.totals)), w)))
-	if p.err != nil {
-		b.WriteString("  " + st.Error.Render("(stale: "+p.err.Error()+")"))
+	line := st.Header.Render(fmt.Sprintf("%d %s · %d %s: %s", len(all), plural(len(all), "service", "services"),
+		p.nInst, plural(p.nInst, "instance", "instances"), healthSummary(p.totals)))
+	if p.filtered {
+		line += "  " + st.filteredMark()
 	}
-	b.WriteByte('\n')
+	if p.err != nil {
+		line += "  " + st.Error.Render("(stale: "+errText(p.err)+")")
+	}
+	b.WriteString(truncate(line, w) + "\n")
 	b.WriteString(p.list.filterLine(st))
 	b.WriteByte('\n')
 	hdr := make([]string, len(svcCols))
@@ -490,6 +502,8 @@ func (p *servicesPane) view(w, h int) string {
 	b.WriteString(st.Header.Render(truncate(strings.TrimRight(gutter(false)+strings.Join(hdr, "  "), " "), w)) + "\n")
 
 	switch {
+	case len(all) == 0 && p.filtered:
+		b.WriteString(st.Faint.Render("no service this token may read (service:read)"))
 	case len(all) == 0:
 		b.WriteString(st.Faint.Render("no services registered"))
 	case len(p.list.rows) == 0:

@@ -56,7 +56,7 @@ func (p *servicesPane) detailView(w, h int) string {
 		rest -= textWidth(sum) + 2
 	}
 	if p.derr != nil && rest > 0 {
-		b.WriteString("  " + st.Error.Render(truncate("(stale: "+p.derr.Error()+")", rest)))
+		b.WriteString("  " + st.Error.Render(truncate("(stale: "+errText(p.derr)+")", rest)))
 	}
 	b.WriteByte('\n')
 	used := 1
@@ -66,7 +66,7 @@ func (p *servicesPane) detailView(w, h int) string {
 	}
 	switch {
 	case !p.dloaded && p.derr != nil:
-		return b.String() + st.Error.Render("service "+p.name+": "+p.derr.Error())
+		return b.String() + st.Error.Render("service "+p.name+": "+errText(p.derr))
 	case !p.dloaded:
 		return b.String() + st.Faint.Render("loading instances…")
 	case len(p.inst) == 0:

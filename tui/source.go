@@ -11,7 +11,9 @@ import (
 type Source interface {
 	Self(ctx context.Context) (*api.Self, error)
 	Leader(ctx context.Context) (string, error)
-	Members(ctx context.Context, wan bool) ([]api.Member, error)
+	// MembersMeta lists the LAN (or WAN) members; the meta says whether
+	// ACLs hid some of them.
+	MembersMeta(ctx context.Context, wan bool) ([]api.Member, *api.QueryMeta, error)
 	RaftConfiguration(ctx context.Context, stale bool) (*api.RaftConfiguration, error)
 	KVGet(ctx context.Context, key string, q *api.QueryOptions) (*api.KVPair, *api.QueryMeta, error)
 	KVList(ctx context.Context, prefix string, q *api.QueryOptions) ([]*api.KVPair, *api.QueryMeta, error)
@@ -38,6 +40,12 @@ type Source interface {
 	// with every event until the job is done; cancelling ctx cancels the
 	// job on every node.
 	Exec(ctx context.Context, req *api.ExecRequest, datacenter string, fn func(api.ExecEvent)) error
+
+	// ACLTokenReadSelf reads the token the console sends (the header
+	// names it); ACLPolicyList and ACLTokenList are the ACL pane's lists.
+	ACLTokenReadSelf(ctx context.Context, q *api.QueryOptions) (*api.ACLToken, *api.QueryMeta, error)
+	ACLPolicyList(ctx context.Context, q *api.QueryOptions) ([]*api.ACLPolicyListEntry, *api.QueryMeta, error)
+	ACLTokenList(ctx context.Context, q *api.QueryOptions) ([]*api.ACLTokenListEntry, *api.QueryMeta, error)
 }
 
 var _ Source = (*api.Client)(nil)

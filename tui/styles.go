@@ -40,6 +40,11 @@ func newStyles(r *lipgloss.Renderer) Styles {
 	}
 }
 
+// filteredMark marks a pane whose list ACLs cut: the token could not see
+// every entry (X-Consul-Results-Filtered-By-ACLs). It is a note, not an
+// error: the rest of the list is right.
+func (st Styles) filteredMark() string { return st.Warn.Render("filtered by ACLs") }
+
 // cell is one column of a table row and the style of its text (nil: plain).
 type cell struct {
 	text  string

@@ -182,6 +182,14 @@ func runAgent(args []string, env *cliEnv) int {
 		return code
 	}
 	console := wantConsole(headless, env)
+	if console {
+		// Before anything starts: a console without the token asked for
+		// would act as someone else.
+		if _, err := api.EnvToken(); err != nil {
+			fmt.Fprintf(env.stderr, "==> Error opening the console: %v (or use -headless)\n", err)
+			return 1
+		}
+	}
 	logs := logstream.New(2000)
 	// With the console on screen, logs go to its log pane only.
 	var logOut io.Writer = io.MultiWriter(env.stderr, logs)
@@ -237,8 +245,14 @@ func runAgent(args []string, env *cliEnv) int {
 			r.Shutdown()
 			return 1
 		}
+		c, err := consoleClient("http://" + r.HTTPAddr)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "==> Error opening the console: %v\n", err)
+			r.Shutdown()
+			return 1
+		}
 		go func() {
-			consoleDone <- tui.Run(api.NewClient("http://"+r.HTTPAddr), tui.Options{Embedded: true, Addr: r.HTTPAddr, Stop: stopConsole})
+			consoleDone <- tui.Run(c, tui.Options{Embedded: true, Addr: r.HTTPAddr, Stop: stopConsole})
 		}()
 	}
 	// releaseTerminal quits the console and waits (bounded) until it has

@@ -247,3 +247,88 @@ func TestConsoleExecAndEventsInTmux(t *testing.T) {
 		t.Fatalf("events the agent lists: %+v, %v", evs, err)
 	}
 }
+
+// TestConsoleACLsInTmux runs `consulx tui` against a dev agent with ACLs
+// on under default deny. With the initial management token (from
+// CONSUL_HTTP_TOKEN) the header names it and the ACL pane lists the
+// policies and tokens with every secret masked. With no token the console
+// still opens (the anonymous token may not even read the agent), says it
+// is the anonymous token, marks the KV listing as filtered, shows a KV
+// write refused with the agent's reason, and says the token may not read
+// ACLs. Only the management and anonymous tokens are used, so it needs no
+// policy parsing.
+func TestConsoleACLsInTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the binary in tmux")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (.ci/run installs it)")
+	}
+	bin := consulxBinary(t)
+	const mgmt = "3f1d6c2e-8a4b-4c5d-9e6f-7a8b9c0d1e2f"
+	cfg := filepath.Join(t.TempDir(), "acl.json")
+	conf := fmt.Sprintf(`{"acl": {"enabled": true, "default_policy": "deny", "tokens": {"initial_management": %q, "agent": %q}}}`, mgmt, mgmt)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := testcluster.FreePorts(t, 5)
+	agent := exec.Command(bin, "agent", "-dev", "-headless", "-node", "aclnode", "-config-file", cfg, "-http-port", fmt.Sprint(p[0]),
+		"-dns-port", fmt.Sprint(p[1]), "-serf-lan-port", fmt.Sprint(p[2]), "-serf-wan-port", fmt.Sprint(p[3]), "-server-port", fmt.Sprint(p[4]))
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = agent.Wait() }()
+	t.Cleanup(func() { _ = agent.Process.Kill() })
+	http := fmt.Sprintf("127.0.0.1:%d", p[0])
+	// A key the anonymous token may not see.
+	testcluster.Eventually(t, 15*time.Second, func() error {
+		if out, code := cli(t, http, "kv", "put", "-token", mgmt, "acl/secret", "x"); code != 0 {
+			return fmt.Errorf("kv put: %s", out)
+		}
+		return nil
+	})
+
+	// open starts `consulx tui` in a fresh environment: only the token
+	// given (none when empty) reaches it.
+	open := func(name, token string) *tmuxSession {
+		s := &tmuxSession{t: t, name: fmt.Sprintf("%s-%d", name, os.Getpid())}
+		args := []string{"new-session", "-d", "-s", s.name, "-x", "140", "-y", "40", "env", "-u", "CONSUL_HTTP_TOKEN", "-u", "CONSULX_HTTP_TOKEN",
+			"-u", "CONSUL_HTTP_TOKEN_FILE", "-u", "CONSULX_HTTP_TOKEN_FILE", "TERM=xterm-256color"}
+		if token != "" {
+			args = append(args, "CONSUL_HTTP_TOKEN="+token)
+		}
+		if out, err := s.run(append(args, bin, "tui", "-http-addr", http)...); err != nil {
+			t.Fatalf("tmux: %v %s", err, out)
+		}
+		t.Cleanup(func() { _, _ = s.run("kill-session", "-t", s.name) })
+		return s
+	}
+
+	s := open("consulx-acl-mgmt", mgmt)
+	s.waitFor("management header", "token: Initial Management Token", "● connected", "aclnode")
+	s.keys("9")
+	scr := s.waitFor("ACL pane", "Policies (1)", "global-management", "Tokens (2)", "Anonymous Token", "Initial Management Token", "********")
+	if strings.Contains(scr, mgmt) {
+		t.Fatalf("a secret is on screen:\n%s", scr)
+	}
+	s.keys("C-c")
+
+	a := open("consulx-acl-anon", "")
+	a.waitFor("anonymous header", "token: anonymous", "● connected")
+	a.keys("3")
+	a.waitFor("filtered KV", "filtered by ACLs", "no key here that this token may read")
+	a.keys("n")
+	a.keys("app/x")
+	a.keys("Enter")
+	a.waitFor("value editor", `value of new key "app/x"`)
+	a.keys("v")
+	a.keys("C-s")
+	a.waitFor("refused write", "Permission denied: anonymous token lacks permission 'key:write' on \"app/x\"")
+	a.keys("Escape")
+	a.keys("9")
+	a.waitFor("ACL pane refused", "this token may not read ACLs (acl:read)")
+	if out, code := cli(t, http, "kv", "get", "-token", mgmt, "app/x"); code == 0 {
+		t.Fatalf("the refused write happened: %s", out)
+	}
+	a.keys("C-c")
+}
