@@ -41,6 +41,16 @@ func TestEveryRouteBoundsItsBody(t *testing.T) {
 			}
 		}
 	}
+	// With ACLs off the ACL routes answer Consul's 401.
+	if resp, err := rawHTTP().Get("http://" + a.HTTPAddr() + "/v1/acl/policies"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 401 || strings.TrimSpace(string(body)) != "ACL support disabled" {
+			t.Errorf("ACL route with ACLs off: %d %q, want 401 ACL support disabled", resp.StatusCode, body)
+		}
+	}
 	// Chunked: no length to refuse up front; the reader stops at the limit.
 	big := strings.Repeat("x", int(a.Config.KVMaxValueSize)+10)
 	req, _ := http.NewRequest("PUT", "http://"+a.HTTPAddr()+"/v1/kv/chunked", io.MultiReader(strings.NewReader(big)))

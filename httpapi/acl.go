@@ -15,13 +15,22 @@ import (
 // servers' (ACL.Apply needs acl:write, ACL.Read acl:read or the token
 // itself).
 func (h *Handler) aclRoutes(srv routeAccess) {
-	h.handle("/v1/acl/bootstrap", []string{"PUT", "POST"}, viaServers("once only; later calls are refused"), h.aclBootstrap)
-	h.handle("/v1/acl/policy", []string{"PUT"}, srv, h.aclPolicyCreate)
-	h.handle("/v1/acl/policy/", []string{"GET", "PUT", "DELETE"}, srv, h.aclPolicy)
-	h.handle("/v1/acl/policies", []string{"GET"}, srv, h.aclPolicies)
-	h.handle("/v1/acl/token", []string{"PUT"}, srv, h.aclTokenCreate)
-	h.handle("/v1/acl/token/", []string{"GET", "PUT", "DELETE"}, srv, h.aclToken)
-	h.handle("/v1/acl/tokens", []string{"GET"}, srv, h.aclTokens)
+	// With ACLs off every ACL route answers Consul's 401.
+	off := func(fn handlerFunc) handlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) (any, error) {
+			if !h.agent.ACLEnabled() {
+				return nil, &statusError{code: http.StatusUnauthorized, msg: "ACL support disabled"}
+			}
+			return fn(w, r)
+		}
+	}
+	h.handle("/v1/acl/bootstrap", []string{"PUT", "POST"}, viaServers("once only; later calls are refused"), off(h.aclBootstrap))
+	h.handle("/v1/acl/policy", []string{"PUT"}, srv, off(h.aclPolicyCreate))
+	h.handle("/v1/acl/policy/", []string{"GET", "PUT", "DELETE"}, srv, off(h.aclPolicy))
+	h.handle("/v1/acl/policies", []string{"GET"}, srv, off(h.aclPolicies))
+	h.handle("/v1/acl/token", []string{"PUT"}, srv, off(h.aclTokenCreate))
+	h.handle("/v1/acl/token/", []string{"GET", "PUT", "DELETE"}, srv, off(h.aclToken))
+	h.handle("/v1/acl/tokens", []string{"GET"}, srv, off(h.aclTokens))
 	h.handle("/v1/acl/replication", []string{"GET"}, public("Consul asks no permission for the replication status"), h.aclReplication)
 }
 
