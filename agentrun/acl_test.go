@@ -389,6 +389,26 @@ key_prefix "app/secret/" { policy = "deny" }`))
 	if entries, _, err := web.Health().Service("db", "", false, nil); err != nil || len(entries) != 0 {
 		t.Fatalf("web token reading db's health: %v %v", entries, err)
 	}
+	// A token that may write one service cannot take over another's
+	// registration by reusing its ID, in the catalog or on the agent,
+	// nor replace a node's check, nor create a node.
+	evil := tokenClient(t, cli, mk("evil", `service "evil" { policy = "write" }`))
+	for _, reg := range []*consul.CatalogRegistration{
+		{Node: cli.Name, SkipNodeUpdate: true, Service: &consul.AgentService{ID: "db", Service: "evil"}},
+		{Node: cli.Name, SkipNodeUpdate: true, Service: &consul.AgentService{ID: "evil1", Service: "evil"},
+			Checks: consul.HealthChecks{{Node: cli.Name, CheckID: "serfHealth", ServiceID: "evil1", Status: "passing"}}},
+		{Node: "newnode", Address: "10.0.0.9", SkipNodeUpdate: true, Service: &consul.AgentService{ID: "evil1", Service: "evil"}},
+	} {
+		if _, err := evil.Catalog().Register(reg, nil); err == nil || !strings.Contains(err.Error(), "403") {
+			t.Fatalf("catalog register %+v with a token for service evil only: %v, want 403", reg, err)
+		}
+	}
+	if err := evil.Agent().ServiceRegister(&consul.AgentServiceRegistration{ID: "db", Name: "evil", Port: 1}); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("agent register over db's ID with a token for evil only: %v, want 403", err)
+	}
+	if svcs, err := root.Agent().Services(); err != nil || svcs["db"] == nil || svcs["db"].Service != "db" {
+		t.Fatalf("db after the attempts: %+v %v", svcs["db"], err)
+	}
 	// Exec: agent write on the client only.
 	ex := api.NewClient(cli.HTTPAddr())
 	ex.Token = mk("exec-client", `agent "`+cli.Name+`" { policy = "write" }`+"\n"+`event "_rexec" { policy = "write" }`)
@@ -425,7 +445,7 @@ key_prefix "app/secret/" { policy = "deny" }`))
 		t.Fatal(err)
 	}
 	_ = conn.SetDeadline(time.Now().Add(testcluster.Scaled(10 * time.Second)))
-	fmt.Fprintf(conn, "\x02POST /raw/snapshot-save HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+	fmt.Fprintf(conn, "\x02POST /raw/snapshot-save HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
 	raw, _ := io.ReadAll(io.LimitReader(conn, 4096))
 	conn.Close()
 	if strings.HasPrefix(string(raw), "HTTP/1.1 200") || !strings.Contains(string(raw), "Permission denied") {

@@ -54,6 +54,17 @@ func (h *Handler) agentServiceRegister(w http.ResponseWriter, r *http.Request) (
 	if err := require(authz(r), authz(r).ServiceWrite(def.Name), "service:write", def.Name); err != nil {
 		return nil, err
 	}
+	// Replacing another service's registration (same ID) needs write on
+	// that one too, as Consul's vetServiceUpdate.
+	id := def.ID
+	if id == "" {
+		id = def.Name
+	}
+	if old, ok := h.agent.LocalServices()[id]; ok && old.Service != def.Name {
+		if err := require(authz(r), authz(r).ServiceWrite(old.Service), "service:write", old.Service); err != nil {
+			return nil, err
+		}
+	}
 	return nil, h.agent.RegisterService(&def)
 }
 
@@ -79,6 +90,19 @@ func (h *Handler) agentCheckRegister(w http.ResponseWriter, r *http.Request) (an
 	}
 	if body.Name == "" {
 		return nil, badRequest("Missing check name")
+	}
+	// Replacing an existing check (same ID) needs write on its owner too.
+	checkID := body.ID
+	if checkID == "" {
+		checkID = body.CheckID
+	}
+	if checkID == "" {
+		checkID = body.Name
+	}
+	if _, ok := h.agent.LocalChecks()[checkID]; ok {
+		if err := h.checkWrite(r, checkID); err != nil {
+			return nil, err
+		}
 	}
 	if body.ServiceID != "" {
 		if err := h.serviceWrite(r, body.ServiceID); err != nil {

@@ -188,38 +188,73 @@ func (a *Agent) DNSService(ctx context.Context, name, dc string, stale bool, max
 	return out.Instances, nil
 }
 
-// authorizeCatalogWrite: node:write to change a node or its checks,
-// service:write to change a service or its checks, as Consul.
+// authorizeCatalogWrite: as Consul's vetting of a registration, write on
+// everything the write creates or replaces: node:write when the node is
+// new or its entry changes, service:write on the service named and on
+// the service an existing instance of that ID belongs to, and for each
+// check write on its new owner and on the owner of an existing check of
+// that ID; a check names the registration's node or none.
 func authorizeCatalogWrite(s *server, z acl.Authorizer, req *CatalogWriteRequest) error {
 	if r := req.Register; r != nil {
-		if !r.SkipNodeUpdate {
+		existing, svcs, _, _ := s.store.GetNode(r.Node)
+		if existing == nil || !r.SkipNodeUpdate {
 			if err := allowOrDeny(z.NodeWrite(r.Node), z, "node:write", r.Node); err != nil {
 				return err
 			}
+		}
+		serviceOfID := func(id string) string {
+			if r.Service != nil && r.Service.ID == id {
+				return r.Service.Service
+			}
+			for _, sv := range svcs {
+				if sv.ID == id {
+					return sv.Service
+				}
+			}
+			return ""
 		}
 		if r.Service != nil {
 			if err := allowOrDeny(z.ServiceWrite(r.Service.Service), z, "service:write", r.Service.Service); err != nil {
 				return err
 			}
+			for _, sv := range svcs {
+				if sv.ID == r.Service.ID && sv.Service != r.Service.Service {
+					if err := allowOrDeny(z.ServiceWrite(sv.Service), z, "service:write", sv.Service); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		var old []store.HealthCheck
+		if existing != nil && len(r.Checks) > 0 {
+			old, _, _ = s.store.Checks(r.Node, "", "")
+		}
+		owner := func(serviceID, serviceName string) error {
+			if serviceID == "" {
+				return allowOrDeny(z.NodeWrite(r.Node), z, "node:write", r.Node)
+			}
+			name := serviceName
+			if n := serviceOfID(serviceID); n != "" {
+				name = n
+			}
+			return allowOrDeny(z.ServiceWrite(name), z, "service:write", name)
 		}
 		for _, c := range r.Checks {
 			if c == nil {
 				continue
 			}
-			if c.ServiceID == "" {
-				if err := allowOrDeny(z.NodeWrite(r.Node), z, "node:write", r.Node); err != nil {
-					return err
-				}
-				continue
+			if c.Node != "" && c.Node != r.Node {
+				return &BadRequestError{Msg: fmt.Sprintf("check node %q does not match the registration's node %q", c.Node, r.Node)}
 			}
-			name := c.ServiceName
-			if r.Service != nil && r.Service.ID == c.ServiceID {
-				name = r.Service.Service
-			} else if svc := s.serviceOf(r.Node, c.ServiceID); svc != "" {
-				name = svc
-			}
-			if err := allowOrDeny(z.ServiceWrite(name), z, "service:write", name); err != nil {
+			if err := owner(c.ServiceID, c.ServiceName); err != nil {
 				return err
+			}
+			for _, o := range old {
+				if o.CheckID == c.CheckID {
+					if err := owner(o.ServiceID, o.ServiceName); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		return nil
@@ -228,6 +263,15 @@ func authorizeCatalogWrite(s *server, z acl.Authorizer, req *CatalogWriteRequest
 		if d.ServiceID != "" {
 			name := s.serviceOf(d.Node, d.ServiceID)
 			return allowOrDeny(z.ServiceWrite(name), z, "service:write", name)
+		}
+		if d.CheckID != "" {
+			checks, _, _ := s.store.Checks(d.Node, "", "")
+			for _, c := range checks {
+				if c.CheckID == d.CheckID && c.ServiceID != "" {
+					name := s.serviceOf(d.Node, c.ServiceID)
+					return allowOrDeny(z.ServiceWrite(name), z, "service:write", name)
+				}
+			}
 		}
 		return allowOrDeny(z.NodeWrite(d.Node), z, "node:write", d.Node)
 	}
