@@ -161,9 +161,10 @@ func TestEveryRouteDeniesAnonymous(t *testing.T) {
 		"/v1/health/state/":      {{"GET", "/v1/health/state/any", "", "filtered"}},
 		"/v1/event/fire/":        {{"PUT", "/v1/event/fire/deploy", "", "deny"}},
 		"/v1/event/list":         {{"GET", "/v1/event/list", "", "filtered"}},
-		"/v1/exec":               {{"PUT", "/v1/exec", `{"Command":"echo owned","Wait":2000000000}`, "exec-denied"}},
-		"/v1/acl/bootstrap":      {{"PUT", "/v1/acl/bootstrap", "", "deny"}},
-		"/v1/acl/policy":         {{"PUT", "/v1/acl/policy", `{"Name":"evil","Rules":"acl = \"write\""}`, "deny"}},
+		"/v1/exec": {{"PUT", "/v1/exec", `{"Command":"echo owned","Wait":2000000000}`, "deny"},
+			{"POST", "/v1/exec", `{"Command":"echo owned","Wait":2000000000}`, "deny"}},
+		"/v1/acl/bootstrap": {{"PUT", "/v1/acl/bootstrap", "", "deny"}, {"POST", "/v1/acl/bootstrap", "", "deny"}},
+		"/v1/acl/policy":    {{"PUT", "/v1/acl/policy", `{"Name":"evil","Rules":"acl = \"write\""}`, "deny"}},
 		"/v1/acl/policy/": {{"GET", "/v1/acl/policy/" + pol.ID, "", "deny"}, {"GET", "/v1/acl/policy/name/p1", "", "deny"},
 			{"PUT", "/v1/acl/policy/" + pol.ID, `{"Name":"p1","Rules":"acl = \"write\""}`, "deny"},
 			{"DELETE", "/v1/acl/policy/" + pol.ID, "", "deny"}},
@@ -193,6 +194,15 @@ func TestEveryRouteDeniesAnonymous(t *testing.T) {
 			continue
 		}
 		delete(probes, rt.Pattern)
+		probed := map[string]bool{}
+		for _, p := range ps {
+			probed[p.method] = true
+		}
+		for _, m := range rt.Methods {
+			if !probed[m] {
+				t.Errorf("route %s takes %s, which no probe here tries: add one", rt.Pattern, m)
+			}
+		}
 		for _, p := range ps {
 			for _, a := range []*testcluster.Agent{cli, srv} {
 				probeAnonymous(t, a, p)

@@ -84,6 +84,17 @@ func (a *Agent) Exec(ctx context.Context, req *ExecRequest, datacenter string, f
 	if err := remote.Validate(&req.Spec, req.Filters); err != nil {
 		return &BadRequestError{Msg: err.Error()}
 	}
+	if a.hooks.acl.enabled() {
+		// Before anything is announced: a token that may not fire the
+		// job's event learns nothing of which nodes would have run it.
+		id, err := a.Resolve(ctx, req.Spec.Token)
+		if err != nil {
+			return err
+		}
+		if !id.Authz.EventWrite("_rexec") {
+			return Denied(id.Authz, "event:write", "_rexec")
+		}
+	}
 	// Gossip carries a user event in one UDP packet (about 1400 bytes);
 	// a larger one would spread only with the occasional full sync, so
 	// nodes would seem not to answer.
