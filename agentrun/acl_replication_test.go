@@ -224,6 +224,18 @@ func TestACLDownPolicies(t *testing.T) {
 			t.Fatalf("%s: app token on other: %v, want 403", dp, err)
 		}
 	}
+	// A local token of a secondary without token replication resolves
+	// there, from its own state (the primary has never heard of it).
+	s2 := secondaries["extend-cache"]
+	var local *consul.ACLToken
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		var err error
+		local, _, err = tokenClient(t, s2, rootToken).ACL().TokenCreate(&consul.ACLToken{Description: "dc2 local", Local: true}, nil)
+		return err
+	})
+	if self, _, err := tokenClient(t, s2, local.SecretID).ACL().TokenReadSelf(nil); err != nil || self.AccessorID != local.AccessorID {
+		t.Fatalf("local token reading itself in its datacenter: %+v %v", self, err)
+	}
 	p.Running.Shutdown()
 	time.Sleep(time.Second) // past token_ttl: every cached entry is stale
 	for _, dp := range policies {

@@ -32,6 +32,10 @@ type aclResolver struct {
 	remote func(ctx context.Context, secret string) (*ResolveTokenResponse, error)
 	// tokens are the agent's own tokens (set-agent-token changes them).
 	tokens *agentTokens
+	// tokensReplicated says a secondary's token replication has completed
+	// a round (set by its server): from then on a token it does not hold
+	// does not exist, and the primary is not asked.
+	tokensReplicated func() bool
 
 	mu sync.Mutex
 	// byIndex caches local resolutions for one generation of the ACL
@@ -92,14 +96,27 @@ func (r *aclResolver) resolve(ctx context.Context, secret string) (*Identity, er
 	}
 	if r.authoritative() {
 		id, err := r.resolveLocal(secret)
-		if errors.Is(err, ErrACLNotFound) && r.cfg.Datacenter != r.cfg.PrimaryDatacenter {
-			// Not replicated here (yet): the primary knows, as in Consul
+		if errors.Is(err, ErrACLNotFound) && r.askPrimary() {
+			// Not replicated here yet: the primary knows, as in Consul
 			// before a secondary's first token replication.
 			return r.resolveRemote(ctx, secret)
 		}
 		return id, err
 	}
+	if r.local != nil {
+		// A secondary without token replication still holds its own
+		// local tokens (and the policies, which always replicate).
+		if res, err := r.lookupLocal(secret); err == nil && res.Token != nil && res.Token.Local {
+			return r.identity(res)
+		}
+	}
 	return r.resolveRemote(ctx, secret)
+}
+
+// askPrimary: a secondary whose token replication has not completed a
+// round yet asks the primary about a token it does not hold.
+func (r *aclResolver) askPrimary() bool {
+	return r.cfg.Datacenter != r.cfg.PrimaryDatacenter && (r.tokensReplicated == nil || !r.tokensReplicated())
 }
 
 func (r *aclResolver) resolveLocal(secret string) (*Identity, error) {
@@ -221,6 +238,11 @@ func (r *aclResolver) resolveRemote(ctx context.Context, secret string) (*Identi
 	r.mu.Lock()
 	e, cached := r.remoteCache[secret]
 	r.mu.Unlock()
+	if cached && e.id != nil && e.id.Token != nil && e.id.Token.Expired(time.Now()) {
+		// An expired token is gone, whatever the cache or the primary's
+		// reachability says.
+		return nil, ErrACLNotFound
+	}
 	if cached && time.Since(e.fetched) < ttl {
 		return e.id, e.err
 	}
@@ -269,15 +291,6 @@ func (r *aclResolver) fetchRemote(ctx context.Context, secret string) (*Identity
 	return id, err
 }
 
-// forget drops every cached resolution (a token was deleted or changed
-// here, so this agent should not wait out token_ttl for it).
-func (r *aclResolver) forget() {
-	r.mu.Lock()
-	r.remoteCache = map[string]remoteEntry{}
-	r.byIndex = map[string]*Identity{}
-	r.mu.Unlock()
-}
-
 // ResolveTokenRequest asks a server what a token may do: the token to
 // resolve is the request's own (QueryOptions.Token).
 type ResolveTokenRequest struct {
@@ -307,9 +320,11 @@ var aclResolveEndpoint = &endpoint[ResolveTokenRequest, ResolveTokenResponse]{
 		}
 		if r.authoritative() {
 			res, err := r.lookupLocal(secret)
-			if err == nil || s.cfg.Datacenter == s.cfg.PrimaryDatacenter || !errors.Is(err, ErrACLNotFound) {
+			if err == nil || !errors.Is(err, ErrACLNotFound) || !r.askPrimary() {
 				return res, err
 			}
+		} else if res, err := r.lookupLocal(secret); err == nil && res.Token != nil && res.Token.Local {
+			return res, nil
 		}
 		return resolveAtPrimary(ctx, s, req)
 	},

@@ -159,10 +159,9 @@ func cmpOr(a, b string) string {
 func newID() (string, error) { return uuid.GenerateUUID() }
 
 func (s *server) aclApply(req *store.ACLRequest) (uint64, error) {
+	// No cache to drop: local resolutions follow the ACL tables' watch,
+	// and tokens cached from the primary are the primary's.
 	_, idx, err := s.raftApply(store.ACLCommand, req)
-	if err == nil {
-		s.hooks.acl.forget()
-	}
 	return idx, err
 }
 

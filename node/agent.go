@@ -99,6 +99,12 @@ func New(cfg *Config, logger hclog.Logger) (_ *Agent, err error) {
 			return nil, err
 		}
 		a.hooks.acl.local = a.srv.store
+		srv := a.srv
+		a.hooks.acl.tokensReplicated = func() bool {
+			srv.repl.mu.Lock()
+			defer srv.repl.mu.Unlock()
+			return srv.repl.status.ReplicatedTokenIndex > 0
+		}
 	}
 	if err := a.loadPersistedTokens(); err != nil {
 		return nil, err
