@@ -98,8 +98,13 @@ type identityKey struct{}
 // agent check, or a handler that filters), runs the route's check, and
 // returns the request carrying the identity.
 func (h *Handler) admit(r *http.Request, a routeAccess) (*http.Request, error) {
-	if (a.kind != accessAgent && a.kind != accessHandler) || !h.agent.ACLEnabled() {
+	if !h.agent.ACLEnabled() {
 		return r, nil
+	}
+	if a.kind != accessAgent && a.kind != accessHandler {
+		// Decided elsewhere; a handler that asked authz anyway gets
+		// nothing (fail closed), not everything.
+		return r.WithContext(context.WithValue(r.Context(), identityKey{}, &node.Identity{Authz: acl.DenyAll()})), nil
 	}
 	id, err := h.agent.Resolve(r.Context(), requestToken(r))
 	if err != nil {
@@ -119,6 +124,8 @@ func authz(r *http.Request) acl.Authorizer {
 	if id, ok := r.Context().Value(identityKey{}).(*node.Identity); ok {
 		return id.Authz
 	}
+	// No identity: ACLs are off (with ACLs on, admit attaches one to
+	// every request).
 	return acl.AllowAll()
 }
 

@@ -394,7 +394,10 @@ func (h *Handler) agentMembers(w http.ResponseWriter, r *http.Request) (any, err
 	for _, m := range ms {
 		name := m.Name
 		if wan {
-			name, _, _ = strings.Cut(m.Name, ".") // WAN members are node.dc
+			// WAN members are node.dc; a node name may hold dots itself.
+			if i := strings.LastIndexByte(m.Name, '.'); i > 0 {
+				name = m.Name[:i]
+			}
 		}
 		if z.NodeRead(name) {
 			kept = append(kept, m)

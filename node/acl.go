@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"slices"
@@ -86,7 +87,7 @@ func (r *aclResolver) resolve(ctx context.Context, secret string) (*Identity, er
 	if secret == "" {
 		secret = store.AnonymousTokenSecretID
 	}
-	if rec := r.tokens.get().AgentRecovery; rec != "" && secret == rec {
+	if rec := r.tokens.get().AgentRecovery; rec != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(rec)) == 1 {
 		// The recovery token works without any server: it may manage
 		// this agent only (Consul's agent_recovery).
 		return &Identity{Authz: acl.New(false, &acl.Rules{Rules: []acl.Rule{

@@ -313,6 +313,10 @@ func (s *server) aclTokenSet(in *store.ACLToken) (*ACLWriteResponse, error) {
 				return nil, &BadRequestError{Msg: fmt.Sprintf("Cannot find token %q", t.AccessorID)}
 			}
 			t.CreateTime = time.Now().UTC() // a token created with a chosen AccessorID
+			if t.ExpirationTTL > 0 {
+				exp := t.CreateTime.Add(t.ExpirationTTL)
+				t.ExpirationTime = &exp
+			}
 		} else {
 			if t.SecretID != "" && t.SecretID != old.SecretID {
 				return nil, &BadRequestError{Msg: "Changing a token's SecretID is not permitted"}
