@@ -195,7 +195,17 @@ func (h *Handler) agentServiceMaintenance(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return nil, err
 	}
-	if err := h.serviceWrite(r, id); err != nil {
+	if target := r.URL.Query().Get("node"); target != "" && target != h.agent.Config().NodeName {
+		// consulx's ?node= reaches another agent's service, which this
+		// agent cannot name: write on that node and on every service.
+		z := authz(r)
+		if err := require(z, z.NodeWrite(target), "node:write", target); err != nil {
+			return nil, err
+		}
+		if err := require(z, z.ServiceWrite(""), "service:write", ""); err != nil {
+			return nil, err
+		}
+	} else if err := h.serviceWrite(r, id); err != nil {
 		return nil, err
 	}
 	return nil, h.agent.MaintenanceOn(r.Context(), r.URL.Query().Get("node"), id, enable, reason)
