@@ -282,7 +282,14 @@ func TestReplicateWaitsForQuiet(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	testcluster.Eventually(t, 20*time.Second, func() error { return converged(src, dest, "q/", "q/") })
-	got := logs.matching("replicated ")
+	// The pass logs after its writes land: wait for its line.
+	var got []string
+	testcluster.Eventually(t, 5*time.Second, func() error {
+		if got = logs.matching("replicated "); len(got) < 2 {
+			return fmt.Errorf("log so far: %v", got)
+		}
+		return nil
+	})
 	if len(got) != 2 || !strings.HasSuffix(got[1], "replicated 5 updates, 0 deletes") {
 		t.Fatalf("want the seed copied, then the burst in one pass; log: %v", got)
 	}
