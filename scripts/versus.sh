@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# versus.sh: consulx against HashiCorp Consul 1.22.7, side by side in one
+# run on one machine, with the same load generator (this tree's `consulx
+# bench`). Each workload runs ROUNDS times, alternating consulx and Consul,
+# each run on a fresh dev agent (`agent -dev`, in memory, one server) with
+# the same ports. For every run it prints the bench summary and the
+# agent's CPU seconds per 10k operations (utime+stime from /proc: the load
+# generator shares the cores, so ops/s alone understates the server).
+#
+#   scripts/versus.sh [ROUNDS]
+#
+# The Consul binary: $CONSUL, else ../shared/tools/build-consul.sh (builds
+# Consul 1.22.7 from its published Go module the first time, ~10 min).
+# Only the dev-agent shape is covered so far (issue 13 also asks for a
+# three-server cluster on disk).
+set -euo pipefail
+ROUNDS=${1:-3}
+cd "$(dirname "$0")/.."
+WORK=$(mktemp -d)
+CONSULX=$WORK/consulx-versus
+go build -o "$CONSULX" ./cmd/consulx
+if [ -z "${CONSUL:-}" ]; then
+	CONSUL=$(../shared/tools/build-consul.sh | tail -n 1)
+fi
+"$CONSUL" version | head -1
+export CHECKPOINT_DISABLE=1
+trap '[ -n "${AGENT:-}" ] && kill "$AGENT" 2>/dev/null; rm -rf "$WORK"' EXIT
+echo '{"limits":{"http_max_conns_per_client":10000}}' >"$WORK/limits.json"
+
+cpu_s() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
+
+start_agent() { # consulx|consul
+	if [ "$1" = consulx ]; then
+		"$CONSULX" agent -dev -headless -node d1 -http-port 18500 -dns-port 18600 -serf-lan-port 18301 \
+			-serf-wan-port 18302 -server-port 18300 -config-file "$WORK/limits.json" >"$WORK/agent.log" 2>&1 &
+	else
+		"$CONSUL" agent -dev -log-level=warn -node d1 -http-port 18500 -dns-port 18600 -serf-lan-port 18301 \
+			-serf-wan-port 18302 -server-port 18300 -grpc-port -1 -grpc-tls-port -1 \
+			-hcl 'limits { http_max_conns_per_client = 10000 }' >"$WORK/agent.log" 2>&1 &
+	fi
+	AGENT=$!
+	for _ in $(seq 200); do
+		if curl -sf 127.0.0.1:18500/v1/status/leader | grep -q 18300 &&
+			dig +short @127.0.0.1 -p 18600 d1.node.consul | grep -q 127.0.0.1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "$1 did not start" >&2
+	cat "$WORK/agent.log" >&2
+	exit 1
+}
+
+stop_agent() { kill "$AGENT"; wait "$AGENT" 2>/dev/null || true; AGENT=; }
+
+run() { # name -- bench args...
+	local name=$1
+	shift 2
+	for r in $(seq "$ROUNDS"); do
+		for side in consulx consul; do
+			start_agent "$side"
+			if [[ $name == kv-get* ]]; then
+				"$CONSULX" bench kv-put -http-addr 127.0.0.1:18500 -total 1000 -keys 1000 >/dev/null
+			fi
+			local c0; c0=$(cpu_s "$AGENT")
+			local out; out=$("$CONSULX" bench "$@" 2>&1)
+			local c1; c1=$(cpu_s "$AGENT")
+			stop_agent
+			local n; n=$(echo "$out" | sed -n 's/^[^:]*: \([0-9]*\) \(ops\|queries\).*/\1/p' | head -1)
+			local per=n/a
+			if [ -n "$n" ] && [ "$n" -gt 0 ]; then
+				per=$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN{printf "%.2f", (b-a)*10000/n}')
+			fi
+			echo "== $name round $r $side (agent CPU s per 10k ops: $per)"
+			echo "$out" | sed 's/^/   /'
+		done
+	done
+}
+
+run kv-put -- kv-put -http-addr 127.0.0.1:18500 -clients 16 -total 30000
+run kv-get -- kv-get -http-addr 127.0.0.1:18500 -clients 16 -total 100000
+run kv-get-stale -- kv-get -http-addr 127.0.0.1:18500 -clients 16 -total 100000 -stale
+run dns-node -- dns -addr 127.0.0.1:18600 -name d1.node.consul -duration 5s
