@@ -136,7 +136,7 @@ func (h *Handler) agentCheckTTL(status string) handlerFunc {
 		if err := h.checkWrite(r, id); err != nil {
 			return nil, err
 		}
-		return nil, h.agent.UpdateCheck(id, status, r.URL.Query().Get("note"))
+		return nil, h.agent.UpdateCheck(id, status, query(r).Get("note"))
 	}
 }
 
@@ -160,7 +160,7 @@ func (h *Handler) agentCheckUpdate(w http.ResponseWriter, r *http.Request) (any,
 }
 
 func maintParams(r *http.Request) (bool, string, error) {
-	v := r.URL.Query().Get("enable")
+	v := query(r).Get("enable")
 	if v == "" {
 		return false, "", badRequest("Missing value for enable")
 	}
@@ -168,7 +168,7 @@ func maintParams(r *http.Request) (bool, string, error) {
 	if err != nil {
 		return false, "", badRequest("Invalid value for enable: %q", v)
 	}
-	return enable, r.URL.Query().Get("reason"), nil
+	return enable, query(r).Get("reason"), nil
 }
 
 func (h *Handler) agentMaintenance(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -176,14 +176,14 @@ func (h *Handler) agentMaintenance(w http.ResponseWriter, r *http.Request) (any,
 	if err != nil {
 		return nil, err
 	}
-	target := r.URL.Query().Get("node")
+	target := query(r).Get("node")
 	if target == "" {
 		target = h.agent.Config().NodeName
 	}
 	if err := require(authz(r), authz(r).NodeWrite(target), "node:write", target); err != nil {
 		return nil, err
 	}
-	return nil, h.agent.MaintenanceOn(r.Context(), r.URL.Query().Get("node"), "", enable, reason)
+	return nil, h.agent.MaintenanceOn(r.Context(), query(r).Get("node"), "", enable, reason)
 }
 
 func (h *Handler) agentServiceMaintenance(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -195,7 +195,7 @@ func (h *Handler) agentServiceMaintenance(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return nil, err
 	}
-	if target := r.URL.Query().Get("node"); target != "" && target != h.agent.Config().NodeName {
+	if target := query(r).Get("node"); target != "" && target != h.agent.Config().NodeName {
 		// consulx's ?node= reaches another agent's service, which this
 		// agent cannot name: write on that node and on every service.
 		z := authz(r)
@@ -208,7 +208,7 @@ func (h *Handler) agentServiceMaintenance(w http.ResponseWriter, r *http.Request
 	} else if err := h.serviceWrite(r, id); err != nil {
 		return nil, err
 	}
-	return nil, h.agent.MaintenanceOn(r.Context(), r.URL.Query().Get("node"), id, enable, reason)
+	return nil, h.agent.MaintenanceOn(r.Context(), query(r).Get("node"), id, enable, reason)
 }
 
 func (h *Handler) agentReload(w http.ResponseWriter, r *http.Request) (any, error) {

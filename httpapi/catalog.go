@@ -90,7 +90,7 @@ func named(r *http.Request, prefix, missing string) (string, error) {
 // nodeMetaFilter parses ?node-meta=k:v (repeatable); all must match.
 func nodeMetaFilter(r *http.Request) func(map[string]string) bool {
 	var pairs [][2]string
-	for _, v := range r.URL.Query()["node-meta"] {
+	for _, v := range query(r)["node-meta"] {
 		k, val, _ := strings.Cut(v, ":")
 		pairs = append(pairs, [2]string{k, val})
 	}
@@ -182,7 +182,7 @@ func (h *Handler) catalogService(w http.ResponseWriter, r *http.Request) (any, e
 
 func showCatalogService(w http.ResponseWriter, r *http.Request, out *node.ServiceNodesResponse) (any, error) {
 	setMeta(w, out.QueryMeta)
-	tags, match := r.URL.Query()["tag"], nodeMetaFilter(r)
+	tags, match := query(r)["tag"], nodeMetaFilter(r)
 	res := []catalogServiceJSON{}
 	for _, in := range out.Instances {
 		if !hasTags(in.Service.Tags, tags) || !match(in.Node.Meta) {
@@ -338,7 +338,7 @@ func (h *Handler) showHealthService(w http.ResponseWriter, r *http.Request, out 
 	// (memoised) instance list. A list decoded from a forward, or one an
 	// authorizer filtered, is new each time, so it is never answered from
 	// another request's encoding.
-	key := pathTail(r, "/v1/health/service/") + "\x00" + r.URL.Query().Encode()
+	key := pathTail(r, "/v1/health/service/") + "\x00" + query(r).Encode()
 	var same *store.ServiceInstance
 	if len(out.Instances) > 0 {
 		same = &out.Instances[0]
@@ -346,7 +346,7 @@ func (h *Handler) showHealthService(w http.ResponseWriter, r *http.Request, out 
 	if b, ok := h.encoded.get(out.Index, key, same); ok {
 		return json.RawMessage(b), nil
 	}
-	tags, match, passing := r.URL.Query()["tag"], nodeMetaFilter(r), truthyPresence(r, "passing")
+	tags, match, passing := query(r)["tag"], nodeMetaFilter(r), truthyPresence(r, "passing")
 	res := []healthEntryJSON{}
 	for _, in := range HealthyInstances(out.Instances, passing) {
 		if !hasTags(in.Service.Tags, tags) || !match(in.Node.Meta) {
@@ -354,7 +354,7 @@ func (h *Handler) showHealthService(w http.ResponseWriter, r *http.Request, out 
 		}
 		res = append(res, healthEntryJSON{Node: toNodeJSON(in.Node), Service: toServiceJSON(in.Service), Checks: checksJSON(in.Checks)})
 	}
-	if _, pretty := r.URL.Query()["pretty"]; pretty || out.Index == 0 {
+	if _, pretty := query(r)["pretty"]; pretty || out.Index == 0 {
 		return res, nil
 	}
 	b, err := json.Marshal(res)
@@ -375,7 +375,7 @@ type healthEntryJSON struct {
 
 // truthyPresence is a presence flag that also accepts an explicit false.
 func truthyPresence(r *http.Request, name string) bool {
-	v, ok := r.URL.Query()[name]
+	v, ok := query(r)[name]
 	return ok && v[0] != "false" && v[0] != "0"
 }
 

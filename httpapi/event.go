@@ -12,7 +12,7 @@ import (
 // eventFire is PUT /v1/event/fire/<name>: the body is the payload, the
 // node/service/tag parameters are regex filters.
 func (h *Handler) eventFire(w http.ResponseWriter, r *http.Request) (any, error) {
-	q := r.URL.Query()
+	q := query(r)
 	ev := &node.UserEvent{Name: pathTail(r, "/v1/event/fire/"), NodeFilter: q.Get("node"), ServiceFilter: q.Get("service"), TagFilter: q.Get("tag")}
 	if ev.Name == "" {
 		return nil, badRequest("Missing name")
@@ -51,7 +51,7 @@ func (h *Handler) eventList(w http.ResponseWriter, r *http.Request) (any, error)
 	if wait <= 0 || wait > 10*time.Minute {
 		wait = 10 * time.Minute
 	}
-	name := r.URL.Query().Get("name")
+	name := query(r).Get("name")
 	events, index, changed := h.agent.UserEvents(name)
 	if minIndex > 0 && index == minIndex {
 		timer := time.NewTimer(wait)

@@ -48,7 +48,7 @@ func (h *Handler) exec(w http.ResponseWriter, r *http.Request) (any, error) {
 	enc := json.NewEncoder(w)
 	var mu sync.Mutex
 	started := false
-	err = h.agent.Exec(r.Context(), req, r.URL.Query().Get("dc"), func(ev remote.Event) {
+	err = h.agent.Exec(r.Context(), req, query(r).Get("dc"), func(ev remote.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		if !started {
@@ -83,5 +83,5 @@ func requestToken(r *http.Request) string {
 	if a := r.Header.Get("Authorization"); len(a) > 7 && a[:7] == "Bearer " {
 		return a[7:]
 	}
-	return r.URL.Query().Get("token")
+	return query(r).Get("token")
 }

@@ -41,7 +41,7 @@ func (h *Handler) keyring(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		req.Key = body.Key
 	}
-	q := r.URL.Query()
+	q := query(r)
 	if v := q.Get("relay-factor"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {

@@ -49,7 +49,7 @@ func (h *Handler) kv(w http.ResponseWriter, r *http.Request) {
 }
 
 func has(r *http.Request, name string) bool {
-	_, ok := r.URL.Query()[name]
+	_, ok := query(r)[name]
 	return ok
 }
 
@@ -62,9 +62,9 @@ func (h *Handler) kvGet(w http.ResponseWriter, r *http.Request, key string) erro
 	switch {
 	case has(r, "keys"):
 		req.Mode = node.KVReadKeys
-		req.Separator = r.URL.Query().Get("separator")
+		req.Separator = query(r).Get("separator")
 		if req.Separator == "" {
-			req.Separator = r.URL.Query().Get("seperator") // Consul's historic spelling
+			req.Separator = query(r).Get("seperator") // Consul's historic spelling
 		}
 	case has(r, "recurse"):
 		req.Mode = node.KVReadPrefix
@@ -112,7 +112,7 @@ func showKV(req *node.KVReadRequest) render[node.KVReadResponse] {
 }
 
 func parseUintParam(r *http.Request, name string) (uint64, bool, error) {
-	v, ok := r.URL.Query()[name]
+	v, ok := query(r)[name]
 	if !ok {
 		return 0, false, nil
 	}
@@ -189,9 +189,9 @@ func (h *Handler) kvPut(w http.ResponseWriter, r *http.Request, key string) erro
 	case isCAS:
 		op = store.KVCAS
 	case has(r, "acquire"):
-		op, session = store.KVLock, r.URL.Query().Get("acquire")
+		op, session = store.KVLock, query(r).Get("acquire")
 	case has(r, "release"):
-		op, session = store.KVUnlock, r.URL.Query().Get("release")
+		op, session = store.KVUnlock, query(r).Get("release")
 	}
 	if (op == store.KVLock || op == store.KVUnlock) && session == "" {
 		return badRequest("Missing session")

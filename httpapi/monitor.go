@@ -20,7 +20,7 @@ func (h *Handler) monitor(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "log streaming is not enabled on this agent", http.StatusNotImplemented)
 		return
 	}
-	level := r.URL.Query().Get("loglevel")
+	level := query(r).Get("loglevel")
 	if level == "" {
 		level = "info"
 	}

@@ -14,7 +14,7 @@ func (h *Handler) snapshot(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		// The agent spools the archive before answering: a failure is an
 		// error status, never a truncated archive that looks like a backup.
-		snap, err := h.agent.SnapshotSave(node.WithToken(r.Context(), requestToken(r)), has(r, "stale"), r.URL.Query().Get("dc"))
+		snap, err := h.agent.SnapshotSave(node.WithToken(r.Context(), requestToken(r)), has(r, "stale"), query(r).Get("dc"))
 		if err != nil {
 			writeError(w, err)
 			return
@@ -25,7 +25,7 @@ func (h *Handler) snapshot(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Consul-Index", strconv.FormatUint(max(snap.Index, 1), 10))
 		_, _ = io.Copy(w, snap)
 	case http.MethodPut:
-		if err := h.agent.SnapshotRestore(node.WithToken(r.Context(), requestToken(r)), r.Body, r.URL.Query().Get("dc")); err != nil {
+		if err := h.agent.SnapshotRestore(node.WithToken(r.Context(), requestToken(r)), r.Body, query(r).Get("dc")); err != nil {
 			writeError(w, err)
 		}
 	default:
