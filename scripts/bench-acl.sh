@@ -27,7 +27,8 @@ cat >"$WORK/on.json" <<EOF
         "tokens":{"initial_management":"$ROOT","agent":"$ROOT","default":"$DNS"}}}
 EOF
 
-cpu_s() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 start_agent() { # off|on
 	"$BIN" agent -dev -headless -node d1 "${PORTS[@]}" -config-file "$WORK/$1.json" >"$WORK/agent.log" 2>&1 &
@@ -74,11 +75,7 @@ run() { # name -- bench args...
 			local out; out=$("$BIN" bench "$@" 2>&1)
 			local c1; c1=$(cpu_s "$AGENT")
 			stop_agent
-			local n; n=$(echo "$out" | sed -n 's/^[^:]*: \([0-9]*\) \(ops\|queries\).*/\1/p' | head -1)
-			local per=n/a
-			if [ -n "$n" ] && [ "$n" -gt 0 ]; then
-				per=$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN{printf "%.2f", (b-a)*10000/n}')
-			fi
+			local per; per=$(per_10k "$c0" "$c1" "$out")
 			echo "== $name round $r ACLs $side (agent CPU s per 10k ops: $per)"
 			echo "$out" | sed 's/^/   /'
 		done

@@ -34,7 +34,8 @@ cleanup() {
 trap cleanup EXIT
 echo '{"limits":{"http_max_conns_per_client":10000}}' >"$WORK/limits.json"
 
-cpu_s() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 start_agent() { # consulx|consul
 	if [ "$1" = consulx ]; then
@@ -73,11 +74,7 @@ run() { # name -- bench args...
 			local out; out=$("$CONSULX" bench "$@" 2>&1)
 			local c1; c1=$(cpu_s "$AGENT")
 			stop_agent
-			local n; n=$(echo "$out" | sed -n 's/^[^:]*: \([0-9]*\) \(ops\|queries\).*/\1/p' | head -1)
-			local per=n/a
-			if [ -n "$n" ] && [ "$n" -gt 0 ]; then
-				per=$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN{printf "%.2f", (b-a)*10000/n}')
-			fi
+			local per; per=$(per_10k "$c0" "$c1" "$out")
 			echo "== $name round $r $side (agent CPU s per 10k ops: $per)"
 			echo "$out" | sed 's/^/   /'
 		done
@@ -134,11 +131,7 @@ run_cluster() { # name -- bench args (the leader's address is added)
 			local out; out=$("$CONSULX" bench "$@" -http-addr "$LEADER_HTTP" 2>&1)
 			local c1; c1=$(cluster_cpu)
 			stop_cluster
-			local n; n=$(echo "$out" | sed -n 's/^[^:]*: \([0-9]*\) ops.*/\1/p' | head -1)
-			local per=n/a
-			if [ -n "$n" ] && [ "$n" -gt 0 ]; then
-				per=$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN{printf "%.2f", (b-a)*10000/n}')
-			fi
+			local per; per=$(per_10k "$c0" "$c1" "$out")
 			echo "== $name round $r $side (3 servers' CPU s per 10k ops: $per)"
 			echo "$out" | sed 's/^/   /'
 		done

@@ -219,17 +219,27 @@ func tokenAccessorID(x *cmdRun, partial string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.AccessorID
+	}
+	return uniquePrefix("token", ids, partial)
+}
+
+// uniquePrefix is the one ID of ids that starts with partial, with
+// Consul's errors when none or several do.
+func uniquePrefix(kind string, ids []string, partial string) (string, error) {
 	found := ""
-	for _, t := range ts {
-		if strings.HasPrefix(t.AccessorID, partial) {
+	for _, id := range ids {
+		if strings.HasPrefix(id, partial) {
 			if found != "" {
-				return "", fmt.Errorf("Partial token ID is not unique")
+				return "", fmt.Errorf("Partial %s ID is not unique", kind)
 			}
-			found = t.AccessorID
+			found = id
 		}
 	}
 	if found == "" {
-		return "", fmt.Errorf("No such token ID with prefix: %s", partial)
+		return "", fmt.Errorf("No such %s ID with prefix: %s", kind, partial)
 	}
 	return found, nil
 }
@@ -247,19 +257,11 @@ func policyID(x *cmdRun, partial string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	found := ""
-	for _, p := range ps {
-		if strings.HasPrefix(p.ID, partial) {
-			if found != "" {
-				return "", fmt.Errorf("Partial policy ID is not unique")
-			}
-			found = p.ID
-		}
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
 	}
-	if found == "" {
-		return "", fmt.Errorf("No such policy ID with prefix: %s", partial)
-	}
-	return found, nil
+	return uniquePrefix("policy", ids, partial)
 }
 
 // policyIDByName is the ID of the policy called name.
