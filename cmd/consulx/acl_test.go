@@ -511,16 +511,7 @@ func TestACLCLIAgainstRealConsul(t *testing.T) {
 		if token != "" {
 			cmd.Env = append(cmd.Env, "CONSUL_HTTP_TOKEN="+token)
 		}
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), code
+		return runCmd(t, cmd)
 	}
 	field := func(block, label string) string {
 		for _, l := range strings.Split(block, "\n") {

@@ -25,16 +25,7 @@ func cliWith(t *testing.T, env []string, args ...string) (string, string, int) {
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return runCmd(t, cmd)
 }
 
 // tlsFiles creates a CA, a server and a client certificate in dir with
@@ -187,4 +178,20 @@ func TestTLSAgentConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runCmd runs cmd and returns its stdout, stderr and exit code (a failure
+// to start it fails the test).
+func runCmd(t *testing.T, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
 }
