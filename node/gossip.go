@@ -64,6 +64,11 @@ func (a *Agent) serfConfig(name string, port int, wan bool, events chan serf.Eve
 		// machine before the agent stops (300 ms showed it as failed).
 		conf.LeavePropagateDelay = time.Second
 		conf.ReapInterval = time.Second
+		// serf's queries (the keyring's) wait GossipInterval × this mult:
+		// 16 would give 800 ms, which a loaded machine misses (a node
+		// answered late and the rotation reported 2/3). 40 gives 2 s,
+		// under the 3.2 s of Consul's LAN defaults.
+		conf.QueryTimeoutMult = 40
 	case wan:
 		ml = memberlist.DefaultWANConfig()
 	default:

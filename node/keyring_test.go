@@ -54,6 +54,16 @@ func startEncrypted(t *testing.T, dc, key string, servers, clients int) *testclu
 		}
 	}
 	c.WaitLeader(15 * time.Second)
+	// Every member knows every other before a keyring query goes out: a
+	// node still merging could miss the query and fail the operation.
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		for _, a := range c.All() {
+			if n := len(a.Running.Agent.Members(false)); n != servers+clients {
+				return fmt.Errorf("%s sees %d LAN members, want %d", a.Name, n, servers+clients)
+			}
+		}
+		return nil
+	})
 	return c
 }
 
