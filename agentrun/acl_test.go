@@ -494,3 +494,70 @@ key_prefix "app/secret/" { policy = "deny" }`))
 		return err
 	})
 }
+
+// TestCachedDNSFollowsACLs: on a server, DNS answers come from the answer
+// cache; a change of the default token or of a policy it holds shows in
+// the very next query, as without the cache.
+func TestCachedDNSFollowsACLs(t *testing.T) {
+	c := aclCluster(t, "dc1", nil)
+	srv := c.Servers[0]
+	root := tokenClient(t, srv, rootToken)
+	if _, err := root.Catalog().Register(&consul.CatalogRegistration{Node: "db-1", Address: "10.4.0.1",
+		Service: &consul.AgentService{ID: "db", Service: "db", Port: 5432}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	pol, _, err := root.ACL().PolicyCreate(&consul.ACLPolicy{Name: "dns", Rules: `service_prefix "" { policy = "read" }
+node_prefix "" { policy = "read" }`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := root.ACL().TokenCreate(&consul.ACLToken{Description: "dns", Policies: []*consul.ACLTokenPolicyLink{{ID: pol.ID}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(name string) int {
+		t.Helper()
+		m := new(mdns.Msg)
+		m.SetQuestion(name, mdns.TypeA)
+		r, err := mdns.Exchange(m, srv.Running.DNSAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(r.Answer)
+	}
+	askAll := func(want int, why string) {
+		t.Helper()
+		for range 5 {
+			if n := ask("db.service.consul."); n != want {
+				t.Fatalf("%s: service answer has %d records, want %d", why, n, want)
+			}
+			if n := ask("db-1.node.consul."); n != want {
+				t.Fatalf("%s: node answer has %d records, want %d", why, n, want)
+			}
+		}
+	}
+	askAll(0, "anonymous default token")
+	if _, err := root.Agent().UpdateDefaultACLToken(tok.SecretID, nil); err != nil {
+		t.Fatal(err)
+	}
+	hits := srv.Running.DNSServer().CacheHits()
+	askAll(1, "default token that reads everything")
+	if srv.Running.DNSServer().CacheHits() == hits {
+		t.Fatal("no query was answered from the cache")
+	}
+	if _, err := root.Agent().UpdateDefaultACLToken("", nil); err != nil {
+		t.Fatal(err)
+	}
+	askAll(0, "default token cleared")
+	if _, err := root.Agent().UpdateDefaultACLToken(tok.SecretID, nil); err != nil {
+		t.Fatal(err)
+	}
+	askAll(1, "default token set again")
+	pol.Rules = `service_prefix "" { policy = "read" }`
+	if _, _, err := root.ACL().PolicyUpdate(pol, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Without node:read, the node and its instances go (Consul filters
+	// a service's instances by node:read too).
+	askAll(0, "node read taken away")
+}

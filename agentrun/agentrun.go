@@ -44,6 +44,9 @@ type Running struct {
 	stopOnce        sync.Once
 }
 
+// DNSServer is the DNS interface (nil when disabled).
+func (r *Running) DNSServer() *dns.Server { return r.dns }
+
 // Start starts the agent and its HTTP API. logs, when not nil, receives
 // the agent's log output and feeds /v1/agent/monitor.
 func Start(cfg *node.Config, logger hclog.Logger, logs *logstream.Broadcaster) (*Running, error) {

@@ -14,6 +14,8 @@ import (
 
 type fakeCatalog struct{}
 
+func (fakeCatalog) DNSGeneration(bool, time.Duration) (uint64, bool) { return 0, false }
+
 func (fakeCatalog) DNSNode(ctx context.Context, name, _ string, stale bool, _ time.Duration) (*store.Node, error) {
 	if name == "n1" {
 		return &store.Node{Node: "n1", Address: "127.0.0.1", Datacenter: "dc1"}, nil

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -20,6 +21,10 @@ type Catalog interface {
 	// dc is the datacenter named in the query ("" for the agent's).
 	DNSNode(ctx context.Context, name, dc string, stale bool, maxStale time.Duration) (*store.Node, error)
 	DNSService(ctx context.Context, name, dc string, stale bool, maxStale time.Duration) ([]store.ServiceInstance, error)
+	// DNSGeneration says whether answers for our own datacenter may be
+	// served from the cache (ok), and the generation they are valid for:
+	// it must move whenever any answer could change (cache.go).
+	DNSGeneration(stale bool, maxStale time.Duration) (gen uint64, ok bool)
 }
 
 // Server answers DNS queries on UDP and TCP.
@@ -29,6 +34,9 @@ type Server struct {
 	logger hclog.Logger
 	udp    *dns.Server
 	tcp    *dns.Server
+	cache  *answerCache
+	// cacheHits counts queries answered from the cache.
+	cacheHits atomic.Uint64
 	// Addr is the bound address (useful with port 0).
 	Addr string
 }
@@ -38,7 +46,7 @@ const maxNameLen = 255
 
 // Start listens on addr (host:port) for UDP and TCP.
 func Start(addr string, cfg Config, cat Catalog, logger hclog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg, cat: cat, logger: logger.Named("dns")}
+	s := &Server{cfg: cfg, cat: cat, logger: logger.Named("dns"), cache: newAnswerCache()}
 	mux := dns.NewServeMux()
 	mux.HandleFunc(cfg.Domain, s.handleConsul)
 	mux.HandleFunc(".", s.handleOther)
@@ -52,13 +60,17 @@ func Start(addr string, cfg Config, cat Catalog, logger hclog.Logger) (*Server, 
 		return nil, fmt.Errorf("listen for DNS on tcp %s: %w", addr, err)
 	}
 	s.Addr = pc.LocalAddr().String()
-	s.udp = &dns.Server{PacketConn: pc, Handler: mux}
+	s.udp = &dns.Server{PacketConn: pc, Handler: s.cachingHandler(mux),
+		DecorateReader: func(next dns.Reader) dns.Reader { return newFastReader(s, next) }}
 	s.tcp = &dns.Server{Listener: ln, Handler: mux}
 	go func() { _ = s.udp.ActivateAndServe() }()
 	go func() { _ = s.tcp.ActivateAndServe() }()
 	s.logger.Info("DNS server listening", "address", s.Addr, "domain", cfg.Domain)
 	return s, nil
 }
+
+// CacheHits is how many UDP queries were answered from the answer cache.
+func (s *Server) CacheHits() uint64 { return s.cacheHits.Load() }
 
 // Shutdown stops both listeners.
 func (s *Server) Shutdown() {
@@ -171,6 +183,9 @@ func (s *Server) answerNode(ctx context.Context, w dns.ResponseWriter, m *dns.Ms
 		m.Ns = []dns.RR{s.soa()} // NODATA
 	} else {
 		m.Answer = []dns.RR{rr}
+		if s.remoteDC(dc) == "" {
+			markCacheable(w, 1)
+		}
 	}
 	_ = w.WriteMsg(m)
 }
@@ -296,6 +311,16 @@ func (s *Server) answerService(ctx context.Context, w dns.ResponseWriter, m *dns
 		return
 	}
 	s.trim(m, req, isTCP)
+	if s.remoteDC(dc) == "" {
+		// Several instances: keep maxVariants random orders, so that
+		// rotating them still spreads the load (two orders drawn for
+		// two instances would be the same one half of the time).
+		variants := 1
+		if len(inst) > 1 {
+			variants = maxVariants
+		}
+		markCacheable(w, variants)
+	}
 	_ = w.WriteMsg(m)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"consulx/acl"
@@ -353,6 +354,8 @@ const aclResolveName = "ACL.ResolveToken"
 type agentTokens struct {
 	mu sync.RWMutex
 	t  ACLTokens
+	// gen counts changes of t, for caches of answers made with them.
+	gen atomic.Uint64
 }
 
 func (t *agentTokens) get() ACLTokens {

@@ -79,6 +79,7 @@ func (a *Agent) SetAgentToken(ctx context.Context, kind, secret string) error {
 		a.tokens.t.Replication = secret
 	}
 	t := a.tokens.t
+	a.tokens.gen.Add(1)
 	a.tokens.mu.Unlock()
 	a.logger.Info("Updated agent's ACL token", "token", k)
 	if k == "replication" && a.srv != nil {

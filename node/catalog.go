@@ -8,6 +8,8 @@ import (
 
 	"consulx/acl"
 	"consulx/store"
+
+	"github.com/hashicorp/raft"
 )
 
 var catalogApplyEndpoint = &endpoint[CatalogWriteRequest, CatalogWriteResponse]{
@@ -186,6 +188,33 @@ func (a *Agent) DNSService(ctx context.Context, name, dc string, stale bool, max
 		return nil, err
 	}
 	return out.Instances, nil
+}
+
+// DNSGeneration tells the DNS interface whether it may answer from its
+// cache, and the generation cached answers must carry. Only a server
+// answering for its own datacenter from its own state may: one that
+// serves the read locally (stale allowed and a leader ever known, or
+// the leader), within maxStale of the leader, and whose ACL decisions
+// are its own (ACLs off, or the primary datacenter: a secondary may
+// resolve tokens through the primary with a TTL). The generation moves
+// with every change to the catalog or the ACL tables, a snapshot
+// restore, and a change of the agent's tokens (the sum of two counters
+// that only grow changes when either does).
+func (a *Agent) DNSGeneration(stale bool, maxStale time.Duration) (uint64, bool) {
+	s := a.srv
+	if s == nil || a.cfg.ACL.Enabled && a.cfg.PrimaryDatacenter != a.cfg.Datacenter {
+		return 0, false
+	}
+	if !s.answersLocally(dnsMode(stale, "")) {
+		return 0, false
+	}
+	if stale && maxStale > 0 && s.raft.State() != raft.Leader {
+		lc := s.raft.LastContact()
+		if lc.IsZero() || time.Since(lc) > maxStale {
+			return 0, false
+		}
+	}
+	return s.store.AnswersGeneration() + a.tokens.gen.Load(), true
 }
 
 // authorizeCatalogWrite: as Consul's vetting of a registration, write on

@@ -105,6 +105,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 		return out
 	}
+	if w.catalogChanged || w.aclChanged {
+		s.answersGen.Add(1)
+	}
 	s.watches.notify(w.touched)
 	if w.sessionsChanged {
 		s.watches.notifySessions()
@@ -335,6 +338,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.s.mu.Unlock()
 	old.Close()
 	f.s.restores.Add(1)
+	f.s.answersGen.Add(1)
 	f.s.watches.notifyAll()
 	return nil
 }

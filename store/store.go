@@ -37,7 +37,15 @@ type Store struct {
 	restores atomic.Uint64
 	// catalog mirrors the catalog tables in memory for fast reads.
 	catalog *catalogMirror
+	// answersGen moves after every commit that changed the catalog or
+	// the ACL tables, and on a restore: caches of answers derived from
+	// them (DNS) compare it instead of asking the store.
+	answersGen atomic.Uint64
 }
+
+// AnswersGeneration changes after every commit that changed the catalog
+// (nodes, services, checks) or the ACL tables, and after a restore.
+func (s *Store) AnswersGeneration() uint64 { return s.answersGen.Load() }
 
 // RestoreEpoch changes whenever a snapshot is restored.
 func (s *Store) RestoreEpoch() uint64 { return s.restores.Load() }
