@@ -12,5 +12,7 @@
 // HTTP, gossip or forwarding.
 //
 // Start reading at Start and handleConsul in server.go; fuzz_test.go
-// fuzzes the name parser.
+// fuzzes the name parser. cache.go keeps UDP answers in wire format, valid
+// while the Catalog's DNSGeneration holds, and fastpath.go serves them
+// from batch readers on the socket before miekg sees the packet.
 package dns

@@ -60,8 +60,12 @@ func Start(addr string, cfg Config, cat Catalog, logger hclog.Logger) (*Server, 
 		return nil, fmt.Errorf("listen for DNS on tcp %s: %w", addr, err)
 	}
 	s.Addr = pc.LocalAddr().String()
-	s.udp = &dns.Server{PacketConn: pc, Handler: s.cachingHandler(mux),
-		DecorateReader: func(next dns.Reader) dns.Reader { return newFastReader(s, next) }}
+	s.udp = &dns.Server{PacketConn: pc, Handler: s.cachingHandler(mux)}
+	if udp, ok := pc.(*net.UDPConn); ok {
+		if bc := newBatchConn(s, udp); bc != nil {
+			s.udp.PacketConn = bc // fastpath.go
+		}
+	}
 	s.tcp = &dns.Server{Listener: ln, Handler: mux}
 	go func() { _ = s.udp.ActivateAndServe() }()
 	go func() { _ = s.tcp.ActivateAndServe() }()

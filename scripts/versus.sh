@@ -138,9 +138,50 @@ run_cluster() { # name -- bench args (the leader's address is added)
 	done
 }
 
-run_cluster cluster-kv-put-16 -- kv-put -clients 16 -total 20000
-run_cluster cluster-kv-put-64 -- kv-put -clients 64 -total 30000
-run kv-put -- kv-put -http-addr 127.0.0.1:18500 -clients 16 -total 30000
-run kv-get -- kv-get -http-addr 127.0.0.1:18500 -clients 16 -total 100000
-run kv-get-stale -- kv-get -http-addr 127.0.0.1:18500 -clients 16 -total 100000 -stale
-run dns-node -- dns -addr 127.0.0.1:18600 -name d1.node.consul -duration 5s
+# register_web: three instances of "web" on three catalog nodes, passing.
+register_web() {
+	for i in 1 2 3; do
+		curl -sf -X PUT 127.0.0.1:18500/v1/catalog/register -d "{\"Node\":\"web-$i\",\"Address\":\"10.9.0.$i\",
+			\"Service\":{\"Service\":\"web\",\"Port\":80},
+			\"Check\":{\"CheckID\":\"up\",\"Name\":\"up\",\"Status\":\"passing\",\"ServiceID\":\"web\"}}" >/dev/null
+	done
+}
+
+# run_dnsperf NAME QNAME: dnsperf (16 clients, 10 s) against each side's
+# dev agent; the figure is its "Queries per second", the CPU per 10k from
+# its completed queries.
+run_dnsperf() {
+	local name=$1 qname=$2
+	echo "$qname A" >"$WORK/dnsperf.txt"
+	for r in $(seq "$ROUNDS"); do
+		for side in consulx consul; do
+			start_agent "$side"
+			register_web
+			dig +short @127.0.0.1 -p 18600 "$qname" >/dev/null
+			local c0; c0=$(cpu_s "$AGENT")
+			local out; out=$(dnsperf -s 127.0.0.1 -p 18600 -d "$WORK/dnsperf.txt" -c 16 -l 10 2>&1)
+			local c1; c1=$(cpu_s "$AGENT")
+			stop_agent
+			local n; n=$(echo "$out" | awk '/Queries completed:/{print $3}')
+			local per; per=$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN{ if (n > 0) printf "%.2f", (b-a)*10000/n; else print "n/a"}')
+			echo "== $name round $r $side (agent CPU s per 10k ops: $per)"
+			echo "$out" | grep -E 'Queries (completed|lost)|Queries per second|Average Latency|Latency StdDev' | sed 's/^ */   /'
+		done
+	done
+}
+
+# ONLY (a regular expression) runs only the workloads whose name matches.
+want() { [[ $1 =~ ${ONLY:-.} ]]; }
+
+want cluster-kv-put-16 && run_cluster cluster-kv-put-16 -- kv-put -clients 16 -total 20000
+want cluster-kv-put-64 && run_cluster cluster-kv-put-64 -- kv-put -clients 64 -total 30000
+want kv-put && run kv-put -- kv-put -http-addr 127.0.0.1:18500 -clients 16 -total 30000
+want kv-get && run kv-get -- kv-get -http-addr 127.0.0.1:18500 -clients 16 -total 100000
+want kv-get-stale && run kv-get-stale -- kv-get -http-addr 127.0.0.1:18500 -clients 16 -total 100000 -stale
+want dns-node && run dns-node -- dns -addr 127.0.0.1:18600 -name d1.node.consul -duration 5s
+if command -v dnsperf >/dev/null; then
+	want dnsperf-node && run_dnsperf dnsperf-node d1.node.consul
+	want dnsperf-service && run_dnsperf dnsperf-service web.service.consul
+else
+	echo "dnsperf not installed (apt-get install dnsperf): its workloads are skipped" >&2
+fi
