@@ -34,6 +34,7 @@ func benchModes() []benchMode {
 		{"kv-put", func(args []string, env *cliEnv) int { return runBenchKV("kv-put", args, env) }},
 		{"kv-get", func(args []string, env *cliEnv) int { return runBenchKV("kv-get", args, env) }},
 		{"watch", runBenchWatch},
+		{"load", runBenchLoad},
 		{"snapshot", runBenchSnapshot},
 		{"dns", runBenchDNS},
 		{"exec", runBenchExec},
@@ -73,6 +74,7 @@ func runBenchKV(mode string, args []string, env *cliEnv) int {
 	duration := fs.Duration("duration", 0, "Run for this long instead of -total operations")
 	stale := fs.Bool("stale", false, "kv-get: read with ?stale")
 	consistent := fs.Bool("consistent", false, "kv-get: read with ?consistent")
+	seeded := fs.Bool("seeded", false, "kv-get: the keys exist already (bench load with the same -prefix): do not write them first")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -89,7 +91,7 @@ func runBenchKV(mode string, args []string, env *cliEnv) int {
 		value[i] = byte('a' + i%26)
 	}
 	ctx := context.Background()
-	if mode == "kv-get" {
+	if mode == "kv-get" && !*seeded {
 		// Seed the keys so every read finds a value.
 		for i := 0; i < *keys; i++ {
 			if _, err := cs[0].KVPut(ctx, &api.KVPair{Key: fmt.Sprintf("%s%d", *prefix, i), Value: value}, nil); err != nil {
@@ -369,54 +371,70 @@ func rssMiB(pid int) float64 {
 	return 0
 }
 
-// runBenchSnapshot loads -keys keys through /v1/txn, then times a snapshot
-// save and a restore of it through the HTTP API.
-func runBenchSnapshot(args []string, env *cliEnv) int {
-	fs := newFlagSet("bench snapshot", env)
+// runBenchLoad writes keys <prefix><i> for i in [-from, -keys) through
+// /v1/txn, 64 sets per transaction, to fill an agent quickly (for the
+// cost-as-data-grows curve: kv-get -seeded reads them back).
+func runBenchLoad(args []string, env *cliEnv) int {
+	fs := newFlagSet("bench load", env)
 	addr := fs.String("http-addr", "127.0.0.1:8500", "Agent HTTP address")
-	keys := fs.Int("keys", 100000, "Keys to load before the snapshot")
+	keys := fs.Int("keys", 100000, "Load keys up to this count")
+	from := fs.Int("from", 0, "First key number (keys below it are already loaded)")
+	prefix := fs.String("prefix", "bench/", "Key prefix")
 	size := fs.Int("size", 100, "Value size in bytes")
 	clients := fs.Int("clients", 8, "Concurrent loaders")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
-	if *keys < 1 || *size < 0 || *clients < 1 {
-		fmt.Fprintln(env.stderr, "bench snapshot: -keys and -clients must be positive")
+	if *keys < 1 || *from < 0 || *from > *keys || *size < 0 || *clients < 1 {
+		fmt.Fprintln(env.stderr, "bench load: -keys and -clients must be positive, 0 <= -from <= -keys, -size not negative")
 		return 1
 	}
-	base := "http://" + strings.TrimPrefix(*addr, "http://")
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients + 4}}
-	value := base64Value(*size)
-	const perTxn = 128
+	t0 := time.Now()
+	if err := loadKeys(*addr, *prefix, *from, *keys, *size, *clients); err != nil {
+		return apiError(env.stderr, "loading keys", err)
+	}
+	fmt.Fprintf(env.stdout, "loaded keys %d..%d of %d B in %s\n", *from, *keys-1, *size, time.Since(t0).Round(time.Millisecond))
+	return 0
+}
+
+// loadKeys writes keys <prefix><i>, from <= i < to, with values of size
+// bytes through /v1/txn from clients concurrent loaders. 64 operations
+// per transaction: within Consul's limit too, so the same load runs
+// against both.
+func loadKeys(addr, prefix string, from, to, size, clients int) error {
+	base := "http://" + strings.TrimPrefix(addr, "http://")
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients + 4}}
+	value := base64Value(size)
+	const perTxn = 64
 	var next atomic.Int64
+	next.Store(int64(from))
 	var wg sync.WaitGroup
 	var failed atomic.Value
-	t0 := time.Now()
-	for c := 0; c < *clients; c++ {
+	for c := 0; c < clients; c++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
+			for failed.Load() == nil {
 				start := int(next.Add(perTxn)) - perTxn
-				if start >= *keys {
+				if start >= to {
 					return
 				}
 				var b strings.Builder
 				b.WriteByte('[')
-				for i := start; i < min(start+perTxn, *keys); i++ {
+				for i := start; i < min(start+perTxn, to); i++ {
 					if i > start {
 						b.WriteByte(',')
 					}
-					fmt.Fprintf(&b, `{"KV":{"Verb":"set","Key":"snap/%08d","Value":"%s"}}`, i, value)
+					fmt.Fprintf(&b, `{"KV":{"Verb":"set","Key":"%s%d","Value":"%s"}}`, prefix, i, value)
 				}
 				b.WriteByte(']')
 				req, _ := http.NewRequest(http.MethodPut, base+"/v1/txn", strings.NewReader(b.String()))
 				resp, err := hc.Do(req)
 				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
+					body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 					resp.Body.Close()
 					if resp.StatusCode != 200 {
-						err = fmt.Errorf("txn: HTTP %d", resp.StatusCode)
+						err = fmt.Errorf("txn: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
 					}
 				}
 				if err != nil {
@@ -427,10 +445,33 @@ func runBenchSnapshot(args []string, env *cliEnv) int {
 		}()
 	}
 	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
-		return apiError(env.stderr, "loading keys", err)
+	err, _ := failed.Load().(error)
+	return err
+}
+
+// runBenchSnapshot loads -keys keys through /v1/txn (none with -keys 0:
+// the agent holds its data already), then times a snapshot save and a
+// restore of it through the HTTP API.
+func runBenchSnapshot(args []string, env *cliEnv) int {
+	fs := newFlagSet("bench snapshot", env)
+	addr := fs.String("http-addr", "127.0.0.1:8500", "Agent HTTP address")
+	keys := fs.Int("keys", 100000, "Keys to load before the snapshot (0: none)")
+	size := fs.Int("size", 100, "Value size in bytes")
+	clients := fs.Int("clients", 8, "Concurrent loaders")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
 	}
-	fmt.Fprintf(env.stdout, "loaded %d keys of %d B in %s\n", *keys, *size, time.Since(t0).Round(time.Millisecond))
+	if *keys < 0 || *size < 0 || *clients < 1 {
+		fmt.Fprintln(env.stderr, "bench snapshot: -keys must not be negative, -clients must be positive")
+		return 1
+	}
+	if *keys > 0 {
+		t0 := time.Now()
+		if err := loadKeys(*addr, "snap/", 0, *keys, *size, *clients); err != nil {
+			return apiError(env.stderr, "loading keys", err)
+		}
+		fmt.Fprintf(env.stdout, "loaded %d keys of %d B in %s\n", *keys, *size, time.Since(t0).Round(time.Millisecond))
+	}
 	c := api.NewClient(*addr)
 	var archive bytes.Buffer
 	t1 := time.Now()

@@ -364,8 +364,8 @@ func TestBenchModesInHelp(t *testing.T) {
 		t.Fatalf("bench without a mode: exit %d", code)
 	}
 	// The modes bench.go implements (kv-put/kv-get, runBenchWatch,
-	// runBenchSnapshot, runBenchDNS, runBenchExec).
-	want := []string{"kv-put", "kv-get", "watch", "snapshot", "dns", "exec"}
+	// runBenchLoad, runBenchSnapshot, runBenchDNS, runBenchExec).
+	want := []string{"kv-put", "kv-get", "watch", "load", "snapshot", "dns", "exec"}
 	if got := benchModeNames(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("bench modes %v, want %v", got, want)
 	}
