@@ -37,30 +37,6 @@ echo '{"limits":{"http_max_conns_per_client":10000}}' >"$WORK/limits.json"
 # shellcheck source=scripts/bench-lib.sh
 . scripts/bench-lib.sh
 
-start_agent() { # consulx|consul
-	if [ "$1" = consulx ]; then
-		"$CONSULX" agent -dev -headless -node d1 -http-port 18500 -dns-port 18600 -serf-lan-port 18301 \
-			-serf-wan-port 18302 -server-port 18300 -config-file "$WORK/limits.json" >"$WORK/agent.log" 2>&1 &
-	else
-		"$CONSUL" agent -dev -log-level=warn -node d1 -http-port 18500 -dns-port 18600 -serf-lan-port 18301 \
-			-serf-wan-port 18302 -server-port 18300 -grpc-port -1 -grpc-tls-port -1 \
-			-hcl 'limits { http_max_conns_per_client = 10000 }' >"$WORK/agent.log" 2>&1 &
-	fi
-	AGENT=$!
-	for _ in $(seq 200); do
-		if curl -sf 127.0.0.1:18500/v1/status/leader | grep -q 18300 &&
-			dig +short @127.0.0.1 -p 18600 d1.node.consul | grep -q 127.0.0.1; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "$1 did not start" >&2
-	cat "$WORK/agent.log" >&2
-	exit 1
-}
-
-stop_agent() { kill "$AGENT"; wait "$AGENT" 2>/dev/null || true; AGENT=; }
-
 run() { # name -- bench args...
 	local name=$1
 	shift 2
