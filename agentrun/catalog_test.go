@@ -95,3 +95,61 @@ func TestCatalogMirrorsGossip(t *testing.T) {
 		t.Fatalf("unknown node = %+v, %v", n, err)
 	}
 }
+
+// TestServiceIndexIsPerService: /v1/health/service/<a> reports the index
+// of a's last change, so a change to another service leaves its
+// X-Consul-Index (and its memoised answer) alone and does not wake a
+// blocking query on it; a change to a itself does, at once.
+func TestServiceIndexIsPerService(t *testing.T) {
+	c := testcluster.StartCluster(t, 1, 0)
+	cl := official(t, c.Servers[0])
+	reg := func(node, service, status string) {
+		t.Helper()
+		if _, err := cl.Catalog().Register(&consul.CatalogRegistration{Node: node, Address: "10.5.0.1",
+			Service: &consul.AgentService{ID: service, Service: service, Port: 80},
+			Check:   &consul.AgentCheck{CheckID: "c-" + service, Name: "c", Status: status, ServiceID: service}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg("n-a", "alpha", "passing")
+	reg("n-b", "beta", "passing")
+	_, meta, err := cl.Health().Service("alpha", "", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := meta.LastIndex
+	reg("n-b", "beta", "critical")
+	if _, meta, _ = cl.Health().Service("alpha", "", false, nil); meta.LastIndex != first {
+		t.Fatalf("alpha's index moved from %d to %d with a change to beta", first, meta.LastIndex)
+	}
+	if _, meta, _ = cl.Health().Service("beta", "", false, nil); meta.LastIndex <= first {
+		t.Fatalf("beta's index %d did not move past %d", meta.LastIndex, first)
+	}
+	// A blocking query on alpha sleeps through beta's changes and wakes
+	// for alpha's.
+	woke := make(chan uint64, 1)
+	go func() {
+		_, m, err := cl.Health().Service("alpha", "", false, &consul.QueryOptions{WaitIndex: first, WaitTime: testcluster.Scaled(10 * time.Second)})
+		if err != nil {
+			woke <- 0
+			return
+		}
+		woke <- m.LastIndex
+	}()
+	time.Sleep(300 * time.Millisecond)
+	reg("n-b", "beta", "passing")
+	select {
+	case idx := <-woke:
+		t.Fatalf("the blocking query on alpha returned (index %d) for a change to beta", idx)
+	case <-time.After(500 * time.Millisecond):
+	}
+	reg("n-a", "alpha", "warning")
+	select {
+	case idx := <-woke:
+		if idx <= first {
+			t.Fatalf("woke with index %d, not past %d", idx, first)
+		}
+	case <-time.After(testcluster.Scaled(5 * time.Second)):
+		t.Fatal("the blocking query on alpha did not wake for alpha's change")
+	}
+}

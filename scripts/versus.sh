@@ -146,6 +146,26 @@ run_dnsperf() {
 	done
 }
 
+# run_floor: the same kv-get load against scripts/httpfloor, a server
+# that answers every request with a canned body (net/http, then a
+# hand-written HTTP/1.1 loop): what a request costs any Go server here.
+run_floor() {
+	go build -o "$WORK/httpfloor" ./scripts/httpfloor
+	for r in $(seq "$ROUNDS"); do
+		for mode in nethttp raw; do
+			"$WORK/httpfloor" -addr 127.0.0.1:18500 -mode "$mode" &
+			AGENT=$!
+			sleep 0.5
+			local c0; c0=$(cpu_s "$AGENT")
+			local out; out=$("$CONSULX" bench kv-get -http-addr 127.0.0.1:18500 -clients 16 -total 100000 2>&1)
+			local c1; c1=$(cpu_s "$AGENT")
+			stop_agent
+			echo "== floor-kv-get round $r httpfloor-$mode (server CPU s per 10k ops: $(per_10k "$c0" "$c1" "$out"))"
+			echo "$out" | sed 's/^/   /'
+		done
+	done
+}
+
 # ONLY (a regular expression) runs only the workloads whose name matches.
 want() { [[ $1 =~ ${ONLY:-.} ]]; }
 
@@ -155,6 +175,7 @@ want kv-put && run kv-put -- kv-put -http-addr 127.0.0.1:18500 -clients 16 -tota
 want kv-get && run kv-get -- kv-get -http-addr 127.0.0.1:18500 -clients 16 -total 100000
 want kv-get-stale && run kv-get-stale -- kv-get -http-addr 127.0.0.1:18500 -clients 16 -total 100000 -stale
 want dns-node && run dns-node -- dns -addr 127.0.0.1:18600 -name d1.node.consul -duration 5s
+want floor && run_floor
 if command -v dnsperf >/dev/null; then
 	want dnsperf-node && run_dnsperf dnsperf-node d1.node.consul
 	want dnsperf-service && run_dnsperf dnsperf-service web.service.consul

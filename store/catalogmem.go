@@ -22,16 +22,23 @@ type catalogMirror struct {
 	checks   map[string]map[string]*HealthCheck // node -> check ID
 	byName   map[string]map[string]struct{}     // service name -> "node\x00id"
 
-	// results memoises instances() per service until the next refresh:
-	// DNS and health polling ask for the same services far more often
-	// than the catalog changes. Callers must not modify the slices.
+	// serviceIndex is the catalog index at which each service (by name)
+	// last changed: its instances, their checks or their nodes. Reads of
+	// one service report it, so a change to another service neither
+	// wakes nor invalidates them (Consul's per-service index).
+	serviceIndex map[string]uint64
+
+	// results memoises instances() per service until a change to that
+	// service: DNS and health polling ask for the same services far more
+	// often than they change. Callers must not modify the slices.
 	resultsMu sync.Mutex
 	results   map[string][]ServiceInstance
 }
 
 func newCatalogMirror() *catalogMirror {
 	return &catalogMirror{nodes: map[string]*Node{}, services: map[string]map[string]*NodeService{},
-		checks: map[string]map[string]*HealthCheck{}, byName: map[string]map[string]struct{}{}}
+		checks: map[string]map[string]*HealthCheck{}, byName: map[string]map[string]struct{}{},
+		serviceIndex: map[string]uint64{}}
 }
 
 // refreshNodes re-reads the given nodes from tx, and returns the names of
@@ -39,9 +46,6 @@ func newCatalogMirror() *catalogMirror {
 func (m *catalogMirror) refreshNodes(tx *buntdb.Tx, nodes []string, index uint64) (services []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.resultsMu.Lock()
-	m.results = nil
-	m.resultsMu.Unlock()
 	touched := map[string]bool{}
 	for _, n := range nodes {
 		for _, sv := range m.services[n] {
@@ -87,9 +91,13 @@ func (m *catalogMirror) refreshNodes(tx *buntdb.Tx, nodes []string, index uint64
 		}
 	}
 	m.index = index
+	m.resultsMu.Lock()
 	for name := range touched {
 		services = append(services, name)
+		m.serviceIndex[name] = index
+		delete(m.results, name)
 	}
+	m.resultsMu.Unlock()
 	return services
 }
 
@@ -123,19 +131,29 @@ func (m *catalogMirror) rebuild(tx *buntdb.Tx, index uint64) {
 	}
 	m.mu.Lock()
 	m.nodes, m.services, m.checks, m.byName = map[string]*Node{}, map[string]map[string]*NodeService{}, map[string]map[string]*HealthCheck{}, map[string]map[string]struct{}{}
+	m.serviceIndex = map[string]uint64{}
+	m.resultsMu.Lock()
+	m.results = nil
+	m.resultsMu.Unlock()
 	m.mu.Unlock()
 	m.refreshNodes(tx, nodes, index)
 }
 
 // instances returns a service's instances in node order, checks sorted
-// node-level first then by ID.
+// node-level first then by ID, and the index at which the service last
+// changed (the catalog's index for a service never seen: it only grows,
+// and a service that appears later gets a higher one).
 func (m *catalogMirror) instances(name string) ([]ServiceInstance, uint64) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	index, seen := m.serviceIndex[name]
+	if !seen {
+		index = m.index
+	}
 	m.resultsMu.Lock()
 	if r, ok := m.results[name]; ok {
 		m.resultsMu.Unlock()
-		return r, m.index
+		return r, index
 	}
 	m.resultsMu.Unlock()
 	out := m.build(name)
@@ -147,7 +165,7 @@ func (m *catalogMirror) instances(name string) ([]ServiceInstance, uint64) {
 		m.results[name] = out
 	}
 	m.resultsMu.Unlock()
-	return out, m.index
+	return out, index
 }
 
 // build assembles a service's instances (caller holds mu for reading).
