@@ -63,10 +63,12 @@ func TestCacheKeysAgree(t *testing.T) {
 	base := new(dns.Msg)
 	base.SetQuestion("web.service.consul.", dns.TypeA)
 	for name, edit := range map[string]func(m *dns.Msg){
-		"a response":       func(m *dns.Msg) { m.Response = true },
-		"another opcode":   func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify },
-		"two questions":    func(m *dns.Msg) { m.Question = append(m.Question, m.Question[0]) },
-		"an answer record": func(m *dns.Msg) { m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeA, Class: dns.ClassINET}, A: []byte{1, 2, 3, 4}}} },
+		"a response":     func(m *dns.Msg) { m.Response = true },
+		"another opcode": func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify },
+		"two questions":  func(m *dns.Msg) { m.Question = append(m.Question, m.Question[0]) },
+		"an answer record": func(m *dns.Msg) {
+			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeA, Class: dns.ClassINET}, A: []byte{1, 2, 3, 4}}}
+		},
 		"a TXT additional": func(m *dns.Msg) {
 			m.Extra = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeTXT, Class: dns.ClassINET}, Txt: []string{"x"}}}
 		},

@@ -64,6 +64,9 @@ func Start(addr string, cfg Config, cat Catalog, logger hclog.Logger) (*Server, 
 	if udp, ok := pc.(*net.UDPConn); ok {
 		if bc := newBatchConn(s, udp); bc != nil {
 			s.udp.PacketConn = bc // fastpath.go
+			// The readers take queries of up to readBufferSize bytes;
+			// miekg's own buffer (512 by default) must not cut them.
+			s.udp.UDPSize = readBufferSize
 		}
 	}
 	s.tcp = &dns.Server{Listener: ln, Handler: mux}

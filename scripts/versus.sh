@@ -146,21 +146,27 @@ run_dnsperf() {
 	done
 }
 
-# run_floor: the same kv-get load against scripts/httpfloor, a server
-# that answers every request with a canned body (net/http, then a
-# hand-written HTTP/1.1 loop): what a request costs any Go server here.
+# run_floor: the kv-get load against consulx's dev agent and, in the same
+# round, against scripts/httpfloor, a server that answers every request
+# with a canned body (net/http, then a hand-written HTTP/1.1 loop): what
+# a request costs any Go server here, next to what consulx costs.
 run_floor() {
 	go build -o "$WORK/httpfloor" ./scripts/httpfloor
 	for r in $(seq "$ROUNDS"); do
-		for mode in nethttp raw; do
-			"$WORK/httpfloor" -addr 127.0.0.1:18500 -mode "$mode" &
-			AGENT=$!
-			sleep 0.5
+		for side in consulx httpfloor-nethttp httpfloor-raw; do
+			if [ "$side" = consulx ]; then
+				start_agent consulx
+				"$CONSULX" bench kv-put -http-addr 127.0.0.1:18500 -total 1000 -keys 1000 >/dev/null
+			else
+				"$WORK/httpfloor" -addr 127.0.0.1:18500 -mode "${side#httpfloor-}" &
+				AGENT=$!
+				sleep 0.5
+			fi
 			local c0; c0=$(cpu_s "$AGENT")
-			local out; out=$("$CONSULX" bench kv-get -http-addr 127.0.0.1:18500 -clients 16 -total 100000 2>&1)
+			local out; out=$("$CONSULX" bench kv-get -seeded -http-addr 127.0.0.1:18500 -clients 16 -total 100000 2>&1)
 			local c1; c1=$(cpu_s "$AGENT")
 			stop_agent
-			echo "== floor-kv-get round $r httpfloor-$mode (server CPU s per 10k ops: $(per_10k "$c0" "$c1" "$out"))"
+			echo "== floor-kv-get round $r $side (server CPU s per 10k ops: $(per_10k "$c0" "$c1" "$out"))"
 			echo "$out" | sed 's/^/   /'
 		done
 	done

@@ -106,8 +106,12 @@ type ApplyResult struct {
 	Txn *TxnResult
 }
 
-// EncodeCommand frames a typed command for raft.Apply.
+// EncodeCommand frames a typed command for raft.Apply: binary for the
+// bodies that have an encoding (codec.go), JSON for the rest.
 func EncodeCommand(t CommandType, body any) ([]byte, error) {
+	if bc, ok := body.(binaryCommand); ok {
+		return bc.appendBinary(append(make([]byte, 0, 256), byte(t), binaryMarker)), nil
+	}
 	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("encode command: %w", err)

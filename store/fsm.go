@@ -150,6 +150,16 @@ type commandHandler struct {
 func decoded[T any](name string, fn func(s *Store, w *wtx, index uint64, req *T) ApplyResult) commandHandler {
 	return commandHandler{name: name, apply: func(s *Store, w *wtx, index uint64, body []byte) ApplyResult {
 		var req T
+		if len(body) > 0 && body[0] == binaryMarker {
+			bd, ok := any(&req).(binaryDecodable)
+			if !ok {
+				return ApplyResult{Err: fmt.Sprintf("decode %s command: no binary encoding", name)}
+			}
+			if err := bd.decodeBinary(body[1:]); err != nil {
+				return ApplyResult{Err: fmt.Sprintf("decode %s command: %v", name, err)}
+			}
+			return fn(s, w, index, &req)
+		}
 		if err := json.Unmarshal(body, &req); err != nil {
 			return ApplyResult{Err: fmt.Sprintf("decode %s command: %v", name, err)}
 		}

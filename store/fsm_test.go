@@ -273,23 +273,83 @@ func TestApplyBatchEquivalence(t *testing.T) {
 }
 
 func TestEncodeCommand(t *testing.T) {
-	req := KVRequest{Op: KVCAS, Entry: KVEntry{Key: "k", Value: []byte{0, 1, 0xff}, Flags: 9, ModifyIndex: 3}}
-	b, err := EncodeCommand(KVCommand, &req)
+	kvs := []KVRequest{
+		{Op: KVCAS, Entry: KVEntry{Key: "k", Value: []byte{0, 1, 0xff}, Flags: 9, ModifyIndex: 3}},
+		{Op: KVSet, Entry: KVEntry{Key: "empty", Value: []byte{}}},
+		{Op: KVDelete, Entry: KVEntry{Key: "nil"}},
+		{Op: KVLock, Entry: KVEntry{Key: "l", Value: []byte("v"), Session: "5f8a-…", LockIndex: 1 << 40, CreateIndex: 7}},
+	}
+	for _, req := range kvs {
+		b, err := EncodeCommand(KVCommand, &req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if CommandType(b[0]) != KVCommand || b[1] != binaryMarker {
+			t.Fatalf("frame %x", b[:2])
+		}
+		var got KVRequest
+		if err := got.decodeBinary(b[2:]); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, req) {
+			t.Fatalf("decoded %+v, want %+v", got, req)
+		}
+		for cut := 2; cut < len(b); cut++ {
+			var short KVRequest
+			if short.decodeBinary(b[2:cut]) == nil {
+				t.Fatalf("%+v cut to %d bytes decodes", req, cut)
+			}
+		}
+	}
+	txn := TxnRequest{Ops: kvs}
+	b, err := EncodeCommand(TxnCommand, txn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if CommandType(b[0]) != KVCommand {
-		t.Fatalf("type byte = %d", b[0])
+	var got TxnRequest
+	if err := got.decodeBinary(b[2:]); err != nil || !reflect.DeepEqual(got, txn) {
+		t.Fatalf("txn decoded %+v (%v), want %+v", got, err, txn)
 	}
-	var got KVRequest
-	if err := json.Unmarshal(b[1:], &got); err != nil {
-		t.Fatal(err)
+	// Other commands stay JSON.
+	b, err = EncodeCommand(TombstoneReapCommand, &TombstoneReapRequest{Index: 4})
+	if err != nil || b[1] != '{' {
+		t.Fatalf("tombstone reap: %q %v", b, err)
 	}
-	if !reflect.DeepEqual(got, req) {
-		t.Fatalf("decoded %+v, want %+v", got, req)
-	}
-	if _, err := EncodeCommand(KVCommand, make(chan int)); err == nil {
+	if _, err := EncodeCommand(SessionCommand, make(chan int)); err == nil {
 		t.Fatal("EncodeCommand of an unencodable body succeeded")
+	}
+}
+
+// TestOldJSONEntriesStillApply: a log written before the binary encoding
+// (KV and txn entries in JSON) applies as before, next to binary entries;
+// a damaged binary entry is a rejected command, not a crash.
+func TestOldJSONEntriesStillApply(t *testing.T) {
+	s, _ := New()
+	fsm := s.FSM()
+	jsonEntry := func(typ CommandType, body any) []byte {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]byte{byte(typ)}, b...)
+	}
+	bin, _ := EncodeCommand(KVCommand, &KVRequest{Op: KVSet, Entry: KVEntry{Key: "new", Value: []byte("b")}})
+	logs := []*raft.Log{
+		{Index: 1, Type: raft.LogCommand, Data: jsonEntry(KVCommand, &KVRequest{Op: KVSet, Entry: KVEntry{Key: "old", Value: []byte("j")}})},
+		{Index: 2, Type: raft.LogCommand, Data: jsonEntry(TxnCommand, &TxnRequest{Ops: []KVRequest{{Op: KVSet, Entry: KVEntry{Key: "oldtxn", Value: []byte("t")}}}})},
+		{Index: 3, Type: raft.LogCommand, Data: bin},
+		{Index: 4, Type: raft.LogCommand, Data: bin[:len(bin)-3]},
+	}
+	out := fsm.ApplyBatch(logs)
+	for i, want := range []string{"j", "t", "b"} {
+		key := []string{"old", "oldtxn", "new"}[i]
+		e, _, err := s.KVGet(key)
+		if err != nil || e == nil || string(e.Value) != want {
+			t.Fatalf("%s: %+v %v (apply result %+v)", key, e, err, out[i])
+		}
+	}
+	if res, _ := out[3].(ApplyResult); !strings.Contains(res.Err, "truncated binary command") {
+		t.Fatalf("damaged entry: %+v", out[3])
 	}
 }
 
@@ -736,7 +796,7 @@ func BenchmarkEncodeDecodeKVCommand(b *testing.B) {
 			b.Fatal(err)
 		}
 		var out KVRequest
-		if err := json.Unmarshal(data[1:], &out); err != nil || out.Entry.Key != req.Entry.Key {
+		if err := out.decodeBinary(data[2:]); err != nil || out.Entry.Key != req.Entry.Key {
 			b.Fatal(err)
 		}
 	}
