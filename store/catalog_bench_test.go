@@ -36,12 +36,45 @@ func BenchmarkServiceInstances5000(b *testing.B) {
 			}
 		}
 	})
-	b.Run("mirror", func(b *testing.B) {
+	read := func(b *testing.B) {
+		in, _, err := s.ServiceInstances("svc-3")
+		if err != nil || len(in) != 5000 {
+			b.Fatalf("%d instances, %v", len(in), err)
+		}
+	}
+	// change flips one check of service sv on one node (not timed).
+	change := func(b *testing.B, i, sv int) {
+		b.StopTimer()
+		idx++
+		status := HealthPassing
+		if i%2 == 0 {
+			status = HealthWarning
+		}
+		req := &RegisterRequest{Node: fmt.Sprintf("node-%04d", i%5000), Address: fmt.Sprintf("10.0.%d.%d", (i%5000)/250, i%250), SkipNodeUpdate: true,
+			Checks: []*HealthCheck{{CheckID: fmt.Sprintf("c-%d", sv), ServiceID: fmt.Sprintf("svc-%d", sv), Status: status}}}
+		data, _ := EncodeCommand(RegisterCommand, req)
+		if res := fsm.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data}).(ApplyResult); res.Err != "" {
+			b.Fatal(res.Err)
+		}
+		b.StartTimer()
+	}
+	b.Run("mirror, unchanged", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			in, _, err := s.ServiceInstances("svc-3")
-			if err != nil || len(in) != 5000 {
-				b.Fatalf("%d instances, %v", len(in), err)
-			}
+			read(b)
+		}
+	})
+	// A change to another service on the same node leaves svc-3's
+	// memoised answer alone.
+	b.Run("mirror, after a change to another service", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			change(b, i, 4)
+			read(b)
+		}
+	})
+	b.Run("mirror, after a change to this service", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			change(b, i, 3)
+			read(b)
 		}
 	})
 }

@@ -42,15 +42,18 @@ func newCatalogMirror() *catalogMirror {
 }
 
 // refreshNodes re-reads the given nodes from tx, and returns the names of
-// the services that were or now are on them, whose watchers must wake.
+// the services whose instances changed, whose watchers must wake and
+// whose memoised answers are dropped: every service on a node whose own
+// entry or node-level checks changed, else only the services whose entry
+// or service checks changed (a change to one service leaves the others on
+// the node alone). Entries change exactly when their ModifyIndex does: the
+// store writes an entry only when its content differs, at a new index.
 func (m *catalogMirror) refreshNodes(tx *buntdb.Tx, nodes []string, index uint64) (services []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	touched := map[string]bool{}
 	for _, n := range nodes {
-		for _, sv := range m.services[n] {
-			touched[sv.Service] = true
-		}
+		oldNode, oldSvcs, oldChecks := m.nodes[n], m.services[n], m.checks[n]
 		m.dropNodeLocked(n)
 		if v, err := tx.Get(nodePrefix + n); err == nil {
 			var node Node
@@ -75,9 +78,6 @@ func (m *catalogMirror) refreshNodes(tx *buntdb.Tx, nodes []string, index uint64
 		if len(svcs) > 0 {
 			m.services[n] = svcs
 		}
-		for _, sv := range svcs {
-			touched[sv.Service] = true
-		}
 		checks := map[string]*HealthCheck{}
 		_ = ascendPrefix(tx, checkPrefix, n+"\x00", func(_, v string) bool {
 			var c HealthCheck
@@ -89,6 +89,7 @@ func (m *catalogMirror) refreshNodes(tx *buntdb.Tx, nodes []string, index uint64
 		if len(checks) > 0 {
 			m.checks[n] = checks
 		}
+		touchChanged(touched, oldNode, m.nodes[n], oldSvcs, svcs, oldChecks, checks)
 	}
 	m.index = index
 	m.resultsMu.Lock()
@@ -99,6 +100,62 @@ func (m *catalogMirror) refreshNodes(tx *buntdb.Tx, nodes []string, index uint64
 	}
 	m.resultsMu.Unlock()
 	return services
+}
+
+// touchChanged adds to touched the services of one node whose instances
+// differ between the old and the new state of the node (see refreshNodes).
+func touchChanged(touched map[string]bool, oldNode, newNode *Node, oldSvcs, newSvcs map[string]*NodeService, oldChecks, newChecks map[string]*HealthCheck) {
+	all := func() {
+		for _, sv := range oldSvcs {
+			touched[sv.Service] = true
+		}
+		for _, sv := range newSvcs {
+			touched[sv.Service] = true
+		}
+	}
+	if (oldNode == nil) != (newNode == nil) || oldNode != nil && oldNode.ModifyIndex != newNode.ModifyIndex {
+		all()
+		return
+	}
+	// owners names the services a service ID stands for, before and after.
+	owners := func(id string) {
+		if sv := oldSvcs[id]; sv != nil {
+			touched[sv.Service] = true
+		}
+		if sv := newSvcs[id]; sv != nil {
+			touched[sv.Service] = true
+		}
+	}
+	for id, old := range oldSvcs {
+		if nw := newSvcs[id]; nw == nil || nw.ModifyIndex != old.ModifyIndex {
+			owners(id)
+		}
+	}
+	for id := range newSvcs {
+		if oldSvcs[id] == nil {
+			owners(id)
+		}
+	}
+	checkChanged := func(c *HealthCheck) {
+		if c.ServiceID == "" {
+			all()
+		} else {
+			owners(c.ServiceID)
+		}
+	}
+	for id, old := range oldChecks {
+		if nw := newChecks[id]; nw == nil || nw.ModifyIndex != old.ModifyIndex {
+			checkChanged(old)
+			if nw != nil {
+				checkChanged(nw)
+			}
+		}
+	}
+	for id, nw := range newChecks {
+		if oldChecks[id] == nil {
+			checkChanged(nw)
+		}
+	}
 }
 
 func (m *catalogMirror) dropNodeLocked(n string) {
