@@ -153,3 +153,58 @@ func TestServiceIndexIsPerService(t *testing.T) {
 		t.Fatal("the blocking query on alpha did not wake for alpha's change")
 	}
 }
+
+// TestHealthAnswerFollowsEachInstance: /v1/health/service reuses each
+// instance's encoding while it is unchanged; a change to one instance's
+// check output, to its node's address, or a new instance shows in the
+// very next answer, and the others stay as they were.
+func TestHealthAnswerFollowsEachInstance(t *testing.T) {
+	c := testcluster.StartCluster(t, 1, 0)
+	cl := official(t, c.Servers[0])
+	reg := func(node, addr, output string) {
+		t.Helper()
+		if _, err := cl.Catalog().Register(&consul.CatalogRegistration{Node: node, Address: addr,
+			Service: &consul.AgentService{ID: "api", Service: "api", Port: 80},
+			Check:   &consul.AgentCheck{CheckID: "up", Name: "up", Status: "passing", Output: output, ServiceID: "api"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func() string {
+		t.Helper()
+		entries, _, err := cl.Health().Service("api", "", true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for _, e := range entries {
+			out := ""
+			for _, ch := range e.Checks {
+				if ch.CheckID == "up" {
+					out = ch.Output
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%s=%s/%s", e.Node.Node, e.Node.Address, out))
+		}
+		sort.Strings(parts)
+		return fmt.Sprint(parts)
+	}
+	for i := 1; i <= 3; i++ {
+		reg(fmt.Sprintf("api-%d", i), fmt.Sprintf("10.6.0.%d", i), "ok")
+	}
+	for _, step := range []struct {
+		do   func()
+		want string
+	}{
+		{func() {}, "[api-1=10.6.0.1/ok api-2=10.6.0.2/ok api-3=10.6.0.3/ok]"},
+		{func() { reg("api-2", "10.6.0.2", "slow") }, "[api-1=10.6.0.1/ok api-2=10.6.0.2/slow api-3=10.6.0.3/ok]"},
+		{func() { reg("api-3", "10.6.0.33", "ok") }, "[api-1=10.6.0.1/ok api-2=10.6.0.2/slow api-3=10.6.0.33/ok]"},
+		{func() { reg("api-4", "10.6.0.4", "new") }, "[api-1=10.6.0.1/ok api-2=10.6.0.2/slow api-3=10.6.0.33/ok api-4=10.6.0.4/new]"},
+	} {
+		step.do()
+		for range 2 { // the second read is answered from the caches
+			if got := state(); got != step.want {
+				t.Fatalf("got %s, want %s", got, step.want)
+			}
+		}
+	}
+}

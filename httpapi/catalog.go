@@ -347,22 +347,109 @@ func (h *Handler) showHealthService(w http.ResponseWriter, r *http.Request, out 
 		return json.RawMessage(b), nil
 	}
 	tags, match, passing := query(r)["tag"], nodeMetaFilter(r), truthyPresence(r, "passing")
-	res := []healthEntryJSON{}
-	for _, in := range HealthyInstances(out.Instances, passing) {
-		if !hasTags(in.Service.Tags, tags) || !match(in.Node.Meta) {
-			continue
+	kept := HealthyInstances(out.Instances, passing)
+	if len(tags) > 0 || query(r).Has("node-meta") {
+		filtered := make([]store.ServiceInstance, 0, len(kept))
+		for _, in := range kept {
+			if hasTags(in.Service.Tags, tags) && match(in.Node.Meta) {
+				filtered = append(filtered, in)
+			}
 		}
-		res = append(res, healthEntryJSON{Node: toNodeJSON(in.Node), Service: toServiceJSON(in.Service), Checks: checksJSON(in.Checks)})
+		kept = filtered
 	}
 	if _, pretty := query(r)["pretty"]; pretty || out.Index == 0 {
+		res := make([]healthEntryJSON, 0, len(kept))
+		for _, in := range kept {
+			res = append(res, healthEntry(in))
+		}
 		return res, nil
 	}
-	b, err := json.Marshal(res)
+	// Encoded instance by instance, each reused from the fragment cache
+	// while its node, service and checks are unchanged: after a change
+	// to one instance of a big service only that one is encoded again.
+	dc := query(r).Get("dc")
+	b := make([]byte, 0, 64+600*len(kept))
+	b = append(b, '[')
+	for i, in := range kept {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		frag, err := h.fragments.encode(dc, in)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, frag...)
+	}
+	b = append(b, ']')
+	h.encoded.put(out.Index, key, same, b)
+	return json.RawMessage(b), nil
+}
+
+func healthEntry(in store.ServiceInstance) healthEntryJSON {
+	return healthEntryJSON{Node: toNodeJSON(in.Node), Service: toServiceJSON(in.Service), Checks: checksJSON(in.Checks)}
+}
+
+// fragmentCache keeps each service instance's encoded health entry, valid
+// while the instance's version is the same: its node's and service's
+// ModifyIndex and the IDs and ModifyIndexes of its checks (the store
+// rewrites an entry, at a new index, exactly when its content changes;
+// within one datacenter an index names one state everywhere).
+type fragmentCache struct {
+	mu      sync.Mutex
+	entries map[fragmentKey]fragment
+}
+
+type fragmentKey struct{ dc, node, serviceID string }
+
+type fragment struct {
+	version instanceVersion
+	body    []byte
+}
+
+type instanceVersion struct {
+	node, service uint64
+	checks        uint64 // FNV-1a over check IDs and ModifyIndexes
+}
+
+// maxFragments bounds the cache (a few big services' worth); when full,
+// it starts over.
+const maxFragments = 50000
+
+func versionOf(in store.ServiceInstance) instanceVersion {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037) // FNV-1a, inline: no allocation
+	for _, c := range in.Checks {
+		for i := 0; i < len(c.CheckID); i++ {
+			h = (h ^ uint64(c.CheckID[i])) * prime
+		}
+		h = (h ^ 0xff) * prime // ends the ID
+		for v, i := c.ModifyIndex, 0; i < 8; i, v = i+1, v>>8 {
+			h = (h ^ (v & 0xff)) * prime
+		}
+	}
+	return instanceVersion{node: in.Node.ModifyIndex, service: in.Service.ModifyIndex, checks: h}
+}
+
+func (c *fragmentCache) encode(dc string, in store.ServiceInstance) ([]byte, error) {
+	key := fragmentKey{dc: dc, node: in.Node.Node, serviceID: in.Service.ID}
+	v := versionOf(in)
+	c.mu.Lock()
+	f, ok := c.entries[key]
+	c.mu.Unlock()
+	if ok && f.version == v {
+		return f.body, nil
+	}
+	body, err := json.Marshal(healthEntry(in))
 	if err != nil {
 		return nil, err
 	}
-	h.encoded.put(out.Index, key, same, b)
-	return json.RawMessage(b), nil
+	c.mu.Lock()
+	if c.entries == nil || len(c.entries) >= maxFragments {
+		c.entries = map[fragmentKey]fragment{}
+	}
+	c.entries[key] = fragment{version: v, body: body}
+	c.mu.Unlock()
+	return body, nil
 }
 
 // healthEntryJSON is one element of /v1/health/service/<name>; a typed
@@ -385,7 +472,7 @@ func HealthyInstances(in []store.ServiceInstance, passingOnly bool) []store.Serv
 	if !passingOnly {
 		return in
 	}
-	var out []store.ServiceInstance
+	out := make([]store.ServiceInstance, 0, len(in))
 	for _, i := range in {
 		ok := true
 		for _, c := range i.Checks {

@@ -38,6 +38,8 @@ type Handler struct {
 
 	// encoded caches /v1/health/service answers per catalog index.
 	encoded encodedCache
+	// fragments caches each instance's encoded health entry.
+	fragments fragmentCache
 
 	// table lists every route with its access control (access.go).
 	table []Route

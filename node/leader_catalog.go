@@ -57,24 +57,17 @@ func (s *server) reconcileCatalog() {
 	// Nodes that are no longer members at all (reaped) leave the catalog
 	// too, unless something registered them directly with an address no
 	// member has (external services stay).
-	nodes, _, _ := s.store.Nodes()
-	for _, n := range nodes {
-		if known[n.Node] {
+	// From the in-memory mirror: this runs every two seconds, and a
+	// catalog of thousands of externally registered nodes must not be
+	// decoded each time.
+	for _, n := range s.store.NodeNames() {
+		if known[n] {
 			continue
 		}
-		if checks, _, _ := s.store.Checks(n.Node, "", ""); hasCheck(checks, serfHealthCheck) {
-			s.writeCatalog(ctx, &CatalogWriteRequest{Deregister: &store.DeregisterRequest{Node: n.Node}}, "deregister reaped node")
+		if _, ok := s.store.NodeCheck(n, serfHealthCheck); ok {
+			s.writeCatalog(ctx, &CatalogWriteRequest{Deregister: &store.DeregisterRequest{Node: n}}, "deregister reaped node")
 		}
 	}
-}
-
-func hasCheck(checks []store.HealthCheck, id string) bool {
-	for _, c := range checks {
-		if c.CheckID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // catalogMatches reports whether the catalog already shows member m with
@@ -84,14 +77,7 @@ func (s *server) catalogMatches(m serf.Member, status string) bool {
 	if err != nil || n == nil || n.Address != m.Addr.String() {
 		return false
 	}
-	checks, _, _ := s.store.Checks(m.Name, "", "")
-	ok := false
-	for _, c := range checks {
-		if c.CheckID == serfHealthCheck {
-			ok = c.Status == status
-		}
-	}
-	if !ok {
+	if c, ok := s.store.NodeCheck(m.Name, serfHealthCheck); !ok || c.Status != status {
 		return false
 	}
 	if _, isServer := parseServer(s.cfg.Datacenter, m); isServer && status == store.HealthPassing {

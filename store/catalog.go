@@ -373,6 +373,36 @@ func (s *Store) GetNode(name string) (*Node, []NodeService, uint64, error) {
 	return n, svcs, idx, nil
 }
 
+// NodeCheck returns one check of a node from the in-memory mirror (ok
+// false when the node or the check is unknown): the leader asks it of
+// every catalog node every few seconds, which must not decode anything.
+func (s *Store) NodeCheck(node, checkID string) (HealthCheck, bool) {
+	s.mu.RLock()
+	m := s.catalog
+	s.mu.RUnlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if c := m.checks[node][checkID]; c != nil {
+		return *c, true
+	}
+	return HealthCheck{}, false
+}
+
+// NodeNames lists the catalog's node names from the in-memory mirror, in
+// no particular order.
+func (s *Store) NodeNames() []string {
+	s.mu.RLock()
+	m := s.catalog
+	s.mu.RUnlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	names := make([]string, 0, len(m.nodes))
+	for n := range m.nodes {
+		names = append(names, n)
+	}
+	return names
+}
+
 // Services maps each service name to the union of its instances' tags.
 func (s *Store) Services() (map[string][]string, uint64, error) {
 	out := map[string][]string{}
