@@ -13,5 +13,6 @@
 // goroutine stack, then is answered and handed back for keep-alive.
 //
 // It holds no state of its own beyond parked connections and encoded
-// answers, and must not reach into Raft or the store.
+// answers (whole /v1/health/service answers and per-instance fragments),
+// and must not reach into Raft or the store.
 package httpapi

@@ -9,6 +9,7 @@
 // of exactly what a write touched, and the in-memory catalog mirror.
 //
 // The store knows nothing about HTTP, gossip, forwarding or consistency
-// modes: callers hand it typed commands (command.go) and read it through
-// plain methods. DESIGN.md says why it is built this way.
+// modes: callers hand it typed commands (command.go; KV writes and
+// transactions travel in the binary encoding of codec.go, the rest as
+// JSON) and read it through plain methods. DESIGN.md says why it is built this way.
 package store
