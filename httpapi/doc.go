@@ -9,8 +9,10 @@
 // (agent.go), so handler tests run on a fake (fake_test.go). A blocking
 // read goes through serveRead (read.go): when the agent can answer it from
 // its own state and nothing changed yet, the request is parked (park.go):
-// the connection is hijacked and waits on the agent's watch without a
-// goroutine stack, then is answered and handed back for keep-alive.
+// the connection is hijacked and waits on the agent's watch with one
+// small goroutine in a 1-byte read (to see a client hang up) instead of
+// net/http's buffers and handler stack, then is answered and handed back
+// for keep-alive.
 //
 // It holds no state of its own beyond parked connections and encoded
 // answers (whole /v1/health/service answers and per-instance fragments),
