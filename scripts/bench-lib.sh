@@ -44,3 +44,20 @@ start_agent() { # consulx|consul
 }
 
 stop_agent() { kill "$AGENT"; wait "$AGENT" 2>/dev/null || true; AGENT=; }
+
+# versus_setup NAME: what versus.sh and curve.sh start with: a work
+# directory (WORK), this tree's binary (CONSULX), the Consul binary
+# (CONSUL: as given, else built by ../shared/tools/build-consul.sh), and
+# a limits.json that lets the load generator open its connections. The
+# caller removes WORK and stops what it started (its own EXIT trap).
+versus_setup() {
+	WORK=$(mktemp -d)
+	CONSULX=$WORK/consulx-$1
+	go build -o "$CONSULX" ./cmd/consulx
+	if [ -z "${CONSUL:-}" ]; then
+		CONSUL=$(../shared/tools/build-consul.sh | tail -n 1)
+	fi
+	"$CONSUL" version | head -1
+	export CHECKPOINT_DISABLE=1
+	echo '{"limits":{"http_max_conns_per_client":10000}}' >"$WORK/limits.json"
+}

@@ -13,23 +13,14 @@
 set -euo pipefail
 SIZES=${1:-1000 100000 1000000}
 cd "$(dirname "$0")/.."
-WORK=$(mktemp -d)
-CONSULX=$WORK/consulx-curve
-go build -o "$CONSULX" ./cmd/consulx
-if [ -z "${CONSUL:-}" ]; then
-	CONSUL=$(../shared/tools/build-consul.sh | tail -n 1)
-fi
-"$CONSUL" version | head -1
-export CHECKPOINT_DISABLE=1
-cleanup() {
-	[ -n "${AGENT:-}" ] && kill "$AGENT" 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-echo '{"limits":{"http_max_conns_per_client":10000}}' >"$WORK/limits.json"
-
 # shellcheck source=scripts/bench-lib.sh
 . scripts/bench-lib.sh
+cleanup() {
+	[ -n "${AGENT:-}" ] && kill "$AGENT" 2>/dev/null
+	rm -rf "${WORK:-/nonexistent}"
+}
+trap cleanup EXIT
+versus_setup curve
 
 rss_mib() { awk '/^VmRSS:/{printf "%.0f", $2/1024}' "/proc/$1/status"; }
 field() { echo "$1" | sed -n "s/.*$2 *\([0-9.]*[a-zµ]*\).*/\1/p" | head -1; }

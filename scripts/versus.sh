@@ -17,25 +17,16 @@
 set -euo pipefail
 ROUNDS=${1:-3}
 cd "$(dirname "$0")/.."
-WORK=$(mktemp -d)
-CONSULX=$WORK/consulx-versus
-go build -o "$CONSULX" ./cmd/consulx
-if [ -z "${CONSUL:-}" ]; then
-	CONSUL=$(../shared/tools/build-consul.sh | tail -n 1)
-fi
-"$CONSUL" version | head -1
-export CHECKPOINT_DISABLE=1
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 SERVERS=()
 cleanup() {
 	[ -n "${AGENT:-}" ] && kill "$AGENT" 2>/dev/null
 	for p in "${SERVERS[@]}"; do kill "$p" 2>/dev/null; done
-	rm -rf "$WORK"
+	rm -rf "${WORK:-/nonexistent}"
 }
 trap cleanup EXIT
-echo '{"limits":{"http_max_conns_per_client":10000}}' >"$WORK/limits.json"
-
-# shellcheck source=scripts/bench-lib.sh
-. scripts/bench-lib.sh
+versus_setup versus
 
 run() { # name -- bench args...
 	local name=$1
