@@ -560,4 +560,23 @@ node_prefix "" { policy = "read" }`}, nil)
 	// Without node:read, the node and its instances go (Consul filters
 	// a service's instances by node:read too).
 	askAll(0, "node read taken away")
+
+	// A default token that expires: its answers stop when it does, with
+	// no write in between (nothing is cached for it).
+	all, _, err := root.ACL().PolicyCreate(&consul.ACLPolicy{Name: "dns-all", Rules: `service_prefix "" { policy = "read" }
+node_prefix "" { policy = "read" }`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, _, err := root.ACL().TokenCreate(&consul.ACLToken{Description: "short", ExpirationTTL: 2 * time.Second,
+		Policies: []*consul.ACLTokenPolicyLink{{ID: all.ID}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Agent().UpdateDefaultACLToken(short.SecretID, nil); err != nil {
+		t.Fatal(err)
+	}
+	askAll(1, "default token that expires in 2 s")
+	time.Sleep(time.Until(*short.ExpirationTime) + 200*time.Millisecond)
+	askAll(0, "default token expired")
 }

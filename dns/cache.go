@@ -25,10 +25,12 @@ import (
 // case it was asked in, since the answer repeats it.
 
 const (
-	// maxCachedAnswers bounds the cache; when it is full the next new
-	// key empties it (names asked of an agent are few; a scan of random
-	// names must not grow memory).
+	// maxCachedAnswers and maxCachedBytes bound the cache; when either is
+	// reached the next new answer empties it. Names asked of an agent are
+	// few, but a client varying the case of a name or its EDNS size makes
+	// new keys, each up to 64 KiB of answer.
 	maxCachedAnswers = 8192
+	maxCachedBytes   = 32 << 20
 	// maxVariants is how many shuffled orders of a service's answer are
 	// kept and rotated per query, as Consul shuffles on every query.
 	maxVariants = 8
@@ -37,6 +39,7 @@ const (
 type answerCache struct {
 	mu      sync.RWMutex
 	entries map[string]*cachedAnswer
+	bytes   int // of every variant held
 }
 
 // cachedAnswer is immutable once published, but for the rotation counter.
@@ -84,9 +87,16 @@ func (c *answerCache) add(key []byte, gen uint64, answer []byte, want int) {
 		// A new array: readers may be indexing the old one.
 		variants = append(old.variants[:len(old.variants):len(old.variants)], answer)
 	}
-	if old == nil && len(c.entries) >= maxCachedAnswers {
+	if old == nil && len(c.entries) >= maxCachedAnswers || c.bytes+len(answer) > maxCachedBytes {
 		clear(c.entries)
+		c.bytes = 0
+		variants = [][]byte{answer}
+	} else if old != nil && len(variants) == 1 {
+		for _, v := range old.variants {
+			c.bytes -= len(v) // replaced by an answer of another generation
+		}
 	}
+	c.bytes += len(answer)
 	c.entries[string(key)] = &cachedAnswer{gen: gen, want: want, variants: variants}
 }
 
@@ -139,7 +149,24 @@ func queryKey(dst, p []byte) (key []byte, ok bool) {
 			return dst, false
 		}
 		edns = [4]byte{1, p[off+3], p[off+4], p[off+7] >> 7}
-		off += 11 + int(be.Uint16(p[off+9:]))
+		rdEnd := off + 11 + int(be.Uint16(p[off+9:]))
+		if rdEnd > len(p) {
+			return dst, false
+		}
+		// Options must be ones miekg surely accepts, or the full path
+		// answers FORMERR and a hit must not: only a DNS cookie (dig
+		// sends one) of a valid length; anything else goes the full way.
+		for o := off + 11; o < rdEnd; {
+			if o+4 > rdEnd {
+				return dst, false
+			}
+			code, n := be.Uint16(p[o:]), int(be.Uint16(p[o+2:]))
+			if code != dns.EDNS0COOKIE || !(n == 8 || n >= 16 && n <= 40) || o+4+n > rdEnd {
+				return dst, false
+			}
+			o += 4 + n
+		}
+		off = rdEnd
 	}
 	if off != len(p) {
 		return dst, false

@@ -3,9 +3,16 @@ package dns
 import (
 	"bytes"
 	"fmt"
+	"net"
+	"runtime"
+	"strconv"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/miekg/dns"
+
+	"consulx/internal/freeport"
 )
 
 // TestCacheKeysAgree: the key the fast path builds from a raw packet is
@@ -110,6 +117,13 @@ func FuzzQueryKey(f *testing.F) {
 		pkt, _ = m.Pack()
 		f.Add(pkt)
 	}
+	// A query whose OPT RDATA is cut short (miekg refuses it).
+	bad := new(dns.Msg)
+	bad.SetQuestion("web.service.consul.", dns.TypeA)
+	bad.SetEdns0(4096, false)
+	pkt, _ := bad.Pack()
+	pkt[len(pkt)-1] = 2
+	f.Add(append(pkt, 0x00, 0x0a))
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		raw, ok := queryKey(nil, pkt)
 		if !ok {
@@ -127,4 +141,73 @@ func FuzzQueryKey(f *testing.F) {
 			t.Fatalf("raw key %x, unpacked key %x", raw, full)
 		}
 	})
+}
+
+// TestBadOptionsTakeTheFullPath: an OPT record whose options miekg would
+// refuse (cut short, or unknown) is never keyed, so it cannot be answered
+// from the cache while the full path answers FORMERR; a DNS cookie, as
+// dig sends, is keyed.
+func TestBadOptionsTakeTheFullPath(t *testing.T) {
+	m := new(dns.Msg)
+	m.SetQuestion("web.service.consul.", dns.TypeA)
+	m.SetEdns0(4096, false)
+	plain, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withRD := func(rdata []byte) []byte {
+		b := append([]byte{}, plain...)
+		b[len(b)-2], b[len(b)-1] = byte(len(rdata)>>8), byte(len(rdata))
+		return append(b, rdata...)
+	}
+	for name, rdata := range map[string][]byte{
+		"option header cut short":  {0x00, 0x0a},
+		"option longer than RDATA": {0x00, 0x0a, 0x00, 0x10, 1, 2, 3, 4},
+		"unknown option":           {0xfd, 0xe9, 0x00, 0x01, 7},
+		"cookie of a bad length":   {0x00, 0x0a, 0x00, 0x03, 1, 2, 3},
+	} {
+		if _, ok := queryKey(nil, withRD(rdata)); ok {
+			t.Errorf("%s: keyed", name)
+		}
+	}
+	cookie := withRD([]byte{0x00, 0x0a, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8})
+	if _, ok := queryKey(nil, cookie); !ok {
+		t.Error("a query with a client cookie is not keyed")
+	}
+	var u dns.Msg
+	if err := u.Unpack(cookie); err != nil {
+		t.Fatalf("the cookie query does not unpack: %v", err)
+	}
+}
+
+// TestShutdownRightAfterStart: a server stopped as soon as it started
+// gives its port back and leaves no UDP reader behind.
+func TestShutdownRightAfterStart(t *testing.T) {
+	before := runtime.NumGoroutine()
+	// Ports below the ephemeral range (port 0 for UDP gives one that a
+	// client's TCP connection may hold, and TCP must share the number).
+	ports, err := freeport.Pick(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range ports {
+		s, err := Start(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), DefaultConfig(), fakeCatalog{}, hclog.NewNullLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := s.Addr
+		s.Shutdown()
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			t.Fatalf("port %s still held after Shutdown: %v", addr, err)
+		}
+		pc.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Fatalf("%d goroutines before, %d after 20 start/stop cycles", before, n)
+	}
 }

@@ -35,6 +35,7 @@ type Server struct {
 	udp    *dns.Server
 	tcp    *dns.Server
 	cache  *answerCache
+	batch  *batchConn // nil without the fast path
 	// cacheHits counts queries answered from the cache.
 	cacheHits atomic.Uint64
 	// Addr is the bound address (useful with port 0).
@@ -63,6 +64,7 @@ func Start(addr string, cfg Config, cat Catalog, logger hclog.Logger) (*Server, 
 	s.udp = &dns.Server{PacketConn: pc, Handler: s.cachingHandler(mux)}
 	if udp, ok := pc.(*net.UDPConn); ok {
 		if bc := newBatchConn(s, udp); bc != nil {
+			s.batch = bc
 			s.udp.PacketConn = bc // fastpath.go
 			// The readers take queries of up to readBufferSize bytes;
 			// miekg's own buffer (512 by default) must not cut them.
@@ -70,8 +72,16 @@ func Start(addr string, cfg Config, cat Catalog, logger hclog.Logger) (*Server, 
 		}
 	}
 	s.tcp = &dns.Server{Listener: ln, Handler: mux}
+	// Wait until both serve: a Shutdown before that would find miekg's
+	// servers "not started" and leave the sockets (and the UDP readers)
+	// running.
+	udpUp, tcpUp := make(chan struct{}), make(chan struct{})
+	s.udp.NotifyStartedFunc = func() { close(udpUp) }
+	s.tcp.NotifyStartedFunc = func() { close(tcpUp) }
 	go func() { _ = s.udp.ActivateAndServe() }()
 	go func() { _ = s.tcp.ActivateAndServe() }()
+	<-udpUp
+	<-tcpUp
 	s.logger.Info("DNS server listening", "address", s.Addr, "domain", cfg.Domain)
 	return s, nil
 }
@@ -83,6 +93,9 @@ func (s *Server) CacheHits() uint64 { return s.cacheHits.Load() }
 func (s *Server) Shutdown() {
 	_ = s.udp.Shutdown()
 	_ = s.tcp.Shutdown()
+	if s.batch != nil {
+		s.batch.waitReaders(5 * time.Second)
+	}
 }
 
 func (s *Server) soa() dns.RR {

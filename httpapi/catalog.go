@@ -368,6 +368,7 @@ func (h *Handler) showHealthService(w http.ResponseWriter, r *http.Request, out 
 	// while its node, service and checks are unchanged: after a change
 	// to one instance of a big service only that one is encoded again.
 	dc := query(r).Get("dc")
+	h.fragments.observe(dc, pathTail(r, "/v1/health/service/"), out.Index)
 	b := make([]byte, 0, 64+600*len(kept))
 	b = append(b, '[')
 	for i, in := range kept {
@@ -397,6 +398,25 @@ func healthEntry(in store.ServiceInstance) healthEntryJSON {
 type fragmentCache struct {
 	mu      sync.Mutex
 	entries map[fragmentKey]fragment
+	// latest is the highest index seen per datacenter and service: one
+	// going backwards means another Raft history (a rebuilt cluster, a
+	// restored snapshot), where the same indexes may name other content.
+	latest map[string]uint64
+}
+
+// observe drops every fragment when a service's index goes backwards.
+func (c *fragmentCache) observe(dc, service string, index uint64) {
+	key := dc + "\x00" + service
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.latest == nil || len(c.latest) >= maxFragments {
+		c.latest = map[string]uint64{}
+	}
+	if index < c.latest[key] {
+		c.entries = nil
+		c.latest = map[string]uint64{}
+	}
+	c.latest[key] = index
 }
 
 type fragmentKey struct{ dc, node, serviceID string }

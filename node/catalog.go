@@ -199,7 +199,8 @@ func (a *Agent) DNSService(ctx context.Context, name, dc string, stale bool, max
 // resolve tokens through the primary with a TTL). The generation moves
 // with every change to the catalog or the ACL tables, a snapshot
 // restore, and a change of the agent's tokens (the sum of two counters
-// that only grow changes when either does).
+// that only grow changes when either does). A default token with an
+// expiration time turns caching off.
 func (a *Agent) DNSGeneration(stale bool, maxStale time.Duration) (uint64, bool) {
 	s := a.srv
 	if s == nil || a.cfg.ACL.Enabled && a.cfg.PrimaryDatacenter != a.cfg.Datacenter {
@@ -211,6 +212,14 @@ func (a *Agent) DNSGeneration(stale bool, maxStale time.Duration) (uint64, bool)
 	if stale && maxStale > 0 && s.raft.State() != raft.Leader {
 		lc := s.raft.LastContact()
 		if lc.IsZero() || time.Since(lc) > maxStale {
+			return 0, false
+		}
+	}
+	if a.cfg.ACL.Enabled {
+		// A default token that expires would change the answers without
+		// any write: answers made with it are not cached at all.
+		id, err := a.Resolve(context.Background(), "")
+		if err != nil || id.Token != nil && id.Token.ExpirationTime != nil {
 			return 0, false
 		}
 	}

@@ -107,8 +107,6 @@ var badInputCommands = map[store.CommandType]bool{
 	store.DeregisterCommand: true,
 }
 
-// raftApply commits one command through Raft on the leader and turns the
-// state machine's verdict into a typed error.
 // detachResponse takes an applied entry's result out of raft's future.
 // Raft keeps a pointer into the future for as long as the entry stays in
 // its log cache (or the in-memory log of -dev), and with it the response:
@@ -126,6 +124,8 @@ func detachResponse(resp any) store.ApplyResult {
 	return res
 }
 
+// raftApply commits one command through Raft on the leader and turns the
+// state machine's verdict into a typed error.
 func (s *server) raftApply(t store.CommandType, body any) (store.ApplyResult, uint64, error) {
 	data, err := store.EncodeCommand(t, body)
 	if err != nil {

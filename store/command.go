@@ -24,6 +24,12 @@ const (
 	TombstoneReapCommand CommandType = 6
 	// ACLCommand carries an ACLRequest.
 	ACLCommand CommandType = 7
+	// KVBinaryCommand and TxnBinaryCommand carry a KVRequest and a
+	// TxnRequest in codec.go's binary encoding. New types rather than new
+	// bodies for 1 and 3: a server that predates them stops on the
+	// unknown type instead of rejecting the entry and diverging.
+	KVBinaryCommand  CommandType = 8
+	TxnBinaryCommand CommandType = 9
 
 	// IgnoreUnknownTypeFlag, set on a command type, lets a server that
 	// does not know the type skip the entry (as Consul's flag of the same
@@ -109,8 +115,10 @@ type ApplyResult struct {
 // EncodeCommand frames a typed command for raft.Apply: binary for the
 // bodies that have an encoding (codec.go), JSON for the rest.
 func EncodeCommand(t CommandType, body any) ([]byte, error) {
-	if bc, ok := body.(binaryCommand); ok {
-		return bc.appendBinary(append(make([]byte, 0, 256), byte(t), binaryMarker)), nil
+	if bt, ok := binaryTypes[t]; ok {
+		if bc, ok := body.(binaryCommand); ok {
+			return bc.appendBinary(append(make([]byte, 0, 256), byte(bt))), nil
+		}
 	}
 	b, err := json.Marshal(body)
 	if err != nil {

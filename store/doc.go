@@ -10,6 +10,6 @@
 //
 // The store knows nothing about HTTP, gossip, forwarding or consistency
 // modes: callers hand it typed commands (command.go; KV writes and
-// transactions travel in the binary encoding of codec.go, the rest as
-// JSON) and read it through plain methods. DESIGN.md says why it is built this way.
+// transactions travel in the binary encoding of codec.go under their own
+// command types, the rest as JSON) and read it through plain methods. DESIGN.md says why it is built this way.
 package store

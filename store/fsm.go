@@ -105,9 +105,6 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 		return out
 	}
-	if w.catalogChanged || w.aclChanged {
-		s.answersGen.Add(1)
-	}
 	s.watches.notify(w.touched)
 	if w.sessionsChanged {
 		s.watches.notifySessions()
@@ -119,6 +116,13 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		s.watches.notifyACL()
 	}
 	s.watches.notifyServices(services)
+	// Last: a reader that sees the new generation must also find every
+	// cache keyed by the ACL watch (the token resolver's) already dropped,
+	// or it could store an answer filtered with an old identity under the
+	// new generation.
+	if w.catalogChanged || w.aclChanged {
+		s.answersGen.Add(1)
+	}
 	return out
 }
 
@@ -147,19 +151,23 @@ type commandHandler struct {
 
 // decoded makes the handler of a command whose body is the JSON of a T.
 // A body that does not decode is a rejected command, never a partial one.
+// binaryDecoded is decoded for the binary bodies of codec.go.
+func binaryDecoded[T any, PT interface {
+	*T
+	binaryDecodable
+}](name string, fn func(s *Store, w *wtx, index uint64, req *T) ApplyResult) commandHandler {
+	return commandHandler{name: name, apply: func(s *Store, w *wtx, index uint64, body []byte) ApplyResult {
+		var req T
+		if err := PT(&req).decodeBinary(body); err != nil {
+			return ApplyResult{Err: fmt.Sprintf("decode %s command: %v", name, err)}
+		}
+		return fn(s, w, index, &req)
+	}}
+}
+
 func decoded[T any](name string, fn func(s *Store, w *wtx, index uint64, req *T) ApplyResult) commandHandler {
 	return commandHandler{name: name, apply: func(s *Store, w *wtx, index uint64, body []byte) ApplyResult {
 		var req T
-		if len(body) > 0 && body[0] == binaryMarker {
-			bd, ok := any(&req).(binaryDecodable)
-			if !ok {
-				return ApplyResult{Err: fmt.Sprintf("decode %s command: no binary encoding", name)}
-			}
-			if err := bd.decodeBinary(body[1:]); err != nil {
-				return ApplyResult{Err: fmt.Sprintf("decode %s command: %v", name, err)}
-			}
-			return fn(s, w, index, &req)
-		}
 		if err := json.Unmarshal(body, &req); err != nil {
 			return ApplyResult{Err: fmt.Sprintf("decode %s command: %v", name, err)}
 		}
@@ -178,13 +186,8 @@ func result(ok bool, err error) ApplyResult {
 // commandTable is every command type this version applies: adding a
 // command is one entry here (and its CommandType constant).
 var commandTable = map[CommandType]commandHandler{
-	KVCommand: decoded("KV", func(_ *Store, w *wtx, index uint64, req *KVRequest) ApplyResult {
-		if req.Op.IsRead() {
-			return ApplyResult{Err: fmt.Sprintf("%s is only valid in a transaction", req.Op)}
-		}
-		ok, _, err := applyKV(w, index, req)
-		return result(ok, err)
-	}),
+	KVCommand:       decoded("KV", applyKVCommand),
+	KVBinaryCommand: binaryDecoded("KV", applyKVCommand),
 	SessionCommand: decoded("session", func(s *Store, w *wtx, index uint64, req *SessionRequest) ApplyResult {
 		return result(s.applySession(w, index, req))
 	}),
@@ -200,10 +203,21 @@ var commandTable = map[CommandType]commandHandler{
 	ACLCommand: decoded("acl", func(s *Store, w *wtx, index uint64, req *ACLRequest) ApplyResult {
 		return result(true, s.applyACL(w, index, req))
 	}),
-	TxnCommand: decoded("txn", func(_ *Store, w *wtx, index uint64, req *TxnRequest) ApplyResult {
-		res := applyTxn(w, index, req)
-		return ApplyResult{Ok: len(res.Errors) == 0, Txn: res}
-	}),
+	TxnCommand:       decoded("txn", applyTxnCommand),
+	TxnBinaryCommand: binaryDecoded("txn", applyTxnCommand),
+}
+
+func applyKVCommand(_ *Store, w *wtx, index uint64, req *KVRequest) ApplyResult {
+	if req.Op.IsRead() {
+		return ApplyResult{Err: fmt.Sprintf("%s is only valid in a transaction", req.Op)}
+	}
+	ok, _, err := applyKV(w, index, req)
+	return result(ok, err)
+}
+
+func applyTxnCommand(_ *Store, w *wtx, index uint64, req *TxnRequest) ApplyResult {
+	res := applyTxn(w, index, req)
+	return ApplyResult{Ok: len(res.Errors) == 0, Txn: res}
 }
 
 // UnknownCommandError is the panic value of a server that meets a command
@@ -348,7 +362,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.s.mu.Unlock()
 	old.Close()
 	f.s.restores.Add(1)
-	f.s.answersGen.Add(1)
 	f.s.watches.notifyAll()
+	f.s.answersGen.Add(1) // after the watches, as in ApplyBatch
 	return nil
 }

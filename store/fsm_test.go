@@ -284,19 +284,19 @@ func TestEncodeCommand(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if CommandType(b[0]) != KVCommand || b[1] != binaryMarker {
-			t.Fatalf("frame %x", b[:2])
+		if CommandType(b[0]) != KVBinaryCommand {
+			t.Fatalf("type byte %d", b[0])
 		}
 		var got KVRequest
-		if err := got.decodeBinary(b[2:]); err != nil {
+		if err := got.decodeBinary(b[1:]); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, req) {
 			t.Fatalf("decoded %+v, want %+v", got, req)
 		}
-		for cut := 2; cut < len(b); cut++ {
+		for cut := 1; cut < len(b); cut++ {
 			var short KVRequest
-			if short.decodeBinary(b[2:cut]) == nil {
+			if short.decodeBinary(b[1:cut]) == nil {
 				t.Fatalf("%+v cut to %d bytes decodes", req, cut)
 			}
 		}
@@ -306,8 +306,11 @@ func TestEncodeCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if CommandType(b[0]) != TxnBinaryCommand {
+		t.Fatalf("txn type byte %d", b[0])
+	}
 	var got TxnRequest
-	if err := got.decodeBinary(b[2:]); err != nil || !reflect.DeepEqual(got, txn) {
+	if err := got.decodeBinary(b[1:]); err != nil || !reflect.DeepEqual(got, txn) {
 		t.Fatalf("txn decoded %+v (%v), want %+v", got, err, txn)
 	}
 	// Other commands stay JSON.
@@ -796,7 +799,7 @@ func BenchmarkEncodeDecodeKVCommand(b *testing.B) {
 			b.Fatal(err)
 		}
 		var out KVRequest
-		if err := out.decodeBinary(data[2:]); err != nil || out.Entry.Key != req.Entry.Key {
+		if err := out.decodeBinary(data[1:]); err != nil || out.Entry.Key != req.Entry.Key {
 			b.Fatal(err)
 		}
 	}

@@ -1218,7 +1218,7 @@ func TestUnknownCommandTypeStopsTheServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []byte{99, 0, 8} {
+	for _, typ := range []byte{99, 0, 10} {
 		t.Run(fmt.Sprint(typ), func(t *testing.T) {
 			ts := newTestStore(t)
 			var got any
